@@ -1,0 +1,1 @@
+"""approvals models: see the issue that builds this app."""

@@ -1,0 +1,1 @@
+"""Reads for approvals. Every selector takes the requesting user and returns only their objects."""

@@ -1,0 +1,1 @@
+"""Writes for approvals (see STYLE.md: <entity>_<verb> functions, one transaction each)."""

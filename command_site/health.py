@@ -1,0 +1,91 @@
+"""Readiness checks behind `/health`: each returns (ok, detail) and never raises."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection
+
+CheckResult = tuple[bool, str]
+
+
+def check_database() -> CheckResult:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return True, f"{connection.vendor} answered"
+    except Exception as exc:
+        return False, f"database unreachable: {exc.__class__.__name__}: {exc}"
+
+
+def check_channel_layer() -> CheckResult:
+    layer = get_channel_layer()
+    if layer is None:
+        return False, "no channel layer configured"
+
+    async def round_trip() -> bool:
+        channel = await layer.new_channel()
+        await layer.send(channel, {"type": "health.ping"})
+        message = await asyncio.wait_for(layer.receive(channel), timeout=2)
+        return message.get("type") == "health.ping"
+
+    try:
+        ok = async_to_sync(round_trip)()
+    except Exception as exc:
+        return False, f"channel layer failed a round trip: {exc.__class__.__name__}: {exc}"
+    name = layer.__class__.__name__
+    return (True, f"{name} round trip ok") if ok else (False, f"{name} returned the wrong message")
+
+
+def check_worker() -> CheckResult:
+    """A django-q2 cluster is alive when it has written its heartbeat recently."""
+    try:
+        from django_q.brokers import get_broker
+        from django_q.status import Stat
+
+        stats = Stat.get_all(broker=get_broker())
+    except Exception as exc:
+        return False, f"could not read the worker heartbeat: {exc.__class__.__name__}: {exc}"
+    alive = [s for s in stats if s.status not in ("Stopped", "Stopping")]
+    if not alive:
+        return False, "no background worker is running (start it with: python manage.py qcluster)"
+    workers = sum(len(s.workers) for s in alive)
+    return True, f"{len(alive)} cluster(s), {workers} worker process(es)"
+
+
+def check_storage() -> CheckResult:
+    name = f"health/{uuid.uuid4().hex}.txt"
+    try:
+        saved = default_storage.save(name, ContentFile(b"ok"))
+        with default_storage.open(saved, "rb") as handle:
+            data = handle.read()
+        default_storage.delete(saved)
+    except Exception as exc:
+        return False, f"storage write/read failed: {exc.__class__.__name__}: {exc}"
+    if data != b"ok":
+        return False, "storage returned different bytes than were written"
+    return True, f"{default_storage.__class__.__name__} write/read ok"
+
+
+CHECKS: dict[str, Callable[[], CheckResult]] = {
+    "database": check_database,
+    "channel_layer": check_channel_layer,
+    "worker": check_worker,
+    "storage": check_storage,
+}
+
+
+def run_checks() -> dict:
+    results = {}
+    for name, check in CHECKS.items():
+        ok, detail = check()
+        results[name] = {"ok": ok, "detail": detail}
+    failing = [name for name, result in results.items() if not result["ok"]]
+    return {"status": "ok" if not failing else "failing", "failing": failing, "checks": results}

@@ -1,0 +1,44 @@
+"""The product's phases and which capabilities are live in this build.
+
+`live` is True only for what this build really does; the roadmap page never promises more.
+"""
+
+PHASES = [
+    {
+        "number": 1,
+        "name": "Operator foundation",
+        "summary": "Understand a messy request, show a plan, do the work for real, and show every step.",
+        "capabilities": [
+            {"name": "Requests stored exactly as typed, with hints and checked uploads", "live": True},
+            {"name": "Accounts: email and password, optional GitHub, Google and OpenID Connect", "live": True},
+            {"name": "Health endpoint covering database, realtime layer, worker and storage", "live": True},
+            {"name": "Understanding snapshot and plan from the built-in planner", "live": False},
+            {"name": "Model providers (OpenAI-compatible, Anthropic) with encrypted keys", "live": False},
+            {"name": "Live workstream over websockets with replay", "live": False},
+            {"name": "Workspaces, readable diffs and rollback points", "live": False},
+            {"name": "Verified outputs: sites, images, PDFs, documents, slides, sheets, audio, video", "live": False},
+        ],
+    },
+    {
+        "number": 2,
+        "name": "Reliable multi-task execution",
+        "summary": "A durable queue, background runs, per-workspace locks, retries, recovery and memory.",
+        "capabilities": [
+            {"name": "Durable run queue with priorities and honest blocking reasons", "live": False},
+            {"name": "Leases, heartbeats and recovery of runs whose worker died", "live": False},
+            {"name": "Retry policies and self-healing, each step explained", "live": False},
+            {"name": "Approvals with remembered preferences", "live": False},
+            {"name": "Task switcher for several runs at once", "live": False},
+        ],
+    },
+    {
+        "number": 3,
+        "name": "Measured and audited",
+        "summary": "Benchmarks against baselines, fault injection, and a truthfulness audit of the database.",
+        "capabilities": [
+            {"name": "make bench with ratios against same-run baselines", "live": False},
+            {"name": "Fault-injection suite", "live": False},
+            {"name": "manage.py audit", "live": False},
+        ],
+    },
+]

@@ -1,0 +1,130 @@
+"""Test plumbing shared by every app: real worker and daphne processes on the test database.
+
+Lives outside `tests/` because several apps' suites use it; nothing here runs in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL that points another process at the database this test run uses."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] or "postgres"
+    if s.get("PASSWORD"):
+        auth += f":{s['PASSWORD']}"
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def process_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(
+        {
+            "DATABASE_URL": test_database_url(),
+            "COMMAND_ENV_FILE": "",
+            "DJANGO_SETTINGS_MODULE": "command_site.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def worker_process(log_path: Path | None = None, **env: str) -> Iterator[subprocess.Popen]:
+    """A real `manage.py qcluster` on the test database, stopped (SIGTERM, then SIGKILL) at exit."""
+    out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=BASE_DIR,
+        env=process_env(**env),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
+        if log_path:
+            out.close()
+
+
+@contextlib.contextmanager
+def daphne_process(log_path: Path | None = None, **env: str) -> Iterator[str]:
+    """A real daphne serving Command on 127.0.0.1; yields its base URL once it answers."""
+    port = free_port()
+    out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "command_site.asgi:application"],
+        cwd=BASE_DIR,
+        env=process_env(**env),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"daphne exited with {proc.returncode} before answering")
+            try:
+                httpx.get(f"{base_url}/roadmap/", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("daphne did not answer within 30 s") from None
+                time.sleep(0.2)
+        yield base_url
+    finally:
+        stop_process(proc)
+        if log_path:
+            out.close()
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.2, message: str = "condition"):
+    """Poll `predicate` until it returns something truthy; fail with `message` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)

@@ -1,0 +1,151 @@
+"""Accounts: sign-up, login, logout, password reset, rate limits and OpenID Connect login."""
+
+from __future__ import annotations
+
+import re
+import threading
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from werkzeug.serving import make_server
+
+
+def test_signup_creates_an_account_and_signs_in(anon_client, db, password):
+    response = anon_client.post(
+        "/accounts/signup/", {"email": "new@example.com", "password1": password, "password2": password}
+    )
+    assert response.status_code == 302
+    user = get_user_model().objects.get(email="new@example.com")
+    assert anon_client.get("/").context["user"] == user
+
+
+def test_signup_with_a_bad_password_explains_and_keeps_the_email(anon_client, db):
+    response = anon_client.post(
+        "/accounts/signup/", {"email": "new@example.com", "password1": "abc", "password2": "abc"}
+    )
+    assert response.status_code == 200
+    assert b"too short" in response.content
+    assert b'value="new@example.com"' in response.content
+    assert not get_user_model().objects.filter(email="new@example.com").exists()
+
+
+def test_login_and_logout(anon_client, owner, password):
+    response = anon_client.post("/accounts/login/", {"login": owner.email, "password": password})
+    assert response.status_code == 302
+    assert anon_client.get("/").context["user"] == owner
+    anon_client.post("/accounts/logout/")
+    assert not anon_client.get("/").context["user"].is_authenticated
+
+
+def test_wrong_password_is_refused(anon_client, owner):
+    response = anon_client.post("/accounts/login/", {"login": owner.email, "password": "wrong"})
+    assert response.status_code == 200
+    assert b"not correct" in response.content
+
+
+def test_password_reset_sends_a_working_link(anon_client, owner):
+    anon_client.post("/accounts/password/reset/", {"email": owner.email})
+    assert len(mail.outbox) == 1
+    link = re.search(r"http://testserver(/accounts/password/reset/key/\S+)", mail.outbox[0].body).group(1)
+    response = anon_client.get(link, follow=True)
+    new_password = "a brand new password 99"
+    response = anon_client.post(response.redirect_chain[-1][0], {"password1": new_password, "password2": new_password})
+    assert response.status_code == 302
+    owner.refresh_from_db()
+    assert owner.check_password(new_password)
+
+
+def test_failed_logins_are_rate_limited(anon_client, owner, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    replies = [
+        anon_client.post("/accounts/login/", {"login": owner.email, "password": f"wrong{i}"}).content for i in range(7)
+    ]
+    assert b"Too many failed login attempts" not in replies[0]
+    assert b"Too many failed login attempts" in replies[-1]
+    # Even the right password is refused while the limit holds.
+    from conftest import PASSWORD
+
+    locked = anon_client.post("/accounts/login/", {"login": owner.email, "password": PASSWORD})
+    assert b"Too many failed login attempts" in locked.content
+    assert not anon_client.get("/").context["user"].is_authenticated
+    cache.clear()
+
+
+def test_admin_login_goes_through_the_rate_limited_login(anon_client, db):
+    response = anon_client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_superuser_reaches_the_back_office(client, db, django_user_model):
+    admin = django_user_model.objects.create_superuser("admin@example.com", "admin@example.com", "pw-admin-123456")
+    client.force_login(admin)
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/tasks/task/").status_code == 200
+
+
+def test_createsuperuser_command_works(db):
+    from django.core.management import call_command
+
+    call_command("createsuperuser", "--no-input", username="root", email="root@example.com")
+    assert get_user_model().objects.get(username="root").is_superuser
+
+
+# --- OpenID Connect against a real provider on 127.0.0.1 ------------------------------------
+
+
+@pytest.fixture
+def oidc_server():
+    from oidc_provider_mock import app as oidc_app
+
+    server = make_server("127.0.0.1", 0, oidc_app(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def test_openid_connect_login_end_to_end(anon_client, db, settings, oidc_server):
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {
+            "APPS": [
+                {
+                    "provider_id": "oidc",
+                    "name": "Test SSO",
+                    "client_id": "command-test",
+                    "secret": "command-secret",
+                    "settings": {"server_url": oidc_server},
+                }
+            ]
+        }
+    }
+    login_page = anon_client.get("/accounts/login/")
+    assert b"Test SSO" in login_page.content
+
+    # allauth needs a POST to start the flow; it redirects to the provider's authorize endpoint.
+    start = anon_client.post("/accounts/oidc/oidc/login/")
+    assert start.status_code == 302
+    authorize_url = start["Location"]
+    assert authorize_url.startswith(f"{oidc_server}/oauth2/authorize")
+
+    # The person signs in at the provider (a real HTTP form post), which redirects back with a code.
+    reply = httpx.post(authorize_url, data={"sub": "sso-person@example.com"}, follow_redirects=False)
+    assert reply.status_code in (302, 303)
+    callback = urlparse(reply.headers["location"])
+    assert callback.path == "/accounts/oidc/oidc/login/callback/"
+    assert "code" in parse_qs(callback.query)
+
+    # allauth exchanges the code with the provider over real HTTP and signs the person in.
+    finished = anon_client.get(f"{callback.path}?{callback.query}", follow=True)
+    assert finished.status_code == 200
+    user = finished.context["user"]
+    assert user.is_authenticated
+    assert user.email == "sso-person@example.com"
+    assert user.socialaccount_set.get().provider == "oidc"

@@ -1,0 +1,68 @@
+"""`/health`: 200 only when database, channel layer, worker and storage all answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from command_site import health
+from command_site.testing import wait_for, worker_process
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_is_503_naming_the_worker_when_none_runs(anon_client):
+    response = anon_client.get("/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "failing"
+    assert body["failing"] == ["worker"]
+    assert "qcluster" in body["checks"]["worker"]["detail"]
+    for name in ("database", "channel_layer", "storage"):
+        assert body["checks"][name]["ok"], body["checks"][name]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_health_is_200_with_a_real_worker_running(anon_client, tmp_path):
+    with worker_process(log_path=tmp_path / "worker.log"):
+        response = wait_for(
+            lambda: (r := anon_client.get("/health")).status_code == 200 and r,
+            timeout=40,
+            message="the worker heartbeat to appear in /health",
+        )
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["worker"]["ok"]
+    assert "1 cluster(s)" in body["checks"]["worker"]["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_check_makes_health_503_and_names_it(anon_client, monkeypatch):
+    monkeypatch.setitem(health.CHECKS, "worker", lambda: (True, "pretend"))
+    monkeypatch.setitem(health.CHECKS, "storage", lambda: (False, "disk is read-only"))
+    response = anon_client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["storage"]
+    assert response.json()["checks"]["storage"]["detail"] == "disk is read-only"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_check_reports_a_broken_connection(monkeypatch):
+    from django.db import connection
+
+    def broken_cursor(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(connection, "cursor", broken_cursor)
+    ok, detail = health.check_database()
+    assert not ok
+    assert "connection refused" in detail
+
+
+def test_storage_check_writes_and_reads_real_bytes(db, settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    ok, detail = health.check_storage()
+    assert ok, detail
+    assert list(tmp_path.rglob("*.txt")) == []  # the probe cleans up after itself

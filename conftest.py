@@ -1,0 +1,57 @@
+"""Shared fixtures: fixed personas (owner, other user, anonymous) used by every permission test."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; the ORM must still be usable.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+def _make_user(django_user_model, email: str):
+    from allauth.account.models import EmailAddress
+
+    user = django_user_model.objects.create_user(username=email, email=email, password=PASSWORD)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return user
+
+
+@pytest.fixture
+def owner(db, django_user_model):
+    return _make_user(django_user_model, "owner@example.com")
+
+
+@pytest.fixture
+def other_user(db, django_user_model):
+    return _make_user(django_user_model, "other@example.com")
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def other_client(db, other_user):
+    from django.test import Client
+
+    c = Client()
+    c.force_login(other_user)
+    return c
+
+
+@pytest.fixture
+def anon_client(db):
+    from django.test import Client
+
+    return Client()

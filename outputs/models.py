@@ -1,0 +1,1 @@
+"""outputs models: see the issue that builds this app."""

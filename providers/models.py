@@ -1,0 +1,1 @@
+"""providers models: see the issue that builds this app."""

@@ -1,0 +1,1 @@
+"""Writes for providers (see STYLE.md: <entity>_<verb> functions, one transaction each)."""

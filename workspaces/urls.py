@@ -1,0 +1,9 @@
+from django.urls import path
+
+from workspaces import views
+
+app_name = "workspaces"
+
+urlpatterns = [
+    path("workspaces/", views.index, name="index"),
+]

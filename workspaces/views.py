@@ -1,0 +1,17 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+
+@login_required
+def index(request):
+    # Placeholder until this app's issue lands: says plainly that the page is not live yet.
+    return render(
+        request,
+        "command_site/not_yet.html",
+        {
+            "page_title": "Workspaces",
+            "explanation": (
+                "Registering local folders, the file editor, diffs and rollback points are not live in this build yet."
+            ),
+        },
+    )
