@@ -110,3 +110,143 @@ class PlanRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task.reference} plan r{self.number}"
+
+
+class TaskRun(models.Model):
+    """One execution of a task's plan. Its state changes only through tasks.engine.state."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        WAITING_APPROVAL = "waiting_approval", "Waiting for your approval"
+        PAUSED = "paused", "Paused"
+        VERIFYING = "verifying", "Verifying"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        RECOVERABLE = "recoverable", "Recoverable"
+        CANCELLED = "cancelled", "Cancelled"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="runs")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
+    plan_revision = models.ForeignKey(PlanRevision, on_delete=models.PROTECT, related_name="runs")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    previous_run = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="next_runs",
+        help_text="The run this one re-runs or continues.",
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED, db_index=True)
+    state_reason = models.TextField(blank=True, help_text="Why the run is in its state, in plain words.")
+    # Queue
+    priority = models.SmallIntegerField(default=0, help_text="Higher runs first.")
+    ready_at = models.DateTimeField(null=True, blank=True, help_text="Not before this time (retry back-off).")
+    blocking_reason = models.CharField(max_length=300, blank=True)
+    # Lease: the attempt number is the fencing token for every state write.
+    worker_id = models.CharField(max_length=120, blank=True)
+    attempt = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    current_step_id = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["state", "-priority", "created_at"], name="run_queue_order"),
+            models.Index(fields=["owner", "state"], name="run_owner_state"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        return f"RUN-{self.pk:03d}" if self.pk else "RUN-new"
+
+
+class StepExecution(models.Model):
+    """One plan step within one run: status, attempts and its idempotency key."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        WAITING_APPROVAL = "waiting_approval", "Waiting for approval"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    run = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="steps")
+    step_id = models.CharField(max_length=40)
+    position = models.PositiveIntegerField()
+    action_type = models.CharField(max_length=32)
+    title = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error_class = models.CharField(max_length=120, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "step_id"], name="step_execution_unique_step")]
+
+    def __str__(self) -> str:
+        return f"{self.run.reference} {self.step_id}"
+
+
+class WorkstreamEvent(models.Model):
+    """One engine fact, written first (the database is the source of truth), published after commit."""
+
+    run = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField(help_text="Per-run, gapless, monotonic.")
+    kind = models.CharField(max_length=40, db_index=True)
+    phase = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=20, blank=True)
+    title = models.CharField(max_length=300)
+    explanation = models.TextField(blank=True)
+    step_id = models.CharField(max_length=40, blank=True)
+    file_path = models.CharField(max_length=1024, blank=True)
+    command = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="workstream_event_unique_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.run.reference} #{self.seq} {self.title}"
+
+
+class CommandExecution(models.Model):
+    """A command Command really ran: the only commands the workstream may name."""
+
+    run = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="commands")
+    step = models.ForeignKey(StepExecution, on_delete=models.SET_NULL, null=True, blank=True, related_name="commands")
+    command = models.TextField()
+    cwd = models.CharField(max_length=1024)
+    exit_code = models.IntegerField(null=True, blank=True)
+    timed_out = models.BooleanField(default=False)
+    stopped = models.BooleanField(default=False)
+    output = models.TextField(blank=True)
+    output_truncated = models.BooleanField(default=False)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return self.command[:80]
