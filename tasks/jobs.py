@@ -1,1 +1,50 @@
 """django-q2 entry points for tasks: thin wrappers that take ids and call a service."""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def dispatch_next() -> str:
+    """Claim the best eligible run (after reaping expired leases) and execute it."""
+    from tasks.engine.dispatch import dispatch_claim
+    from tasks.engine.executor import run_execute
+    from tasks.engine.recovery import recover_expired_runs
+
+    recover_expired_runs()
+    claim = dispatch_claim()
+    if claim is None:
+        return "nothing to run"
+    return f"{claim.run.reference}: {run_execute(claim=claim)}"
+
+
+def run_execute(run_id: int) -> str:
+    """Execute exactly this run if it is claimable; a duplicate delivery is a logged no-op."""
+    from tasks.engine.dispatch import dispatch_claim
+    from tasks.engine.executor import run_execute as execute
+
+    claim = dispatch_claim(run_id=run_id)
+    if claim is None:
+        return f"RUN-{run_id:03d}: not claimable (no-op)"
+    return f"{claim.run.reference}: {execute(claim=claim)}"
+
+
+def recover_runs(follow_up: bool = True) -> str:
+    """The reaper (every 30 s): recover expired leases and refresh queue explanations."""
+    from tasks.engine.dispatch import (
+        dispatch_pending,
+        enqueue_dispatch,
+        queue_refresh_reasons,
+        schedule_half_minute_reaper,
+    )
+    from tasks.engine.recovery import recover_expired_runs
+
+    results = recover_expired_runs()
+    queue_refresh_reasons()
+    if dispatch_pending():
+        enqueue_dispatch()
+    if follow_up:
+        schedule_half_minute_reaper()
+    return f"recovered {len(results)} run(s)"

@@ -112,6 +112,12 @@ class PlanRevision(models.Model):
         return f"{self.task.reference} plan r{self.number}"
 
 
+class ControlRequest(models.TextChoices):
+    NONE = "", "None"
+    PAUSE = "pause", "Pause at the next step boundary"
+    STOP = "stop", "Stop now"
+
+
 class TaskRun(models.Model):
     """One execution of a task's plan. Its state changes only through tasks.engine.state."""
 
@@ -152,16 +158,41 @@ class TaskRun(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     current_step_id = models.CharField(max_length=40, blank=True)
+    # Whether any step changes the workspace: only such runs take the workspace lock.
+    mutates = models.BooleanField(default=True)
+    # An operator's request the worker honours at its next chance ("pause" at a step boundary,
+    # "stop" at once, killing a running command).
+    control_request = models.CharField(max_length=10, blank=True, choices=ControlRequest.choices)
+    # The last WorkstreamEvent.seq handed out: incremented in the event's own transaction, so
+    # sequence numbers are gapless per run.
+    event_seq = models.PositiveIntegerField(default=0)
+    # How often the reaper resumed this run after its worker died (bounded: a step that kills
+    # its worker every time must not loop forever).
+    recoveries = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # States in which a run holds its workspace (mid-plan): another mutating run must wait.
+    WORKSPACE_HOLDING_STATES = ("running", "verifying", "waiting_approval")
+    # States in which a worker holds a lease on the run.
+    LEASED_STATES = ("running", "verifying")
+    TERMINAL_STATES = ("completed", "failed", "recoverable", "cancelled")
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["state", "-priority", "created_at"], name="run_queue_order"),
             models.Index(fields=["owner", "state"], name="run_owner_state"),
+        ]
+        constraints = [
+            # Per-workspace exclusivity is the database's job, not a convention.
+            models.UniqueConstraint(
+                fields=["workspace"],
+                condition=models.Q(state__in=["running", "verifying", "waiting_approval"], mutates=True),
+                name="run_one_mutating_per_workspace",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -192,6 +223,11 @@ class StepExecution(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     idempotency_key = models.CharField(max_length=120, unique=True)
+    # The PlanStep (providers.contracts) this execution carries out, as JSON: remediation steps
+    # inserted by the engine have no row in the plan revision, so each execution keeps its own.
+    spec = models.JSONField(default=dict, blank=True)
+    remediation_for = models.CharField(max_length=40, blank=True, help_text="Step this one repairs.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)
@@ -220,6 +256,7 @@ class WorkstreamEvent(models.Model):
     file_path = models.CharField(max_length=1024, blank=True)
     command = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)
+    attempt = models.PositiveIntegerField(default=0, help_text="The run attempt that wrote this event.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -242,6 +279,7 @@ class CommandExecution(models.Model):
     stopped = models.BooleanField(default=False)
     output = models.TextField(blank=True)
     output_truncated = models.BooleanField(default=False)
+    pid = models.IntegerField(null=True, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

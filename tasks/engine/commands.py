@@ -1,0 +1,255 @@
+"""Running a shell command for a step: in the workspace folder, in its own process group, with a
+timeout (terminate, grace, then kill the whole group), a scrubbed environment, output streamed
+as batched workstream events and stored (truncated with a marker past a limit), and a
+CommandExecution record — the only commands the workstream may name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tasks.engine.errors import LeaseLost, StepFailed
+from tasks.models import CommandExecution
+
+OUTPUT_LIMIT = 64 * 1024  # characters stored per command
+TRUNCATION_MARKER = "\n… output truncated by Command: only the first {limit} characters were kept …\n"
+BATCH_SECONDS = 1.0  # how often new output becomes one workstream event
+POLL_SECONDS = 0.2
+GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL
+
+# Only these variables reach a command; everything else (keys, tokens, database URLs) stays out.
+ALLOWED_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "USER", "LOGNAME", "TERM", "TMPDIR", "SHELL")
+SECRET_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "DATABASE_URL", "REDIS_URL")
+
+
+def command_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a command gets: an allow-list of harmless variables, never a secret."""
+    env = {k: v for k, v in os.environ.items() if k in ALLOWED_ENV or k.startswith("LC_")}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env["CI"] = "1"  # tools stay non-interactive
+    for key, value in (extra or {}).items():
+        env[key] = value
+    return {k: v for k, v in env.items() if not _looks_secret(k)}
+
+
+def _looks_secret(name: str) -> bool:
+    upper = name.upper()
+    return upper.startswith("AWS_") or upper.startswith("COMMAND_") or any(m in upper for m in SECRET_MARKERS)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process descended from `pid` (Linux /proc); empty where /proc is unavailable."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return set()
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode(errors="replace")
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def kill_process_tree(proc: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
+    """SIGTERM the command's process group, wait `grace`, then SIGKILL the group and every
+    descendant still alive (including ones that left the group)."""
+    known = _descendants(proc.pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        known |= _descendants(proc.pid)
+        if proc.poll() is not None and not _alive_in_group(proc.pid) and not any(_alive(p) for p in known):
+            return
+        time.sleep(0.05)
+    known |= _descendants(proc.pid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    for pid in known:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _alive_in_group(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def command_run(*, ctx, command: str, timeout: float | int | None = None) -> CommandExecution:
+    """Run `command` for the step in `ctx` and return its CommandExecution record.
+
+    Promises: cwd is the workspace folder; the command is recorded (and announced) before it
+    starts; it runs in its own process group with a scrubbed environment; on timeout, on an
+    operator's stop, or when this worker loses its lease, the whole group is terminated and
+    then killed; output is stored up to OUTPUT_LIMIT characters with a visible marker past it.
+    Refuses (StepFailed, not retryable) when the run has no workspace folder.
+    """
+    if ctx.workspace_path is None or not Path(ctx.workspace_path).is_dir():
+        raise StepFailed(
+            "The workspace folder is missing, so Command did not run the command.",
+            error_type="WorkspaceMissing",
+            retryable=False,
+        )
+    limit = float(timeout or settings.COMMAND_COMMAND_TIMEOUT)
+    cwd = str(Path(ctx.workspace_path).resolve())
+    with transaction.atomic():
+        ctx.emit(kind="command.started", title=f"Running `{command}`", phase="execute", command=command)
+        execution = CommandExecution.objects.create(run=ctx.run, step=ctx.step, command=command, cwd=cwd)
+
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", command],
+        cwd=cwd,
+        env=command_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # own session and process group: the group can be killed whole
+    )
+    CommandExecution.objects.filter(pk=execution.pk).update(pid=proc.pid)
+
+    chunks: list[str] = []
+    chunks_lock = threading.Lock()
+
+    def reader() -> None:
+        assert proc.stdout is not None
+        for raw in iter(lambda: proc.stdout.read1(4096), b""):
+            with chunks_lock:
+                chunks.append(raw.decode("utf-8", errors="replace"))
+
+    reader_thread = threading.Thread(target=reader, daemon=True)
+    reader_thread.start()
+
+    stored: list[str] = []
+    stored_len = 0
+    truncated = False
+    timed_out = stopped = lease_lost = False
+    started = time.monotonic()
+    last_flush = started
+    last_beat = started
+    beat_every = max(1.0, settings.COMMAND_LEASE_SECONDS / 3)
+
+    def flush(final: bool = False) -> None:
+        nonlocal stored_len, truncated
+        with chunks_lock:
+            text = "".join(chunks)
+            chunks.clear()
+        if not text:
+            return
+        if not truncated:
+            room = OUTPUT_LIMIT - stored_len
+            kept = text[:room]
+            stored.append(kept)
+            stored_len += len(kept)
+            if len(text) > room:
+                truncated = True
+                stored.append(TRUNCATION_MARKER.format(limit=OUTPUT_LIMIT))
+            if kept and not lease_lost:
+                with contextlib.suppress(LeaseLost):
+                    ctx.emit(
+                        kind="command.output",
+                        title="Command output",
+                        phase="execute",
+                        command=command,
+                        payload={"text": kept, "command_execution_id": execution.pk, "truncated": truncated},
+                    )
+
+    while proc.poll() is None:
+        time.sleep(POLL_SECONDS)
+        now = time.monotonic()
+        if now - started > limit:
+            timed_out = True
+            break
+        signal_ = ctx.should_stop()
+        if signal_ == "stop":
+            stopped = True
+            break
+        if signal_ == "lease_lost":
+            lease_lost = True
+            break
+        if now - last_beat >= beat_every:
+            try:
+                ctx.heartbeat()
+            except LeaseLost:
+                lease_lost = True
+                break
+            last_beat = now
+        if now - last_flush >= BATCH_SECONDS:
+            flush()
+            last_flush = now
+
+    # Whatever happened, nothing the command started outlives it.
+    kill_process_tree(proc, grace=0 if proc.poll() is not None else GRACE_SECONDS)
+    reader_thread.join(timeout=5)
+    if lease_lost:
+        raise LeaseLost(f"{ctx.run.reference}: lease lost while `{command}` ran; it was stopped.")
+    flush(final=True)
+    exit_code = proc.returncode
+    CommandExecution.objects.filter(pk=execution.pk).update(
+        exit_code=exit_code,
+        timed_out=timed_out,
+        stopped=stopped,
+        output="".join(stored),
+        output_truncated=truncated,
+        finished_at=timezone.now(),
+    )
+    execution.refresh_from_db()
+    if timed_out:
+        outcome, status = f"`{command}` ran past its {int(limit)} s limit and was stopped", "danger"
+    elif stopped:
+        outcome, status = f"`{command}` was stopped at your request", "muted"
+    else:
+        outcome = f"`{command}` exited with code {exit_code}"
+        status = "success" if exit_code == 0 else "danger"
+    with contextlib.suppress(LeaseLost):
+        ctx.emit(
+            kind="command.finished",
+            title=outcome,
+            phase="execute",
+            status=status,
+            command=command,
+            payload={
+                "command_execution_id": execution.pk,
+                "exit_code": exit_code,
+                "timed_out": timed_out,
+                "stopped": stopped,
+                "output_truncated": truncated,
+            },
+        )
+    return execution

@@ -1,0 +1,321 @@
+"""Creating runs, the queue order, claims, leases and heartbeats.
+
+Order: higher priority first, then older, then lower id; `ready_at` respected. A run that
+mutates a workspace is claimed only while no other run holds that workspace (enforced by the
+partial unique constraint `run_one_mutating_per_workspace`), and only while its owner has fewer
+than settings.COMMAND_MAX_RUNS_PER_USER runs under way. On PostgreSQL candidates are locked
+with SELECT … FOR UPDATE SKIP LOCKED so that concurrent dispatchers never wait on each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from providers.contracts import ActionType, Plan
+from tasks.engine.errors import LeaseLost
+from tasks.engine.events import event_emit
+from tasks.engine.state import Lease, run_transition
+from tasks.models import PlanRevision, StepExecution, Task, TaskRun
+
+logger = logging.getLogger(__name__)
+S = TaskRun.State
+
+DISPATCH_JOB = "tasks.jobs.dispatch_next"
+REAPER_JOB = "tasks.jobs.recover_runs"
+REAPER_SCHEDULE_NAME = "command: recover runs"
+POSITION_GAP = 10  # step positions leave room for remediation steps
+
+
+def worker_identity() -> str:
+    """Unique per claim: host, process and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def enqueue_dispatch() -> None:
+    """Ask a worker to claim the next eligible run. With the ORM broker this row is written in
+    the caller's transaction, so it exists exactly when the caller's changes do."""
+    from django_q.tasks import async_task
+
+    async_task(DISPATCH_JOB, task_name=f"dispatch-{uuid.uuid4().hex[:12]}")
+
+
+def ensure_reaper_schedule() -> None:
+    """Create the reaper schedule once (idempotent; catch_up is off cluster-wide).
+
+    django-q2 schedules have minute resolution, so the minutely job books one extra run 30 s
+    later itself (see tasks.jobs.recover_runs): the reaper looks every 30 s.
+    """
+    from django_q.models import Schedule
+
+    if not Schedule.objects.filter(name=REAPER_SCHEDULE_NAME).exists():
+        Schedule.objects.create(
+            name=REAPER_SCHEDULE_NAME, func=REAPER_JOB, schedule_type=Schedule.MINUTES, minutes=1, repeats=-1
+        )
+
+
+def schedule_half_minute_reaper() -> None:
+    from django_q.models import Schedule
+
+    name = f"{REAPER_SCHEDULE_NAME} (half minute)"
+    if not Schedule.objects.filter(name=name).exists():
+        Schedule.objects.create(
+            name=name,
+            func=REAPER_JOB,
+            kwargs="{'follow_up': False}",
+            schedule_type=Schedule.ONCE,
+            repeats=-1,
+            next_run=timezone.now() + timedelta(seconds=30),
+        )
+
+
+def schedule_dispatch_at(when) -> None:
+    """A one-off dispatch at `when` (retry back-off), so a retry starts on time."""
+    from django_q.models import Schedule
+
+    Schedule.objects.create(
+        name=f"dispatch at {when.isoformat()} {uuid.uuid4().hex[:6]}",
+        func=DISPATCH_JOB,
+        schedule_type=Schedule.ONCE,
+        repeats=-1,  # deleted after it fires
+        next_run=when,
+    )
+
+
+@transaction.atomic
+def run_create(
+    *,
+    task: Task,
+    plan_revision: PlanRevision | None = None,
+    priority: int = 0,
+    previous_run: TaskRun | None = None,
+) -> TaskRun:
+    """Queue a new run of `task`'s plan and enqueue its dispatch in the same transaction.
+
+    Uses the latest plan revision unless one is given. Refuses (ValueError) a task without a
+    plan, a plan that does not validate, or a revision of another task. One StepExecution per
+    plan step is created up front, each with its own idempotency key.
+    """
+    if plan_revision is None:
+        plan_revision = task.plan_revisions.order_by("-number").first()
+        if plan_revision is None:
+            raise ValueError(f"{task.reference} has no plan yet, so there is nothing to run.")
+    if plan_revision.task_id != task.pk:
+        raise ValueError("That plan revision belongs to another task.")
+    plan = Plan.model_validate(plan_revision.plan)
+    if not plan.steps:
+        raise ValueError("The plan has no steps, so there is nothing to run.")
+    run = TaskRun.objects.create(
+        task=task,
+        owner_id=task.owner_id,
+        plan_revision=plan_revision,
+        workspace=task.workspace,
+        previous_run=previous_run,
+        priority=priority,
+        mutates=any(step.mutates for step in plan.steps),
+    )
+    StepExecution.objects.bulk_create(
+        [
+            StepExecution(
+                run=run,
+                step_id=step.id,
+                position=(i + 1) * POSITION_GAP,
+                action_type=str(step.action_type),
+                title=step.title,
+                idempotency_key=f"run-{run.pk}:{step.id}",
+                spec=step.model_dump(mode="json"),
+            )
+            for i, step in enumerate(plan.steps)
+        ]
+    )
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.QUEUED)
+    verify_count = sum(1 for s in plan.steps if s.action_type == ActionType.VERIFY)
+    event_emit(
+        run=run,
+        kind="run.queued",
+        phase="queue",
+        status="info",
+        title=f"{run.reference} queued with {len(plan.steps)} steps",
+        explanation=(
+            f"Plan revision {plan_revision.number} from {plan_revision.planner}. "
+            + (f"Continues {previous_run.reference}. " if previous_run else "")
+            + (
+                f"{verify_count} verification step{'s' if verify_count != 1 else ''} must pass before it can finish."
+                if verify_count
+                else "The plan has no verification step, so this run cannot be called completed."
+            )
+        ),
+        payload={"steps": len(plan.steps), "priority": priority, "plan_revision": plan_revision.number},
+    )
+    ensure_reaper_schedule()
+    enqueue_dispatch()
+    return run
+
+
+# --- Eligibility and the queue -------------------------------------------------------------
+
+
+def _queue_order():
+    return ["-priority", "created_at", "id"]
+
+
+def _eligible(now):
+    return TaskRun.objects.filter(state=S.QUEUED).filter(Q(ready_at__isnull=True) | Q(ready_at__lte=now))
+
+
+def _workspace_holder(run: TaskRun) -> TaskRun | None:
+    if not run.mutates or run.workspace_id is None:
+        return None
+    return (
+        TaskRun.objects.filter(workspace_id=run.workspace_id, mutates=True, state__in=TaskRun.WORKSPACE_HOLDING_STATES)
+        .exclude(pk=run.pk)
+        .only("id", "state")
+        .first()
+    )
+
+
+def _active_count(owner_id) -> int:
+    return TaskRun.objects.filter(owner_id=owner_id, state__in=TaskRun.LEASED_STATES).count()
+
+
+def blocking_reason_for(run: TaskRun, now=None) -> str:
+    """Why a queued run is not running yet, in plain words ("" when nothing blocks it)."""
+    now = now or timezone.now()
+    if run.state == S.WAITING_APPROVAL:
+        return "waiting for your approval"
+    if run.state == S.PAUSED:
+        return "paused by you"
+    if run.state != S.QUEUED:
+        return ""
+    if run.ready_at and run.ready_at > now:
+        return run.blocking_reason or f"waiting until {timezone.localtime(run.ready_at):%H:%M:%S}"
+    holder = _workspace_holder(run)
+    if holder is not None:
+        return f"behind {holder.reference} on the same workspace"
+    cap = settings.COMMAND_MAX_RUNS_PER_USER
+    if _active_count(run.owner_id) >= cap:
+        return f"you already have {cap} runs under way (the limit is {cap})"
+    ahead = queue_position(run) - 1
+    if ahead:
+        return f"{ahead} run{'s' if ahead != 1 else ''} ahead in the queue"
+    return "waiting for a free worker"
+
+
+def queue_position(run: TaskRun) -> int:
+    """1-based place among queued runs in dispatch order; 0 when the run is not queued."""
+    if run.state != S.QUEUED:
+        return 0
+    ahead = TaskRun.objects.filter(state=S.QUEUED).filter(
+        Q(priority__gt=run.priority)
+        | Q(priority=run.priority, created_at__lt=run.created_at)
+        | Q(priority=run.priority, created_at=run.created_at, id__lt=run.pk)
+    )
+    return ahead.count() + 1
+
+
+def queue_refresh_reasons(limit: int = 200) -> int:
+    """Store the current blocking reason on queued runs (only where it changed)."""
+    now = timezone.now()
+    changed = 0
+    for run in TaskRun.objects.filter(state=S.QUEUED).order_by(*_queue_order())[:limit]:
+        if run.ready_at and run.ready_at > now:
+            continue  # keeps its retry explanation
+        reason = blocking_reason_for(run, now)
+        if reason != run.blocking_reason:
+            changed += TaskRun.objects.filter(pk=run.pk, state=S.QUEUED).update(blocking_reason=reason[:300])
+    return changed
+
+
+# --- Claims, leases, heartbeats --------------------------------------------------------------
+
+
+@dataclass
+class Claim:
+    run: TaskRun
+    lease: Lease
+
+
+def _lease_delta() -> timedelta:
+    return timedelta(seconds=settings.COMMAND_LEASE_SECONDS)
+
+
+def dispatch_claim(*, worker_id: str | None = None, run_id: int | None = None, scan: int = 50) -> Claim | None:
+    """Claim the first eligible run (or exactly `run_id`) for this worker, or return None.
+
+    Promises: the claimed run was queued and ready; its workspace was free (the database
+    constraint decides races) and its owner under the cap; its attempt was incremented and a
+    lease of COMMAND_LEASE_SECONDS granted; one event says which attempt started. A run that is
+    already leased is never claimed twice (a duplicate delivery is a logged no-op).
+    """
+    worker_id = worker_id or worker_identity()
+    now = timezone.now()
+    candidates = _eligible(now).order_by(*_queue_order())
+    if run_id is not None:
+        candidates = candidates.filter(pk=run_id)
+    ids = list(candidates.values_list("id", flat=True)[:scan])
+    if run_id is not None and not ids:
+        logger.info("RUN-%03d is not claimable (already leased, finished or not ready): no-op", run_id)
+        return None
+    user_model = get_user_model()
+    for candidate_id in ids:
+        try:
+            with transaction.atomic():
+                locked = TaskRun.objects.filter(pk=candidate_id, state=S.QUEUED)
+                if connection.features.has_select_for_update_skip_locked:
+                    locked = locked.select_for_update(skip_locked=True)
+                run = locked.first()
+                if run is None:
+                    continue  # taken by another dispatcher meanwhile
+                if _workspace_holder(run) is not None:
+                    continue
+                # Serialise claims per owner so the cap holds under concurrency.
+                list(user_model.objects.select_for_update().filter(pk=run.owner_id).values_list("pk"))
+                if _active_count(run.owner_id) >= settings.COMMAND_MAX_RUNS_PER_USER:
+                    continue
+                attempt = run.attempt + 1
+                resumed = StepExecution.objects.filter(run=run).exclude(status=StepExecution.Status.PENDING).exists()
+                run_transition(
+                    run=run,
+                    to=S.RUNNING,
+                    title=(f"Attempt {attempt} resumed {run.reference}" if resumed else f"{run.reference} started"),
+                    explanation="Picked up by a worker"
+                    + (" and continuing from the last completed step." if resumed else "."),
+                    payload={"attempt": attempt},
+                    attempt=attempt,
+                    worker_id=worker_id,
+                    heartbeat_at=now,
+                    lease_expires_at=now + _lease_delta(),
+                    ready_at=None,
+                    blocking_reason="",
+                )
+                return Claim(run=run, lease=Lease(attempt=attempt, worker_id=worker_id))
+        except IntegrityError:
+            # Another run took the workspace between our check and our write: the database said no.
+            logger.info("RUN-%03d: workspace taken concurrently; trying the next run", candidate_id)
+            continue
+    return None
+
+
+def run_heartbeat(*, run_id: int, lease: Lease) -> None:
+    """Extend the lease; LeaseLost when the run is no longer held with this lease."""
+    now = timezone.now()
+    updated = TaskRun.objects.filter(
+        pk=run_id, attempt=lease.attempt, worker_id=lease.worker_id, state__in=TaskRun.LEASED_STATES
+    ).update(heartbeat_at=now, lease_expires_at=now + _lease_delta())
+    if not updated:
+        raise LeaseLost(f"RUN-{run_id:03d}: lease {lease.attempt} is no longer held.")
+
+
+def dispatch_pending() -> bool:
+    """Whether a queued run is ready now (so another dispatch job is worth enqueueing)."""
+    return _eligible(timezone.now()).exists()

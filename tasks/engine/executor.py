@@ -1,0 +1,424 @@
+"""Executing a claimed run, one step at a time, until it finishes, waits or is handed back.
+
+Every write the worker makes is fenced by its lease: once the reaper or an operator supersedes
+the lease, the worker's next write raises LeaseLost and it stops without changing anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from providers.contracts import ActionType, PlanStep
+from tasks.engine.approval import approval_gate
+from tasks.engine.dispatch import Claim, enqueue_dispatch, run_heartbeat, schedule_dispatch_at
+from tasks.engine.errors import IllegalTransition, LeaseLost, StepFailed
+from tasks.engine.handlers import StepContext, StepResult, handler_for
+from tasks.engine.remediation import remediation_propose
+from tasks.engine.retry import policy_for
+from tasks.engine.state import Lease, run_transition, verification_passed
+from tasks.models import StepExecution, TaskRun
+
+logger = logging.getLogger(__name__)
+S = TaskRun.State
+SE = StepExecution.Status
+
+
+class _Heartbeat(threading.Thread):
+    """Extends the lease every third of its length while the step works; notes a lost lease."""
+
+    def __init__(self, run_id: int, lease: Lease, lost: threading.Event):
+        super().__init__(daemon=True, name=f"heartbeat-run-{run_id}")
+        self.run_id, self.lease, self.lost = run_id, lease, lost
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        interval = max(0.5, settings.COMMAND_LEASE_SECONDS / 3)
+        try:
+            while not self.stopped.wait(interval):
+                try:
+                    run_heartbeat(run_id=self.run_id, lease=self.lease)
+                except LeaseLost:
+                    self.lost.set()
+                    return
+                except Exception:  # noqa: BLE001 - a busy database must not kill the heartbeat
+                    logger.warning("heartbeat for RUN-%03d failed", self.run_id, exc_info=True)
+        finally:
+            close_old_connections()
+            from django.db import connection
+
+            connection.close()
+
+
+def _fence(run: TaskRun, lease: Lease) -> None:
+    """Inside a transaction: lock the run row if this lease still holds it, else LeaseLost."""
+    run_heartbeat(run_id=run.pk, lease=lease)
+
+
+def _step_update(run: TaskRun, lease: Lease, step: StepExecution, **values) -> None:
+    with transaction.atomic():
+        _fence(run, lease)
+        StepExecution.objects.filter(pk=step.pk).update(**values)
+        for key, value in values.items():
+            setattr(step, key, value)
+
+
+def _workspace_path(run: TaskRun) -> Path | None:
+    return Path(run.workspace.path) if run.workspace_id and run.workspace else None
+
+
+def _next_step(run: TaskRun) -> StepExecution | None:
+    return StepExecution.objects.filter(run=run, status=SE.PENDING).order_by("position").first()
+
+
+def run_execute(*, claim: Claim) -> str:
+    """Execute the claimed run until it finishes, waits, pauses or is handed back to the queue.
+
+    Returns the state the run was left in ("lease_lost" when this worker was superseded and
+    therefore stopped writing). Never raises for a step failure: failures become states.
+    """
+    run, lease = claim.run, claim.lease
+    lost = threading.Event()
+    beat = _Heartbeat(run.pk, lease, lost)
+    beat.start()
+    try:
+        outcome = _execute_steps(run, lease, lost)
+    except LeaseLost as exc:
+        logger.warning("%s", exc)
+        outcome = "lease_lost"
+    finally:
+        beat.stopped.set()
+        beat.join(timeout=5)
+    if outcome != "lease_lost":
+        # The run let go of its worker (and maybe its workspace): let the next one start.
+        from tasks.engine.dispatch import dispatch_pending
+
+        if dispatch_pending():
+            enqueue_dispatch()
+    return outcome
+
+
+def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event) -> str:
+    workspace_path = _workspace_path(run)
+    while True:
+        if lost.is_set():
+            raise LeaseLost(f"{run.reference}: lease lost between steps.")
+        current = TaskRun.objects.get(pk=run.pk)
+        if (current.attempt, current.worker_id) != lease.as_tuple():
+            raise LeaseLost(f"{run.reference}: attempt {lease.attempt} superseded.")
+        if current.control_request == "stop":
+            run_transition(
+                run=run,
+                to=S.CANCELLED,
+                lease=lease,
+                title=f"{run.reference} stopped",
+                reason="Stopped at your request.",
+            )
+            return S.CANCELLED
+        if current.control_request == "pause":
+            run_transition(
+                run=run,
+                to=S.PAUSED,
+                lease=lease,
+                title=f"{run.reference} paused",
+                reason="Paused at your request, between steps. Nothing is half-done.",
+                control_request="",
+                blocking_reason="paused by you",
+            )
+            return S.PAUSED
+        step = _next_step(run)
+        if step is None:
+            return _finish(run, lease)
+        plan_step = PlanStep.model_validate(step.spec)
+        ctx = StepContext(run=run, step=step, plan_step=plan_step, workspace_path=workspace_path, lease=lease)
+        ctx._lease_lost = lost
+
+        # Steps whose dependencies did not succeed cannot run honestly.
+        blocked = list(
+            StepExecution.objects.filter(run=run, step_id__in=plan_step.depends_on)
+            .exclude(status=SE.SUCCEEDED)
+            .values_list("title", flat=True)
+        )
+        if blocked:
+            with transaction.atomic():
+                _step_update(run, lease, step, status=SE.SKIPPED, finished_at=timezone.now())
+                ctx.emit(
+                    kind="step.skipped",
+                    phase="execute",
+                    status="muted",
+                    title=f"Skipped “{step.title}”",
+                    explanation=f"It depends on “{blocked[0]}”, which did not succeed.",
+                )
+            continue
+
+        approval = (step.result or {}).get("approval", {})
+        if not approval.get("granted"):
+            decision = approval_gate(ctx)
+            if decision.action == "wait":
+                with transaction.atomic():
+                    _step_update(run, lease, step, status=SE.WAITING_APPROVAL)
+                    run_transition(
+                        run=run,
+                        to=S.WAITING_APPROVAL,
+                        lease=lease,
+                        title=f"Waiting for your approval: “{step.title}”",
+                        reason=decision.reason or "This step needs your approval before it runs.",
+                        blocking_reason="waiting for your approval",
+                        current_step_id=step.step_id,
+                        payload={"step_id": step.step_id, "approval_id": decision.approval_id},
+                    )
+                return S.WAITING_APPROVAL
+            if decision.action == "skip":
+                with transaction.atomic():
+                    _step_update(run, lease, step, status=SE.SKIPPED, finished_at=timezone.now())
+                    ctx.emit(
+                        kind="step.skipped",
+                        phase="execute",
+                        status="muted",
+                        title=f"Skipped “{step.title}”",
+                        explanation=decision.reason,
+                    )
+                continue
+            if decision.reason:
+                ctx.emit(
+                    kind="approval.auto",
+                    phase="approve",
+                    status="info",
+                    title=f"Allowed “{step.title}”",
+                    explanation=decision.reason,
+                )
+
+        wanted = S.VERIFYING if step.action_type == ActionType.VERIFY else S.RUNNING
+        if current.state != wanted:
+            run_transition(
+                run=run,
+                to=wanted,
+                lease=lease,
+                title="Verifying the results" if wanted == S.VERIFYING else "Back to work",
+                explanation=f"Next: “{step.title}”.",
+            )
+        outcome = _execute_one(run, lease, ctx, step, plan_step)
+        if outcome is not None:
+            return outcome
+
+
+def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, plan_step: PlanStep) -> str | None:
+    """Run one step. None means "go on with the next step"; a state name means the loop ends."""
+    attempt_no = step.attempts + 1
+    with transaction.atomic():
+        _step_update(
+            run, lease, step, status=SE.RUNNING, attempts=attempt_no, started_at=timezone.now(), next_attempt_at=None
+        )
+        TaskRun.objects.filter(pk=run.pk).update(current_step_id=step.step_id)
+        ctx.emit(
+            kind="step.started",
+            phase="verify" if step.action_type == ActionType.VERIFY else "execute",
+            status="info",
+            title=step.title if attempt_no == 1 else f"{step.title} (attempt {attempt_no})",
+            explanation=f"{plan_step.explanation.what} Why: {plan_step.explanation.why}",
+            payload={
+                "action_type": step.action_type,
+                "attempt": attempt_no,
+                "expect_next": plan_step.explanation.expect_next,
+            },
+        )
+    try:
+        result = handler_for(step.action_type)(ctx)
+        if not isinstance(result, StepResult):
+            raise StepFailed("The handler returned no result.", error_type="HandlerError", retryable=False)
+    except LeaseLost:
+        raise
+    except StepFailed as exc:
+        return _on_failure(run, lease, ctx, step, exc)
+    except Exception as exc:  # noqa: BLE001 - an unexpected error is still a step failure, told plainly
+        logger.exception("%s step %s raised", run.reference, step.step_id)
+        return _on_failure(
+            run, lease, ctx, step, StepFailed(str(exc) or type(exc).__name__, error_type=type(exc).__name__)
+        )
+    with transaction.atomic():
+        _step_update(
+            run,
+            lease,
+            step,
+            status=SE.SUCCEEDED,
+            finished_at=timezone.now(),
+            result={**(step.result or {}), **result.data, "summary": result.summary},
+            error_class="",
+            error_message="",
+        )
+        ctx.emit(
+            kind="step.succeeded",
+            phase="verify" if step.action_type == ActionType.VERIFY else "execute",
+            status="success",
+            title=result.summary[:300],
+            explanation=plan_step.explanation.expect_next,
+            payload={
+                "action_type": step.action_type,
+                **({"report": result.data["report"]} if "report" in result.data else {}),
+            },
+        )
+    return None
+
+
+def _on_failure(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, exc: StepFailed) -> str | None:
+    if ctx.should_stop() == "stop":
+        with transaction.atomic():
+            _step_update(
+                run,
+                lease,
+                step,
+                status=SE.CANCELLED,
+                finished_at=timezone.now(),
+                error_class="Stopped",
+                error_message=exc.message,
+            )
+            run_transition(
+                run=run,
+                to=S.CANCELLED,
+                lease=lease,
+                title=f"{run.reference} stopped",
+                reason="Stopped at your request.",
+            )
+        return S.CANCELLED
+    policy = policy_for(step.action_type)
+    retryable = exc.retryable if exc.retryable is not None else policy.is_retryable(exc.error_type)
+    now = timezone.now()
+    common = {
+        "error_class": exc.error_type[:120],
+        "error_message": exc.message,
+        "result": {**(step.result or {}), **exc.data},
+    }
+
+    remedy = None
+    if not step.remediation_for and not StepExecution.objects.filter(run=run, remediation_for=step.step_id).exists():
+        remedy = remediation_propose(
+            step_spec=step.spec, error_type=exc.error_type, data=exc.data, workspace_path=ctx.workspace_path
+        )
+    if remedy is not None:
+        with transaction.atomic():
+            _step_update(run, lease, step, status=SE.PENDING, **common)
+            fix = StepExecution.objects.create(
+                run=run,
+                step_id=remedy.step.id,
+                position=step.position - 1,
+                action_type=str(remedy.step.action_type),
+                title=remedy.step.title,
+                idempotency_key=f"run-{run.pk}:{remedy.step.id}",
+                spec=remedy.step.model_dump(mode="json"),
+                remediation_for=step.step_id,
+            )
+            ctx.emit(
+                kind="step.failed",
+                phase="execute",
+                status="danger",
+                title=f"“{step.title}” failed",
+                explanation=exc.message,
+            )
+            ctx.emit(
+                kind="remediation.proposed",
+                phase="heal",
+                status="warning",
+                title=f"Proposed fix: {fix.title.lower()}",
+                explanation=f"{remedy.diagnosis} {remedy.step.explanation.what}",
+                step_id=fix.step_id,
+                payload={"kind": remedy.kind, "fixes": step.step_id},
+            )
+            ctx.emit(
+                kind="step.retry_planned",
+                phase="heal",
+                status="info",
+                title=f"Will retry “{step.title}” once after the fix",
+                explanation="Only if the fix succeeds.",
+            )
+        return None
+
+    if retryable and step.attempts < policy.maximum_attempts:
+        when = policy.next_attempt_at(step.attempts, now)
+        retry_no, retries = step.attempts, policy.maximum_attempts - 1
+        at = timezone.localtime(when).strftime("%H:%M:%S")
+        with transaction.atomic():
+            _step_update(run, lease, step, status=SE.PENDING, next_attempt_at=when, **common)
+            ctx.emit(
+                kind="step.retry_scheduled",
+                phase="retry",
+                status="warning",
+                title=f"“{step.title}” failed; retry {retry_no} of {retries} at {at}",
+                explanation=(
+                    f"What failed: {exc.message} Why a retry is safe: a {step.action_type.replace('_', ' ')} step "
+                    "is repeatable without applying anything twice (its idempotency key is recorded)."
+                ),
+                payload={"error_type": exc.error_type, "retry": retry_no, "of": retries, "at": when.isoformat()},
+            )
+            run_transition(
+                run=run,
+                to=S.QUEUED,
+                lease=lease,
+                title=f"{run.reference} back in the queue for retry {retry_no} of {retries}",
+                reason=f"Retrying “{step.title}” after a failure.",
+                ready_at=when,
+                blocking_reason=f"retry {retry_no} of {retries} at {at}",
+            )
+            schedule_dispatch_at(when)
+        return S.QUEUED
+
+    exhausted = retryable  # retryable but out of attempts: the run can be retried later
+    with transaction.atomic():
+        _step_update(run, lease, step, status=SE.FAILED, finished_at=now, **common)
+        ctx.emit(
+            kind="step.failed",
+            phase="execute",
+            status="danger",
+            title=f"“{step.title}” failed",
+            explanation=exc.message,
+            payload={"error_type": exc.error_type, "attempts": step.attempts},
+        )
+        if exhausted:
+            run_transition(
+                run=run,
+                to=S.RECOVERABLE,
+                lease=lease,
+                title=f"{run.reference} stopped after {step.attempts} attempts",
+                reason=f"“{step.title}” kept failing: {exc.message} You can retry the run once the cause is fixed.",
+            )
+            return S.RECOVERABLE
+        run_transition(
+            run=run,
+            to=S.FAILED,
+            lease=lease,
+            title=f"{run.reference} failed",
+            reason=f"“{step.title}” failed and retrying cannot help: {exc.message}",
+        )
+        return S.FAILED
+
+
+def _finish(run: TaskRun, lease: Lease) -> str:
+    ok, why = verification_passed(run)
+    if not ok:
+        run_transition(run=run, to=S.FAILED, lease=lease, title=f"{run.reference} not completed", reason=why)
+        return S.FAILED
+    current = TaskRun.objects.get(pk=run.pk)
+    if current.state != S.VERIFYING:
+        run_transition(
+            run=run,
+            to=S.VERIFYING,
+            lease=lease,
+            title="Checking the verification gate",
+            explanation="Every verification step passed.",
+        )
+    try:
+        run_transition(
+            run=run,
+            to=S.COMPLETED,
+            lease=lease,
+            title=f"{run.reference} completed",
+            reason="Every step finished and every verification passed.",
+        )
+    except IllegalTransition as exc:
+        run_transition(run=run, to=S.FAILED, lease=lease, title=f"{run.reference} not completed", reason=str(exc))
+        return S.FAILED
+    return S.COMPLETED

@@ -1,0 +1,114 @@
+"""The reaper: turns runs whose worker stopped answering into an honest state.
+
+A run whose lease expired is either resumed from its last safe point — the interrupted step is
+known to be safe to repeat (its handler is idempotent by the step's key) or had not started —
+or marked `recoverable` with the reason. Revoking the lease clears the worker id, so a zombie
+worker that wakes up later is fenced out of every write.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tasks.engine.dispatch import enqueue_dispatch
+from tasks.engine.retry import is_safe_to_repeat
+from tasks.engine.state import run_transition
+from tasks.models import StepExecution, TaskRun
+
+logger = logging.getLogger(__name__)
+S = TaskRun.State
+SE = StepExecution.Status
+
+
+@dataclass
+class Recovery:
+    run: TaskRun
+    outcome: str  # "resumed" | "recoverable" | "cancelled" | "skipped"
+    reason: str
+
+
+def runs_with_expired_leases(now=None):
+    now = now or timezone.now()
+    return TaskRun.objects.filter(state__in=TaskRun.LEASED_STATES, lease_expires_at__lt=now)
+
+
+def run_recover(*, run_id: int, now=None) -> Recovery:
+    """Recover one run whose lease expired; a run whose lease is still valid is left alone.
+
+    Promises: the old lease is revoked before anything else (so the old worker can write
+    nothing more); the interrupted step is repeated only when that cannot apply it twice;
+    recoveries are bounded by MAX_RETRIES so a step that kills its worker every time ends
+    `recoverable` instead of looping; one event explains the outcome.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        run = TaskRun.objects.select_for_update().get(pk=run_id)
+        if run.state not in TaskRun.LEASED_STATES or not run.lease_expires_at or run.lease_expires_at >= now:
+            return Recovery(run, "skipped", "The run's lease is still valid or it is not running.")
+        silent_for = int((now - (run.heartbeat_at or run.lease_expires_at)).total_seconds())
+        lost = f"The worker running {run.reference} (attempt {run.attempt}) stopped answering {silent_for} s ago."
+        interrupted = StepExecution.objects.filter(run=run, status=SE.RUNNING).order_by("position").first()
+
+        if run.control_request == "stop":
+            if interrupted:
+                StepExecution.objects.filter(pk=interrupted.pk).update(status=SE.CANCELLED, finished_at=now)
+            run_transition(
+                run=run, to=S.CANCELLED, title=f"{run.reference} stopped", reason=f"{lost} You had asked to stop it."
+            )
+            return Recovery(run, "cancelled", lost)
+
+        if run.recoveries >= settings.MAX_RETRIES:
+            reason = f"{lost} It was already resumed {run.recoveries} times, so Command stopped resuming it on its own."
+            return _recoverable(run, interrupted, reason, now)
+
+        if interrupted is not None and not is_safe_to_repeat(interrupted.action_type):
+            reason = (
+                f"{lost} It was in the middle of “{interrupted.title}”, which is not safe to repeat blindly "
+                "(it may have partly applied). Check the workspace, then retry the run."
+            )
+            return _recoverable(run, interrupted, reason, now)
+
+        if interrupted is not None:
+            StepExecution.objects.filter(pk=interrupted.pk).update(status=SE.PENDING)
+            where = (
+                f"It will repeat “{interrupted.title}”, which is safe: its effect is recorded under "
+                "its idempotency key and is not applied twice."
+            )
+        else:
+            where = "No step was half-done; it continues with the next step."
+        run_transition(
+            run=run,
+            to=S.QUEUED,
+            title=f"{run.reference} will resume from its last safe point",
+            reason=f"{lost} {where}",
+            recoveries=run.recoveries + 1,
+            blocking_reason="resuming after a worker stopped",
+            payload={"recovered_attempt": run.attempt},
+        )
+        enqueue_dispatch()
+        return Recovery(run, "resumed", f"{lost} {where}")
+
+
+def _recoverable(run: TaskRun, interrupted: StepExecution | None, reason: str, now) -> Recovery:
+    if interrupted is not None:
+        StepExecution.objects.filter(pk=interrupted.pk).update(
+            status=SE.FAILED, finished_at=now, error_class="WorkerLost", error_message=reason
+        )
+    run_transition(run=run, to=S.RECOVERABLE, title=f"{run.reference} needs you", reason=reason)
+    return Recovery(run, "recoverable", reason)
+
+
+def recover_expired_runs(*, now=None) -> list[Recovery]:
+    """Recover every run whose lease expired (the reaper job and `manage.py recover_runs`)."""
+    results = []
+    for run_id in runs_with_expired_leases(now).values_list("id", flat=True):
+        try:
+            results.append(run_recover(run_id=run_id, now=now))
+        except Exception:  # noqa: BLE001 - one broken run must not stop the others' recovery
+            logger.exception("could not recover RUN-%03d", run_id)
+    return results

@@ -1,0 +1,133 @@
+"""The run state machine. Every transition is one function call that checks legality, persists
+conditionally (the lease's attempt and worker id are the fencing token), mirrors the state on
+the task, and emits a workstream event — all in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from tasks.engine.errors import IllegalTransition, LeaseLost
+from tasks.engine.events import event_emit
+from tasks.models import StepExecution, Task, TaskRun
+
+S = TaskRun.State
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.QUEUED: frozenset({S.RUNNING, S.PAUSED, S.CANCELLED}),
+    S.RUNNING: frozenset({S.VERIFYING, S.WAITING_APPROVAL, S.PAUSED, S.QUEUED, S.FAILED, S.RECOVERABLE, S.CANCELLED}),
+    S.VERIFYING: frozenset(
+        {S.RUNNING, S.COMPLETED, S.WAITING_APPROVAL, S.PAUSED, S.QUEUED, S.FAILED, S.RECOVERABLE, S.CANCELLED}
+    ),
+    S.WAITING_APPROVAL: frozenset({S.QUEUED, S.FAILED, S.RECOVERABLE, S.CANCELLED}),
+    S.PAUSED: frozenset({S.QUEUED, S.CANCELLED}),
+    S.COMPLETED: frozenset(),
+    S.FAILED: frozenset(),
+    S.RECOVERABLE: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+TERMINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+
+# How each run state reads on the task it belongs to.
+TASK_STATUS = {state: state for state in S.values}
+
+_EVENT_STATUS = {
+    S.COMPLETED: "success",
+    S.FAILED: "danger",
+    S.RECOVERABLE: "warning",
+    S.CANCELLED: "muted",
+    S.WAITING_APPROVAL: "warning",
+    S.PAUSED: "muted",
+}
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The fencing token a worker holds while it executes a run."""
+
+    attempt: int
+    worker_id: str
+
+    def as_tuple(self) -> tuple[int, str]:
+        return (self.attempt, self.worker_id)
+
+
+def verification_passed(run: TaskRun) -> tuple[bool, str]:
+    """Whether the run's verification gate holds: at least one verify step, all of them passed,
+    and no other step left unfinished or failed. Returns (ok, reason when not)."""
+    steps = list(StepExecution.objects.filter(run=run).values_list("action_type", "status", "title"))
+    verify = [s for s in steps if s[0] == "verify"]
+    if not verify:
+        return False, "The plan has no verification step, so Command cannot show that the work is right."
+    failed = [s for s in verify if s[1] != StepExecution.Status.SUCCEEDED]
+    if failed:
+        return False, f"Verification did not pass: “{failed[0][2]}”."
+    unfinished = [s for s in steps if s[1] not in (StepExecution.Status.SUCCEEDED, StepExecution.Status.SKIPPED)]
+    if unfinished:
+        return False, f"Step “{unfinished[0][2]}” did not finish."
+    return True, ""
+
+
+def run_transition(
+    *,
+    run: TaskRun,
+    to: str,
+    title: str,
+    reason: str = "",
+    explanation: str = "",
+    lease: Lease | None = None,
+    payload: dict | None = None,
+    **fields,
+) -> TaskRun:
+    """Move `run` to state `to`, or raise.
+
+    Promises: the transition is legal from the state currently in the database (else
+    IllegalTransition); with `lease`, it happens only while that lease is still current (else
+    LeaseLost, and nothing is written); `completed` only when the verification gate holds;
+    the task mirrors the run state; one workstream event says what happened. Extra `fields`
+    (e.g. ready_at, blocking_reason) are written in the same UPDATE.
+    """
+    with transaction.atomic():
+        current = TaskRun.objects.select_for_update().get(pk=run.pk)
+        if lease is not None and (current.attempt, current.worker_id) != lease.as_tuple():
+            raise LeaseLost(f"{run.reference}: attempt {lease.attempt} was superseded; nothing written.")
+        if to not in TRANSITIONS[current.state]:
+            raise IllegalTransition(f"{run.reference} cannot go from {current.state} to {to}.")
+        if to == S.COMPLETED:
+            ok, why = verification_passed(current)
+            if not ok:
+                raise IllegalTransition(f"{run.reference} cannot be completed: {why}")
+        now = timezone.now()
+        values = {"state": to, "state_reason": reason, **fields}
+        if to in TERMINAL:
+            values.setdefault("finished_at", now)
+            values.setdefault("blocking_reason", "")
+            values.setdefault("control_request", "")
+        if to not in TaskRun.LEASED_STATES:
+            # Leaving a leased state ends the lease: a late write with the old token is fenced.
+            values.update(worker_id="", heartbeat_at=None, lease_expires_at=None)
+        if to == S.RUNNING and current.started_at is None:
+            values["started_at"] = now
+        conditions = {"pk": run.pk, "state": current.state, "attempt": current.attempt}
+        if lease is not None:
+            conditions["worker_id"] = lease.worker_id
+        if not TaskRun.objects.filter(**conditions).update(updated_at=now, **values):
+            raise LeaseLost(f"{run.reference} changed under this transition; nothing written.")
+        Task.objects.filter(pk=current.task_id).update(status=TASK_STATUS[to], updated_at=now)
+        for key, value in values.items():
+            setattr(run, key, value)
+        run.attempt = values.get("attempt", current.attempt)
+        event_emit(
+            run=run,
+            kind="run.state",
+            phase="run",
+            status=_EVENT_STATUS.get(to, "info"),
+            title=title,
+            explanation=explanation or reason,
+            payload={"from": current.state, "to": to, **(payload or {})},
+        )
+    return run

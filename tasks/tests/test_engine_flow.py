@@ -1,0 +1,85 @@
+"""A run from queue to completed (or an honest failure), executed in-process by the real engine."""
+
+from __future__ import annotations
+
+from django_q.models import OrmQ, Schedule
+
+from providers.contracts import ActionType
+from tasks import jobs
+from tasks.engine.dispatch import dispatch_claim, run_create
+from tasks.engine.executor import run_execute
+from tasks.models import StepExecution, Task, TaskRun
+from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
+
+S = TaskRun.State
+
+
+def _events(run):
+    return list(run.events.order_by("seq").values_list("seq", "kind", "title"))
+
+
+def test_run_completes_only_after_verification(owner, tmp_path, test_handlers):
+    ws = make_workspace(owner, tmp_path / "site")
+    task = make_task(
+        owner, ws, [step("write", ActionType.WRITE_FILE, path="ledger.txt"), verify_step(command="test -s ledger.txt")]
+    )
+    run = run_create(task=task)
+    assert run.state == S.QUEUED
+    assert OrmQ.objects.exists(), "the dispatch job is enqueued in the same transaction"
+    assert Schedule.objects.filter(func="tasks.jobs.recover_runs").count() == 1
+
+    result = jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.COMPLETED, (result, run.state_reason, _events(run))
+    assert (tmp_path / "site" / "ledger.txt").read_text().count("attempt=1") == 1
+    seqs = [e[0] for e in _events(run)]
+    assert seqs == list(range(1, len(seqs) + 1))
+    kinds = [e[1] for e in _events(run)]
+    assert kinds[0] == "run.queued" and kinds[-1] == "run.state"
+    verify = StepExecution.objects.get(run=run, step_id="verify")
+    assert verify.result["report"]["exit_code"] == 0
+    assert verify.commands.get().exit_code == 0
+    assert Task.objects.get(pk=task.pk).status == Task.Status.COMPLETED
+
+
+def test_failed_verification_fails_the_run(owner, tmp_path, test_handlers):
+    ws = make_workspace(owner, tmp_path / "site")
+    task = make_task(owner, ws, [step("write", ActionType.WRITE_FILE), verify_step(command="test -e missing.html")])
+    run = run_create(task=task)
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.FAILED
+    assert "Verification failed" in run.state_reason
+    assert not run.events.filter(title__icontains="completed").exists()
+
+
+def test_plan_without_verification_is_never_completed(owner, tmp_path, test_handlers):
+    ws = make_workspace(owner, tmp_path / "site")
+    run = run_create(task=make_task(owner, ws, [step("write", ActionType.WRITE_FILE)]))
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.FAILED
+    assert "no verification step" in run.state_reason
+
+
+def test_missing_capability_fails_at_once_and_says_so(owner, tmp_path):
+    ws = make_workspace(owner, tmp_path / "site")
+    run = run_create(task=make_task(owner, ws, [step("gen", ActionType.GENERATE_OUTPUT), verify_step()]))
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.FAILED
+    gen = StepExecution.objects.get(run=run, step_id="gen")
+    assert gen.attempts == 1 and gen.error_class == "CapabilityNotInstalled"
+    assert "not installed in this build" in run.state_reason
+
+
+def test_duplicate_delivery_of_a_leased_run_is_a_noop(owner, tmp_path, test_handlers):
+    ws = make_workspace(owner, tmp_path / "site")
+    run = run_create(task=make_task(owner, ws, [step("write", ActionType.WRITE_FILE), verify_step()]))
+    claim = dispatch_claim(worker_id="w1")
+    assert claim is not None and claim.run.pk == run.pk
+    assert "no-op" in jobs.run_execute(run.pk)
+    assert dispatch_claim(worker_id="w2") is None
+    run.refresh_from_db()
+    assert (run.attempt, run.worker_id) == (1, "w1")
+    assert run_execute(claim=claim) == S.COMPLETED
