@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django_q.models import OrmQ, Schedule
 
 from providers.contracts import ActionType
@@ -18,7 +19,8 @@ def _events(run):
     return list(run.events.order_by("seq").values_list("seq", "kind", "title"))
 
 
-def test_run_completes_only_after_verification(owner, tmp_path, test_handlers):
+@pytest.mark.usefixtures("test_handlers")
+def test_run_completes_only_after_verification(owner, tmp_path):
     ws = make_workspace(owner, tmp_path / "site")
     task = make_task(
         owner, ws, [step("write", ActionType.WRITE_FILE, path="ledger.txt"), verify_step(command="test -s ledger.txt")]
@@ -42,7 +44,8 @@ def test_run_completes_only_after_verification(owner, tmp_path, test_handlers):
     assert Task.objects.get(pk=task.pk).status == Task.Status.COMPLETED
 
 
-def test_failed_verification_fails_the_run(owner, tmp_path, test_handlers):
+@pytest.mark.usefixtures("test_handlers")
+def test_failed_verification_fails_the_run(owner, tmp_path):
     ws = make_workspace(owner, tmp_path / "site")
     task = make_task(owner, ws, [step("write", ActionType.WRITE_FILE), verify_step(command="test -e missing.html")])
     run = run_create(task=task)
@@ -53,7 +56,8 @@ def test_failed_verification_fails_the_run(owner, tmp_path, test_handlers):
     assert not run.events.filter(title__icontains="completed").exists()
 
 
-def test_plan_without_verification_is_never_completed(owner, tmp_path, test_handlers):
+@pytest.mark.usefixtures("test_handlers")
+def test_plan_without_verification_is_never_completed(owner, tmp_path):
     ws = make_workspace(owner, tmp_path / "site")
     run = run_create(task=make_task(owner, ws, [step("write", ActionType.WRITE_FILE)]))
     jobs.dispatch_next()
@@ -73,7 +77,8 @@ def test_missing_capability_fails_at_once_and_says_so(owner, tmp_path):
     assert "not installed in this build" in run.state_reason
 
 
-def test_duplicate_delivery_of_a_leased_run_is_a_noop(owner, tmp_path, test_handlers):
+@pytest.mark.usefixtures("test_handlers")
+def test_duplicate_delivery_of_a_leased_run_is_a_noop(owner, tmp_path):
     ws = make_workspace(owner, tmp_path / "site")
     run = run_create(task=make_task(owner, ws, [step("write", ActionType.WRITE_FILE), verify_step()]))
     claim = dispatch_claim(worker_id="w1")
