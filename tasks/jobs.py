@@ -48,3 +48,10 @@ def recover_runs(follow_up: bool = True) -> str:
     if follow_up:
         schedule_half_minute_reaper()
     return f"recovered {len(results)} run(s)"
+
+
+def understand_with_provider(task_id: str, connection_id: str, after_revision: int) -> None:
+    """Ask the owner's default model provider to plan a task (see tasks.planning)."""
+    from tasks.planning import task_understand_with_provider
+
+    task_understand_with_provider(task_id=task_id, connection_id=connection_id, after_revision=after_revision)

@@ -1,0 +1,117 @@
+"""One HTTP exchange with a model provider: timeouts, bounded retries, no redirects.
+
+Retries 429 and 5xx (and connection errors and timeouts) with exponential backoff plus jitter,
+honouring Retry-After; never retries 400/401/403/404 (the same request would fail the same way).
+The API key travels only in headers and never appears in an error message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from providers.endpoint_safety import endpoint_check
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+
+
+class ProviderError(Exception):
+    """The provider could not give a usable HTTP answer; `message` is safe to show the operator."""
+
+    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.attempts = attempts
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    initial_interval: float = 0.5
+    backoff: float = 2.0
+    max_interval: float = 8.0
+    max_retry_after: float = 30.0
+    jitter: float = 0.25
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        base = min(self.initial_interval * self.backoff ** (attempt - 1), self.max_interval)
+        return base * (1 + random.uniform(-self.jitter, self.jitter))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _describe(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        detail = body.get("error", body)
+        if isinstance(detail, dict):
+            detail = detail.get("message") or detail.get("type") or ""
+        detail = str(detail)
+    except (ValueError, AttributeError):
+        detail = response.text
+    detail = " ".join(detail.split())[:200]
+    return f"HTTP {response.status_code}" + (f": {detail}" if detail else "")
+
+
+def request_json(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    body: dict | None = None,
+    timeout: float = 60.0,
+    policy: RetryPolicy | None = None,
+) -> dict:
+    """Send one request (retrying by policy) and return the decoded JSON body, or raise ProviderError."""
+    policy = policy or RetryPolicy()
+    endpoint_check(url)  # again, right before sending: DNS answers change
+    attempt = 0
+    while True:
+        attempt += 1
+        retry_after = None
+        try:
+            with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), follow_redirects=False) as c:
+                response = c.request(method, url, headers=headers, json=body)
+        except httpx.TimeoutException:
+            error = ProviderError(f"no answer within {timeout:g} s", attempts=attempt)
+        except httpx.HTTPError as exc:
+            error = ProviderError(f"could not connect ({type(exc).__name__})", attempts=attempt)
+        else:
+            if response.is_success:
+                try:
+                    return response.json()
+                except ValueError:
+                    raise ProviderError("the reply was not JSON", status=response.status_code, attempts=attempt)
+            if response.is_redirect:
+                raise ProviderError(
+                    f"HTTP {response.status_code} redirect refused: Command does not follow provider redirects",
+                    status=response.status_code,
+                    attempts=attempt,
+                )
+            error = ProviderError(_describe(response), status=response.status_code, attempts=attempt)
+            if response.status_code not in RETRYABLE_STATUS:
+                raise error
+            retry_after = _retry_after(response)
+            if retry_after is not None and retry_after > policy.max_retry_after:
+                error.message += f" (asked to wait {retry_after:g} s, longer than Command waits)"
+                raise error
+        if attempt >= policy.max_attempts:
+            error.message += f" after {attempt} attempts"
+            raise error
+        time.sleep(policy.delay(attempt, retry_after))

@@ -1,0 +1,150 @@
+"""Commands named in a request, edit intent, and the risks the wording itself carries.
+
+Commands are read from the user's raw text (never the spelling-corrected one): a command is a
+literal and must run exactly as typed, or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from providers.contracts import RiskLevel, RiskNote
+
+_PROGRAMS = (
+    r"npm|npx|yarn|pnpm|bun|deno|pip3?|python3?|pytest|tox|uv|poetry|ruff|black|make|git|cargo|go|node|"
+    r"bundle|rake|rails|composer|php|docker|mvn|gradle|dotnet|ls|cat|rm|mv|cp|mkdir|touch|echo|flask|django-admin|"
+    r"\./[\w./-]+|manage\.py"
+)
+_BACKTICKED = re.compile(r"\b(?:run|execute|exec|launch|start)\s+`([^`\n]+)`", re.IGNORECASE)
+_LITERAL = re.compile(
+    rf"\b(?:run|execute|exec)\s+((?:{_PROGRAMS})(?![\w-])[^,;\n`]*?)(?=\s*(?:$|[,;]|\.(?:\s|$)|\band\b|\bthen\b|\bafter\b|\bbefore\b|\bso\b))",
+    re.IGNORECASE,
+)
+_CLI = (
+    r"npm|npx|yarn|pnpm|bun|deno|pip3?|python3?|pytest|tox|poetry|ruff|git|cargo|docker|mvn|gradle|dotnet|\./[\w./-]+"
+)
+# A second command in a chain: "run npm install and then npm run build".
+_CHAINED = re.compile(
+    rf"(?:\bthen|\band|,|;|&&)\s+((?:{_CLI})(?![\w-])[^,;\n`]*?)(?=\s*(?:$|[,;]|&&|\.(?:\s|$)|\band\b|\bthen\b))",
+    re.IGNORECASE,
+)
+# "run the tests", "run the build": a command is wanted but not named.
+_UNNAMED = re.compile(
+    r"\b(?:run|execute)\s+(?:the|my|our|all)\s+(tests?|test suite|build|linter|lint|migrations?|server|app)\b", re.I
+)
+
+_DESTRUCTIVE_COMMAND = re.compile(
+    r"(?:^|\s)(?:rm\s|rmdir\s|sudo\s|dd\s|mkfs|chmod\s+-R|chown\s+-R)|git\s+(?:push\s+(?:-f|--force)|reset\s+--hard|clean\s+-[a-z]*f)"
+    r"|\bdrop\s+(?:table|database)\b|\btruncate\b",
+    re.IGNORECASE,
+)
+_DESTRUCTIVE_WORDS = re.compile(r"\b(delete|remove|wipe|erase|drop|overwrite|purge|destroy|reset)\b", re.IGNORECASE)
+_EXTERNAL = re.compile(
+    r"\b(deploy(?:ed|ing)?|publish(?:ed|ing)?|push(?:ed)? (?:it )?to (?:github|production|prod|main|origin)|"
+    r"send (?:it |an? )?(?:e-?mails?|newsletter|messages?)|e-?mail (?:it|them|this)|tweet|post (?:it )?(?:to|on)|"
+    r"upload (?:it )?to)\b",
+    re.IGNORECASE,
+)
+
+_EDIT_VERB = re.compile(
+    r"\b(fix|refactor|debug|rename|migrate|upgrade|optimi[sz]e|implement|add|update|change|edit|modify|"
+    r"remove|delete|rewrite|port|convert|replace|tweak|adjust)\b",
+    re.IGNORECASE,
+)
+_CODE_TARGET = re.compile(
+    r"\b(?:my|our|the existing|existing|this|the)\s+(?:\w+\s+){0,2}?(bugs?|code|codebase|repo|repository|functions?|"
+    r"components?|endpoints?|api|module|class|tests?|login|signup|auth\w*|navbar|css|stylesheets?|styles|readme|"
+    r"project|app|site|website|backend|frontend|build|pipeline|dependencies|types|query|queries|migrations?|"
+    r"schema|handlers?|routes?|server|script|package\.json|header|footer)\b",
+    re.IGNORECASE,
+)
+_CODE_WORDS = re.compile(
+    r"\b(refactor|codebase|repo|repository|bug|bugs|stack trace|traceback|typescript|unit tests?)\b", re.I
+)
+FILE_PATH = re.compile(
+    r"(?<![\w@])(?:[\w-]+/)*[\w-]+\.(?:py|js|mjs|ts|tsx|jsx|css|scss|html|md|json|toml|ya?ml|rb|go|rs|java|php|vue|svelte|sql|sh)\b"
+)
+
+
+_HIGH_REASON = "It can delete or overwrite files or history that a rollback may not cover."
+_MEDIUM_REASON = "It runs a program in your project folder and may change files there."
+
+
+@dataclass(frozen=True)
+class NamedCommand:
+    command: str
+    risk: RiskLevel
+    risk_reason: str
+
+
+def named_commands(raw: str) -> list[NamedCommand]:
+    found: list[tuple[int, str]] = []
+    for m in _BACKTICKED.finditer(raw):
+        found.append((m.start(), m.group(1).strip()))
+    literal = list(_LITERAL.finditer(raw))
+    chained = [m for m in _CHAINED.finditer(raw) if literal and m.start() > literal[0].start()]
+    for m in literal + chained:
+        command = m.group(1).strip().rstrip(".")
+        if not any(command == c or command in c for _, c in found):
+            found.append((m.start(), command))
+    commands = []
+    for _, command in sorted(found):
+        if _DESTRUCTIVE_COMMAND.search(command):
+            commands.append(
+                NamedCommand(
+                    command,
+                    RiskLevel.HIGH,
+                    _HIGH_REASON,
+                )
+            )
+        else:
+            commands.append(NamedCommand(command, RiskLevel.MEDIUM, _MEDIUM_REASON))
+    return commands
+
+
+def unnamed_command(raw: str) -> str | None:
+    m = _UNNAMED.search(raw)
+    return m.group(1).lower() if m else None
+
+
+def wants_project_edit(raw: str, *, mode: str) -> bool:
+    """True when the request asks to change existing work (code or files in a project)."""
+    has_verb = bool(_EDIT_VERB.search(raw))
+    if _CODE_WORDS.search(raw):
+        return True
+    if has_verb and (_CODE_TARGET.search(raw) or FILE_PATH.search(raw)):
+        return True
+    return mode == "edit" and has_verb
+
+
+def risk_notes(raw: str, commands: list[NamedCommand]) -> list[RiskNote]:
+    notes = []
+    for command in commands:
+        notes.append(
+            RiskNote(kind="command", text=f"Runs `{command.command}` in your workspace folder: {command.risk_reason}")
+        )
+    words = sorted({m.group(1).lower() for m in _DESTRUCTIVE_WORDS.finditer(raw)})
+    if words:
+        quoted = ", ".join(f"“{w}”" for w in words)
+        notes.append(
+            RiskNote(
+                kind="destructive",
+                text=f"The request says {quoted}: any step that deletes or overwrites will stop and ask you first.",
+            )
+        )
+    external = sorted({m.group(1).lower() for m in _EXTERNAL.finditer(raw)})
+    if external:
+        quoted = ", ".join(f"“{w}”" for w in external)
+        notes.append(
+            RiskNote(
+                kind="external_call",
+                text=f"The request mentions {quoted}. Command does not publish or send anything outside itself "
+                "in this build, so that part is left out of the plan.",
+            )
+        )
+    return notes
+
+
+def external_mentions(raw: str) -> bool:
+    return bool(_EXTERNAL.search(raw))

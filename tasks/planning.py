@@ -1,0 +1,316 @@
+"""Understanding and planning a task: run a planner, store a PlanRevision, set the task's status.
+
+The built-in planner answers within the request that created the task. When the owner has a
+default provider connection, a django-q2 job asks the provider too and the task visibly waits in
+`understanding` until it answers (or until Command falls back, saying why). Every change to the
+plan is a new revision with a "what changed and why" note; old revisions stay readable.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from providers.contracts import Plan, PlannerResult, UnderstandingSnapshot
+from providers.planner import BUILTIN_LABEL, BuiltinPlanner, PlanningRequest
+from providers.selectors import provider_connection_default
+from tasks.models import PlanRevision, Task
+from workspaces.models import Workspace
+
+log = logging.getLogger(__name__)
+
+# Statuses in which the understanding may still change without touching a run.
+PRE_RUN_STATUSES = frozenset(
+    {
+        Task.Status.RECEIVED,
+        Task.Status.UNDERSTANDING,
+        Task.Status.NEEDS_CLARIFICATION,
+        Task.Status.NEEDS_PROVIDER,
+        Task.Status.PLANNED,
+    }
+)
+
+
+_GONE = "The provider connection was revoked or removed before it answered; the built-in reading stands."
+
+
+class PlanningRefused(Exception):
+    """A planning change Command will not make; the message says why."""
+
+
+def _planning_request(task: Task, *, answers: dict[str, str], remembered: dict[str, str]) -> PlanningRequest:
+    return PlanningRequest(
+        prompt=task.raw_prompt,
+        mode=task.mode,
+        tone=task.tone,
+        expertise=task.expertise,
+        workspace_name=task.workspace.name if task.workspace_id else None,
+        upload_names=tuple(task.uploads.values_list("original_name", flat=True)),
+        answers=answers,
+        remembered_answers=remembered,
+    )
+
+
+def _remembered_answers(owner) -> dict[str, str]:
+    # The memory feature lives in `approvals`; until it provides answers, nothing is reused.
+    try:
+        from approvals.selectors import remembered_answers_for
+    except ImportError:
+        return {}
+    return dict(remembered_answers_for(owner=owner))
+
+
+def _status_for(result: PlannerResult) -> str:
+    understanding = result.understanding
+    if any(a.blocking for a in understanding.ambiguities):
+        return Task.Status.NEEDS_CLARIFICATION
+    if understanding.needs_provider:
+        return Task.Status.NEEDS_PROVIDER
+    return Task.Status.PLANNED
+
+
+def _store(*, task: Task, result: PlannerResult, planner: str, change_note: str) -> PlanRevision:
+    number = (task.plan_revisions.aggregate(n=Max("number"))["n"] or 0) + 1
+    return PlanRevision.objects.create(
+        task=task,
+        number=number,
+        schema_version=result.understanding.schema_version,
+        planner=planner[:100],
+        understanding=result.understanding.model_dump(mode="json"),
+        brief=result.brief.model_dump(mode="json"),
+        plan=result.plan.model_dump(mode="json"),
+        change_note=change_note,
+    )
+
+
+def _describe_change(before: PlanRevision | None, after: PlannerResult) -> str:
+    if before is None:
+        return ""
+    parts = []
+    old = {d["title"] for d in before.understanding.get("deliverables", [])}
+    new = {d.title for d in after.understanding.deliverables}
+    if new - old:
+        parts.append("now making " + ", ".join(sorted(new - old)))
+    if old - new:
+        parts.append("no longer making " + ", ".join(sorted(old - new)))
+    old_q = {a["id"] for a in before.understanding.get("ambiguities", [])}
+    new_q = {a.id for a in after.understanding.ambiguities}
+    if old_q - new_q:
+        parts.append(f"{len(old_q - new_q)} question(s) settled")
+    if new_q:
+        parts.append(f"{len(new_q)} question(s) still open")
+    old_steps, new_steps = len(before.plan.get("steps", [])), len(after.plan.steps)
+    if old_steps != new_steps:
+        parts.append(f"the plan went from {old_steps} to {new_steps} steps")
+    return "; ".join(parts).capitalize() + "." if parts else "The plan is unchanged."
+
+
+def _plan_now(*, task: Task, answers: dict[str, str], change_note: str) -> PlanRevision:
+    """Built-in reading, stored; then the provider is asked when the owner has a default one."""
+    remembered = _remembered_answers(task.owner)
+    result = BuiltinPlanner().plan(_planning_request(task, answers=answers, remembered=remembered))
+    revision = _store(task=task, result=result, planner=BUILTIN_LABEL, change_note=change_note)
+    task.status = _status_for(result)
+    connection = provider_connection_default(owner=task.owner)
+    if connection is not None:
+        task.status = Task.Status.UNDERSTANDING
+        task.context = {
+            **task.context,
+            "provider_pending": {
+                "connection_id": str(connection.id),
+                "label": connection.planner_label,
+                "after_revision": revision.number,
+                "since": timezone.now().isoformat(),
+            },
+        }
+    else:
+        task.context = {k: v for k, v in task.context.items() if k != "provider_pending"}
+    task.save(update_fields=["status", "context", "updated_at"])
+    if connection is not None:
+        from django_q.tasks import async_task
+
+        # ORM broker: the job row is written in this transaction, so it exists iff the revision does.
+        async_task(
+            "tasks.jobs.understand_with_provider",
+            str(task.id),
+            str(connection.id),
+            revision.number,
+            task_name=f"understand {task.reference} r{revision.number}",
+        )
+    return revision
+
+
+@transaction.atomic
+def task_understand(*, task: Task) -> PlanRevision:
+    """Read the request with the built-in planner and store revision 1 (or the next one).
+
+    Promises: a revision exists when this returns, and Task.status says what happens next
+    (needs_clarification / needs_provider / planned, or understanding while a provider is asked).
+    Refuses a task that has already started running.
+    """
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    if task.status not in PRE_RUN_STATUSES:
+        raise PlanningRefused("This task has already started; its plan changes only through plan_revise.")
+    first = not task.plan_revisions.exists()
+    note = (
+        "First reading, by the built-in, rule-based planner."
+        if first
+        else "Planned again on request, with the answers given so far."
+    )
+    return _plan_now(task=task, answers=dict(task.context.get("answers", {})), change_note=note)
+
+
+@transaction.atomic
+def task_answer_clarifications(
+    *, task: Task, answers: dict[str, str], remember: set[str] = frozenset()
+) -> PlanRevision:
+    """Apply the operator's answers to the open questions and store a new revision saying what changed.
+
+    A "workspace" answer may be the id of one of the owner's workspaces, which is then attached
+    to the task. Refuses answers to questions that are not open, empty answers, another user's
+    workspace, and tasks that have started running. `remember` names the questions whose answers
+    should be reused next time; when the memory feature is not live, the change note says so.
+    """
+    task = Task.objects.select_for_update().select_related("workspace").get(pk=task.pk)
+    if task.status not in PRE_RUN_STATUSES:
+        raise PlanningRefused("This task has already started; its questions can no longer be answered here.")
+    latest = task.plan_revisions.order_by("-number").first()
+    open_ids = {a["id"] for a in (latest.understanding.get("ambiguities", []) if latest else [])}
+    cleaned = {k: " ".join(str(v).split()) for k, v in answers.items() if str(v).strip()}
+    if not cleaned:
+        raise PlanningRefused("Answer at least one question: nothing was changed.")
+    unknown = sorted(set(cleaned) - open_ids)
+    if unknown:
+        raise PlanningRefused(f"These questions are not open on this task: {', '.join(unknown)}.")
+    if "workspace" in cleaned and not cleaned["workspace"].lower().startswith("none"):
+        workspace = Workspace.objects.filter(owner=task.owner, pk=_as_uuid(cleaned["workspace"])).first()
+        if workspace is None:
+            raise PlanningRefused("Choose one of your own workspaces, or “None — make something new instead”.")
+        task.workspace = workspace
+        task.save(update_fields=["workspace", "updated_at"])
+        cleaned["workspace"] = workspace.name
+    all_answers = {**task.context.get("answers", {}), **cleaned}
+    task.context = {**task.context, "answers": all_answers}
+    task.save(update_fields=["context", "updated_at"])
+    remembered_note = _remember(task.owner, {k: cleaned[k] for k in remember if k in cleaned})
+
+    remembered = _remembered_answers(task.owner)
+    preview = BuiltinPlanner().plan(_planning_request(task, answers=all_answers, remembered=remembered))
+    answered = "; ".join(f"{k}: {v}" for k, v in cleaned.items())
+    note = f"You answered ({answered}). {_describe_change(latest, preview)}{remembered_note}"
+    return _plan_now(task=task, answers=all_answers, change_note=note)
+
+
+def _as_uuid(value: str):
+    import uuid
+
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _remember(owner, answers: dict[str, str]) -> str:
+    if not answers:
+        return ""
+    try:
+        from approvals.services import answer_remember
+    except ImportError:
+        return " Remembering answers is not live in this build yet, so they were not stored for next time."
+    for question_id, answer in answers.items():
+        answer_remember(owner=owner, question_id=question_id, answer=answer)
+    return f" Remembered for next time: {', '.join(sorted(answers))}."
+
+
+@transaction.atomic
+def plan_revise(
+    *,
+    task: Task,
+    reason: str,
+    plan: Plan | None = None,
+    understanding: UnderstandingSnapshot | None = None,
+    planner: str | None = None,
+) -> PlanRevision:
+    """Store a new revision after new information (a denial, a refinement, a failed step).
+
+    Copies the latest revision and replaces the plan and/or understanding given; `reason` is the
+    "what changed and why" note and must not be empty. Does not change Task.status: the caller
+    (the engine) owns that. Refuses a task with no revision yet.
+    """
+    if not reason.strip():
+        raise PlanningRefused("A plan revision needs a reason: what changed and why.")
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    latest = task.plan_revisions.order_by("-number").first()
+    if latest is None:
+        raise PlanningRefused("This task has no plan yet; understand it first.")
+    result = PlannerResult(
+        understanding=understanding or UnderstandingSnapshot.model_validate(latest.understanding),
+        brief=latest.brief,
+        plan=plan or Plan.model_validate(latest.plan),
+    )
+    return _store(task=task, result=result, planner=planner or latest.planner, change_note=reason.strip())
+
+
+def task_understand_with_provider(*, task_id, connection_id, after_revision: int) -> PlanRevision | None:
+    """Ask the provider (outside any transaction), then store its validated plan or an honest fallback.
+
+    A no-op (returns None) when the task has moved on since the job was queued: answered again,
+    started running, or the connection was revoked or removed (then the pending flag is cleared
+    and the built-in reading stands, with a note saying so).
+    """
+    from providers.adapters import planner_for
+    from providers.crypto import SecretError
+    from providers.models import ProviderConnection
+    from providers.services import provider_connection_record_failure
+
+    task = Task.objects.select_related("workspace").filter(pk=task_id).first()
+    if task is None or task.context.get("provider_pending", {}).get("after_revision") != after_revision:
+        return None
+    connection = (
+        ProviderConnection.objects.filter(pk=connection_id, owner_id=task.owner_id)
+        .exclude(status=ProviderConnection.Status.REVOKED)
+        .first()
+    )
+    request = _planning_request(
+        task, answers=dict(task.context.get("answers", {})), remembered=_remembered_answers(task.owner)
+    )
+    if connection is None:
+        outcome_result, planner, note, failure = (
+            None,
+            BUILTIN_LABEL,
+            _GONE,
+            "",
+        )
+    else:
+        try:
+            outcome = planner_for(connection).plan_with_outcome(request)
+            outcome_result, planner, note = outcome.result, outcome.planner, outcome.note
+            failure = outcome.note if outcome.fell_back else ""
+            if not outcome.fell_back:
+                note = f"Planned by {planner}." + (f" {note}" if note else "")
+        except SecretError as exc:
+            outcome_result, planner, failure = None, BUILTIN_LABEL, str(exc)
+            note = f"{connection.planner_label}: {exc} Used the built-in planner."
+        except Exception as exc:  # the job must never leave the task waiting forever
+            log.exception("provider planning failed for task %s", task_id)
+            outcome_result, planner, failure = None, BUILTIN_LABEL, f"unexpected error ({type(exc).__name__})"
+            note = (
+                f"{connection.planner_label}: the provider step failed unexpectedly ({type(exc).__name__}); "
+                "used the built-in planner."
+            )
+    if failure and connection is not None:
+        provider_connection_record_failure(connection=connection, error=failure)
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task.pk)
+        if task.context.get("provider_pending", {}).get("after_revision") != after_revision:
+            return None
+        if outcome_result is None:
+            outcome_result = BuiltinPlanner().plan(request)
+        revision = _store(task=task, result=outcome_result, planner=planner, change_note=note)
+        task.status = _status_for(outcome_result)
+        task.context = {k: v for k, v in task.context.items() if k != "provider_pending"}
+        task.save(update_fields=["status", "context", "updated_at"])
+        return revision
