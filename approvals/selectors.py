@@ -1,1 +1,83 @@
-"""Reads for approvals. Every selector takes the requesting user and returns only their objects."""
+"""Reads for approvals and memory. Every selector takes the requesting user and returns only their objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.shortcuts import get_object_or_404
+
+from approvals.models import (
+    ApprovalPreference,
+    ApprovalRequest,
+    FormatDefault,
+    RememberedClarification,
+    StylePreference,
+)
+
+
+def approval_get_for_owner(*, owner, approval_id) -> ApprovalRequest:
+    """One request of the owner's, or 404 (another user's request does not exist for them)."""
+    return get_object_or_404(
+        ApprovalRequest.objects.select_related("run", "run__task", "workspace", "auto_decided_by", "superseded_by"),
+        owner=owner,
+        pk=approval_id,
+    )
+
+
+def approvals_pending_for_owner(*, owner):
+    """The owner's requests still waiting for a decision, oldest first (the order they were asked)."""
+    return (
+        ApprovalRequest.objects.filter(owner=owner, status=ApprovalRequest.Status.PENDING)
+        .select_related("run", "run__task", "workspace")
+        .order_by("created_at")
+    )
+
+
+def approvals_for_run(*, owner, run_id: int):
+    """Every request of one run (for the thread), newest first; empty for another user's run."""
+    return ApprovalRequest.objects.filter(owner=owner, run_id=run_id).select_related("auto_decided_by")
+
+
+def approvals_recent_for_owner(*, owner, limit: int = 20):
+    return (
+        ApprovalRequest.objects.filter(owner=owner)
+        .exclude(status=ApprovalRequest.Status.PENDING)
+        .select_related("run", "run__task", "workspace", "auto_decided_by")[:limit]
+    )
+
+
+def remembered_answers_for(*, owner) -> dict[str, str]:
+    """Clarifying answers the operator chose to keep, by question key — what the planner accepts."""
+    return dict(RememberedClarification.objects.filter(owner=owner).values_list("question_key", "answer"))
+
+
+def format_defaults_for(*, owner) -> dict[str, str]:
+    """Remembered format per output category, e.g. {"document": "pdf", "spreadsheet": "xlsx"}."""
+    return dict(FormatDefault.objects.filter(owner=owner).values_list("category", "format"))
+
+
+def style_preferences_for(*, owner) -> dict[str, str]:
+    """Remembered tone and expertise, e.g. {"tone": "professional", "expertise": "expert"}."""
+    return dict(StylePreference.objects.filter(owner=owner).values_list("kind", "value"))
+
+
+@dataclass(frozen=True)
+class MemoryOverview:
+    approvals: list[ApprovalPreference]
+    formats: list[FormatDefault]
+    styles: list[StylePreference]
+    clarifications: list[RememberedClarification]
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.approvals or self.formats or self.styles or self.clarifications)
+
+
+def memory_for_owner(*, owner) -> MemoryOverview:
+    """Everything remembered for the owner, grouped as the memory page shows it."""
+    return MemoryOverview(
+        approvals=list(ApprovalPreference.objects.filter(owner=owner).select_related("workspace", "learned_from_task")),
+        formats=list(FormatDefault.objects.filter(owner=owner).select_related("learned_from_task")),
+        styles=list(StylePreference.objects.filter(owner=owner).select_related("learned_from_task")),
+        clarifications=list(RememberedClarification.objects.filter(owner=owner).select_related("learned_from_task")),
+    )

@@ -1,0 +1,364 @@
+"""The risk policy: one place that decides what a planned action is, how risky it is, and whether to ask.
+
+The engine hands over a `PlanStep` plus the facts only it can know (which target files already
+exist, the exact command and folder, the diff it would apply, which provider a step would call).
+`classify()` returns a `Classification`: a category, a risk level with a plain reason, what the
+default is (proceed, ask, or refuse) and the canonical exact action with its sha256 hash. An approval
+is bound to that hash, so a changed command or file set asks again.
+
+Defaults (issue 6): reading and creating new files inside the workspace proceed; editing existing
+files, deleting, running commands and paid provider calls ask; ambiguous understanding asks;
+anything outside the workspace is refused and no remembered preference can change that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+
+from providers.contracts import ActionType, PlanStep, RiskLevel
+
+
+class Category(StrEnum):
+    READ = "read"
+    CREATE_FILE = "create_file"
+    EDIT_FILE = "edit_file"
+    DELETE_FILE = "delete_file"
+    RUN_COMMAND = "run_command"
+    EXTERNAL_PROVIDER_CALL = "external_provider_call"
+    OUTSIDE_WORKSPACE = "outside_workspace"
+
+
+CATEGORY_LABELS: dict[str, str] = {
+    Category.READ: "Read files",
+    Category.CREATE_FILE: "Create new files",
+    Category.EDIT_FILE: "Edit existing files",
+    Category.DELETE_FILE: "Delete files",
+    Category.RUN_COMMAND: "Run commands",
+    Category.EXTERNAL_PROVIDER_CALL: "Call a paid provider",
+    Category.OUTSIDE_WORKSPACE: "Touch files outside the workspace",
+}
+
+# How a remembered decision reads in a sentence: "you allow file edits in Acme site".
+CATEGORY_NOUNS: dict[str, str] = {
+    Category.READ: "file reads",
+    Category.CREATE_FILE: "new files",
+    Category.EDIT_FILE: "file edits",
+    Category.DELETE_FILE: "file deletions",
+    Category.RUN_COMMAND: "commands",
+    Category.EXTERNAL_PROVIDER_CALL: "paid provider calls",
+    Category.OUTSIDE_WORKSPACE: "changes outside the workspace",
+}
+
+# Categories an operator may remember a decision for. Outside-the-workspace is always refused.
+REMEMBERABLE = frozenset(
+    {Category.EDIT_FILE, Category.DELETE_FILE, Category.RUN_COMMAND, Category.EXTERNAL_PROVIDER_CALL}
+)
+# "Always allow everywhere" for these needs more than one click (a typed allow-list or a confirmation).
+HIGH_RISK_CATEGORIES = frozenset({Category.DELETE_FILE, Category.RUN_COMMAND})
+
+
+class Default(StrEnum):
+    PROCEED = "proceed"
+    ASK = "ask"
+    REFUSE = "refuse"
+
+
+@dataclass(frozen=True)
+class ActionFacts:
+    """What the engine knows about the action just before it runs it.
+
+    `paths` are the step's target files as the plan names them (relative to the workspace).
+    `existing_paths` lists those that exist now; when None the policy looks at the folder itself.
+    `diffs` maps a path to the unified diff the edit would apply (shown in full to the operator).
+    `command`/`cwd` are the exact command text and working folder. `provider`/`provider_paid` name
+    an external provider a step would call. `ambiguities` are open questions in the understanding
+    that bear on this step.
+    """
+
+    workspace_root: Path | None = None
+    workspace_name: str = ""
+    paths: tuple[str, ...] = ()
+    existing_paths: frozenset[str] | None = None
+    diffs: Mapping[str, str] = field(default_factory=dict)
+    command: str = ""
+    cwd: str = ""
+    provider: str = ""
+    provider_paid: bool = False
+    ambiguities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: Category
+    risk_level: RiskLevel
+    reason: str
+    default: Default
+    action: dict
+    action_hash: str
+    ambiguous: bool = False
+
+    @property
+    def label(self) -> str:
+        return CATEGORY_LABELS[self.category]
+
+
+# --- Facts from a plan step ------------------------------------------------------------------
+
+_PATH_KEYS = ("path", "paths", "file", "files", "target", "targets")
+
+
+def paths_from_inputs(inputs: Mapping) -> tuple[str, ...]:
+    """The file paths a plan step names in its inputs, in order, without duplicates."""
+    found: list[str] = []
+    for key in _PATH_KEYS:
+        value = inputs.get(key)
+        if isinstance(value, str) and value.strip():
+            found.append(value.strip())
+        elif isinstance(value, list | tuple):
+            found.extend(str(v).strip() for v in value if str(v).strip())
+    return tuple(dict.fromkeys(found))
+
+
+def command_text(value) -> str:
+    """A command as one string, whether the plan gave a string or an argv list."""
+    if isinstance(value, list | tuple):
+        return shlex.join(str(v) for v in value)
+    return str(value or "").strip()
+
+
+def facts_for_step(
+    plan_step: PlanStep, *, workspace_root: Path | None = None, workspace_name: str = "", **overrides
+) -> ActionFacts:
+    """Facts read from the step's own inputs; the engine passes what it knows better as overrides."""
+    inputs = plan_step.inputs or {}
+    base = {
+        "workspace_root": workspace_root,
+        "workspace_name": workspace_name,
+        "paths": paths_from_inputs(inputs),
+        "command": command_text(inputs.get("command")),
+        "cwd": str(inputs.get("cwd") or ""),
+        "provider": str(inputs.get("provider") or ""),
+        "provider_paid": bool(inputs.get("provider_paid", False)),
+    }
+    base.update(overrides)
+    return ActionFacts(**base)
+
+
+# --- Path containment ------------------------------------------------------------------------
+
+
+def _inside(root: Path, candidate: str) -> bool:
+    """True when `candidate` (relative to root, or absolute) resolves inside root, symlinks included.
+
+    A second line of defence: the workspace's path safety enforces this again when it opens the file.
+    """
+    if "\x00" in candidate:
+        return False
+    root_real = Path(os.path.realpath(root))
+    target = Path(candidate)
+    if not target.is_absolute():
+        target = root_real / target
+    real = Path(os.path.realpath(target))
+    return real == root_real or root_real in real.parents
+
+
+def _outside_paths(facts: ActionFacts) -> list[str]:
+    candidates = list(facts.paths)
+    if facts.cwd:
+        candidates.append(facts.cwd)
+    if facts.workspace_root is None:
+        # Without a workspace, only a path that plainly climbs out or is absolute can be judged.
+        return [p for p in candidates if PurePosixPath(p).is_absolute() or ".." in PurePosixPath(p).parts]
+    return [p for p in candidates if not _inside(facts.workspace_root, p)]
+
+
+def _existing(facts: ActionFacts) -> set[str]:
+    if facts.existing_paths is not None:
+        return {p for p in facts.paths if p in facts.existing_paths}
+    if facts.workspace_root is None:
+        return set()
+    return {p for p in facts.paths if (facts.workspace_root / p).exists()}
+
+
+# --- Commands --------------------------------------------------------------------------------
+
+# Shell control operators: a command containing one is never covered by an allow-list prefix.
+_SHELL_CONTROL = re.compile(r"(;|&&|\|\||\||`|\$\(|>|<|\n|&\s*$)")
+
+_INSTALLERS = [
+    ("pip", "install"), ("pip3", "install"), ("uv", "pip"), ("uv", "add"), ("poetry", "add"),
+    ("npm", "install"), ("npm", "i"), ("npm", "ci"), ("npm", "add"), ("pnpm", "add"), ("pnpm", "install"),
+    ("yarn", "add"), ("yarn", "install"), ("apt", "install"), ("apt-get", "install"), ("brew", "install"),
+    ("cargo", "install"), ("gem", "install"), ("go", "install"), ("composer", "require"),
+]  # fmt: skip
+_DESTRUCTIVE = [
+    ("rm",), ("rmdir",), ("shred",), ("dd",), ("mkfs",), ("truncate",),
+    ("git", "reset"), ("git", "clean"), ("git", "checkout"), ("git", "push"),
+    ("chmod", "-R"), ("chown", "-R"),
+]  # fmt: skip
+_NETWORK = {"curl", "wget", "ssh", "scp", "rsync", "nc", "ftp", "sftp"}
+_PRIVILEGED = {"sudo", "su", "doas"}
+
+
+def _tokens(command: str) -> list[str]:
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return command.split()
+
+
+def _starts_with(tokens: list[str], prefix: Iterable[str]) -> bool:
+    prefix = list(prefix)
+    return tokens[: len(prefix)] == prefix
+
+
+def command_risk(command: str) -> tuple[RiskLevel, str]:
+    """How risky a command is, with the reason in plain words."""
+    tokens = _tokens(command)
+    if not tokens:
+        return RiskLevel.HIGH, "runs an empty or unreadable command"
+    program = os.path.basename(tokens[0])
+    tokens = [program, *tokens[1:]]
+    if program in _PRIVILEGED:
+        return RiskLevel.HIGH, "runs a command with administrator rights"
+    if any(_starts_with(tokens, d) for d in _DESTRUCTIVE) or ("-rf" in tokens and program == "rm"):
+        return RiskLevel.HIGH, "runs a command that can delete or overwrite files"
+    if _SHELL_CONTROL.search(command):
+        return RiskLevel.HIGH, "runs a shell pipeline or redirection (several commands or file writes at once)"
+    if any(_starts_with(tokens, i) for i in _INSTALLERS):
+        return RiskLevel.MEDIUM, "runs a command that installs packages"
+    if program in _NETWORK:
+        return RiskLevel.MEDIUM, "runs a command that reaches the network"
+    return RiskLevel.MEDIUM, f"runs {program!r} in your project folder"
+
+
+def allowlist_covers(allowlist: Iterable[str], command: str) -> bool:
+    """True when one typed entry is a whole-word prefix of the command and the command chains nothing.
+
+    "npm run build" covers "npm run build --prod" but not "npm run build && rm -rf ~".
+    """
+    if not command.strip() or _SHELL_CONTROL.search(command):
+        return False
+    tokens = _tokens(command)
+    for entry in allowlist:
+        entry_tokens = _tokens(entry)
+        if entry_tokens and _starts_with(tokens, entry_tokens):
+            return True
+    return False
+
+
+# --- Classification --------------------------------------------------------------------------
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def canonical_action(*, category: Category, facts: ActionFacts, removes: Iterable[str] = ()) -> dict:
+    """The exact action as data: what the operator sees, and what the hash binds.
+
+    The hash covers the category, command, working folder, file set and provider. Diff text is shown
+    in full but is not hashed: a regenerated edit of the same files is the same action.
+    """
+    return {
+        "category": str(category),
+        "command": facts.command,
+        "cwd": facts.cwd,
+        "paths": sorted(facts.paths),
+        "removes": sorted(removes),
+        "provider": facts.provider,
+        "workspace": str(facts.workspace_root or ""),
+    }
+
+
+def action_hash(action: Mapping) -> str:
+    bound = {k: action.get(k) for k in ("category", "command", "cwd", "paths", "provider", "workspace")}
+    return hashlib.sha256(json.dumps(bound, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def classify(plan_step: PlanStep, facts: ActionFacts) -> Classification:
+    """Classify one planned action. Pure: reads the folder only to see which targets exist."""
+    kind = plan_step.action_type
+    outside = _outside_paths(facts)
+    if outside:
+        return _result(
+            Category.OUTSIDE_WORKSPACE,
+            RiskLevel.HIGH,
+            f"would touch {', '.join(outside[:3])}{' …' if len(outside) > 3 else ''}, outside the workspace",
+            Default.REFUSE,
+            facts,
+        )
+
+    if kind == ActionType.RUN_COMMAND or facts.command:
+        risk, reason = command_risk(facts.command)
+        return _result(Category.RUN_COMMAND, risk, reason, Default.ASK, facts)
+
+    if facts.provider and facts.provider_paid:
+        return _result(
+            Category.EXTERNAL_PROVIDER_CALL,
+            RiskLevel.MEDIUM,
+            f"calls {facts.provider}, a paid provider (this may cost money)",
+            Default.ASK,
+            facts,
+        )
+
+    if kind == ActionType.DELETE_FILE:
+        existing = sorted(_existing(facts))
+        n = len(existing) if facts.workspace_root is not None or facts.existing_paths is not None else len(facts.paths)
+        reason = f"deletes {_plural(n, 'file')}" if n else "deletes nothing that exists now"
+        return _result(Category.DELETE_FILE, RiskLevel.HIGH, reason, Default.ASK, facts, removes=existing)
+
+    if kind in (ActionType.WRITE_FILE, ActionType.EDIT_FILE, ActionType.GENERATE_OUTPUT):
+        existing = _existing(facts)
+        new = len(facts.paths) - len(existing)
+        if existing:
+            reason = f"overwrites {_plural(len(existing), 'existing file')}"
+            if new:
+                reason += f" and creates {_plural(new, 'new file')}"
+            return _result(Category.EDIT_FILE, RiskLevel.MEDIUM, reason, Default.ASK, facts)
+        if kind == ActionType.EDIT_FILE and not facts.paths:
+            return _result(Category.EDIT_FILE, RiskLevel.MEDIUM, "edits files it has not named", Default.ASK, facts)
+        reason = f"creates {_plural(new, 'new file')}" if new else "records a result without touching your folder"
+        return _result(Category.CREATE_FILE, RiskLevel.LOW, reason, Default.PROCEED, facts)
+
+    # read_file, verify, deliver, and free provider calls change nothing in the folder.
+    reason = "reads files without changing them" if kind == ActionType.READ_FILE else "changes nothing in your folder"
+    return _result(Category.READ, RiskLevel.LOW, reason, Default.PROCEED, facts)
+
+
+def _result(
+    category: Category,
+    risk: RiskLevel,
+    reason: str,
+    default: Default,
+    facts: ActionFacts,
+    *,
+    removes: Iterable[str] = (),
+) -> Classification:
+    action = canonical_action(category=category, facts=facts, removes=removes)
+    action["diffs"] = {p: facts.diffs[p] for p in sorted(facts.diffs)}
+    ambiguous = bool(facts.ambiguities) and category not in (Category.READ, Category.OUTSIDE_WORKSPACE)
+    if ambiguous:
+        # Whatever the category, Command is not sure this is what the operator meant: it asks, and no
+        # remembered preference answers for them.
+        connector = ", but" if default == Default.PROCEED else "; also,"
+        default = Default.ASK
+        reason = f"{reason}{connector} the request is ambiguous: {facts.ambiguities[0]}"
+    action["ambiguities"] = list(facts.ambiguities)
+    return Classification(
+        category=category,
+        risk_level=risk,
+        reason=reason,
+        default=default,
+        action=action,
+        action_hash=action_hash(action),
+        ambiguous=ambiguous,
+    )

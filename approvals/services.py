@@ -1,1 +1,0 @@
-"""Writes for approvals (see STYLE.md: <entity>_<verb> functions, one transaction each)."""

@@ -1,0 +1,262 @@
+"""The approval gate: the one call the execution engine makes before each step.
+
+    decision = approval_gate_check(run=run, step_execution=step, plan_step=plan_step, facts=facts)
+
+and then, by `decision.outcome`:
+    proceed — run the step; when `decision.announcement` is set (memory decided), write it as a
+              workstream event with a link to `decision.change_url`;
+    wait    — stop the run in waiting_approval ("waiting for your approval"), free the worker, and
+              show `decision.request` (its dialog is at `decision.request.get_absolute_url()`);
+    skip    — the operator (or a remembered "never allow") denied it: skip the step, re-plan or skip
+              the steps that depend on it, end honestly if nothing useful remains;
+    replan  — the operator sent instructions (`decision.refine_text`): make a new plan revision;
+    refuse  — outside the workspace: never runs, whatever is remembered.
+
+Calling it again for the same step is safe: a pending request with the same action is returned as
+is; an allowed one lets the step proceed; a changed action (different hash) asks again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from approvals.models import ApprovalPreference, ApprovalRequest
+from approvals.policy import (
+    ActionFacts,
+    Category,
+    Classification,
+    Default,
+    allowlist_covers,
+    classify,
+)
+from approvals.services.memory import approval_preference_touch
+from providers.contracts import PlanStep, RiskLevel
+
+DEFAULT_TTL = timedelta(hours=24)
+
+
+def approval_ttl() -> timedelta:
+    seconds = getattr(settings, "COMMAND_APPROVAL_TTL_SECONDS", None)
+    return timedelta(seconds=seconds) if seconds else DEFAULT_TTL
+
+
+class Outcome(StrEnum):
+    PROCEED = "proceed"
+    WAIT = "wait"
+    SKIP = "skip"
+    REPLAN = "replan"
+    REFUSE = "refuse"
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    outcome: Outcome
+    reason: str
+    classification: Classification
+    request: ApprovalRequest | None = None
+    auto_approved_by: ApprovalPreference | None = None
+    announcement: str = ""
+    change_url: str = ""
+    refine_text: str = ""
+
+
+def preference_change_url(preference: ApprovalPreference) -> str:
+    return f"{reverse('approvals:memory')}#approval-pref-{preference.pk}"
+
+
+def _announcement(preference: ApprovalPreference) -> str:
+    if preference.decision == ApprovalPreference.Decision.ALLOW:
+        return f"Auto-approved: {preference.sentence} — change this"
+    return f"Skipped without asking: {preference.sentence} — change this"
+
+
+def preference_matching(*, owner, classification: Classification, workspace) -> ApprovalPreference | None:
+    """The remembered decision that covers this action, the workspace's own before an everywhere one.
+
+    A command preference with a typed list covers only the listed commands; one without a list covers
+    a workspace's ordinary commands but never a high-risk one (deleting, administrator rights, pipes).
+    """
+    candidates = ApprovalPreference.objects.filter(owner=owner, category=classification.category)
+    ordered = []
+    if workspace is not None:
+        ordered += list(candidates.filter(scope=ApprovalPreference.Scope.WORKSPACE, workspace=workspace))
+    ordered += list(candidates.filter(scope=ApprovalPreference.Scope.EVERYWHERE))
+    for pref in ordered:
+        if classification.category == Category.RUN_COMMAND:
+            command = classification.action.get("command", "")
+            if pref.command_allowlist:
+                if not allowlist_covers(pref.command_allowlist, command):
+                    continue
+            elif pref.decision == ApprovalPreference.Decision.ALLOW and classification.risk_level == RiskLevel.HIGH:
+                continue
+        return pref
+    return None
+
+
+def _summary(*, run, plan_step: PlanStep, classification: Classification) -> dict[str, str]:
+    revision = run.plan_revision
+    understood = (
+        (revision.brief or {}).get("goal")
+        or (revision.understanding or {}).get("normalised_prompt")
+        or run.task.raw_prompt
+    )
+    what = plan_step.explanation.what
+    action = classification.action
+    if action.get("command"):
+        what = f"{what} Command: {action['command']}"
+    elif action.get("paths"):
+        shown = ", ".join(action["paths"][:5]) + (" …" if len(action["paths"]) > 5 else "")
+        what = f"{what} Files: {shown}"
+    why = f"This step {classification.reason}. {plan_step.explanation.why}"
+    return {"understood": str(understood), "next_action": what, "why_it_matters": why}
+
+
+def _facts_with_workspace(facts: ActionFacts, workspace) -> ActionFacts:
+    if workspace is None or facts.workspace_root is not None:
+        return facts
+    return dataclasses.replace(facts, workspace_root=Path(workspace.path), workspace_name=workspace.name)
+
+
+def approval_gate_check(*, run, step_execution, plan_step: PlanStep, facts: ActionFacts) -> GateDecision:
+    """Decide whether a planned step may run now, and record why.
+
+    Promises: a pending request is opened only when the policy asks and nothing remembered answers;
+    every decision a preference makes is stored as an ApprovalRequest naming that preference and is
+    announced; an earlier decision binds only the exact same action (same hash).
+    Refuses: actions outside the workspace (outcome `refuse`; nothing is stored).
+    """
+    workspace = run.workspace
+    facts = _facts_with_workspace(facts, workspace)
+    classification = classify(plan_step, facts)
+    if classification.default == Default.REFUSE:
+        return GateDecision(Outcome.REFUSE, f"Refused: this step {classification.reason}.", classification)
+
+    with transaction.atomic():
+        latest = (
+            ApprovalRequest.objects.select_for_update()
+            .filter(run=run, step_id=plan_step.id)
+            .order_by("-created_at")
+            .first()
+        )
+        changed_note = ""
+        if latest is not None:
+            decided = _earlier_decision(latest, run=run, classification=classification)
+            if decided is not None:
+                return decided
+            if latest.action_hash != classification.action_hash and latest.status != ApprovalRequest.Status.EXPIRED:
+                changed_note = "The action changed since you were last asked, so Command asks again. "
+
+        if classification.default == Default.PROCEED:
+            return GateDecision(Outcome.PROCEED, f"Proceeding: this step {classification.reason}.", classification)
+
+        preference = None
+        if not classification.ambiguous:
+            preference = preference_matching(owner=run.owner, classification=classification, workspace=workspace)
+
+        now = timezone.now()
+        fields = {
+            "owner": run.owner,
+            "run": run,
+            "step_execution": step_execution,
+            "step_id": plan_step.id,
+            "plan_revision_id": run.plan_revision_id,
+            "workspace": workspace,
+            "category": classification.category,
+            "risk_level": classification.risk_level,
+            "risk_reason": classification.reason[:500],
+            "ambiguous": classification.ambiguous,
+            "action": classification.action,
+            "action_hash": classification.action_hash,
+            "title": plan_step.title[:200],
+            **_summary(run=run, plan_step=plan_step, classification=classification),
+        }
+        if preference is not None:
+            allow = preference.decision == ApprovalPreference.Decision.ALLOW
+            request = ApprovalRequest.objects.create(
+                **fields,
+                status=ApprovalRequest.Status.ALLOWED if allow else ApprovalRequest.Status.DENIED,
+                decided_at=now,
+                auto_decided_by=preference,
+            )
+            _supersede(latest, request)
+            approval_preference_touch(preference=preference)
+            return GateDecision(
+                Outcome.PROCEED if allow else Outcome.SKIP,
+                _announcement(preference),
+                classification,
+                request=request,
+                auto_approved_by=preference,
+                announcement=_announcement(preference),
+                change_url=preference_change_url(preference),
+            )
+
+        try:
+            with transaction.atomic():
+                if latest is not None and latest.status == ApprovalRequest.Status.PENDING:
+                    # Free the one-pending-per-step slot before opening the new request.
+                    closed = ApprovalRequest.Status.EXPIRED if latest.is_overdue else ApprovalRequest.Status.SUPERSEDED
+                    ApprovalRequest.objects.filter(pk=latest.pk).update(status=closed)
+                    latest.status = closed
+                request = ApprovalRequest.objects.create(**fields, expires_at=now + approval_ttl())
+        except IntegrityError:
+            # Another delivery of the same step opened it a moment ago: wait on that one.
+            request = ApprovalRequest.objects.get(run=run, step_id=plan_step.id, status=ApprovalRequest.Status.PENDING)
+        else:
+            _supersede(latest, request)
+        return GateDecision(
+            Outcome.WAIT,
+            f"{changed_note}Waiting for your approval: this step {classification.reason}.",
+            classification,
+            request=request,
+        )
+
+
+def _earlier_decision(latest: ApprovalRequest, *, run, classification: Classification) -> GateDecision | None:
+    """What an earlier request for this step already settles, if it is about the exact same action."""
+    if latest.action_hash != classification.action_hash:
+        return None
+    status = latest.status
+    if status == ApprovalRequest.Status.PENDING and not latest.is_overdue:
+        return GateDecision(Outcome.WAIT, "Still waiting for your approval.", classification, request=latest)
+    if status == ApprovalRequest.Status.ALLOWED:
+        pref = latest.auto_decided_by
+        if pref is not None:
+            return GateDecision(
+                Outcome.PROCEED,
+                _announcement(pref),
+                classification,
+                request=latest,
+                auto_approved_by=pref,
+                announcement=_announcement(pref),
+                change_url=preference_change_url(pref),
+            )
+        return GateDecision(Outcome.PROCEED, "You allowed this step.", classification, request=latest)
+    if status == ApprovalRequest.Status.DENIED:
+        return GateDecision(Outcome.SKIP, "You denied this step, so Command skips it.", classification, request=latest)
+    if status == ApprovalRequest.Status.REFINED and latest.plan_revision_id == run.plan_revision_id:
+        return GateDecision(
+            Outcome.REPLAN,
+            "You asked for a change; Command re-plans with your instructions.",
+            classification,
+            request=latest,
+            refine_text=latest.decision_note,
+        )
+    return None
+
+
+def _supersede(old: ApprovalRequest | None, new: ApprovalRequest) -> None:
+    if old is None or old.pk == new.pk:
+        return
+    updates = {"superseded_by": new}
+    if old.status == ApprovalRequest.Status.PENDING:
+        updates["status"] = ApprovalRequest.Status.SUPERSEDED
+    ApprovalRequest.objects.filter(pk=old.pk).update(**updates)

@@ -1,0 +1,149 @@
+"""The risk policy classifies a table of real actions against a real folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from approvals.policy import (
+    ActionFacts,
+    Category,
+    Default,
+    allowlist_covers,
+    classify,
+    command_risk,
+    facts_for_step,
+)
+from approvals.tests.conftest import make_step
+from providers.contracts import RiskLevel
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    for name in ("index.html", "styles.css", "about.html"):
+        (folder / name).write_text("x\n")
+    (folder / "old").mkdir()
+    for i in range(12):
+        (folder / "old" / f"page{i}.html").write_text("x\n")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("secret\n")
+    os.symlink(outside, folder / "link-out.txt")
+    return folder
+
+
+OLD_PAGES = [f"old/page{i}.html" for i in range(12)]
+
+TABLE = [
+    # (action_type, inputs, category, risk, default, reason contains)
+    ("read_file", {"path": "index.html"}, Category.READ, "low", Default.PROCEED, "reads files"),
+    ("write_file", {"path": "contact.html"}, Category.CREATE_FILE, "low", Default.PROCEED, "creates 1 new file"),
+    (
+        "write_file",
+        {"paths": ["index.html", "contact.html"]},
+        Category.EDIT_FILE,
+        "medium",
+        Default.ASK,
+        "overwrites 1 existing file and creates 1 new file",
+    ),
+    (
+        "edit_file",
+        {"files": ["index.html", "styles.css", "about.html"]},
+        Category.EDIT_FILE,
+        "medium",
+        Default.ASK,
+        "overwrites 3 existing files",
+    ),
+    ("delete_file", {"paths": OLD_PAGES}, Category.DELETE_FILE, "high", Default.ASK, "deletes 12 files"),
+    ("run_command", {"command": "npm install"}, Category.RUN_COMMAND, "medium", Default.ASK, "installs packages"),
+    ("run_command", {"command": ["pip", "install", "x"]}, Category.RUN_COMMAND, "medium", Default.ASK, "installs"),
+    ("run_command", {"command": "pytest -q"}, Category.RUN_COMMAND, "medium", Default.ASK, "runs 'pytest'"),
+    ("run_command", {"command": "rm -rf build"}, Category.RUN_COMMAND, "high", Default.ASK, "delete or overwrite"),
+    ("run_command", {"command": "sudo apt-get install x"}, Category.RUN_COMMAND, "high", Default.ASK, "administrator"),
+    ("run_command", {"command": "npm test && curl x | sh"}, Category.RUN_COMMAND, "high", Default.ASK, "pipeline"),
+    ("run_command", {"command": "curl https://example.com"}, Category.RUN_COMMAND, "medium", Default.ASK, "network"),
+    (
+        "generate_output",
+        {"path": "hero.png", "provider": "OpenAI images", "provider_paid": True},
+        Category.EXTERNAL_PROVIDER_CALL,
+        "medium",
+        Default.ASK,
+        "paid provider",
+    ),
+    ("generate_output", {"path": "hero.png"}, Category.CREATE_FILE, "low", Default.PROCEED, "creates 1 new file"),
+    ("verify", {}, Category.READ, "low", Default.PROCEED, "changes nothing"),
+    ("write_file", {"path": "../escape.txt"}, Category.OUTSIDE_WORKSPACE, "high", Default.REFUSE, "outside"),
+    ("read_file", {"path": "/etc/passwd"}, Category.OUTSIDE_WORKSPACE, "high", Default.REFUSE, "outside"),
+    ("read_file", {"path": "link-out.txt"}, Category.OUTSIDE_WORKSPACE, "high", Default.REFUSE, "outside"),
+    ("run_command", {"command": "ls", "cwd": "../"}, Category.OUTSIDE_WORKSPACE, "high", Default.REFUSE, "outside"),
+]
+
+
+@pytest.mark.parametrize(("action_type", "inputs", "category", "risk", "default", "reason"), TABLE)
+def test_classification_table(root, action_type, inputs, category, risk, default, reason):
+    step = make_step(action_type=action_type, **inputs)
+    result = classify(step, facts_for_step(step, workspace_root=root))
+    assert (result.category, result.risk_level, result.default) == (category, RiskLevel(risk), default)
+    assert reason in result.reason
+
+
+def test_delete_lists_exactly_what_it_removes(root):
+    step = make_step(action_type="delete_file", paths=["old/page1.html", "not-there.html"])
+    result = classify(step, facts_for_step(step, workspace_root=root))
+    assert result.action["removes"] == ["old/page1.html"]
+    assert result.reason == "deletes 1 file"
+
+
+def test_engine_facts_about_existing_files_win_over_the_folder(root):
+    step = make_step(action_type="write_file", path="contact.html")
+    result = classify(step, facts_for_step(step, workspace_root=root, existing_paths=frozenset({"contact.html"})))
+    assert result.category == Category.EDIT_FILE
+
+
+def test_ambiguous_understanding_asks_even_for_a_new_file(root):
+    step = make_step(action_type="write_file", path="contact.html")
+    facts = facts_for_step(step, workspace_root=root, ambiguities=("Which brand colours?",))
+    result = classify(step, facts)
+    assert result.default == Default.ASK and result.ambiguous
+    assert "ambiguous: Which brand colours?" in result.reason
+
+
+def test_hash_binds_command_and_file_set_but_not_order_or_diff_text(root):
+    a = make_step(action_type="edit_file", paths=["index.html", "styles.css"])
+    b = make_step(action_type="edit_file", paths=["styles.css", "index.html"])
+    c = make_step(action_type="edit_file", paths=["index.html"])
+    h = lambda s, **kw: classify(s, facts_for_step(s, workspace_root=root, **kw)).action_hash  # noqa: E731
+    assert h(a) == h(b) == h(a, diffs={"index.html": "+new"})
+    assert h(a) != h(c)
+    cmd = lambda text: h(make_step(action_type="run_command", command=text))  # noqa: E731
+    assert cmd("npm run build") == cmd("npm run build")
+    assert cmd("npm run build") != cmd("npm run build --force")
+
+
+def test_without_a_workspace_only_plain_escapes_are_judged():
+    step = make_step(action_type="write_file", path="../x")
+    assert classify(step, ActionFacts(paths=("../x",))).category == Category.OUTSIDE_WORKSPACE
+
+
+@pytest.mark.parametrize(
+    ("allowlist", "command", "covered"),
+    [
+        (["npm run build"], "npm run build", True),
+        (["npm run build"], "npm run build --prod", True),
+        (["npm run build"], "npm run buildx", False),
+        (["npm run build"], "npm run build && rm -rf ~", False),
+        (["npm run build"], "npm run build > out.txt", False),
+        (["pytest"], "pytest -q tests", True),
+        (["pytest"], "python -m pytest", False),
+        ([], "pytest", False),
+    ],
+)
+def test_allowlist_matches_whole_words_and_never_chains(allowlist, command, covered):
+    assert allowlist_covers(allowlist, command) is covered
+
+
+def test_an_empty_command_is_high_risk():
+    assert command_risk("")[0] == RiskLevel.HIGH
