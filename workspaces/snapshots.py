@@ -1,0 +1,410 @@
+"""Content-addressed snapshot store for rollback points, kept outside every user folder.
+
+Layout under settings.COMMAND_SNAPSHOT_DIR:
+
+    blobs/ab/cdef…      file contents by sha256, written once (temp file + rename), never changed
+    statcache/<key>.json  per workspace: path → (size, mtime_ns, inode, sha256, mode), so a file
+                        whose stat is unchanged is not read again
+    tmp/                temporary files of writes in progress
+
+A *manifest* (itself a blob, JSON) lists every captured file with its sha256, size and mode, the
+symlinks (by target text, never followed), the folders, and the ignored folders that were present.
+
+Ignore rule (stated on every whole-tree point): folders named in IGNORED_DIRS are not captured and
+are listed as not covered, at any depth. Symlinks are recorded as links; what they point at is not
+captured.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import hashlib
+import json
+import os
+import secrets
+import stat
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from workspaces import paths
+
+IGNORED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".next",
+        ".cache",
+    }
+)
+IGNORE_RULES = [
+    "Folders named " + ", ".join(sorted(IGNORED_DIRS)) + " are not captured, at any depth (listed as not covered).",
+    "Symbolic links are recorded as links; what they point at is not captured.",
+]
+# Files modified this close to the scan may change again within the same mtime tick: re-read them.
+RACY_MARGIN_NS = 50_000_000
+_IN_MEMORY_LIMIT = 16 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+def _libc_syncfs():
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        return libc.syncfs if hasattr(libc, "syncfs") else None
+    except OSError:
+        return None
+
+
+_SYNCFS = _libc_syncfs()
+
+
+@dataclass
+class Manifest:
+    files: dict[str, list] = field(default_factory=dict)  # path → [sha256, size, mode]
+    links: dict[str, str] = field(default_factory=dict)  # path → link target text
+    dirs: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # ignored folders present (not covered)
+    scope: list[str] | None = None  # None: whole tree
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "v": 1,
+            "files": self.files,
+            "links": self.links,
+            "dirs": sorted(self.dirs),
+            "skipped": sorted(self.skipped),
+            "scope": self.scope,
+        }
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        body = json.loads(data)
+        return cls(
+            files=body["files"], links=body["links"], dirs=body["dirs"], skipped=body["skipped"], scope=body["scope"]
+        )
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(entry[1] for entry in self.files.values())
+
+    def covers(self, path: str) -> bool:
+        if self.scope is None:
+            return not any(part in IGNORED_DIRS for part in path.split("/"))
+        return any(path == s or path.startswith(s + "/") for s in self.scope)
+
+    def covers_dir(self, path: str) -> bool:
+        """A folder is in scope when it is inside the scope or holds a path of the scope."""
+        return self.covers(path) or (self.scope is not None and any(s.startswith(path + "/") for s in self.scope))
+
+
+class SnapshotStore:
+    """Blobs by sha256 under one base folder. Safe to use from several processes at once."""
+
+    def __init__(self, base: str | os.PathLike | None = None) -> None:
+        self.base = Path(base if base is not None else settings.COMMAND_SNAPSHOT_DIR)
+        self.blobs = self.base / "blobs"
+        self.tmp = self.base / "tmp"
+        self.statcache_dir = self.base / "statcache"
+        for folder in (self.blobs, self.tmp, self.statcache_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._pending_sync = False
+
+    # --- blobs ---------------------------------------------------------------------------------
+    def blob_path(self, sha: str) -> Path:
+        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            raise ValueError(f"not a sha256: {sha!r}")
+        return self.blobs / sha[:2] / sha[2:]
+
+    def has(self, sha: str) -> bool:
+        return self.blob_path(sha).is_file()
+
+    def get(self, sha: str) -> bytes:
+        return self.blob_path(sha).read_bytes()
+
+    def _install(self, temp: Path, sha: str) -> None:
+        target = self.blob_path(sha)
+        try:
+            os.rename(temp, target)
+        except FileNotFoundError:
+            target.parent.mkdir(exist_ok=True)
+            os.rename(temp, target)
+        self._pending_sync = True
+
+    def put_bytes(self, data: bytes) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        if not self.has(sha):
+            temp = self.tmp / f"{sha}.{secrets.token_hex(4)}"
+            with open(temp, "wb") as handle:
+                handle.write(data)
+            os.chmod(temp, 0o444)
+            self._install(temp, sha)
+        return sha
+
+    def put_fd(self, fd: int) -> tuple[str, int]:
+        """Store what an open file descriptor reads (consumes it). Returns (sha256, size)."""
+        digest = hashlib.sha256()
+        chunks: list[bytes] = []
+        size = 0
+        temp: Path | None = None
+        handle = None
+        try:
+            while True:
+                chunk = os.read(fd, _CHUNK)
+                if not chunk:
+                    break
+                digest.update(chunk)
+                size += len(chunk)
+                if handle is None:
+                    chunks.append(chunk)
+                    if size > _IN_MEMORY_LIMIT:
+                        temp = self.tmp / f"large.{secrets.token_hex(8)}"
+                        handle = open(temp, "wb")  # noqa: SIM115 - closed in finally
+                        for held in chunks:
+                            handle.write(held)
+                        chunks = []
+                else:
+                    handle.write(chunk)
+            sha = digest.hexdigest()
+            if self.has(sha):
+                return sha, size
+            if handle is None:
+                temp = self.tmp / f"{sha}.{secrets.token_hex(4)}"
+                with open(temp, "wb") as out:
+                    out.write(b"".join(chunks))
+            else:
+                handle.close()
+                handle = None
+            os.chmod(temp, 0o444)
+            self._install(temp, sha)
+            temp = None
+            return sha, size
+        finally:
+            if handle is not None:
+                handle.close()
+            if temp is not None and temp.exists():
+                temp.unlink()
+
+    def sync(self) -> None:
+        """Make every blob written so far durable before a rollback point refers to it."""
+        if not self._pending_sync:
+            return
+        fd = os.open(self.blobs, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if _SYNCFS is not None and _SYNCFS(fd) == 0:
+                self._pending_sync = False
+                return
+            # No syncfs: fall back to syncing everything.
+            os.sync()
+        finally:
+            os.close(fd)
+        self._pending_sync = False
+
+    # --- manifests -----------------------------------------------------------------------------
+    def put_manifest(self, manifest: Manifest) -> str:
+        return self.put_bytes(manifest.to_bytes())
+
+    def get_manifest(self, sha: str) -> Manifest:
+        return Manifest.from_bytes(self.get(sha))
+
+    # --- stat cache ----------------------------------------------------------------------------
+    def _cache_file(self, key: str) -> Path:
+        return self.statcache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+    def load_stat_cache(self, key: str) -> dict[str, list]:
+        try:
+            return json.loads(self._cache_file(key).read_bytes())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def save_stat_cache(self, key: str, cache: dict[str, list]) -> None:
+        target = self._cache_file(key)
+        temp = self.tmp / f"cache.{secrets.token_hex(6)}"
+        temp.write_bytes(json.dumps(cache, separators=(",", ":")).encode())
+        os.replace(temp, target)
+
+    # --- garbage collection --------------------------------------------------------------------
+    def collect_garbage(self, referenced: Iterable[str], *, grace_seconds: int = 3600) -> tuple[int, int]:
+        """Delete blobs that no manifest in `referenced` (manifest shas) and no extra sha needs.
+
+        `referenced` holds manifest shas and loose blob shas; every file listed by a referenced
+        manifest is kept. Blobs younger than `grace_seconds` are kept too (a snapshot may be in
+        progress). The stat caches are dropped so no cache entry can point at a deleted blob.
+        Returns (blobs deleted, bytes freed).
+        """
+        keep: set[str] = set()
+        for sha in referenced:
+            if not sha:
+                continue
+            keep.add(sha)
+            try:
+                data = self.get(sha)
+            except (FileNotFoundError, ValueError):
+                continue
+            if data[:6] == b'{"dirs':
+                try:
+                    keep.update(entry[0] for entry in Manifest.from_bytes(data).files.values())
+                except (ValueError, KeyError):
+                    pass
+        cutoff = time.time() - grace_seconds
+        deleted = freed = 0
+        for sub in self.blobs.iterdir():
+            if not sub.is_dir():
+                continue
+            for blob in sub.iterdir():
+                sha = sub.name + blob.name
+                if sha in keep:
+                    continue
+                info = blob.stat()
+                if info.st_mtime > cutoff:
+                    continue
+                blob.unlink()
+                deleted += 1
+                freed += info.st_size
+        for cache in self.statcache_dir.iterdir():
+            cache.unlink()
+        return deleted, freed
+
+
+def _open_child_dir(parent_fd: int, name: str) -> int:
+    return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
+
+
+class _Scanner:
+    def __init__(self, store: SnapshotStore, cache: dict[str, list]) -> None:
+        self.store = store
+        self.old_cache = cache
+        self.new_cache: dict[str, list] = {}
+        self.racy_after = time.time_ns() - RACY_MARGIN_NS
+        self.manifest = Manifest()
+
+    def capture_file(self, dir_fd: int, name: str, rel: str, info: os.stat_result) -> None:
+        mode = stat.S_IMODE(info.st_mode)
+        cached = self.old_cache.get(rel)
+        if (
+            cached is not None
+            and cached[0] == info.st_size
+            and cached[1] == info.st_mtime_ns
+            and cached[2] == info.st_ino
+            and info.st_mtime_ns < self.racy_after
+        ):
+            sha = cached[3]
+        else:
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            except OSError as exc:
+                if exc.errno in (errno.ENOENT, errno.ELOOP):
+                    return  # vanished or swapped during the scan: not captured
+                raise
+            try:
+                sha, size = self.store.put_fd(fd)
+            finally:
+                os.close(fd)
+            if size != info.st_size:
+                info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        self.manifest.files[rel] = [sha, info.st_size, mode]
+        self.new_cache[rel] = [info.st_size, info.st_mtime_ns, info.st_ino, sha, mode]
+
+    def walk(self, dir_fd: int, prefix: str) -> None:
+        with os.scandir(dir_fd) as it:
+            entries = list(it)
+        for entry in entries:
+            rel = prefix + entry.name
+            info = entry.stat(follow_symlinks=False)
+            kind = stat.S_IFMT(info.st_mode)
+            if kind == stat.S_IFREG:
+                self.capture_file(dir_fd, entry.name, rel, info)
+            elif kind == stat.S_IFDIR:
+                if entry.name in IGNORED_DIRS:
+                    self.manifest.skipped.append(rel)
+                    continue
+                self.manifest.dirs.append(rel)
+                try:
+                    child = _open_child_dir(dir_fd, entry.name)
+                except OSError as exc:
+                    if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+                        continue
+                    raise
+                try:
+                    self.walk(child, rel + "/")
+                finally:
+                    os.close(child)
+            elif kind == stat.S_IFLNK:
+                self.manifest.links[rel] = os.readlink(entry.name, dir_fd=dir_fd)
+
+
+def capture(
+    *, root: str | os.PathLike, cache_key: str, scope: list[str] | None = None, store: SnapshotStore | None = None
+) -> tuple[Manifest, str]:
+    """Capture the tree (or only `scope`, a list of relative paths) into the store.
+
+    Returns the manifest and its sha256. Blobs are durable (synced) before this returns.
+    Paths in `scope` that do not exist are recorded as absent (a revert deletes them).
+    """
+    store = store or SnapshotStore()
+    scanner = _Scanner(store, store.load_stat_cache(cache_key))
+    base = paths.root_real(root)
+    if scope is None:
+        root_fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            scanner.walk(root_fd, "")
+        finally:
+            os.close(root_fd)
+        cache = scanner.new_cache
+    else:
+        normalised = sorted({paths.normalise(p) for p in scope})
+        scanner.manifest.scope = normalised
+        ancestors: set[str] = set()
+        for rel in normalised:
+            parts = rel.split("/")
+            for i in range(1, len(parts)):
+                ancestors.add("/".join(parts[:i]))
+        for rel in sorted(ancestors):
+            info = paths.lstat(base, rel, follow_last=False)
+            if info is not None and stat.S_ISDIR(info.st_mode):
+                scanner.manifest.dirs.append(rel)
+        for rel in normalised:
+            resolved = paths.resolve(base, rel, follow_last=False)
+            try:
+                with paths.open_parent(resolved) as parent:
+                    try:
+                        info = os.stat(resolved.parts[-1], dir_fd=parent, follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    kind = stat.S_IFMT(info.st_mode)
+                    if kind == stat.S_IFREG:
+                        scanner.capture_file(parent, resolved.parts[-1], rel, info)
+                    elif kind == stat.S_IFLNK:
+                        scanner.manifest.links[rel] = os.readlink(resolved.parts[-1], dir_fd=parent)
+                    elif kind == stat.S_IFDIR:
+                        scanner.manifest.dirs.append(rel)
+                        child = _open_child_dir(parent, resolved.parts[-1])
+                        try:
+                            scanner.walk(child, rel + "/")
+                        finally:
+                            os.close(child)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        cache = {**scanner.old_cache, **scanner.new_cache}
+    store.sync()
+    sha = store.put_manifest(scanner.manifest)
+    store.sync()
+    store.save_stat_cache(cache_key, cache)
+    return scanner.manifest, sha
