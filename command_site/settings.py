@@ -52,6 +52,10 @@ for _origin in CSRF_TRUSTED_ORIGINS:
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 
 COMMAND_DATA_DIR = env_path("COMMAND_DATA_DIR", BASE_DIR / "var")
+try:
+    COMMAND_DATA_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(f"COMMAND_DATA_DIR {COMMAND_DATA_DIR} cannot be created: {exc.strerror}") from None
 COMMAND_WORKSPACE_ROOTS = env_paths("COMMAND_WORKSPACE_ROOTS", [COMMAND_DATA_DIR / "workspaces"])
 # Content-addressed snapshot store for rollback points: outside every user folder.
 COMMAND_SNAPSHOT_DIR = env_path("COMMAND_SNAPSHOT_DIR", COMMAND_DATA_DIR / "snapshots")
