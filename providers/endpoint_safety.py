@@ -64,12 +64,15 @@ def endpoint_check(url: str, *, allow_local: bool | None = None) -> str:
     for address in _resolve(host, port):
         if address in _METADATA_ADDRESSES:
             raise UnsafeEndpoint("Cloud metadata endpoints are never allowed as a provider.")
-        if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
+        if address.is_link_local or address.is_multicast or address.is_unspecified:
             raise UnsafeEndpoint(f"“{host}” resolves to {address}, a link-local or reserved address.")
-        if (address.is_loopback or address.is_private) and not allow_local:
-            raise UnsafeEndpoint(
-                f"“{host}” resolves to {address}, a local or private address. Local providers (such as "
-                "Ollama) are allowed only when COMMAND_ALLOW_LOCAL_PROVIDERS is on."
-            )
+        if address.is_loopback or address.is_private:
+            if not allow_local:
+                raise UnsafeEndpoint(
+                    f"“{host}” resolves to {address}, a local or private address. Local providers (such as "
+                    "Ollama) are allowed only when COMMAND_ALLOW_LOCAL_PROVIDERS is on."
+                )
+        elif address.is_reserved:
+            raise UnsafeEndpoint(f"“{host}” resolves to {address}, a link-local or reserved address.")
     path = parts.path.rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc.lower(), path, "", ""))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from providers.endpoint_safety import endpoint_check
+from providers.endpoint_safety import UnsafeEndpoint, endpoint_check
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 
@@ -27,6 +27,9 @@ class ProviderError(Exception):
         self.message = message
         self.status = status
         self.attempts = attempts
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,10 @@ def request_json(
 ) -> dict:
     """Send one request (retrying by policy) and return the decoded JSON body, or raise ProviderError."""
     policy = policy or RetryPolicy()
-    endpoint_check(url)  # again, right before sending: DNS answers change
+    try:
+        endpoint_check(url)  # again, right before sending: DNS answers change
+    except UnsafeEndpoint as exc:
+        raise ProviderError(f"refused to send: {exc}")
     attempt = 0
     while True:
         attempt += 1

@@ -62,6 +62,7 @@ _NOUNS: list[tuple[str, OutputCategory, str, str]] = [
     (r"white ?papers?", C.DOCUMENT, "Whitepaper", "doc"),
     (r"brochures?|flyers?", C.DOCUMENT, "Brochure", "doc"),
     (r"invoices?", C.DOCUMENT, "Invoice", "doc"),
+    (r"handouts?|worksheets?|one-sheets?", C.DOCUMENT, "Handout", "doc"),
     (r"resumes?|(?<![\w-])cv(?![\w-])", C.DOCUMENT, "Résumé", "doc"),
     (r"reports?", C.DOCUMENT, "Report", "doc"),
     (r"cover letters?|letters?", C.DOCUMENT, "Letter", "doc"),
@@ -76,7 +77,7 @@ _NOUNS: list[tuple[str, OutputCategory, str, str]] = [
 _NOUN_RES = [(re.compile(rf"(?<![\w-])(?:{p})(?![\w-])"), cat, title, kind) for p, cat, title, kind in _NOUNS]
 
 # Documents that are conventionally a PDF when no format is named.
-_PDF_BY_DEFAULT = {"Brochure", "Invoice", "One-pager", "Whitepaper", "Résumé"}
+_PDF_BY_DEFAULT = {"Brochure", "Handout", "Invoice", "One-pager", "Whitepaper", "Résumé"}
 
 # (pattern, format value, the category a bare mention stands for)
 _FORMATS: list[tuple[str, str, OutputCategory]] = [
@@ -218,8 +219,12 @@ def detect(text: str) -> Detection:
             text_hint = clause[start:end]
             hints.append(FormatHint(text=text_hint, kind="format", value=value))
             targets = [d for d in clause_items if value in _COMPATIBLE.get(d.kind, set())]
-            if not targets and not clause_items and deliverables and _ATTACH_BACK.search(clause[:start]):
-                targets = [d for d in deliverables[-1:] if value in _COMPATIBLE.get(d.kind, set())]
+            if not targets and not clause_items and deliverables:
+                # "a report as a pdf" split oddly, or "a proposal in pdf and docx": the format belongs
+                # to the deliverable just before (and two formats for it become a question).
+                last = deliverables[-1]
+                if value in _COMPATIBLE.get(last.kind, set()) and (_ATTACH_BACK.search(clause[:start]) or last.formats):
+                    targets = [last]
             if targets:
                 for target in targets:
                     if value not in target.formats:

@@ -18,6 +18,7 @@ from providers.planner.builtin.vocabulary import DOMAIN_WORDS, ORDINARY_WORDS
 _QUOTED = re.compile(r"(\"[^\"]+\"|“[^”]+”|‘[^’]+’|(?<![\w])'[^']+'(?![\w]))")
 _WORD = re.compile(r"(?<![\w./@:-])([A-Za-z]{3,})(?![\w./@-]|:/)")
 _VOCABULARY = sorted(DOMAIN_WORDS)
+_KNOWN = DOMAIN_WORDS | ORDINARY_WORDS
 _MIN_SIMILARITY = 0.75
 
 
@@ -34,6 +35,14 @@ def _protected_spans(text: str) -> list[tuple[int, int]]:
 def _is_sentence_start(text: str, start: int) -> bool:
     before = text[:start].rstrip()
     return not before or before[-1] in ".!?\n"
+
+
+def _known(word: str) -> bool:
+    known = _KNOWN
+    if word in known:
+        return True
+    # Plain plurals and verb forms of known words ("icons", "sketches", "designed").
+    return any(word.endswith(suffix) and word[: -len(suffix)] in known for suffix in ("s", "es", "ed", "ing"))
 
 
 def _allowed_edits(word: str) -> int:
@@ -78,7 +87,7 @@ def correct(text: str) -> Spelling:
         if word.isupper() and len(word) > 1:
             continue  # an acronym: "PDF", "B2B"
         lowered = word.lower()
-        if lowered in DOMAIN_WORDS or lowered in ORDINARY_WORDS:
+        if _known(lowered):
             continue
         best = _best_match(lowered)
         if best is None:

@@ -91,6 +91,9 @@ ORDINARY_WORDS = frozenset(
     invite invites
     hero heroes
     menu menus
+    designer designers designed developer builder builders generator writer writers creator creators maker
+    reporter reporters reporting presenter presenting documented documenting imaging
+    stories shorts sheep shelf shell sight sign signs slid slim slip slot slow
     page pages
     """
     )
