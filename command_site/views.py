@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -9,6 +10,8 @@ from django.views.decorators.http import require_GET
 
 from command_site.health import run_checks
 from command_site.roadmap import PHASES
+from outputs.selectors import asset_get
+from outputs.services import asset_attach_to_task
 from tasks.forms import TaskRequestForm
 from tasks.selectors import task_list_recent
 from tasks.services import task_submit
@@ -21,25 +24,41 @@ def landing(request):
             return redirect("/accounts/login/?next=/")
         return render(request, "command_site/landing.html", {"form": None})
 
+    # "Use in a new request" from the asset library: ?import=<asset id>, kept as a hidden field.
+    import_id = request.POST.get("import_asset") or request.GET.get("import") or ""
+    imported = asset_get(owner=request.user, asset_id=import_id) if import_id else None
+    import_error = (
+        "That asset is not in your library, so it was not attached. Remove it or pick another from Assets."
+        if import_id and imported is None
+        else ""
+    )
     if request.method == "POST":
         form = TaskRequestForm(request.POST, request.FILES, owner=request.user)
-        if form.is_valid():
+        if form.is_valid() and not import_error:
             data = form.cleaned_data
-            task = task_submit(
-                owner=request.user,
-                prompt=data["prompt"],
-                mode=data["mode"],
-                expertise=data["expertise"],
-                tone=data["tone"],
-                workspace=data["workspace"],
-                uploads=data["uploads"],
-            )
+            with transaction.atomic():
+                task = task_submit(
+                    owner=request.user,
+                    prompt=data["prompt"],
+                    mode=data["mode"],
+                    expertise=data["expertise"],
+                    tone=data["tone"],
+                    workspace=data["workspace"],
+                    uploads=data["uploads"],
+                )
+                if imported is not None:
+                    asset_attach_to_task(owner=request.user, asset=imported, task=task)
             return redirect(task)
         status = 400
     else:
         form = TaskRequestForm(owner=request.user)
-        status = 200
-    context = {"form": form, "recent_tasks": task_list_recent(owner=request.user)}
+        status = 404 if import_error else 200
+    context = {
+        "form": form,
+        "recent_tasks": task_list_recent(owner=request.user),
+        "imported_asset": imported,
+        "import_error": import_error,
+    }
     return render(request, "command_site/landing.html", context, status=status)
 
 

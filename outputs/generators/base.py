@@ -1,0 +1,136 @@
+"""The one interface every generator speaks: a GenerationRequest in, a GeneratedOutput out.
+
+A GeneratedOutput is plain data (JSON round-trippable with ``to_dict``/``from_dict``) so the
+execution engine can store it in a step's result between the generate, verify and deliver steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from providers.contracts import Deliverable, Entities
+
+BUILT_IN = "built-in templates"
+
+
+class GenerationError(Exception):
+    """A generator could not produce its output; the message is shown to the user as is."""
+
+
+class GenerationUnavailable(GenerationError):
+    """The request needs a capability this installation does not have (e.g. spoken audio)."""
+
+
+@dataclass
+class GenerationRequest:
+    deliverable: Deliverable
+    entities: Entities = field(default_factory=Entities)
+    tone: str = "mixed"
+    format_hints: list[str] = field(default_factory=list)
+    source_prompt: str = ""
+    # Text written by a model provider: {"headline", "tagline", "paragraphs", "bullets",
+    # "sections": [{"heading", "paragraphs", "bullets"}]}. Absent: the built-in templates write it.
+    copy: dict | None = None
+    copy_source: str = ""  # the provider's name when ``copy`` is given
+    # Other files of the task a generator may use (e.g. a video slideshow of image assets).
+    source_images: list[Path] = field(default_factory=list)
+    # Size/length overrides (tests keep media small): width, height, duration, fps.
+    options: dict = field(default_factory=dict)
+
+    @property
+    def content_source(self) -> str:
+        return (self.copy_source or "model provider") if self.copy else BUILT_IN
+
+
+@dataclass
+class OutputFile:
+    path: str  # relative to GeneratedOutput.root, POSIX separators
+    mime_type: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class GeneratedOutput:
+    category: str
+    deliverable_id: str
+    title: str
+    root: str  # the folder holding every file of this output
+    primary: str  # relative path of the file a download gives by default
+    files: list[OutputFile]
+    metadata: dict
+    expectations: dict  # what verification must find (headings, pages, sizes, formulas …)
+    content_source: str
+    source_prompt: str = ""
+
+    @property
+    def root_path(self) -> Path:
+        return Path(self.root)
+
+    @property
+    def primary_path(self) -> Path:
+        return Path(self.root) / self.primary
+
+    @property
+    def primary_file(self) -> OutputFile:
+        return next(f for f in self.files if f.path == self.primary)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GeneratedOutput:
+        data = dict(data)
+        data["files"] = [OutputFile(**f) for f in data["files"]]
+        return cls(**data)
+
+
+EXTRA_TYPES = {
+    ".md": "text/markdown",
+    ".svg": "image/svg+xml",
+    ".csv": "text/csv",
+    ".mp4": "video/mp4",
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".zip": "application/zip",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".json": "application/json",
+}
+
+
+def mime_for(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return EXTRA_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def describe_files(root: Path, paths: list[Path]) -> list[OutputFile]:
+    """Record what was really written: each file's size and hash are read back from disk."""
+    out = []
+    for p in paths:
+        rel = p.relative_to(root).as_posix()
+        out.append(OutputFile(path=rel, mime_type=mime_for(rel), size=p.stat().st_size, sha256=sha256_of(p)))
+    return out
+
+
+def option_int(request: GenerationRequest, name: str, default: int, *, lo: int, hi: int) -> int:
+    raw = request.options.get(name, request.deliverable.details.get(name, default))
+    try:
+        value = int(float(raw))
+    except (TypeError, ValueError):
+        value = default
+    return max(lo, min(hi, value))

@@ -1,0 +1,183 @@
+"""The words of an output: written by a model provider when one is connected, else by the
+built-in templates below. Either way generators read one ``Copy`` and never invent copy elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from outputs.generators.base import GenerationRequest
+from outputs.generators.brand import Brand
+
+
+@dataclass
+class Section:
+    heading: str
+    paragraphs: list[str] = field(default_factory=list)
+    bullets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Tier:
+    name: str
+    seats: int
+    price: float
+    summary: str
+
+
+@dataclass
+class Copy:
+    headline: str
+    tagline: str
+    subheadline: str
+    features: list[tuple[str, str]]
+    steps: list[tuple[str, str]]
+    metrics: list[tuple[str, str]]
+    quote: str
+    quote_by: str
+    cta: str
+    sections: list[Section]
+    tiers: list[Tier]
+    closing: str
+
+
+def _tone_cta(tone: str) -> str:
+    return {"friendly": "Let's talk", "professional": "Book a briefing"}.get(tone, "Book a demo")
+
+
+def built_in_copy(request: GenerationRequest, brand: Brand) -> Copy:
+    name, audience = brand.name, brand.audience
+    industry = f" for {brand.industry}" if brand.industry else ""
+    friendly = request.tone == "friendly"
+    headline = f"{name} turns scattered data into decisions{industry}"
+    tagline = "Clarity for every decision"
+    sub = (
+        f"{name} gives {audience} one trusted view of the numbers that matter — "
+        "connected in days, governed from day one, and ready for the board."
+    )
+    if friendly:
+        sub = f"{name} helps {audience} see what's really going on — set up in days, trusted from day one."
+    features = [
+        ("One source of truth", "Connect finance, CRM and product data into a single governed model."),
+        ("Answers in minutes", "Self-serve dashboards and alerts replace week-long report requests."),
+        ("Enterprise-grade security", "SSO, role-based access and audit trails come standard."),
+        ("Forecasts you can defend", "Driver-based planning with every assumption visible and versioned."),
+        ("Works with your stack", "Native connectors for the warehouses and tools you already run."),
+        ("A team behind you", "A named success lead and a 30-day onboarding plan for every account."),
+    ]
+    steps = [
+        ("Connect", "Link your sources with guided connectors; nothing to install."),
+        ("Model", "Agree definitions once — revenue, churn, margin — and reuse them everywhere."),
+        ("Decide", "Share live views with leadership and act on alerts, not anecdotes."),
+    ]
+    metrics = [
+        ("14 days", "median time to first dashboard"),
+        ("38%", "less time spent on reporting"),
+        ("99.9%", "uptime over the last 12 months"),
+    ]
+    sections = [
+        Section(
+            "Executive summary",
+            [
+                f"{name} proposes a focused engagement to give {audience} a single, trusted view of "
+                "performance. The outcome is fewer manual reports, faster decisions and numbers that "
+                "hold up in front of the board.",
+            ],
+        ),
+        Section(
+            "The challenge",
+            [
+                "Data lives in too many places. Teams reconcile spreadsheets by hand, definitions drift "
+                "between departments, and leadership waits days for answers that should take minutes.",
+            ],
+            ["Manual month-end reporting", "Conflicting metric definitions", "Slow answers to ad-hoc questions"],
+        ),
+        Section(
+            "Our approach",
+            [
+                "We start with the decisions you need to make, then connect only the data that informs "
+                "them. Each phase ends with something your team uses the same week.",
+            ],
+            [f"{a}: {b}" for a, b in steps],
+        ),
+        Section(
+            "Scope and deliverables",
+            [],
+            [
+                "Connected data model for finance and revenue",
+                "Executive dashboard with weekly alerts",
+                "Definitions catalogue agreed with each department",
+                "Training for up to 25 users",
+            ],
+        ),
+        Section(
+            "Timeline",
+            [],
+            [
+                "Weeks 1–2: discovery and connections",
+                "Weeks 3–4: model and dashboards",
+                "Weeks 5–6: rollout, training and handover",
+            ],
+        ),
+        Section(
+            "Investment",
+            [
+                "Pricing is per seat with volume discounts; the detailed model accompanies this proposal.",
+            ],
+        ),
+        Section(
+            "Next steps",
+            [
+                f"Agree scope on a 30-minute call, confirm the start date, and {name} begins discovery within a week.",
+            ],
+        ),
+    ]
+    tiers = [
+        Tier("Starter", 10, 49.0, "For a first team getting to one source of truth"),
+        Tier("Growth", 40, 39.0, "For departments sharing governed metrics"),
+        Tier("Enterprise", 150, 29.0, "For company-wide rollouts with SSO and audit"),
+    ]
+    return Copy(
+        headline=headline,
+        tagline=tagline,
+        subheadline=sub,
+        features=features,
+        steps=steps,
+        metrics=metrics,
+        quote=f"“With {name} our leadership meeting starts with decisions, not with arguing about numbers.”",
+        quote_by="VP Finance, a mid-market customer (illustrative)",
+        cta=_tone_cta(request.tone),
+        sections=sections,
+        tiers=tiers,
+        closing=f"Thank you. {name} is ready to start when you are.",
+    )
+
+
+def copy_for(request: GenerationRequest, brand: Brand) -> Copy:
+    """Built-in copy, with every field a provider wrote taking precedence."""
+    copy = built_in_copy(request, brand)
+    given = request.copy or {}
+    if not given:
+        return copy
+    for key in ("headline", "tagline", "subheadline", "cta", "quote", "closing"):
+        if isinstance(given.get(key), str) and given[key].strip():
+            setattr(copy, key, given[key].strip())
+    paragraphs = [p for p in given.get("paragraphs") or [] if isinstance(p, str) and p.strip()]
+    if paragraphs:
+        copy.subheadline = paragraphs[0]
+    bullets = [b for b in given.get("bullets") or [] if isinstance(b, str) and b.strip()]
+    if bullets:
+        copy.features = [(b, "") for b in bullets[:6]]
+    sections = []
+    for s in given.get("sections") or []:
+        if isinstance(s, dict) and str(s.get("heading", "")).strip():
+            sections.append(
+                Section(
+                    str(s["heading"]).strip(),
+                    [str(p) for p in s.get("paragraphs") or []],
+                    [str(b) for b in s.get("bullets") or []],
+                )
+            )
+    if sections:
+        copy.sections = sections
+    return copy

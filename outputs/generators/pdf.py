@@ -1,0 +1,194 @@
+"""PDF generator: a proposal, report or one-pager laid out with reportlab (platypus)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import (
+    KeepTogether,
+    ListFlowable,
+    ListItem,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files
+from outputs.generators.brand import Brand, brand_from
+from outputs.generators.copywriting import Copy, copy_for
+
+ONE_PAGE = re.compile(r"\b(one|1|single)[- ]?pager?\b|\bone[- ]page\b", re.I)
+
+
+def is_one_pager(request: GenerationRequest) -> bool:
+    d = request.deliverable
+    text = " ".join([d.title, d.description, " ".join(d.details.values()), " ".join(request.format_hints)])
+    return bool(ONE_PAGE.search(text))
+
+
+def _styles(brand: Brand) -> dict[str, ParagraphStyle]:
+    ink = colors.HexColor(brand.dark)
+    return {
+        "title": ParagraphStyle(
+            "title", fontName="Helvetica-Bold", fontSize=26, leading=31, textColor=ink, spaceAfter=6
+        ),
+        "subtitle": ParagraphStyle(
+            "subtitle",
+            fontName="Helvetica",
+            fontSize=12.5,
+            leading=18,
+            textColor=colors.HexColor("#4b5563"),
+            spaceAfter=14,
+        ),
+        "h2": ParagraphStyle(
+            "h2",
+            fontName="Helvetica-Bold",
+            fontSize=14,
+            leading=18,
+            textColor=colors.HexColor(brand.primary),
+            spaceBefore=12,
+            spaceAfter=5,
+        ),
+        "body": ParagraphStyle(
+            "body",
+            fontName="Helvetica",
+            fontSize=10.5,
+            leading=15,
+            textColor=colors.HexColor("#1f2937"),
+            alignment=TA_LEFT,
+            spaceAfter=5,
+        ),
+        "small": ParagraphStyle(
+            "small", fontName="Helvetica", fontSize=8.5, leading=11, textColor=colors.HexColor("#6b7280")
+        ),
+        "cell": ParagraphStyle("cell", fontName="Helvetica", fontSize=9.5, leading=12),
+    }
+
+
+def _decorate(brand: Brand, title: str):
+    def draw(canvas, doc):
+        w, h = A4
+        canvas.saveState()
+        canvas.setFillColor(colors.HexColor(brand.primary))
+        canvas.rect(0, h - 14 * mm, w, 14 * mm, stroke=0, fill=1)
+        canvas.setFillColor(colors.HexColor(brand.accent))
+        canvas.rect(0, h - 15.2 * mm, w, 1.2 * mm, stroke=0, fill=1)
+        canvas.setFillColor(colors.white)
+        canvas.setFont("Helvetica-Bold", 11)
+        canvas.drawString(18 * mm, h - 9 * mm, brand.name)
+        canvas.setFont("Helvetica", 9)
+        canvas.drawRightString(w - 18 * mm, h - 9 * mm, title[:80])
+        canvas.setFillColor(colors.HexColor("#6b7280"))
+        canvas.setFont("Helvetica", 8)
+        canvas.drawString(18 * mm, 10 * mm, f"{brand.name} · Confidential")
+        canvas.drawRightString(w - 18 * mm, 10 * mm, f"Page {doc.page}")
+        canvas.restoreState()
+
+    return draw
+
+
+def _bullets(items: list[str], style: ParagraphStyle, brand: Brand) -> ListFlowable:
+    return ListFlowable(
+        [ListItem(Paragraph(escape(b), style), leftIndent=12, value="•") for b in items],
+        bulletType="bullet",
+        start="•",
+        bulletColor=colors.HexColor(brand.accent),
+        leftIndent=12,
+    )
+
+
+def _tier_table(copy: Copy, brand: Brand, st) -> Table:
+    rows = [["Plan", "Seats", "Per seat / month", "Annual"]]
+    for t in copy.tiers:
+        rows.append(
+            [
+                Paragraph(f"<b>{escape(t.name)}</b><br/>{escape(t.summary)}", st["cell"]),
+                str(t.seats),
+                f"${t.price:,.0f}",
+                f"${t.seats * t.price * 12:,.0f}",
+            ]
+        )
+    table = Table(rows, colWidths=[80 * mm, 20 * mm, 35 * mm, 35 * mm], hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor(brand.primary)),
+                ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
+                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                ("FONTSIZE", (0, 0), (-1, -1), 9.5),
+                ("ALIGN", (1, 1), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor(brand.light)]),
+                ("LINEBELOW", (0, -1), (-1, -1), 0.6, colors.HexColor("#d1d5db")),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
+    return table
+
+
+def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
+    brand = brand_from(request)
+    copy = copy_for(request, brand)
+    st = _styles(brand)
+    one_pager = is_one_pager(request)
+    title = request.deliverable.title
+    dest.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "document"
+    path = dest / f"{name}.pdf"
+
+    story = [Paragraph(escape(title), st["title"]), Paragraph(escape(copy.subheadline), st["subtitle"])]
+    sections = copy.sections
+    if one_pager:
+        # A one-pager keeps the summary, the approach and the next step; the rest is for a proposal.
+        keep = {s.heading.lower() for s in sections[:1]} | {"our approach", "scope and deliverables", "next steps"}
+        sections = [s for s in sections if s.heading.lower() in keep][:4]
+    headings = []
+    for s in sections:
+        block = [Paragraph(escape(s.heading), st["h2"])]
+        block += [Paragraph(escape(p), st["body"]) for p in s.paragraphs]
+        if s.bullets:
+            block.append(_bullets(s.bullets, st["body"], brand))
+        if s.heading.lower() == "investment" and copy.tiers:
+            block += [Spacer(1, 4), _tier_table(copy, brand, st)]
+        story.append(KeepTogether(block))
+        headings.append(s.heading)
+    story += [Spacer(1, 10), Paragraph(escape(copy.closing), st["small"])]
+
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=24 * mm,
+        bottomMargin=18 * mm,
+        title=title,
+        author=brand.name,
+        subject=request.deliverable.description or title,
+        creator="Command",
+    )
+    deco = _decorate(brand, title)
+    doc.build(story, onFirstPage=deco, onLaterPages=deco)
+    pages = doc.page
+    return GeneratedOutput(
+        category="pdf",
+        deliverable_id=request.deliverable.id,
+        title=title,
+        root=str(dest),
+        primary=path.name,
+        files=describe_files(dest, [path]),
+        metadata={"pages": pages, "kind": "one-pager" if one_pager else "proposal", "sections": headings},
+        expectations={"pages": 1 if one_pager else pages, "texts": [title, *headings]},
+        content_source=request.content_source,
+        source_prompt=request.source_prompt,
+    )

@@ -1,0 +1,109 @@
+"""Presentation generator: a 16:9 PPTX (python-pptx) with title, content and closing slides."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pptx import Presentation
+from pptx.dml.color import RGBColor
+from pptx.enum.shapes import MSO_SHAPE
+from pptx.util import Emu, Inches, Pt
+
+from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files
+from outputs.generators.brand import Brand, brand_from, hex_to_rgb
+from outputs.generators.copywriting import copy_for
+
+TITLE, CONTENT = 0, 1  # the default template's layouts
+
+
+def _rgb(value: str) -> RGBColor:
+    return RGBColor(*hex_to_rgb(value))
+
+
+def _band(slide, prs, brand: Brand, *, full: bool) -> None:
+    """Brand colour behind the slide: a full bleed for title/closing, a thin rule otherwise."""
+    height = prs.slide_height if full else Emu(Inches(0.12))
+    shape = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, 0, 0, prs.slide_width, height)
+    shape.fill.solid()
+    shape.fill.fore_color.rgb = _rgb(brand.dark if full else brand.accent)
+    shape.line.fill.background()
+    # Send to back so placeholders stay on top.
+    tree = slide.shapes._spTree
+    tree.remove(shape._element)
+    tree.insert(2, shape._element)
+
+
+def _style_title(shape, brand: Brand, *, inverse: bool, size: int) -> None:
+    for p in shape.text_frame.paragraphs:
+        for r in p.runs:
+            r.font.size = Pt(size)
+            r.font.bold = True
+            r.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF) if inverse else _rgb(brand.dark)
+
+
+def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
+    brand = brand_from(request)
+    copy = copy_for(request, brand)
+    title = request.deliverable.title
+    dest.mkdir(parents=True, exist_ok=True)
+    prs = Presentation()
+    prs.slide_width, prs.slide_height = Inches(13.333), Inches(7.5)
+
+    slide_titles: list[str] = []
+
+    s = prs.slides.add_slide(prs.slide_layouts[TITLE])
+    _band(s, prs, brand, full=True)
+    s.shapes.title.text = title
+    _style_title(s.shapes.title, brand, inverse=True, size=44)
+    s.placeholders[1].text = f"{brand.name} · {copy.tagline}"
+    for p in s.placeholders[1].text_frame.paragraphs:
+        for r in p.runs:
+            r.font.color.rgb = _rgb(brand.light)
+    slide_titles.append(title)
+
+    content = [("The opportunity", [copy.subheadline])]
+    content += [
+        (sec.heading, (sec.paragraphs[:1] + sec.bullets)[:5]) for sec in copy.sections if sec.paragraphs or sec.bullets
+    ]
+    content.insert(2, ("What you get", [f"{t} — {b}" if b else t for t, b in copy.features[:5]]))
+    content.insert(3, ("Results customers see", [f"{v}: {label}" for v, label in copy.metrics]))
+    for heading, bullets in content[:8]:
+        s = prs.slides.add_slide(prs.slide_layouts[CONTENT])
+        _band(s, prs, brand, full=False)
+        s.shapes.title.text = heading
+        _style_title(s.shapes.title, brand, inverse=False, size=32)
+        body = s.placeholders[1].text_frame
+        body.clear()
+        for i, b in enumerate(bullets or [""]):
+            para = body.paragraphs[0] if i == 0 else body.add_paragraph()
+            para.text = b
+            para.font.size = Pt(20 if len(bullets) <= 3 else 18)
+            para.font.color.rgb = _rgb("#1f2937")
+        slide_titles.append(heading)
+
+    s = prs.slides.add_slide(prs.slide_layouts[TITLE])
+    _band(s, prs, brand, full=True)
+    s.shapes.title.text = "Thank you"
+    _style_title(s.shapes.title, brand, inverse=True, size=48)
+    s.placeholders[1].text = copy.closing
+    for p in s.placeholders[1].text_frame.paragraphs:
+        for r in p.runs:
+            r.font.color.rgb = _rgb(brand.light)
+    slide_titles.append("Thank you")
+
+    stem = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "deck"
+    path = dest / f"{stem}.pptx"
+    prs.save(path)
+    return GeneratedOutput(
+        category="presentation",
+        deliverable_id=request.deliverable.id,
+        title=title,
+        root=str(dest),
+        primary=path.name,
+        files=describe_files(dest, [path]),
+        metadata={"slides": len(slide_titles), "slide_titles": slide_titles},
+        expectations={"slide_titles": slide_titles},
+        content_source=request.content_source,
+        source_prompt=request.source_prompt,
+    )

@@ -1,0 +1,173 @@
+"""Website generator: a multi-file static marketing site (two pages, stylesheet, SVG assets).
+
+No JavaScript: the site must work inside a sandboxed preview frame and on any static host.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from string import Template
+
+from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files
+from outputs.generators.brand import Brand, brand_from
+from outputs.generators.copywriting import Copy, copy_for
+from outputs.generators.image import logo_svg, mark_svg
+
+CSS = Template((Path(__file__).parent / "site_template" / "styles.css").read_text(encoding="utf-8"))
+
+
+def hero_svg(brand: Brand) -> str:
+    bars = "".join(
+        f'<rect x="{60 + i * 52}" y="{250 - h}" width="32" height="{h}" rx="6" '
+        f'fill="{brand.primary if i % 2 else brand.accent}" opacity="{0.55 + i * 0.06:.2f}"/>'
+        for i, h in enumerate([70, 110, 90, 150, 130, 185])
+    )
+    return f"""<svg xmlns="http://www.w3.org/2000/svg" width="480" height="360" viewBox="0 0 480 360"
+  role="img" aria-label="Dashboard illustration">
+  <rect x="10" y="10" width="460" height="340" rx="22" fill="#ffffff" stroke="#e6e8ee"/>
+  <rect x="10" y="10" width="460" height="44" rx="22" fill="{brand.light}"/>
+  <circle cx="38" cy="32" r="6" fill="{brand.accent}"/><circle cx="58" cy="32" r="6" fill="{brand.primary}"
+    opacity=".5"/>
+  {bars}
+  <polyline points="60,300 120,280 180,288 240,250 300,262 360,220 420,200" fill="none" stroke="{brand.dark}"
+    stroke-width="4" stroke-linecap="round"/>
+  <rect x="360" y="80" width="90" height="54" rx="10" fill="{brand.dark}"/>
+  <text x="374" y="114" font-family="Helvetica, Arial, sans-serif" font-size="20" font-weight="700"
+    fill="#ffffff">+38%</text>
+</svg>
+"""
+
+
+def _header(brand: Brand, copy: Copy, current: str) -> str:
+    def link(href: str, label: str) -> str:
+        here = ' aria-current="page"' if href == current else ""
+        return f'<a href="{href}"{here}>{label}</a>'
+
+    return f"""<a class="skip" href="#main">Skip to content</a>
+<header class="site"><div class="container">
+  <a class="logo" href="index.html"><img src="assets/logo.svg" alt="{escape(brand.name)}" width="220" height="64"></a>
+  <nav aria-label="Main">{link("index.html#features", "Product")}{link("index.html#how", "How it works")}
+    {link("index.html#customers", "Customers")}<a class="button primary" href="contact.html">{escape(copy.cta)}</a>
+  </nav>
+</div></header>"""
+
+
+def _page(brand: Brand, title: str, description: str, body: str) -> str:
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{escape(title)}</title>
+  <meta name="description" content="{escape(description)}">
+  <meta property="og:title" content="{escape(title)}">
+  <link rel="icon" href="assets/favicon.svg" type="image/svg+xml">
+  <link rel="stylesheet" href="styles.css">
+</head>
+<body>
+{body}
+<footer class="site"><div class="container">
+  <span>© {escape(brand.name)}. All rights reserved.</span>
+  <span><a href="index.html">Home</a> · <a href="contact.html">Contact</a></span>
+</div></footer>
+</body>
+</html>
+"""
+
+
+def index_html(brand: Brand, copy: Copy) -> str:
+    e = escape
+    features = "".join(
+        f'<article class="card"><div class="icon" aria-hidden="true">{e(t[:1])}</div>'
+        f"<h3>{e(t)}</h3><p>{e(b)}</p></article>"
+        for t, b in copy.features
+    )
+    steps = "".join(f'<article class="card"><h3>{e(t)}</h3><p>{e(b)}</p></article>' for t, b in copy.steps)
+    metrics = "".join(
+        f'<div class="metric"><strong>{e(v)}</strong><span>{e(label)}</span></div>' for v, label in copy.metrics
+    )
+    body = f"""{_header(brand, copy, "index.html")}
+<main id="main">
+<section class="hero"><div class="container">
+  <div>
+    <span class="eyebrow">{e(copy.tagline)}</span>
+    <h1>{e(copy.headline)}</h1>
+    <p class="lede">{e(copy.subheadline)}</p>
+    <div class="actions"><a class="button primary" href="contact.html">{e(copy.cta)}</a><a class="button ghost"
+      href="#how">See how it works</a></div>
+  </div>
+  <figure><img src="assets/hero.svg" alt="An illustration of the {e(brand.name)} dashboard" width="480"
+    height="360"></figure>
+</div></section>
+<section class="proof" aria-label="Results"><div class="container">{metrics}</div></section>
+<section class="block" id="features"><div class="container">
+  <div class="section-head"><h2>Built for {e(brand.audience)}</h2><p class="lede">Everything you need to move from
+    reporting to deciding.</p></div>
+  <div class="grid">{features}</div>
+</div></section>
+<section class="block alt" id="how"><div class="container">
+  <div class="section-head"><h2>How it works</h2><p class="lede">Three steps, measured in days rather than
+    quarters.</p></div>
+  <div class="grid steps">{steps}</div>
+</div></section>
+<section class="block" id="customers"><div class="container">
+  <blockquote>{e(copy.quote)}<footer>— {e(copy.quote_by)}</footer></blockquote>
+</div></section>
+<section class="block"><div class="container">
+  <div class="cta"><div><h2>Ready when you are</h2><p>{e(copy.closing)}</p></div><a class="button primary"
+    href="contact.html">{e(copy.cta)}</a></div>
+</div></section>
+</main>"""
+    return _page(brand, f"{brand.name} — {copy.tagline}", copy.subheadline, body)
+
+
+def contact_html(brand: Brand, copy: Copy) -> str:
+    e = escape
+    body = f"""{_header(brand, copy, "contact.html")}
+<main id="main">
+<section class="block"><div class="container">
+  <div class="section-head"><span class="eyebrow">Contact</span><h1>{e(copy.cta)}</h1>
+  <p class="lede">Tell us about your team and what you need to decide faster. A specialist from {e(brand.name)}
+    replies within one business day.</p></div>
+  <form class="contact" action="#" method="post">
+    <label>Name <input name="name" autocomplete="name" required></label>
+    <label>Work email <input name="email" type="email" autocomplete="email" required></label>
+    <label>Company <input name="company" autocomplete="organization"></label>
+    <label>What would you like to achieve? <textarea name="message" rows="5"></textarea></label>
+    <button class="button primary" type="submit">Send</button>
+  </form>
+</div></section>
+</main>"""
+    return _page(brand, f"Contact {brand.name}", f"Talk to {brand.name}", body)
+
+
+def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
+    brand = brand_from(request)
+    copy = copy_for(request, brand)
+    (dest / "assets").mkdir(parents=True, exist_ok=True)
+    written = {
+        "index.html": index_html(brand, copy),
+        "contact.html": contact_html(brand, copy),
+        "styles.css": CSS.substitute(
+            primary=brand.primary, accent=brand.accent, dark=brand.dark, light=brand.light, muted=brand.muted
+        ),
+        "assets/logo.svg": logo_svg(brand),
+        "assets/favicon.svg": mark_svg(brand),
+        "assets/hero.svg": hero_svg(brand),
+    }
+    for rel, text in written.items():
+        (dest / rel).write_text(text, encoding="utf-8")
+    files = describe_files(dest, [dest / rel for rel in written])
+    return GeneratedOutput(
+        category="website",
+        deliverable_id=request.deliverable.id,
+        title=request.deliverable.title,
+        root=str(dest),
+        primary="index.html",
+        files=files,
+        metadata={"pages": ["index.html", "contact.html"], "brand": brand.name, "file_count": len(files)},
+        expectations={"pages": ["index.html", "contact.html"], "texts": {"index.html": [copy.headline, brand.name]}},
+        content_source=request.content_source,
+        source_prompt=request.source_prompt,
+    )

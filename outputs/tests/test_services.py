@@ -1,0 +1,127 @@
+"""Delivery: verified bytes become assets with lineage and versions; bad deliveries are refused."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+from django.core.files.storage import default_storage
+
+from outputs.models import OutputAsset
+from outputs.services import (
+    AssetRefused,
+    asset_attach_to_task,
+    asset_deliver,
+    asset_verify_stored,
+    output_verify,
+    output_verify_generated,
+)
+from outputs.tests.conftest import PROMPT, path_of
+from outputs.verification import VerificationReport
+
+
+def test_delivery_stores_verified_bytes_with_lineage(deliver, generated, task, run_and_step, private_storage):
+    run, step = run_and_step
+    asset = deliver(generated["pdf"], run=run, step=step)
+    asset.refresh_from_db()
+    assert asset.owner == task.owner and asset.task == task and asset.run == run and asset.step == step
+    assert asset.source_prompt == PROMPT and asset.version == 1 and asset.parent is None and asset.is_latest
+    assert asset.mime_type == "application/pdf" and asset.verified
+    assert asset.metadata["pages"] == 1 and asset.metadata["preview"]["pages"] == 1
+    with default_storage.open(asset.file.name, "rb") as fh:
+        assert fh.read() == generated["pdf"].primary_path.read_bytes()
+    assert asset.preview and default_storage.exists(asset.preview.name)
+    assert str(private_storage) in default_storage.path(asset.file.name)
+    assert asset_verify_stored(asset=asset).passed
+
+
+def test_website_delivery_stores_every_file_and_a_zip(deliver, generated):
+    asset = deliver(generated["website"])
+    assert asset.mime_type == "application/zip" and asset.file_name.endswith("-site.zip")
+    with default_storage.open(asset.file.name, "rb") as fh, zipfile.ZipFile(fh) as zf:
+        assert set(zf.namelist()) == {f.path for f in generated["website"].files}
+    for f in asset.files:
+        assert default_storage.exists(asset.storage_name(f["path"]))
+
+
+def test_a_failed_report_is_never_delivered(generated, owner, task, copy_of):
+    out = copy_of(generated["pdf"])
+    out.primary_path.write_bytes(out.primary_path.read_bytes()[:200])
+    report = output_verify_generated(generated=out)
+    with pytest.raises(AssetRefused, match="did not pass verification"):
+        asset_deliver(owner=owner, task=task, generated=out, report=report)
+    with pytest.raises(AssetRefused):
+        asset_deliver(owner=owner, task=task, generated=out, report={"passed": True, "checks": []})
+    assert not OutputAsset.objects.exists()
+
+
+def test_bytes_changed_after_verification_are_refused(generated, owner, task, copy_of):
+    out = copy_of(generated["spreadsheet"])
+    report = output_verify_generated(generated=out)
+    path_of(out, ".csv").write_text("tampered")
+    with pytest.raises(AssetRefused, match="changed or disappeared"):
+        asset_deliver(owner=owner, task=task, generated=out, report=report)
+    assert not OutputAsset.objects.exists()
+
+
+def test_another_users_task_is_refused(generated, owner, other_task):
+    report = output_verify_generated(generated=generated["image"])
+    with pytest.raises(AssetRefused, match="another user"):
+        asset_deliver(owner=owner, task=other_task, generated=generated["image"], report=report)
+
+
+def test_regenerating_makes_a_new_version_with_its_parent(deliver, generated, task):
+    first = deliver(generated["presentation"])
+    second = deliver(generated["presentation"])
+    third = deliver(generated["presentation"])
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert [first.version, second.version, third.version] == [1, 2, 3]
+    assert third.parent == second and second.parent == first
+    assert [a.is_latest for a in (first, second, third)] == [False, False, True]
+    assert OutputAsset.objects.filter(task=task, is_latest=True).count() == 1
+
+
+def test_the_same_step_delivered_twice_gives_one_asset(deliver, generated, run_and_step):
+    run, step = run_and_step
+    a = deliver(generated["image"], run=run, step=step)
+    b = deliver(generated["image"], run=run, step=step)
+    assert a.pk == b.pk and OutputAsset.objects.count() == 1
+
+
+def test_stored_bytes_check_catches_tampering(deliver, generated):
+    asset = deliver(generated["image"])
+    name = asset.storage_name("logo.svg")
+    with open(default_storage.path(name), "ab") as fh:
+        fh.write(b"<!-- changed -->")
+    report = asset_verify_stored(asset=asset)
+    assert [c.name for c in report.checks if not c.passed] == ["logo.svg intact"]
+
+
+def test_stored_bytes_check_reports_a_missing_file(deliver, generated):
+    asset = deliver(generated["audio"])
+    default_storage.delete(asset.file.name)
+    report = asset_verify_stored(asset=asset)
+    assert not report.passed and report.checks[0].name == f"{asset.file_name} intact"
+
+
+def test_import_attaches_a_reference_once_and_refuses_others(deliver, generated, owner, other_user, task, other_task):
+    asset = deliver(generated["pdf"])
+    asset_attach_to_task(owner=owner, asset=asset, task=task)
+    asset_attach_to_task(owner=owner, asset=asset, task=task)
+    task.refresh_from_db()
+    assert task.context["imported_assets"] == [
+        {"id": str(asset.id), "title": asset.title, "category": "pdf", "version": 1, "sha256": asset.sha256}
+    ]
+    with pytest.raises(AssetRefused):
+        asset_attach_to_task(owner=other_user, asset=asset, task=other_task)
+    with pytest.raises(AssetRefused):
+        asset_attach_to_task(owner=owner, asset=asset, task=other_task)
+
+
+def test_report_round_trips_for_the_engine(generated):
+    report = output_verify(
+        category="image", path_or_dir=generated["image"].root_path, expectations=generated["image"].expectations
+    )
+    again = VerificationReport.from_dict(report.to_dict())
+    assert again.passed and again.to_dict() == report.to_dict()
