@@ -366,10 +366,15 @@ def rename(root: str | os.PathLike, source: str, target: str) -> tuple[Resolved,
     return src, dst
 
 
-def list_dir(root: str | os.PathLike, raw: str) -> list[os.DirEntry]:
-    """Entries of a folder inside the root, sorted folders first then by name."""
+def list_dir(root: str | os.PathLike, raw: str) -> list[tuple[str, os.stat_result]]:
+    """(name, lstat) of each entry of a folder inside the root, folders first, then by name."""
     resolved = resolve(root, raw, allow_root=True)
+    out = []
     with open_dir(resolved) as fd, os.scandir(fd) as it:
-        entries = list(it)
-    entries.sort(key=lambda e: (not e.is_dir(follow_symlinks=False), e.name.lower()))
-    return entries
+        for entry in it:
+            try:
+                out.append((entry.name, entry.stat(follow_symlinks=False)))
+            except FileNotFoundError:
+                continue
+    out.sort(key=lambda item: (not stat.S_ISDIR(item[1].st_mode), item[0].lower()))
+    return out

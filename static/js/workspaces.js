@@ -1,0 +1,19 @@
+// Workspace page glue: Ctrl/Cmd+S saves the editor; forms with data-confirm ask first.
+(function () {
+  "use strict";
+  document.addEventListener("keydown", function (event) {
+    if ((event.ctrlKey || event.metaKey) && event.key === "s") {
+      var form = event.target.closest && event.target.closest("form[data-editor]");
+      if (form) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    }
+  });
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) {
+      event.preventDefault();
+    }
+  }, true);
+})();
