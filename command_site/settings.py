@@ -181,6 +181,9 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The workstream consumer re-reads the event table this often: the only path from a separate worker
+# process in embedded mode, and a safety net for dropped pushes with Redis.
+COMMAND_TAIL_INTERVAL = env_float("COMMAND_TAIL_INTERVAL", 2.0 if REDIS_URL else 0.25, minimum=0.05)
 # django-q2 keeps its cluster heartbeat in a cache every process can read.
 CACHES["cluster"] = (
     {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "q2"}

@@ -1,15 +1,43 @@
-"""The workstream socket accepts signed-in users and closes anonymous ones with 4401."""
+"""The workstream socket: authorisation, replay from a cursor, pushes and the table tail."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from command_site.asgi import application
 from tasks.consumers import CLOSE_UNAUTHENTICATED, WorkstreamConsumer
+from tasks.models import PlanRevision, Task, TaskRun, WorkstreamEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def make_run(owner) -> TaskRun:
+    task = Task.objects.create(owner=owner, raw_prompt="make a pdf", title="make a pdf")
+    revision = PlanRevision.objects.create(task=task, number=1, planner="test")
+    return TaskRun.objects.create(task=task, owner=owner, plan_revision=revision)
+
+
+def add_events(run: TaskRun, count: int, start: int = 1) -> None:
+    for seq in range(start, start + count):
+        WorkstreamEvent.objects.create(run=run, seq=seq, kind="note", title=f"Row {seq}")
+
+
+def seqs(html: str) -> list[int]:
+    return [int(s) for s in re.findall(r'data-seq="(\d+)"', html)]
+
+
+async def connect_as(user) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(WorkstreamConsumer.as_asgi(), "/ws/workstream/")
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
 
 
 async def test_anonymous_socket_is_closed_with_an_application_code():
@@ -17,8 +45,7 @@ async def test_anonymous_socket_is_closed_with_an_application_code():
     communicator.scope["user"] = AnonymousUser()
     connected, _ = await communicator.connect()
     assert connected
-    output = await communicator.receive_output()
-    assert output == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+    assert await communicator.receive_output() == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
 
 
 async def test_socket_without_an_allowed_origin_is_refused():
@@ -27,11 +54,110 @@ async def test_socket_without_an_allowed_origin_is_refused():
     assert not connected
 
 
-async def test_signed_in_user_is_answered(owner):
-    communicator = WebsocketCommunicator(WorkstreamConsumer.as_asgi(), "/ws/workstream/")
-    communicator.scope["user"] = owner
-    connected, _ = await communicator.connect()
-    assert connected
+async def test_ping(owner):
+    communicator = await connect_as(owner)
     await communicator.send_json_to({"type": "ping"})
     assert await communicator.receive_json_from() == {"type": "pong"}
+    await communicator.disconnect()
+
+
+async def test_subscribe_replays_only_what_the_client_missed(owner):
+    run = await sync_to_async(make_run)(owner)
+    await sync_to_async(add_events)(run, 5)
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 2}]})
+    html = await communicator.receive_from()
+    assert f'id="workstream-{run.pk}" hx-swap-oob="beforeend"' in html
+    assert seqs(html) == [3, 4, 5]
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
+async def test_push_delivers_new_rows_once_in_order(owner):
+    run = await sync_to_async(make_run)(owner)
+    await sync_to_async(add_events)(run, 2)
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 2}]})
+    await sync_to_async(add_events)(run, 3, start=3)
+    layer = get_channel_layer()
+    # Two pushes for the same rows (a duplicate delivery) must not duplicate rows.
+    for _ in range(2):
+        await layer.group_send(f"run-{run.pk}", {"type": "workstream.event", "run_id": run.pk, "event_id": 0, "seq": 5})
+    html = await communicator.receive_from()
+    assert seqs(html) == [3, 4, 5]
+    assert await communicator.receive_nothing(timeout=0.6)
+    await communicator.disconnect()
+
+
+async def test_rows_written_by_another_process_arrive_through_the_tail(owner, settings):
+    settings.COMMAND_TAIL_INTERVAL = 0.05
+    run = await sync_to_async(make_run)(owner)
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 0}]})
+    assert await communicator.receive_nothing(timeout=0.2)
+    await sync_to_async(add_events)(run, 2)  # no push at all
+    html = await communicator.receive_from(timeout=3)
+    assert seqs(html) == [1, 2]
+    await communicator.disconnect()
+
+
+async def test_reconnect_with_cursor_gets_the_gap_without_duplicates(owner):
+    run = await sync_to_async(make_run)(owner)
+    await sync_to_async(add_events)(run, 3)
+    first = await connect_as(owner)
+    await first.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 0}]})
+    assert seqs(await first.receive_from()) == [1, 2, 3]
+    await first.disconnect()
+    await sync_to_async(add_events)(run, 4, start=4)  # written while the socket was down
+    second = await connect_as(owner)
+    await second.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 3}]})
+    assert seqs(await second.receive_from()) == [4, 5, 6, 7]
+    await second.disconnect()
+
+
+async def test_large_replay_is_batched_and_complete(owner):
+    run = await sync_to_async(make_run)(owner)
+    await sync_to_async(WorkstreamEvent.objects.bulk_create)(
+        [WorkstreamEvent(run=run, seq=i, kind="note", title=f"Row {i}") for i in range(1, 451)]
+    )
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 0}]})
+    received = []
+    while len(received) < 450:
+        received += seqs(await communicator.receive_from())
+    assert received == list(range(1, 451))
+    await communicator.disconnect()
+
+
+async def test_another_users_run_is_not_available(owner, other_user):
+    run = await sync_to_async(make_run)(owner)
+    await sync_to_async(add_events)(run, 2)
+    communicator = await connect_as(other_user)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 0}]})
+    reply = await communicator.receive_json_from()
+    assert reply == {"type": "error", "message": f"Run {run.pk} is not available."}
+    layer = get_channel_layer()
+    await layer.group_send(f"run-{run.pk}", {"type": "workstream.event", "run_id": run.pk, "event_id": 0, "seq": 2})
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
+async def test_malformed_subscription_is_explained(owner):
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"after": 1}]})
+    reply = await communicator.receive_json_from()
+    assert reply["type"] == "error"
+    await communicator.disconnect()
+
+
+async def test_rows_escape_what_they_show(owner):
+    run = await sync_to_async(make_run)(owner)
+    await sync_to_async(WorkstreamEvent.objects.create)(
+        run=run, seq=1, kind="note", title="<script>alert(1)</script>", file_path="a<b>.html"
+    )
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 0}]})
+    html = await communicator.receive_from()
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
     await communicator.disconnect()
