@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django import forms
 
-from approvals.models import ApprovalPreference, FormatDefault
+from approvals.models import ApprovalPreference
 from approvals.policy import CATEGORY_LABELS, REMEMBERABLE, Category
 from approvals.services.memory import EXPERTISE_LEVELS, TONES
+from providers.contracts import OutputCategory
 
+OUTPUT_LABELS = {"pdf": "PDF", "project_edit": "Project edit"}
 EXPERTISE_LABELS = {"new": "New to this", "expert": "Expert"}
 
 
@@ -41,18 +43,22 @@ class DecisionForm(forms.Form):
 
 
 class ApprovalPreferenceForm(forms.Form):
-    category = forms.ChoiceField(choices=[(c.value, CATEGORY_LABELS[c]) for c in Category if c in REMEMBERABLE])
+    category = forms.ChoiceField(
+        label="Kind of action", choices=[(c.value, CATEGORY_LABELS[c]) for c in Category if c in REMEMBERABLE]
+    )
     decision = forms.ChoiceField(choices=ApprovalPreference.Decision.choices)
     scope = forms.ChoiceField(choices=ApprovalPreference.Scope.choices, initial="workspace")
     workspace = forms.ModelChoiceField(queryset=None, required=False, empty_label="Choose a workspace")
     command_allowlist = forms.CharField(
+        label="Commands to allow (one per line)",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "npm run build\npytest"}),
         max_length=4000,
-        help_text="Commands only: one per line. Other commands still ask.",
+        help_text="For commands only. Needed to allow commands everywhere; any other command still asks.",
     )
     confirm_high_risk = forms.BooleanField(
-        required=False, label="I understand Command will delete files in any workspace without asking"
+        required=False,
+        label="Deletions everywhere: I understand Command will then delete files in any workspace without asking",
     )
 
     def __init__(self, *args, owner, **kwargs):
@@ -70,7 +76,10 @@ class ApprovalPreferenceForm(forms.Form):
 
 
 class FormatDefaultForm(forms.Form):
-    category = forms.ChoiceField(choices=FormatDefault._meta.get_field("category").choices, label="Output kind")
+    category = forms.ChoiceField(
+        choices=[(c.value, OUTPUT_LABELS.get(c.value, c.value.capitalize())) for c in OutputCategory],
+        label="Output kind",
+    )
     format = forms.CharField(max_length=20, label="Format", widget=forms.TextInput(attrs={"placeholder": "pdf"}))
 
 

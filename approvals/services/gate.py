@@ -112,10 +112,10 @@ def _summary(*, run, plan_step: PlanStep, classification: Classification) -> dic
     what = plan_step.explanation.what
     action = classification.action
     if action.get("command"):
-        what = f"{what} Command: {action['command']}"
+        what = f"{what} It would run: {action['command']}"
     elif action.get("paths"):
         shown = ", ".join(action["paths"][:5]) + (" …" if len(action["paths"]) > 5 else "")
-        what = f"{what} Files: {shown}"
+        what = f"{what} Files it would change: {shown}"
     why = f"This step {classification.reason}. {plan_step.explanation.why}"
     return {"understood": str(understood), "next_action": what, "why_it_matters": why}
 

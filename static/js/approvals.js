@@ -35,8 +35,9 @@
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && refine && refine.contains(event.target)) {
       event.preventDefault();
       event.stopPropagation();
-      var form = event.target.form;
-      if (form) form.requestSubmit(refine.querySelector("[data-approval-refine-submit]"));
+      // A click (not requestSubmit) so htmx records which button decided, as it does for a mouse.
+      var send = refine.querySelector("[data-approval-refine-submit]");
+      if (send) send.click();
     }
   }, true);
 
