@@ -12,6 +12,12 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 PASSWORD = "correct horse battery staple 42"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Personas are created per test; the production hasher costs ~0.5 s per user on a small machine.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD

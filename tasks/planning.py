@@ -14,6 +14,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from approvals.selectors import format_defaults_for, remembered_answers_for
+from approvals.services import clarification_remember
 from providers.contracts import Plan, PlannerResult, UnderstandingSnapshot
 from providers.planner import BUILTIN_LABEL, BuiltinPlanner, PlanningRequest
 from providers.selectors import provider_connection_default
@@ -51,15 +53,11 @@ def _planning_request(task: Task, *, answers: dict[str, str], remembered: dict[s
         upload_names=tuple(task.uploads.values_list("original_name", flat=True)),
         answers=answers,
         remembered_answers=remembered,
+        format_defaults=dict(format_defaults_for(owner=task.owner)),
     )
 
 
 def _remembered_answers(owner) -> dict[str, str]:
-    # The memory feature lives in `approvals`; until it provides answers, nothing is reused.
-    try:
-        from approvals.selectors import remembered_answers_for
-    except ImportError:
-        return {}
     return dict(remembered_answers_for(owner=owner))
 
 
@@ -105,7 +103,10 @@ def _describe_change(before: PlanRevision | None, after: PlannerResult) -> str:
     old_steps, new_steps = len(before.plan.get("steps", [])), len(after.plan.steps)
     if old_steps != new_steps:
         parts.append(f"the plan went from {old_steps} to {new_steps} steps")
-    return "; ".join(parts).capitalize() + "." if parts else "The plan is unchanged."
+    if not parts:
+        return "The plan is unchanged."
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
 
 
 def _plan_now(*, task: Task, answers: dict[str, str], change_note: str) -> PlanRevision:
@@ -178,7 +179,8 @@ def task_answer_clarifications(
     if task.status not in PRE_RUN_STATUSES:
         raise PlanningRefused("This task has already started; its questions can no longer be answered here.")
     latest = task.plan_revisions.order_by("-number").first()
-    open_ids = {a["id"] for a in (latest.understanding.get("ambiguities", []) if latest else [])}
+    questions = {a["id"]: a["question"] for a in (latest.understanding.get("ambiguities", []) if latest else [])}
+    open_ids = set(questions)
     cleaned = {k: " ".join(str(v).split()) for k, v in answers.items() if str(v).strip()}
     if not cleaned:
         raise PlanningRefused("Answer at least one question: nothing was changed.")
@@ -195,7 +197,7 @@ def task_answer_clarifications(
     all_answers = {**task.context.get("answers", {}), **cleaned}
     task.context = {**task.context, "answers": all_answers}
     task.save(update_fields=["context", "updated_at"])
-    remembered_note = _remember(task.owner, {k: cleaned[k] for k in remember if k in cleaned})
+    remembered_note = _remember(task, {k: cleaned[k] for k in remember if k in cleaned}, questions)
 
     remembered = _remembered_answers(task.owner)
     preview = BuiltinPlanner().plan(_planning_request(task, answers=all_answers, remembered=remembered))
@@ -213,16 +215,16 @@ def _as_uuid(value: str):
         return None
 
 
-def _remember(owner, answers: dict[str, str]) -> str:
-    if not answers:
-        return ""
-    try:
-        from approvals.services import answer_remember
-    except ImportError:
-        return " Remembering answers is not live in this build yet, so they were not stored for next time."
+def _remember(task: Task, answers: dict[str, str], questions: dict[str, str]) -> str:
     for question_id, answer in answers.items():
-        answer_remember(owner=owner, question_id=question_id, answer=answer)
-    return f" Remembered for next time: {', '.join(sorted(answers))}."
+        clarification_remember(
+            owner=task.owner,
+            question_key=question_id,
+            question=questions.get(question_id, question_id),
+            answer=answer,
+            learned_from_task=task,
+        )
+    return f" Remembered for next time: {', '.join(sorted(answers))}." if answers else ""
 
 
 @transaction.atomic

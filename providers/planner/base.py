@@ -13,7 +13,9 @@ class PlanningRequest:
     """Everything a planner may look at. Never carries secrets or model instances.
 
     `answers` are the operator's answers to clarifying questions (question id → answer);
-    `remembered_answers` are answers reused from memory, which the understanding announces.
+    `remembered_answers` are answers reused from memory, which the understanding announces;
+    `format_defaults` are remembered formats per output category ({"document": "pdf"}), used only
+    when the request names no format.
     """
 
     prompt: str
@@ -24,6 +26,7 @@ class PlanningRequest:
     upload_names: tuple[str, ...] = ()
     answers: dict[str, str] = field(default_factory=dict)
     remembered_answers: dict[str, str] = field(default_factory=dict)
+    format_defaults: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_workspace(self) -> bool:

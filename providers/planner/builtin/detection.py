@@ -99,7 +99,7 @@ _FORMATS: list[tuple[str, str, OutputCategory]] = [
 ]
 _FORMAT_RES = [(re.compile(rf"(?<![\w-])(?:{p})(?![\w-])"), value, cat) for p, value, cat in _FORMATS]
 
-_COMPATIBLE = {
+COMPATIBLE = {
     "doc": {"pdf", "docx", "md"},
     "slides": {"pptx", "pdf"},
     "sheet": {"xlsx", "csv"},
@@ -218,12 +218,12 @@ def detect(text: str) -> Detection:
         for start, end, value, category in formats:
             text_hint = clause[start:end]
             hints.append(FormatHint(text=text_hint, kind="format", value=value))
-            targets = [d for d in clause_items if value in _COMPATIBLE.get(d.kind, set())]
+            targets = [d for d in clause_items if value in COMPATIBLE.get(d.kind, set())]
             if not targets and not clause_items and deliverables:
                 # "a report as a pdf" split oddly, or "a proposal in pdf and docx": the format belongs
                 # to the deliverable just before (and two formats for it become a question).
                 last = deliverables[-1]
-                if value in _COMPATIBLE.get(last.kind, set()) and (_ATTACH_BACK.search(clause[:start]) or last.formats):
+                if value in COMPATIBLE.get(last.kind, set()) and (_ATTACH_BACK.search(clause[:start]) or last.formats):
                     targets = [last]
             if targets:
                 for target in targets:

@@ -13,7 +13,7 @@ from providers.contracts import (
 )
 from providers.planner.base import PlanningRequest
 from providers.planner.builtin import commands as cmd
-from providers.planner.builtin.detection import FORMAT_NAMES, Detection, FoundDeliverable, detect
+from providers.planner.builtin.detection import COMPATIBLE, FORMAT_NAMES, Detection, FoundDeliverable, detect
 from providers.planner.builtin.entities import extract
 from providers.planner.builtin.plans import build_brief, build_plan
 from providers.planner.builtin.spelling import correct
@@ -70,7 +70,7 @@ class BuiltinPlanner:
         found = _apply_format_answers(found, answers)
         themes = [answers["theme"].strip().lower()] if answers.get("theme") else detection.themes
 
-        deliverables, assumptions = _deliverables(found, detection)
+        deliverables, assumptions = _deliverables(found, detection, request.format_defaults)
         if project_edit:
             deliverables.append(
                 Deliverable(
@@ -217,9 +217,19 @@ def _apply_format_answers(found: list[FoundDeliverable], answers: dict[str, str]
     return result
 
 
-def _deliverables(found: list[FoundDeliverable], detection: Detection) -> tuple[list[Deliverable], list[str]]:
+def _deliverables(
+    found: list[FoundDeliverable], detection: Detection, format_defaults: dict[str, str]
+) -> tuple[list[Deliverable], list[str]]:
     deliverables: list[Deliverable] = []
     assumptions: list[str] = []
+    for item in found:
+        remembered = format_defaults.get(item.category.value)
+        if not item.formats and remembered and remembered in COMPATIBLE.get(item.kind, set()):
+            item.formats.append(remembered)
+            item.format_texts.append("remembered")
+            assumptions.append(
+                f"Used your remembered format for {item.category.value} outputs: {FORMAT_NAMES[remembered]}."
+            )
     titles = [f.title for f in found]
     for n, item in enumerate(found, start=1):
         title = item.title
