@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.contrib import messages
 from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -13,8 +16,11 @@ from command_site.roadmap import PHASES
 from outputs.selectors import asset_get
 from outputs.services import asset_attach_to_task
 from tasks.forms import TaskRequestForm
+from tasks.planning import task_understand
 from tasks.selectors import task_list_recent
 from tasks.services import task_submit
+
+logger = logging.getLogger(__name__)
 
 
 def landing(request):
@@ -48,6 +54,15 @@ def landing(request):
                 )
                 if imported is not None:
                     asset_attach_to_task(owner=request.user, asset=imported, task=task)
+            # Understanding runs after the request is safely stored: if it fails, nothing is lost.
+            try:
+                task_understand(task=task)
+            except Exception:
+                logger.exception("understanding failed for task %s", task.pk)
+                messages.error(
+                    request,
+                    "Command stored your request but could not read it. Use “Understand and plan it now” to try again.",
+                )
             return redirect(task)
         status = 400
     else:

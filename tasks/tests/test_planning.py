@@ -312,3 +312,22 @@ def test_understand_command_prints_json(capsys):
     assert [c["corrected"] for c in data["understanding"]["corrections"]] == ["create", "landing", "proposal"]
     assert [d["category"] for d in data["understanding"]["deliverables"]] == ["website", "pdf"]
     assert data["plan"]["steps"] and data["brief"]["goal"]
+
+
+def test_submitting_a_request_understands_it_within_the_same_request(owner_client, owner):
+    response = owner_client.post(
+        "/", {"prompt": "creat a landng page + pdf proposel", "mode": "create", "expertise": "new", "tone": "friendly"}
+    )
+    task = Task.objects.get(owner=owner)
+    assert response.status_code == 302 and task.status == Task.Status.PLANNED
+    revision = latest(task)
+    assert revision.number == 1
+    assert revision.plan["steps"][0]["explanation"]["what"].startswith("I'll make the landing page")
+
+
+def test_submitting_with_a_default_provider_leaves_the_task_visibly_understanding(owner_client, owner, provider):
+    owner_client.post("/", {"prompt": "a logo", "mode": "create", "expertise": "new", "tone": "mixed"})
+    task = Task.objects.get(owner=owner)
+    assert task.status == Task.Status.UNDERSTANDING
+    assert latest(task).planner == "built-in (rule-based)"
+    assert OrmQ.objects.count() == 1
