@@ -13,13 +13,14 @@ anything outside the workspace is refused and no remembered preference can chang
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
 import re
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
@@ -149,7 +150,33 @@ def facts_for_step(
         "provider_paid": bool(inputs.get("provider_paid", False)),
     }
     base.update(overrides)
+    if "diffs" not in overrides and workspace_root is not None and isinstance(inputs.get("content"), str):
+        base["diffs"] = _content_diffs(Path(workspace_root), base["paths"], inputs["content"])
     return ActionFacts(**base)
+
+
+MAX_DIFF_SOURCE_BYTES = 512 * 1024
+
+
+def _content_diffs(root: Path, paths: tuple[str, ...], content: str) -> dict[str, str]:
+    """The diff a write of `content` would make to an existing text file: real bytes, nothing guessed.
+
+    Only for one named path that exists inside the workspace and reads as text; otherwise no preview.
+    """
+    if len(paths) != 1 or not _inside(root, paths[0]):
+        return {}
+    target = root / paths[0]
+    try:
+        if not target.is_file() or target.stat().st_size > MAX_DIFF_SOURCE_BYTES:
+            return {}
+        old = target.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    lines = difflib.unified_diff(
+        old.splitlines(), content.splitlines(), fromfile=f"a/{paths[0]}", tofile=f"b/{paths[0]}", lineterm=""
+    )
+    text = "\n".join(lines)
+    return {paths[0]: text} if text else {}
 
 
 # --- Path containment ------------------------------------------------------------------------
@@ -284,8 +311,26 @@ def action_hash(action: Mapping) -> str:
     return hashlib.sha256(json.dumps(bound, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+_RISK_ORDER = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
+
+
 def classify(plan_step: PlanStep, facts: ActionFacts) -> Classification:
-    """Classify one planned action. Pure: reads the folder only to see which targets exist."""
+    """Classify one planned action. Pure: reads the folder only to see which targets exist.
+
+    The policy's own judgement decides the category and the default; when the planner rated the
+    step riskier, the higher level is kept and the planner's reason is added.
+    """
+    result = _classify(plan_step, facts)
+    planner_risk = RiskLevel(plan_step.risk_level)
+    if _RISK_ORDER[planner_risk] > _RISK_ORDER[result.risk_level] and result.default != Default.REFUSE:
+        reason = result.reason + (
+            f" (the plan rates it {planner_risk}: {plan_step.risk_reason})" if plan_step.risk_reason else ""
+        )
+        result = replace(result, risk_level=planner_risk, reason=reason)
+    return result
+
+
+def _classify(plan_step: PlanStep, facts: ActionFacts) -> Classification:
     kind = plan_step.action_type
     outside = _outside_paths(facts)
     if outside:

@@ -12,7 +12,14 @@ from approvals.services.decisions import (
     approvals_expire_overdue,
     approvals_withdraw_for_run,
 )
-from approvals.services.gate import GateDecision, Outcome, approval_gate_check, preference_matching
+from approvals.services.gate import (
+    EngineGateDecision,
+    GateDecision,
+    Outcome,
+    approval_gate_check,
+    approval_gate_for_engine,
+    preference_matching,
+)
 from approvals.services.memory import (
     approval_preference_forget,
     approval_preference_set,
@@ -24,6 +31,8 @@ from approvals.services.memory import (
 )
 
 __all__ = [
+    "EngineGateDecision",
+    "approval_gate_for_engine",
     "GateDecision",
     "Outcome",
     "approval_allow",

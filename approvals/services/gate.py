@@ -37,6 +37,7 @@ from approvals.policy import (
     Default,
     allowlist_covers,
     classify,
+    facts_for_step,
 )
 from approvals.services.memory import approval_preference_touch
 from providers.contracts import PlanStep, RiskLevel
@@ -260,3 +261,62 @@ def _supersede(old: ApprovalRequest | None, new: ApprovalRequest) -> None:
     if old.status == ApprovalRequest.Status.PENDING:
         updates["status"] = ApprovalRequest.Status.SUPERSEDED
     ApprovalRequest.objects.filter(pk=old.pk).update(**updates)
+
+
+# --- The engine's hook -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineGateDecision:
+    """The engine's vocabulary (tasks.engine.approval.GateDecision is read by attribute).
+
+    `action` is proceed / wait / skip; `reason` is empty when nothing is worth a workstream line
+    (an ordinary read or new file), otherwise the line to show; `approval_id` names the request.
+    """
+
+    action: str
+    reason: str
+    approval_id: str
+    change_url: str
+    decision: GateDecision
+
+
+def _open_ambiguities(run) -> tuple[str, ...]:
+    understanding = (run.plan_revision.understanding or {}) if run.plan_revision_id else {}
+    questions = [a.get("question", "") for a in understanding.get("ambiguities", []) if isinstance(a, dict)]
+    return tuple(q for q in questions if q)
+
+
+def approval_gate_for_engine(ctx) -> EngineGateDecision:
+    """The gate for `tasks.engine.approval.set_approval_gate`: ctx has run, step, plan_step, workspace_path.
+
+    Facts come from the step's inputs and the real folder (existing files, a diff preview when the
+    step carries the new content). Open questions in the understanding make the run's first changing
+    step ask; once the operator allowed one such step, the rest of the run does not ask again for it.
+    Outside-the-workspace steps are skipped with the refusal as the reason (the engine knows no
+    "refuse"); a refined step keeps the run waiting until the re-plan replaces it.
+    """
+    run, plan_step = ctx.run, ctx.plan_step
+    ambiguities: tuple[str, ...] = ()
+    if (
+        plan_step.mutates
+        and not ApprovalRequest.objects.filter(run=run, ambiguous=True, status=ApprovalRequest.Status.ALLOWED).exists()
+    ):
+        ambiguities = _open_ambiguities(run)
+    workspace = run.workspace
+    facts = facts_for_step(
+        plan_step,
+        workspace_root=Path(ctx.workspace_path) if ctx.workspace_path else None,
+        workspace_name=workspace.name if workspace else "",
+        ambiguities=ambiguities,
+    )
+    decision = approval_gate_check(run=run, step_execution=ctx.step, plan_step=plan_step, facts=facts)
+    approval_id = str(decision.request.pk) if decision.request else ""
+    action, reason = {
+        Outcome.PROCEED: ("proceed", decision.announcement or (decision.reason if decision.request else "")),
+        Outcome.WAIT: ("wait", decision.reason),
+        Outcome.SKIP: ("skip", decision.announcement or decision.reason),
+        Outcome.REFUSE: ("skip", decision.reason),
+        Outcome.REPLAN: ("wait", decision.reason),
+    }[decision.outcome]
+    return EngineGateDecision(action, reason, approval_id, decision.change_url, decision)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -14,6 +15,7 @@ from approvals.services import (
     approval_allow,
     approval_deny,
     approval_gate_check,
+    approval_gate_for_engine,
     approval_preference_set,
     approval_refine,
 )
@@ -228,3 +230,31 @@ def test_preferences_are_per_owner(make_run, owner, other_user):
     assert gate(run, step, make_step(path="index.html")).outcome == Outcome.WAIT
     assert ApprovalPreference.objects.filter(owner=owner).count() == 0
     assert Workspace.objects.count() == 1
+
+
+def test_engine_hook_asks_once_for_an_ambiguous_run(make_run, owner, acme):
+    from tasks.engine.handlers import StepContext
+
+    run, step = make_run(action_type="write_file")
+    run.plan_revision.understanding = {"ambiguities": [{"id": "a1", "question": "Dark or light theme?"}]}
+    run.plan_revision.save(update_fields=["understanding"])
+    plan_step = make_step(action_type="write_file", path="contact.html")
+    ctx = StepContext(run=run, step=step, plan_step=plan_step, workspace_path=Path(acme.path), lease=None)
+    first = approval_gate_for_engine(ctx)
+    assert first.action == "wait" and "Dark or light theme?" in first.reason
+    req = ApprovalRequest.objects.get(pk=first.approval_id)
+    approval_allow(request=req, user=owner, action_hash=req.action_hash)
+    second_step = make_step(step_id="s2", action_type="write_file", path="about.html")
+    ctx2 = StepContext(run=run, step=None, plan_step=second_step, workspace_path=Path(acme.path), lease=None)
+    then = approval_gate_for_engine(ctx2)
+    assert (then.action, then.reason) == ("proceed", "")
+
+
+def test_engine_hook_skips_outside_the_workspace_with_the_refusal(make_run, acme):
+    from tasks.engine.handlers import StepContext
+
+    run, step = make_run(action_type="write_file")
+    plan_step = make_step(action_type="write_file", path="../../elsewhere.txt")
+    ctx = StepContext(run=run, step=step, plan_step=plan_step, workspace_path=Path(acme.path), lease=None)
+    decision = approval_gate_for_engine(ctx)
+    assert decision.action == "skip" and decision.reason.startswith("Refused:")

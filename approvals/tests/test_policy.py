@@ -147,3 +147,26 @@ def test_allowlist_matches_whole_words_and_never_chains(allowlist, command, cove
 
 def test_an_empty_command_is_high_risk():
     assert command_risk("")[0] == RiskLevel.HIGH
+
+
+def test_a_write_with_its_content_gets_a_real_diff_preview(root):
+    step = make_step(action_type="write_file", path="index.html", content="y\nz\n")
+    facts = facts_for_step(step, workspace_root=root)
+    assert facts.diffs["index.html"].splitlines() == [
+        "--- a/index.html",
+        "+++ b/index.html",
+        "@@ -1 +1,2 @@",
+        "-x",
+        "+y",
+        "+z",
+    ]
+    new_file = make_step(action_type="write_file", path="new.html", content="y\n")
+    assert facts_for_step(new_file, workspace_root=root).diffs == {}
+
+
+def test_a_planner_rating_higher_raises_the_risk_but_not_the_default(root):
+    step = make_step(action_type="read_file", path="index.html")
+    step = step.model_copy(update={"risk_level": "high", "risk_reason": "reads credentials"})
+    result = classify(step, facts_for_step(step, workspace_root=root))
+    assert result.risk_level == RiskLevel.HIGH and result.default == Default.PROCEED
+    assert "the plan rates it high: reads credentials" in result.reason
