@@ -4,6 +4,7 @@ and the lineage that answers "what made this, from which prompt, and which versi
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -83,6 +84,18 @@ class OutputAsset(models.Model):
     @property
     def verified(self) -> bool:
         return bool(self.verification.get("passed"))
+
+    @property
+    def verified_at(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(self.verification.get("verified_at", ""))
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def show_extension(self) -> bool:
+        """False where the extension would only repeat the category (“PDF · PDF”)."""
+        return self.extension.lower() != self.category
 
     @property
     def file_name(self) -> str:

@@ -39,6 +39,13 @@ class Copy:
     sections: list[Section]
     tiers: list[Tier]
     closing: str
+    notes: list[str] = field(default_factory=list)
+
+
+ILLUSTRATIVE = (
+    "The figures in this copy (metrics, customer quote, prices) come from Command's built-in templates: "
+    "they are illustrative placeholders, not facts about the company. Replace them before publishing."
+)
 
 
 def _tone_cta(tone: str) -> str:
@@ -150,6 +157,7 @@ def built_in_copy(request: GenerationRequest, brand: Brand) -> Copy:
         sections=sections,
         tiers=tiers,
         closing=f"Thank you. {name} is ready to start when you are.",
+        notes=[ILLUSTRATIVE],
     )
 
 

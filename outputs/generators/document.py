@@ -80,7 +80,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         root=str(dest),
         primary=primary,
         files=describe_files(dest, paths),
-        metadata={"sections": headings, "formats": [p.suffix.lstrip(".") for p in paths]},
+        metadata={"notes": copy.notes, "sections": headings, "formats": [p.suffix.lstrip(".") for p in paths]},
         expectations={"headings": [title, *headings]},
         content_source=request.content_source,
         source_prompt=request.source_prompt,

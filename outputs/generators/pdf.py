@@ -187,7 +187,12 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         root=str(dest),
         primary=path.name,
         files=describe_files(dest, [path]),
-        metadata={"pages": pages, "kind": "one-pager" if one_pager else "proposal", "sections": headings},
+        metadata={
+            "notes": copy.notes,
+            "pages": pages,
+            "kind": "one-pager" if one_pager else "proposal",
+            "sections": headings,
+        },
         expectations={"pages": 1 if one_pager else pages, "texts": [title, *headings]},
         content_source=request.content_source,
         source_prompt=request.source_prompt,

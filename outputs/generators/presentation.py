@@ -102,7 +102,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         root=str(dest),
         primary=path.name,
         files=describe_files(dest, [path]),
-        metadata={"slides": len(slide_titles), "slide_titles": slide_titles},
+        metadata={"notes": copy.notes, "slides": len(slide_titles), "slide_titles": slide_titles},
         expectations={"slide_titles": slide_titles},
         content_source=request.content_source,
         source_prompt=request.source_prompt,

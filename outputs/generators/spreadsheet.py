@@ -119,7 +119,12 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         root=str(dest),
         primary=xlsx.name,
         files=describe_files(dest, [xlsx, csv_path]),
-        metadata={"sheets": ["Pricing", "Assumptions"], "rows": len(copy.tiers), "formulas": len(formulas)},
+        metadata={
+            "notes": copy.notes,
+            "sheets": ["Pricing", "Assumptions"],
+            "rows": len(copy.tiers),
+            "formulas": len(formulas),
+        },
         expectations={
             "sheets": {"Pricing": {"header_row": header_row, "headers": HEADERS}},
             "formulas": {"Pricing": formulas},

@@ -166,7 +166,12 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         root=str(dest),
         primary="index.html",
         files=files,
-        metadata={"pages": ["index.html", "contact.html"], "brand": brand.name, "file_count": len(files)},
+        metadata={
+            "notes": copy.notes,
+            "pages": ["index.html", "contact.html"],
+            "brand": brand.name,
+            "file_count": len(files),
+        },
         expectations={"pages": ["index.html", "contact.html"], "texts": {"index.html": [copy.headline, brand.name]}},
         content_source=request.content_source,
         source_prompt=request.source_prompt,

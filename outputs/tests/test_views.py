@@ -99,6 +99,8 @@ def test_open_view_shows_preview_checks_and_lineage(assets, owner_client, task):
             assert needle in html, (cat, needle)
         assert b"Verified" in html and task.reference.encode() in html and asset.sha256.encode() in html
         assert b"built-in templates" in html or b"synthesised in code" in html
+        if cat in {"website", "pdf", "document", "presentation", "spreadsheet"}:
+            assert b"illustrative placeholders" in html  # template figures are never passed off as facts
 
 
 def test_versions_are_browsable(deliver, generated, owner_client):
