@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 
 from approvals.models import (
     ApprovalPreference,
@@ -81,3 +83,46 @@ def memory_for_owner(*, owner) -> MemoryOverview:
         styles=list(StylePreference.objects.filter(owner=owner).select_related("learned_from_task")),
         clarifications=list(RememberedClarification.objects.filter(owner=owner).select_related("learned_from_task")),
     )
+
+
+@dataclass(frozen=True)
+class MemoryNote:
+    """One line saying memory changed what Command does, with the link to change it."""
+
+    text: str
+    change_url: str
+
+
+def memory_notes_for(
+    *,
+    owner,
+    clarification_keys: Iterable[str] = (),
+    format_categories: Iterable[str] = (),
+    style_kinds: Iterable[str] = (),
+) -> list[MemoryNote]:
+    """The workstream lines for remembered items that were just used — only items that exist.
+
+    "Used your remembered answer to “Who is it for?”: CFOs — change this", and so on.
+    """
+    memory_url = reverse("approvals:memory")
+    notes = []
+    for c in RememberedClarification.objects.filter(owner=owner, question_key__in=list(clarification_keys)):
+        notes.append(
+            MemoryNote(
+                f"Used your remembered answer to “{c.question}”: {c.answer} — change this", f"{memory_url}#{c.anchor}"
+            )
+        )
+    for f in FormatDefault.objects.filter(owner=owner, category__in=list(format_categories)):
+        notes.append(
+            MemoryNote(
+                f"Used your default format for {f.get_category_display()} outputs: {f.format} — change this",
+                f"{memory_url}#{f.anchor}",
+            )
+        )
+    for s in StylePreference.objects.filter(owner=owner, kind__in=list(style_kinds)):
+        notes.append(
+            MemoryNote(
+                f"Used your default {s.get_kind_display().lower()}: {s.value} — change this", f"{memory_url}#{s.anchor}"
+            )
+        )
+    return notes
