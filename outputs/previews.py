@@ -159,7 +159,11 @@ def build_preview(generated: GeneratedOutput) -> Preview:
                 csv_name = next((n for n in names if n.endswith(".csv")), None)
                 return table_rows(root / csv_name if csv_name else primary)
             case "website":
-                return Preview(None, {"pages": [n for n in names if n.endswith(".html")]})
+                pages = [n for n in names if n.endswith(".html")]
+                thumb = next((root / n for n in names if n.endswith("og-image.png")), None)
+                if thumb is None:
+                    return Preview(None, {"pages": pages})
+                return Preview(image_preview(thumb).image, {"pages": pages})
     except Exception as exc:  # noqa: BLE001 — a preview is a convenience; its failure is reported, not fatal
         return Preview(None, {"preview_error": f"No preview could be made: {type(exc).__name__}: {exc}"[:300]})
     return Preview()

@@ -12,7 +12,7 @@ from string import Template
 from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files
 from outputs.generators.brand import Brand, brand_from
 from outputs.generators.copywriting import Copy, copy_for
-from outputs.generators.image import logo_svg, mark_svg
+from outputs.generators.image import logo_svg, mark_svg, render_social_card
 
 CSS = Template((Path(__file__).parent / "site_template" / "styles.css").read_text(encoding="utf-8"))
 
@@ -62,6 +62,7 @@ def _page(brand: Brand, title: str, description: str, body: str) -> str:
   <title>{escape(title)}</title>
   <meta name="description" content="{escape(description)}">
   <meta property="og:title" content="{escape(title)}">
+  <meta property="og:image" content="assets/og-image.png">
   <link rel="icon" href="assets/favicon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="styles.css">
 </head>
@@ -158,6 +159,9 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     }
     for rel, text in written.items():
         (dest / rel).write_text(text, encoding="utf-8")
+    # The sharing card doubles as the site's thumbnail in the asset library.
+    render_social_card(brand, copy.headline, copy.tagline, dest / "assets" / "og-image.png", width=1200, height=630)
+    written["assets/og-image.png"] = None
     files = describe_files(dest, [dest / rel for rel in written])
     return GeneratedOutput(
         category="website",

@@ -29,7 +29,7 @@ def test_every_generator_produces_verified_previewable_files(generated, category
     assert report.passed, report.summary()
     preview = build_preview(out)
     assert "preview_error" not in preview.data
-    if category in {"image", "pdf", "video", "audio"}:
+    if category in {"image", "pdf", "video", "audio", "website"}:
         with Image.open(__import__("io").BytesIO(preview.image)) as im:
             assert im.width > 0
     else:

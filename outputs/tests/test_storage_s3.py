@@ -72,7 +72,8 @@ def test_website_preview_and_tamper_check_on_s3(s3, deliver, generated, owner_cl
     page = owner_client.get(reverse("outputs:site", args=[asset.id, "index.html"]))
     assert page.status_code == 200 and b"Northwind Cloud" in b"".join(page.streaming_content)
     assert other_client.get(reverse("outputs:site", args=[asset.id, "index.html"])).status_code == 404
-    assert owner_client.get(reverse("outputs:preview", args=[asset.id])).status_code == 404  # no image for sites
+    thumb = owner_client.get(reverse("outputs:preview", args=[asset.id]))  # the site's sharing card
+    assert thumb["Content-Type"] == "image/png" and b"".join(thumb.streaming_content).startswith(b"\x89PNG")
     client.put_object(Bucket=bucket, Key=asset.storage_name("styles.css"), Body=b"body{}")
     report = asset_verify_stored(asset=asset)
     assert [c.name for c in report.checks if not c.passed] == ["styles.css intact"]
