@@ -175,7 +175,7 @@ def task_answer_clarifications(
     workspace, and tasks that have started running. `remember` names the questions whose answers
     should be reused next time; when the memory feature is not live, the change note says so.
     """
-    task = Task.objects.select_for_update().select_related("workspace").get(pk=task.pk)
+    task = Task.objects.select_for_update(of=("self",)).select_related("workspace").get(pk=task.pk)
     if task.status not in PRE_RUN_STATUSES:
         raise PlanningRefused("This task has already started; its questions can no longer be answered here.")
     latest = task.plan_revisions.order_by("-number").first()
