@@ -9,6 +9,7 @@ from approvals.models import (
     RememberedClarification,
     StylePreference,
 )
+from approvals.services import approvals_expire_overdue
 
 
 @admin.register(ApprovalRequest)
@@ -21,8 +22,15 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
     # A decision is the operator's alone: the admin reads requests, it does not decide them.
     readonly_fields = [f.name for f in ApprovalRequest._meta.fields]
 
+    actions = ["expire_overdue"]
+
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description="Expire every pending request past its expiry time")
+    def expire_overdue(self, request, queryset):
+        count = approvals_expire_overdue()
+        self.message_user(request, f"{count} overdue request(s) expired; their runs are told by signal.")
 
 
 @admin.register(ApprovalPreference)

@@ -40,6 +40,15 @@ def approvals_for_run(*, owner, run_id: int):
     return ApprovalRequest.objects.filter(owner=owner, run_id=run_id).select_related("auto_decided_by")
 
 
+def approval_pending_for_run(*, owner, run_id: int) -> ApprovalRequest | None:
+    """The request a run is waiting on (for the thread and the task switcher), or None."""
+    return (
+        ApprovalRequest.objects.filter(owner=owner, run_id=run_id, status=ApprovalRequest.Status.PENDING)
+        .select_related("run", "run__task", "workspace")
+        .first()
+    )
+
+
 def approvals_recent_for_owner(*, owner, limit: int = 20):
     return (
         ApprovalRequest.objects.filter(owner=owner)

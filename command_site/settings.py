@@ -230,6 +230,8 @@ RETRY_SAFE_TYPES = env_list(
 COMMAND_LEASE_SECONDS = env_int("COMMAND_LEASE_SECONDS", 60, minimum=5)
 COMMAND_MAX_RUNS_PER_USER = env_int("COMMAND_MAX_RUNS_PER_USER", 3, minimum=1)
 COMMAND_COMMAND_TIMEOUT = env_int("COMMAND_COMMAND_TIMEOUT", 600, minimum=1)
+# How long an approval request waits for a decision before it expires (the run then asks again on resume).
+COMMAND_APPROVAL_TTL_SECONDS = env_int("COMMAND_APPROVAL_TTL_SECONDS", 86400, minimum=60)
 
 # --- Storage --------------------------------------------------------------------------------
 

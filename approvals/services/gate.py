@@ -42,12 +42,22 @@ from approvals.policy import (
 from approvals.services.memory import approval_preference_touch
 from providers.contracts import PlanStep, RiskLevel
 
-DEFAULT_TTL = timedelta(hours=24)
+EXPIRY_SCHEDULE_NAME = "Expire overdue approval requests"
+EXPIRY_JOB = "approvals.jobs.expire_overdue_approvals"
 
 
 def approval_ttl() -> timedelta:
-    seconds = getattr(settings, "COMMAND_APPROVAL_TTL_SECONDS", None)
-    return timedelta(seconds=seconds) if seconds else DEFAULT_TTL
+    return timedelta(seconds=settings.COMMAND_APPROVAL_TTL_SECONDS)
+
+
+def approval_expiry_schedule_ensure() -> None:
+    """Make sure the periodic expiry job exists (idempotent; created with the first pending request)."""
+    from django_q.models import Schedule
+
+    if not Schedule.objects.filter(name=EXPIRY_SCHEDULE_NAME).exists():
+        Schedule.objects.create(
+            name=EXPIRY_SCHEDULE_NAME, func=EXPIRY_JOB, schedule_type=Schedule.MINUTES, minutes=5, repeats=-1
+        )
 
 
 class Outcome(StrEnum):
@@ -213,6 +223,7 @@ def approval_gate_check(*, run, step_execution, plan_step: PlanStep, facts: Acti
             request = ApprovalRequest.objects.get(run=run, step_id=plan_step.id, status=ApprovalRequest.Status.PENDING)
         else:
             _supersede(latest, request)
+            approval_expiry_schedule_ensure()
         return GateDecision(
             Outcome.WAIT,
             f"{changed_note}Waiting for your approval: this step {classification.reason}.",

@@ -55,6 +55,10 @@ def test_an_edit_opens_one_pending_request_with_the_exact_action(make_run, owner
     assert req.understood == "A premium B2B landing page for Acme Analytics."
     assert "overwrites 2 existing files" in req.why_it_matters
     assert req.expires_at > timezone.now()
+    # The periodic expiry job exists once something waits.
+    from django_q.models import Schedule
+
+    assert Schedule.objects.filter(func="approvals.jobs.expire_overdue_approvals").count() == 1
     # A second delivery of the same step waits on the same request instead of asking twice.
     again = gate(run, step, plan_step)
     assert again.outcome == Outcome.WAIT and again.request.pk == req.pk

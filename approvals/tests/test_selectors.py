@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from django.http import Http404
 
-from approvals.selectors import approval_get_for_owner, approvals_pending_for_owner, memory_notes_for
+from approvals.selectors import (
+    approval_get_for_owner,
+    approval_pending_for_run,
+    approvals_pending_for_owner,
+    memory_notes_for,
+)
 from approvals.services import clarification_remember, format_default_set, style_preference_set
 
 pytestmark = pytest.mark.django_db
@@ -49,3 +54,5 @@ def test_requests_are_read_only_by_their_owner(make_run, owner, other_user):
         approval_get_for_owner(owner=other_user, approval_id=req.pk)
     assert list(approvals_pending_for_owner(owner=other_user)) == []
     assert list(approvals_pending_for_owner(owner=owner)) == [req]
+    assert approval_pending_for_run(owner=owner, run_id=run.pk) == req
+    assert approval_pending_for_run(owner=other_user, run_id=run.pk) is None
