@@ -62,9 +62,6 @@ _CODE_TARGET = re.compile(
 _CODE_WORDS = re.compile(
     r"\b(refactor|codebase|repo|repository|bug|bugs|stack trace|traceback|typescript|unit tests?)\b", re.I
 )
-FILE_PATH = re.compile(
-    r"(?<![\w@])(?:[\w-]+/)*[\w-]+\.(?:py|js|mjs|ts|tsx|jsx|css|scss|html|md|json|toml|ya?ml|rb|go|rs|java|php|vue|svelte|sql|sh)\b"
-)
 
 
 _HIGH_REASON = "It can delete or overwrite files or history that a rollback may not cover."
@@ -108,10 +105,26 @@ def unnamed_command(raw: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
+FILE_PATH = re.compile(
+    r"(?<![\w@])(?:[\w-]+/)*[\w-]+\.(?:py|js|mjs|ts|tsx|jsx|css|scss|html|md|json|toml|ya?ml|rb|go|rs|java|php|vue|svelte|sql|sh)\b"
+)
+_IN_FILE = re.compile(rf"\b(?:in|inside|of|to|from)\s+(?:the\s+)?(?:file\s+)?{FILE_PATH.pattern}")
+# Work on material Command would have to read and understand: a template cannot do it honestly.
+_TRANSFORM = re.compile(
+    r"\b(translate|summari[sz]e|summary of (?:the|this|my|our)|proofread|paraphrase|analy[sz]e|critique|fact-check)\b",
+    re.IGNORECASE,
+)
+
+
+def wants_transformation(raw: str) -> str | None:
+    m = _TRANSFORM.search(raw)
+    return m.group(1).lower() if m else None
+
+
 def wants_project_edit(raw: str, *, mode: str) -> bool:
     """True when the request asks to change existing work (code or files in a project)."""
     has_verb = bool(_EDIT_VERB.search(raw))
-    if _CODE_WORDS.search(raw):
+    if _CODE_WORDS.search(raw) or _IN_FILE.search(raw):
         return True
     if has_verb and (_CODE_TARGET.search(raw) or FILE_PATH.search(raw)):
         return True

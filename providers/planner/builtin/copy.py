@@ -91,23 +91,6 @@ _TEMPLATES = {
             "Then check that it exits with status 0.",
         ),
     },
-    "check_command": {
-        "friendly": (
-            "I'll check how `{command}` finished and keep its output.",
-            "A command that failed must not be reported as fine.",
-            "If it failed, I'll say so and show you the output.",
-        ),
-        "professional": (
-            "Check the exit status of `{command}` and store its output.",
-            "A non-zero exit is reported as a failure, never as success.",
-            "On failure, the output is shown with the reason.",
-        ),
-        "mixed": (
-            "Check that `{command}` exited with status 0.",
-            "A failed command is never reported as fine.",
-            "If it failed, the output and the reason are shown.",
-        ),
-    },
 }
 
 

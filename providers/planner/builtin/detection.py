@@ -37,6 +37,7 @@ _NOUNS: list[tuple[str, OutputCategory, str, str]] = [
         "sheet",
     ),
     (r"logos?", C.IMAGE, "Logo", "image"),
+    (r"(?:instagram|social(?: media)?|linkedin|facebook) posts?", C.IMAGE, "Social post", "image"),
     (
         r"hero images?|banners?|posters?|illustrations?|icons?|thumbnails?|infographics?|wallpapers?|mockups?|avatars?",
         C.IMAGE,
@@ -68,6 +69,7 @@ _NOUNS: list[tuple[str, OutputCategory, str, str]] = [
     (r"cover letters?|letters?", C.DOCUMENT, "Letter", "doc"),
     (r"memos?", C.DOCUMENT, "Memo", "doc"),
     (r"blog posts?|articles?|essays?", C.DOCUMENT, "Article", "doc"),
+    (r"(?:short )?stor(?:y|ies)|poems?|scripts?|listings?|speech(?:es)?", C.DOCUMENT, "Text", "doc"),
     (r"newsletters?", C.DOCUMENT, "Newsletter", "doc"),
     (r"contracts?|agreements?", C.DOCUMENT, "Contract", "doc"),
     (r"handbooks?|manuals?|(?<![\w-])guides?(?![\w-])|e-?books?", C.DOCUMENT, "Guide", "doc"),
@@ -97,7 +99,8 @@ _FORMATS: list[tuple[str, str, OutputCategory]] = [
     (r"\.?wav", "wav", C.AUDIO),
     (r"\.?html", "html", C.WEBSITE),
 ]
-_FORMAT_RES = [(re.compile(rf"(?<![\w-])(?:{p})(?![\w-])"), value, cat) for p, value, cat in _FORMATS]
+# Not inside a file name: "index.html" names a file, it does not ask for HTML.
+_FORMAT_RES = [(re.compile(rf"(?<![\w.-])(?:{p})(?![\w-])"), value, cat) for p, value, cat in _FORMATS]
 
 COMPATIBLE = {
     "doc": {"pdf", "docx", "md"},

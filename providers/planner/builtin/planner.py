@@ -149,9 +149,17 @@ class BuiltinPlanner:
             format_hints = [h for h in format_hints if h.kind != "theme"]
             format_hints.append(_theme_hint(themes[0], answers["theme"]))
 
-        needs_provider = project_edit or (request.mode == "explain" and not deliverables)
+        transformation = cmd.wants_transformation(raw)
+        needs_provider = bool(project_edit or transformation or (request.mode == "explain" and not deliverables))
         reason = ""
-        if needs_provider:
+        if transformation and not project_edit:
+            reason = (
+                f"To {transformation} something, Command has to read and understand it. The built-in, "
+                "rule-based planner only fills templates and will not pretend otherwise. Next step: add an "
+                "OpenAI-compatible or Anthropic connection under Providers, make it the default, then ask "
+                "Command to plan this request again."
+            )
+        elif needs_provider:
             reason = (
                 "This asks for changes to existing work (or an explanation of it). The built-in, rule-based "
                 "planner cannot write or reason about code it has not been given, and it will not fake it. "

@@ -32,7 +32,9 @@ def build_plan(understanding: UnderstandingSnapshot, commands: list[NamedCommand
         return Plan(steps=[])
     steps: list[PlanStep] = []
     for n, command in enumerate(commands, start=1):
-        run_id, check_id = f"c{n}-run", f"c{n}-check"
+        # The run_command handler itself fails the step on a non-zero exit; a separate verify
+        # step would have to run the command a second time.
+        run_id = f"c{n}-run"
         steps.append(
             PlanStep(
                 id=run_id,
@@ -45,17 +47,6 @@ def build_plan(understanding: UnderstandingSnapshot, commands: list[NamedCommand
                 risk_level=command.risk,
                 risk_reason=command.risk_reason,
                 explanation=explain("run_command", tone, command=command.command),
-            )
-        )
-        steps.append(
-            PlanStep(
-                id=check_id,
-                title=f"Check how `{command.command}` finished",
-                action_type=ActionType.VERIFY,
-                inputs={"check": "exit_status", "step_id": run_id},
-                depends_on=[run_id],
-                expected_outcome="Exit status 0 confirmed from the stored result.",
-                explanation=explain("check_command", tone, command=command.command),
             )
         )
     entities = understanding.entities
