@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
@@ -259,3 +260,31 @@ def asset_attach_to_task(*, owner, asset: OutputAsset, task) -> dict:
         locked.save(update_fields=["context"])
     task.context = context
     return ref
+
+
+def asset_materialise(*, asset: OutputAsset, dest_dir: Path) -> Path:
+    """Copy an asset's stored files into a local folder (e.g. to feed another generator).
+
+    Promises: every copied file matches its recorded sha256. Returns the local primary file
+    (for a website: its index.html). Refuses (AssetRefused) bytes that no longer match.
+    """
+    dest = Path(dest_dir)
+    for f in asset.files:
+        target = (dest / f["path"]).resolve()
+        if not target.is_relative_to(dest.resolve()):
+            raise AssetRefused(f"{f['path']} would land outside {dest}.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        with default_storage.open(asset.storage_name(f["path"]), "rb") as src, open(target, "wb") as out:
+            for chunk in iter(lambda src=src: src.read(1 << 16), b""):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != f["sha256"]:
+            raise AssetRefused(f"The stored copy of {f['path']} no longer matches its record.")
+    return dest / asset.metadata.get("primary", asset.files[0]["path"])
+
+
+def output_source_images(*, owner, task, dest_dir: Path) -> list[Path]:
+    """Local copies of the primary images of the task's latest image assets (for a slideshow)."""
+    images = OutputAsset.objects.filter(owner=owner, task=task, category="image", is_latest=True).order_by("created_at")
+    return [asset_materialise(asset=a, dest_dir=Path(dest_dir) / str(a.id)) for a in images]

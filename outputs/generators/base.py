@@ -44,6 +44,41 @@ class GenerationRequest:
     def content_source(self) -> str:
         return (self.copy_source or "model provider") if self.copy else BUILT_IN
 
+    @classmethod
+    def from_understanding(
+        cls,
+        *,
+        understanding,
+        deliverable_id: str,
+        tone: str = "mixed",
+        copy: dict | None = None,
+        copy_source: str = "",
+        source_images: list[Path] | None = None,
+        options: dict | None = None,
+    ) -> GenerationRequest:
+        """The request for one deliverable of an UnderstandingSnapshot (model or its JSON dict).
+
+        Refuses (GenerationError) a deliverable id the understanding does not contain.
+        """
+        from providers.contracts import UnderstandingSnapshot
+
+        if isinstance(understanding, dict):
+            understanding = UnderstandingSnapshot.model_validate(understanding)
+        deliverable = next((d for d in understanding.deliverables if d.id == deliverable_id), None)
+        if deliverable is None:
+            raise GenerationError(f"The understanding has no deliverable “{deliverable_id}”.")
+        return cls(
+            deliverable=deliverable,
+            entities=understanding.entities,
+            tone=understanding.entities.tone or tone,
+            format_hints=[h.value for h in understanding.format_hints],
+            source_prompt=understanding.raw_prompt,
+            copy=copy,
+            copy_source=copy_source,
+            source_images=list(source_images or []),
+            options=dict(options or {}),
+        )
+
 
 @dataclass
 class OutputFile:

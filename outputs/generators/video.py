@@ -4,12 +4,14 @@ image assets when the request supplies them."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
 from PIL import Image, ImageDraw
 
+from outputs.generators.audio import synthesise, write_wav
 from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files, option_int
 from outputs.generators.brand import Brand, brand_from, font
 from outputs.generators.copywriting import copy_for
@@ -69,6 +71,49 @@ def _fit(path: Path, size: tuple[int, int], background: str) -> Image.Image:
         return canvas
 
 
+def _add_soundtrack(silent: Path, path: Path, duration: float, dest: Path) -> bool:
+    """Mux a synthesised jingle under the picture. Without an AAC-capable ffmpeg the video
+    stays silent and says so in its metadata, rather than failing."""
+    wav = dest / f".{path.stem}-soundtrack.wav"
+    write_wav(wav, synthesise(max(2.0, duration)))
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    proc = subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(silent),
+            "-i",
+            str(wav),
+            "-map",
+            "0:v:0",
+            "-map",
+            "1:a:0",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "160k",
+            "-t",
+            f"{duration:.3f}",
+            "-movflags",
+            "+faststart",
+            str(path),
+        ],
+        capture_output=True,
+        timeout=300,
+    )
+    wav.unlink(missing_ok=True)
+    if proc.returncode == 0:
+        silent.unlink(missing_ok=True)
+        return True
+    silent.replace(path)
+    return False
+
+
 def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     brand = brand_from(request)
     copy = copy_for(request, brand)
@@ -89,8 +134,9 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         base = _gradient((width, height), brand.dark, brand.primary).convert("RGB")
         lines = [copy.tagline, copy.cta][:2]
 
+    silent = dest / f".{stem}-silent.mp4"
     writer = imageio_ffmpeg.write_frames(
-        str(path),
+        str(silent),
         (width, height),
         fps=fps,
         codec="libx264",
@@ -116,6 +162,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
             writer.send(np.asarray(frame, dtype=np.uint8).tobytes())
     finally:
         writer.close()
+    has_audio = _add_soundtrack(silent, path, float(duration), dest)
     return GeneratedOutput(
         category="video",
         deliverable_id=request.deliverable.id,
@@ -124,6 +171,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         primary=path.name,
         files=describe_files(dest, [path]),
         metadata={
+            "audio": "synthesised jingle (AAC)" if has_audio else "none",
             "duration": float(duration),
             "fps": fps,
             "frames": n_frames,
@@ -132,7 +180,13 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
             "kind": kind,
             "sources": [Path(p).name for p in images],
         },
-        expectations={"frames": n_frames, "duration": float(duration), "codec": "h264", "size": [width, height]},
+        expectations={
+            "frames": n_frames,
+            "duration": float(duration),
+            "codec": "h264",
+            "size": [width, height],
+            "audio": "aac" if has_audio else "",
+        },
         content_source=request.content_source,
         source_prompt=request.source_prompt,
     )

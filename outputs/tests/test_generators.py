@@ -57,7 +57,10 @@ def test_image_kit_has_logo_svg_png_palette_and_card_at_size(generated):
 def test_video_is_h264_with_the_requested_length(generated):
     out = generated["video"]
     assert out.metadata["codec"] == "h264" and out.metadata["frames"] == 24
-    assert out.primary.endswith(".mp4")
+    assert out.primary.endswith(".mp4") and [f.path for f in out.files] == [out.primary]  # no temp files listed
+    assert out.metadata["audio"] == "synthesised jingle (AAC)"
+    checks = {c.name: c for c in output_verify_generated(generated=out).checks}
+    assert checks["video soundtrack decodes"].passed and "aac" in checks["video soundtrack decodes"].detail
 
 
 def test_video_slideshow_uses_the_tasks_images(generated, tmp_path):

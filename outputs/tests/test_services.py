@@ -12,6 +12,7 @@ from outputs.services import (
     AssetRefused,
     asset_attach_to_task,
     asset_deliver,
+    asset_materialise,
     asset_verify_stored,
     output_verify,
     output_verify_generated,
@@ -125,3 +126,45 @@ def test_report_round_trips_for_the_engine(generated):
     )
     again = VerificationReport.from_dict(report.to_dict())
     assert again.passed and again.to_dict() == report.to_dict()
+
+
+def test_materialise_copies_verified_bytes_and_feeds_a_slideshow(deliver, generated, owner, task, tmp_path):
+    from outputs.services import output_generate, output_source_images
+    from outputs.tests.conftest import make_request
+
+    site = deliver(generated["website"])
+    index = asset_materialise(asset=site, dest_dir=tmp_path / "site")
+    assert index == tmp_path / "site" / "index.html" and (tmp_path / "site" / "assets" / "hero.svg").is_file()
+    deliver(generated["image"])
+    images = output_source_images(owner=owner, task=task, dest_dir=tmp_path / "imgs")
+    assert [p.name for p in images] == ["social-card.png"]
+    video = output_generate(request=make_request("video", source_images=images), dest_dir=tmp_path / "video")
+    assert video.metadata["kind"] == "slideshow"
+
+
+def test_materialise_refuses_tampered_bytes(deliver, generated, tmp_path):
+    asset = deliver(generated["document"])
+    with open(default_storage.path(asset.file.name), "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(AssetRefused, match="no longer matches"):
+        asset_materialise(asset=asset, dest_dir=tmp_path)
+
+
+def test_request_from_understanding_carries_entities_hints_and_prompt():
+    from outputs.generators import GenerationError, GenerationRequest
+    from providers.contracts import UnderstandingSnapshot
+
+    understanding = UnderstandingSnapshot(
+        raw_prompt="creat a pdf proposal for Acme",
+        normalised_prompt="create a PDF proposal for Acme",
+        format_hints=[{"text": "pdf", "kind": "format", "value": "pdf"}],
+        deliverables=[{"id": "proposal", "category": "pdf", "title": "Acme proposal", "format": "pdf"}],
+        entities={"brand": "Acme", "colours": ["red"], "tone": "friendly"},
+        planner="built-in (rule-based)",
+    )
+    request = GenerationRequest.from_understanding(understanding=understanding.model_dump(), deliverable_id="proposal")
+    assert request.deliverable.title == "Acme proposal" and request.entities.brand == "Acme"
+    assert request.format_hints == ["pdf"] and request.tone == "friendly"
+    assert request.source_prompt == "creat a pdf proposal for Acme"
+    with pytest.raises(GenerationError):
+        GenerationRequest.from_understanding(understanding=understanding, deliverable_id="nope")

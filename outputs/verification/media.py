@@ -66,6 +66,22 @@ def check_video(path: Path, expectations: dict, report: VerificationReport) -> N
 
     report.attempt("video frames and duration", count)
 
+    if expectations.get("audio"):
+
+        def soundtrack():
+            info = subprocess.run(
+                [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, timeout=60
+            ).stderr.decode(errors="replace")
+            if f"Audio: {expectations['audio']}" not in info:
+                raise ValueError(f"no {expectations['audio']} audio stream")
+            secs = _decoded_seconds(path)
+            want = expectations.get("duration")
+            if want and abs(secs - want) > 0.3:
+                raise ValueError(f"the soundtrack lasts {secs:.2f} s, expected {want:.2f} s")
+            return f"{expectations['audio']} soundtrack, {secs:.2f} s"
+
+        report.attempt("video soundtrack decodes", soundtrack)
+
 
 def _decoded_seconds(path: Path) -> float:
     """Decode the whole file with ffmpeg to mono 8 kHz PCM and measure it: a real read-back."""
