@@ -262,48 +262,65 @@ def dispatch_claim(*, worker_id: str | None = None, run_id: int | None = None, s
     candidates = _eligible(now).order_by(*_queue_order())
     if run_id is not None:
         candidates = candidates.filter(pk=run_id)
-    ids = list(candidates.values_list("id", flat=True)[:scan])
-    if run_id is not None and not ids:
+    rows = list(candidates.values_list("id", "workspace_id", "owner_id", "mutates")[:scan])
+    if run_id is not None and not rows:
         logger.info("RUN-%03d is not claimable (already leased, finished or not ready): no-op", run_id)
         return None
     user_model = get_user_model()
-    for candidate_id in ids:
+    # A run passed over (locked by another dispatcher, workspace held, owner at the cap) also
+    # holds back the runs behind it on the same workspace and of the same owner: skipping ahead
+    # would break the queue order those runs are owed.
+    held_workspaces: set = set()
+    held_owners: set = set()
+    for candidate_id, workspace_id, owner_id, mutates in rows:
+        if owner_id in held_owners or (mutates and workspace_id is not None and workspace_id in held_workspaces):
+            continue
         try:
             with transaction.atomic():
-                locked = TaskRun.objects.filter(pk=candidate_id, state=S.QUEUED)
-                if connection.features.has_select_for_update_skip_locked:
-                    locked = locked.select_for_update(skip_locked=True)
-                run = locked.first()
-                if run is None:
-                    continue  # taken by another dispatcher meanwhile
-                if _workspace_holder(run) is not None:
-                    continue
-                # Serialise claims per owner so the cap holds under concurrency.
-                list(user_model.objects.select_for_update().filter(pk=run.owner_id).values_list("pk"))
-                if _active_count(run.owner_id) >= settings.COMMAND_MAX_RUNS_PER_USER:
-                    continue
-                attempt = run.attempt + 1
-                resumed = StepExecution.objects.filter(run=run).exclude(status=StepExecution.Status.PENDING).exists()
-                run_transition(
-                    run=run,
-                    to=S.RUNNING,
-                    title=(f"Attempt {attempt} resumed {run.reference}" if resumed else f"{run.reference} started"),
-                    explanation="Picked up by a worker"
-                    + (" and continuing from the last completed step." if resumed else "."),
-                    payload={"attempt": attempt},
-                    attempt=attempt,
-                    worker_id=worker_id,
-                    heartbeat_at=now,
-                    lease_expires_at=now + _lease_delta(),
-                    ready_at=None,
-                    blocking_reason="",
-                )
-                return Claim(run=run, lease=Lease(attempt=attempt, worker_id=worker_id))
+                claim = _try_claim(candidate_id, worker_id, now, user_model)
         except IntegrityError:
             # Another run took the workspace between our check and our write: the database said no.
             logger.info("RUN-%03d: workspace taken concurrently; trying the next run", candidate_id)
-            continue
+            claim = "workspace"
+        if isinstance(claim, Claim):
+            return claim
+        if claim in ("locked", "cap"):
+            held_owners.add(owner_id)
+        if claim in ("locked", "workspace") and mutates and workspace_id is not None:
+            held_workspaces.add(workspace_id)
     return None
+
+
+def _try_claim(candidate_id: int, worker_id: str, now, user_model) -> Claim | str:
+    """The claim, or why not: "locked" (another dispatcher has it), "workspace", "cap"."""
+    locked = TaskRun.objects.filter(pk=candidate_id, state=S.QUEUED)
+    if connection.features.has_select_for_update_skip_locked:
+        locked = locked.select_for_update(skip_locked=True)
+    run = locked.first()
+    if run is None:
+        return "locked"  # or taken by another dispatcher meanwhile
+    if _workspace_holder(run) is not None:
+        return "workspace"
+    # Serialise claims per owner so the cap holds under concurrency.
+    list(user_model.objects.select_for_update().filter(pk=run.owner_id).values_list("pk"))
+    if _active_count(run.owner_id) >= settings.COMMAND_MAX_RUNS_PER_USER:
+        return "cap"
+    attempt = run.attempt + 1
+    resumed = StepExecution.objects.filter(run=run).exclude(status=StepExecution.Status.PENDING).exists()
+    run_transition(
+        run=run,
+        to=S.RUNNING,
+        title=(f"Attempt {attempt} resumed {run.reference}" if resumed else f"{run.reference} started"),
+        explanation="Picked up by a worker" + (" and continuing from the last completed step." if resumed else "."),
+        payload={"attempt": attempt},
+        attempt=attempt,
+        worker_id=worker_id,
+        heartbeat_at=now,
+        lease_expires_at=now + _lease_delta(),
+        ready_at=None,
+        blocking_reason="",
+    )
+    return Claim(run=run, lease=Lease(attempt=attempt, worker_id=worker_id))
 
 
 def run_heartbeat(*, run_id: int, lease: Lease) -> None:
