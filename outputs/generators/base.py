@@ -45,6 +45,65 @@ class GenerationRequest:
         return (self.copy_source or "model provider") if self.copy else BUILT_IN
 
     @classmethod
+    def from_plan_inputs(
+        cls,
+        *,
+        deliverable_id: str,
+        inputs: dict,
+        source_prompt: str = "",
+        tone: str = "mixed",
+        copy: dict | None = None,
+        copy_source: str = "",
+        source_images: list[Path] | None = None,
+        options: dict | None = None,
+    ) -> GenerationRequest:
+        """The request described by a plan's generate_output step inputs (category, title,
+        format, brief, brand, audience, industry, tone, theme, colours, length).
+
+        A length such as “10 second” becomes the video/audio duration, “8 slide” the deck's
+        slide count. Refuses (GenerationError) inputs without a category or title.
+        """
+        category, title = str(inputs.get("category") or ""), str(inputs.get("title") or "").strip()
+        if not category or not title:
+            raise GenerationError("This step does not say what to make (category and title are required).")
+        details = {k: str(inputs[k]) for k in ("length", "theme") if inputs.get(k)}
+        deliverable = Deliverable(
+            id=deliverable_id,
+            category=category,
+            title=title[:200],
+            format=str(inputs.get("format") or "")[:20],
+            description=str(inputs.get("brief") or ""),
+            details=details,
+        )
+        colours = inputs.get("colours") or []
+        entities = Entities(
+            brand=inputs.get("brand") or None,
+            audience=inputs.get("audience") or None,
+            industry=inputs.get("industry") or None,
+            tone=inputs.get("tone") or None,
+            colours=[str(c) for c in (colours if isinstance(colours, list) else [colours])],
+        )
+        merged = dict(options or {})
+        length = parse_length(details.get("length", ""))
+        if length:
+            n, unit = length
+            if unit in ("second", "minute"):
+                merged.setdefault("duration", n * (60 if unit == "minute" else 1))
+            elif unit == "slide":
+                merged.setdefault("slides", n)
+        return cls(
+            deliverable=deliverable,
+            entities=entities,
+            tone=str(inputs.get("tone") or tone),
+            format_hints=[v for v in (inputs.get("format"), inputs.get("theme")) if v],
+            source_prompt=source_prompt,
+            copy=copy,
+            copy_source=copy_source,
+            source_images=list(source_images or []),
+            options=merged,
+        )
+
+    @classmethod
     def from_understanding(
         cls,
         *,
@@ -78,6 +137,33 @@ class GenerationRequest:
             source_images=list(source_images or []),
             options=dict(options or {}),
         )
+
+
+NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
+
+
+def parse_length(value: str) -> tuple[int, str] | None:
+    """“10 second”, “ten-slide”, “one page”, “2 minutes” → (number, singular unit); else None."""
+    import re
+
+    m = re.search(
+        r"\b(\d{1,3}|" + "|".join(NUMBER_WORDS) + r")[- ]?(page|slide|minute|second)s?\b", (value or "").lower()
+    )
+    if not m:
+        return None
+    raw = m.group(1)
+    return (int(raw) if raw.isdigit() else NUMBER_WORDS[raw]), m.group(2)
 
 
 @dataclass

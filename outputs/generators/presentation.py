@@ -10,7 +10,7 @@ from pptx.dml.color import RGBColor
 from pptx.enum.shapes import MSO_SHAPE
 from pptx.util import Emu, Inches, Pt
 
-from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files
+from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files, option_int
 from outputs.generators.brand import Brand, brand_from, hex_to_rgb
 from outputs.generators.copywriting import copy_for
 
@@ -68,7 +68,15 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     ]
     content.insert(2, ("What you get", [f"{t} — {b}" if b else t for t, b in copy.features[:5]]))
     content.insert(3, ("Results customers see", [f"{v}: {label}" for v, label in copy.metrics]))
-    for heading, bullets in content[:8]:
+    # A requested slide count (e.g. “ten-slide deck”) includes the title and closing slides.
+    wanted = option_int(request, "slides", min(len(content), 8) + 2, lo=3, hi=40)
+    notes = list(copy.notes)
+    if wanted - 2 > len(content):
+        notes.append(
+            f"{wanted} slides were asked for; the content filled {len(content) + 2}, so the deck has that many."
+        )
+    content = content[: wanted - 2]
+    for heading, bullets in content:
         s = prs.slides.add_slide(prs.slide_layouts[CONTENT])
         _band(s, prs, brand, full=False)
         s.shapes.title.text = heading
@@ -102,7 +110,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         root=str(dest),
         primary=path.name,
         files=describe_files(dest, [path]),
-        metadata={"notes": copy.notes, "slides": len(slide_titles), "slide_titles": slide_titles},
+        metadata={"notes": notes, "slides": len(slide_titles), "slide_titles": slide_titles},
         expectations={"slide_titles": slide_titles},
         content_source=request.content_source,
         source_prompt=request.source_prompt,

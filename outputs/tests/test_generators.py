@@ -144,3 +144,33 @@ def test_generated_output_round_trips_through_json(generated):
     out = generated["spreadsheet"]
     again = GeneratedOutput.from_dict(json.loads(json.dumps(out.to_dict())))
     assert again == out
+
+
+def test_plan_step_inputs_become_a_request_with_lengths(tmp_path):
+    from outputs.generators import GenerationError, GenerationRequest
+
+    inputs = {
+        "category": "video",
+        "format": "mp4",
+        "title": "Intro video",
+        "brief": "a 3-second intro video for Acme",
+        "brand": "Acme",
+        "colours": ["red"],
+        "length": "3 second",
+        "tone": "friendly",
+    }
+    request = GenerationRequest.from_plan_inputs(
+        deliverable_id="v1", inputs=inputs, source_prompt="make a 3-second intro"
+    )
+    assert request.options["duration"] == 3 and request.entities.brand == "Acme" and request.tone == "friendly"
+    deck = GenerationRequest.from_plan_inputs(
+        deliverable_id="d", inputs={"category": "presentation", "title": "Acme deck", "length": "six slide"}
+    )
+    out = output_generate(request=deck, dest_dir=tmp_path / "deck")
+    assert out.metadata["slides"] == 6 and output_verify_generated(generated=out).passed
+    pdf = GenerationRequest.from_plan_inputs(
+        deliverable_id="p", inputs={"category": "pdf", "title": "Acme", "length": "one page"}
+    )
+    assert output_generate(request=pdf, dest_dir=tmp_path / "pdf").metadata["kind"] == "one-pager"
+    with pytest.raises(GenerationError, match="what to make"):
+        GenerationRequest.from_plan_inputs(deliverable_id="x", inputs={"title": "?"})
