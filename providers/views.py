@@ -71,10 +71,12 @@ def check(request, connection_id):
     except ProviderRefused as exc:
         messages.error(request, str(exc))
     else:
-        if connection.status == connection.Status.CONNECTED:
-            messages.success(request, f"“{connection.label}” answered.")
-        else:
-            messages.error(request, f"“{connection.label}” is failing: {connection.last_error}")
+        # Over htmx the returned row shows the outcome; a flash message would surface a page later.
+        if not request.htmx:
+            if connection.status == connection.Status.CONNECTED:
+                messages.success(request, f"“{connection.label}” answered.")
+            else:
+                messages.error(request, f"“{connection.label}” is failing: {connection.last_error}")
     return _row(request, connection)
 
 
@@ -95,7 +97,8 @@ def make_default(request, connection_id):
 def revoke(request, connection_id):
     connection = provider_connection_get(owner=request.user, connection_id=connection_id)
     connection = provider_connection_revoke(connection=connection)
-    messages.success(request, f"Revoked “{connection.label}”: its stored key was destroyed.")
+    if not request.htmx:
+        messages.success(request, f"Revoked “{connection.label}”: its stored key was destroyed.")
     return _row(request, connection)
 
 
@@ -105,8 +108,7 @@ def delete(request, connection_id):
     connection = provider_connection_get(owner=request.user, connection_id=connection_id)
     label = connection.label
     provider_connection_delete(connection=connection)
-    messages.success(request, f"Deleted “{label}”.")
     if request.htmx:
-        response = render(request, "providers/partials/connection_deleted.html", {"label": label})
-        return response
+        return render(request, "providers/partials/connection_deleted.html", {"label": label})
+    messages.success(request, f"Deleted “{label}”.")
     return redirect("providers:index")

@@ -118,6 +118,7 @@ def request_json(
                 error.message += f" (asked to wait {retry_after:g} s, longer than Command waits)"
                 raise error
         if attempt >= policy.max_attempts:
-            error.message += f" after {attempt} attempts"
+            if attempt > 1:
+                error.message += f" after {attempt} attempts"
             raise error
         time.sleep(policy.delay(attempt, retry_after))

@@ -45,7 +45,7 @@ def test_understand_stores_revision_one_and_plans(owner):
     assert task.status == Task.Status.PLANNED
     assert revision.understanding["normalised_prompt"] == "create a landing page for 'Acme Analytics' + pdf proposal"
     assert [s["action_type"] for s in revision.plan["steps"]][:3] == ["generate_output", "verify", "deliver"]
-    assert revision.brief["goal"].startswith("Produce Landing page and Proposal for Acme Analytics")
+    assert revision.brief["goal"] == "Produce the landing page and proposal for Acme Analytics."
     assert "First reading" in revision.change_note
     assert not OrmQ.objects.exists()  # no provider: nothing queued
 

@@ -54,7 +54,7 @@ def build_plan(understanding: UnderstandingSnapshot, commands: list[NamedCommand
     for deliverable in understanding.deliverables:
         checks, check_text = CHECKS[deliverable.category]
         title = deliverable.title.lower()
-        context = f" for {entities.brand}" if entities.brand else ""
+        context = f" ({entities.brand})" if entities.brand else ""
         make_id, verify_id, deliver_id = (
             f"{deliverable.id}-make",
             f"{deliverable.id}-verify",
@@ -124,9 +124,9 @@ def build_brief(understanding: UnderstandingSnapshot, plan: Plan, commands: list
     if understanding.needs_provider:
         goal = "Change existing work in a project, as described: this needs a model provider."
     elif titles:
-        joined = ", ".join(titles[:-1]) + (" and " if len(titles) > 1 else "") + titles[-1]
-        goal = f"Produce {joined.lower() if not brand else joined}" + (f" for {brand}" if brand else "") + "."
-        goal = goal[0].upper() + goal[1:]
+        lowered = [t[0].lower() + t[1:] for t in titles]
+        joined = ", ".join(lowered[:-1]) + (" and " if len(lowered) > 1 else "") + lowered[-1]
+        goal = f"Produce the {joined}" + (f" for {brand}" if brand else "") + "."
     elif commands:
         goal = "Run " + ", ".join(f"`{c.command}`" for c in commands) + " in the workspace and report how it went."
     else:
