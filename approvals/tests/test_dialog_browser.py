@@ -80,6 +80,8 @@ def test_refine_with_ctrl_enter_sends_instructions(transactional_db, live_server
     page.goto(live_server.url + req.get_absolute_url())
     page.screenshot(path=str(settings.BASE_DIR / "var" / "approval-dialog-command.png"), full_page=True)
     page.click("[data-approval-refine] summary")
+    # Opening "refine" moves focus into its text box (the toggle event fires after the click).
+    page.wait_for_function("document.activeElement && document.activeElement.tagName === 'TEXTAREA'")
     page.keyboard.type("Use pnpm instead")
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("text=Your instructions go back to the planner.")
