@@ -1,0 +1,92 @@
+"""The reaper: expired leases become an honest state, and the superseded worker writes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from providers.contracts import ActionType
+from tasks import jobs
+from tasks.engine.dispatch import dispatch_claim, run_create, run_heartbeat
+from tasks.engine.errors import LeaseLost
+from tasks.engine.events import event_emit
+from tasks.engine.executor import run_execute
+from tasks.engine.recovery import recover_expired_runs
+from tasks.models import StepExecution, TaskRun
+from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
+
+S = TaskRun.State
+SE = StepExecution.Status
+
+
+def _die_mid_step(run: TaskRun, step_id: str):
+    """What a SIGKILLed worker leaves behind: a claimed run, a step marked running, no heartbeat."""
+    claim = dispatch_claim(worker_id="dead-worker", run_id=run.pk)
+    StepExecution.objects.filter(run=run, step_id=step_id).update(status=SE.RUNNING, attempts=1)
+    TaskRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    return claim
+
+
+@pytest.mark.usefixtures("test_handlers")
+def test_safe_step_resumes_and_the_old_worker_is_fenced(owner, tmp_path):
+    ws = make_workspace(owner, tmp_path / "ws")
+    run = run_create(task=make_task(owner, ws, [step("w", ActionType.WRITE_FILE), verify_step()]))
+    old = _die_mid_step(run, "w")
+    results = recover_expired_runs()
+    assert [r.outcome for r in results] == ["resumed"]
+    run.refresh_from_db()
+    assert run.state == S.QUEUED and run.recoveries == 1 and run.worker_id == ""
+    assert "safe" in run.state_reason and "stopped answering" in run.state_reason
+    with pytest.raises(LeaseLost):
+        run_heartbeat(run_id=run.pk, lease=old.lease)
+    seq = run.event_seq
+    with pytest.raises(LeaseLost):
+        event_emit(run=run, kind="zombie", title="late write", lease=old.lease.as_tuple())
+    assert TaskRun.objects.get(pk=run.pk).event_seq == seq
+    assert run_execute(claim=old) == "lease_lost"
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.COMPLETED and run.attempt == 2
+    assert (tmp_path / "ws" / "ledger.txt").read_text().count("\n") == 1
+
+
+def test_interrupted_command_is_recoverable_with_the_reason(owner, tmp_path):
+    ws = make_workspace(owner, tmp_path / "ws")
+    task = make_task(
+        owner, ws, [step("build", ActionType.RUN_COMMAND, "Build the site", command="true"), verify_step()]
+    )
+    run = run_create(task=task)
+    _die_mid_step(run, "build")
+    call_command("recover_runs", verbosity=0)
+    run.refresh_from_db()
+    assert run.state == S.RECOVERABLE
+    assert "“Build the site”, which is not safe to repeat blindly" in run.state_reason
+    assert StepExecution.objects.get(run=run, step_id="build").error_class == "WorkerLost"
+
+
+@pytest.mark.usefixtures("test_handlers")
+def test_recoveries_are_bounded(owner, tmp_path, settings):
+    settings.MAX_RETRIES = 2
+    ws = make_workspace(owner, tmp_path / "ws")
+    run = run_create(task=make_task(owner, ws, [step("w", ActionType.WRITE_FILE), verify_step()]))
+    outcomes = []
+    for _ in range(3):
+        _die_mid_step(run, "w")
+        outcomes += [r.outcome for r in recover_expired_runs()]
+    assert outcomes == ["resumed", "resumed", "recoverable"]
+    run.refresh_from_db()
+    assert "already resumed 2 times" in run.state_reason
+
+
+def test_live_leases_are_left_alone_and_stop_requests_are_honoured(owner, tmp_path):
+    ws = make_workspace(owner, tmp_path / "ws")
+    run = run_create(task=make_task(owner, ws, [step("w", ActionType.WRITE_FILE), verify_step()]))
+    dispatch_claim(worker_id="alive", run_id=run.pk)
+    assert recover_expired_runs() == []
+    TaskRun.objects.filter(pk=run.pk).update(
+        control_request="stop", lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert [r.outcome for r in recover_expired_runs()] == ["cancelled"]
