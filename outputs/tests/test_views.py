@@ -171,3 +171,20 @@ def test_library_empty_states(owner_client, assets, other_client):
 def test_library_needs_login(anon_client):
     response = anon_client.get(reverse("outputs:library"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_thread_partials_render_result_cards_and_imports(assets, task, owner):
+    from django.template.loader import render_to_string
+
+    from outputs.selectors import asset_list_for_task
+    from outputs.services import asset_attach_to_task
+
+    html = render_to_string(
+        "outputs/partials/task_results.html", {"assets": asset_list_for_task(owner=owner, task=task)}
+    )
+    assert html.count('class="card result-card') == 8 and "Use in a new request" in html
+    empty = render_to_string("outputs/partials/task_results.html", {"assets": []})
+    assert "only after they pass their checks" in empty
+    asset_attach_to_task(owner=owner, asset=assets["pdf"], task=task)
+    imported = render_to_string("outputs/partials/imported_assets.html", {"imported": task.context["imported_assets"]})
+    assert assets["pdf"].get_absolute_url() in imported and "One-page proposal" in imported
