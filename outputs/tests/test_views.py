@@ -142,6 +142,7 @@ def test_library_htmx_returns_the_results_partial(assets, owner_client):
     response = owner_client.get(reverse("outputs:library"), {"q": "jingle"}, HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="library-results"') and "Northwind Cloud jingle" in html
+    assert 'All <span class="count">1</span>' in html  # the chips' counts follow the search
     assert "<html" not in html
 
 
