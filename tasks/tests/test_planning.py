@@ -9,6 +9,7 @@ from django.urls import reverse
 from django_q.models import OrmQ
 
 from approvals.models import RememberedClarification
+from command_site.testing import wait_for, worker_process
 from providers.models import ProviderConnection
 from providers.services import provider_connection_create, provider_connection_revoke
 from providers.tests.provider_server import ProviderServer, Reply, good_result, plan_reply
@@ -331,3 +332,28 @@ def test_submitting_with_a_default_provider_leaves_the_task_visibly_understandin
     assert task.status == Task.Status.UNDERSTANDING
     assert latest(task).planner == "built-in (rule-based)"
     assert OrmQ.objects.count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_asks_the_provider_and_the_task_page_follows(
+    owner_client, owner, provider, provider_server, tmp_path
+):
+    data = good_result("a logo for Acme")
+    data["understanding"]["assumptions"] = ["Read by the model."]
+    provider_server.script(plan_reply("openai_compatible", data))
+    owner_client.post("/", {"prompt": "a logo for Acme", "mode": "create", "expertise": "new", "tone": "mixed"})
+    task = Task.objects.get(owner=owner)
+    assert task.status == Task.Status.UNDERSTANDING
+    with worker_process(log_path=tmp_path / "worker.log", COMMAND_ALLOW_LOCAL_PROVIDERS="true"):
+        wait_for(
+            lambda: Task.objects.get(pk=task.pk).status == Task.Status.PLANNED,
+            timeout=60,
+            message="the worker to store the provider's plan",
+        )
+    revision = latest(task)
+    assert revision.planner == "OpenAI-compatible · gpt-x"
+    assert revision.understanding["assumptions"] == ["Read by the model."]
+    assert provider_server.seen[0].headers["authorization"] == f"Bearer {KEY}"
+    page = owner_client.get(task.get_absolute_url()).content.decode()
+    assert "Planned by OpenAI-compatible · gpt-x" in page and "every 3s" not in page
