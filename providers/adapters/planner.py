@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from providers.adapters.transport import ProviderError
-from providers.contracts import PlannerResult
+from providers.contracts import ActionType, PlannerResult
 from providers.planner import BuiltinPlanner, PlanningRequest
 
 SYSTEM_PROMPT = """You are the planner of Command, an execution workspace.
@@ -40,16 +40,29 @@ class ProviderOutcome:
     fell_back: bool
 
 
-def _parse(text: str) -> PlannerResult:
+def _check_commands(result: PlannerResult, request: PlanningRequest) -> None:
+    """A model may plan commands, but only ones the operator actually named (never invented)."""
+    named = [request.prompt, *request.answers.values()]
+    for step in result.plan.steps:
+        if step.action_type != ActionType.RUN_COMMAND:
+            continue
+        command = str(step.inputs.get("command", "")).strip()
+        if not command or not any(command in text for text in named):
+            raise InvalidReply(f"step {step.id!r} runs `{command}`, a command the request does not name")
+
+
+def _parse(text: str, request: PlanningRequest) -> PlannerResult:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidReply(f"the reply was not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})")
     try:
-        return PlannerResult.model_validate(data)
+        result = PlannerResult.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}" for e in exc.errors()[:5])
         raise InvalidReply(f"the reply did not match the contract ({problems})")
+    _check_commands(result, request)
+    return result
 
 
 class ProviderPlanner:
@@ -84,7 +97,7 @@ class ProviderPlanner:
         try:
             text = self.client.complete_json(system=SYSTEM_PROMPT, messages=messages, schema=schema)
             try:
-                result = _parse(text)
+                result = _parse(text, request)
                 note = ""
             except InvalidReply as first:
                 messages += [
@@ -95,7 +108,7 @@ class ProviderPlanner:
                     },
                 ]
                 text = self.client.complete_json(system=SYSTEM_PROMPT, messages=messages, schema=schema)
-                result = _parse(text)
+                result = _parse(text, request)
                 note = f"The provider's first reply was rejected ({first}); its repaired reply was used."
         except InvalidReply as exc:
             return self._fallback(first_reading, f"the provider's plan was invalid: {exc}")
