@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -14,14 +16,17 @@ def _detail_context(request, task, **extra) -> dict:
     from workspaces.models import Workspace
 
     revisions = list(task.plan_revisions.order_by("-number"))
+    pending = task.context.get("provider_pending")
     return {
         "task": task,
         "uploads": task.uploads.all(),
         "revisions": revisions,
         "latest_revision": revisions[0] if revisions else None,
         "older_revisions": revisions[1:],
-        "pending": task.context.get("provider_pending"),
-        "answerable": task.status in PRE_RUN_STATUSES and not task.context.get("provider_pending"),
+        "pending": pending,
+        "pending_since": datetime.fromisoformat(pending["since"]) if pending and pending.get("since") else None,
+        # Answering while a provider is asked supersedes that job (its answer would be stale).
+        "answerable": task.status in PRE_RUN_STATUSES,
         "replannable": task.status in (task.Status.NEEDS_PROVIDER, task.Status.PLANNED, task.Status.RECEIVED),
         "has_provider": provider_connection_default(owner=request.user) is not None,
         "workspaces": Workspace.objects.filter(owner=request.user).order_by("name"),
