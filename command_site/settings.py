@@ -63,6 +63,8 @@ COMMAND_SNAPSHOT_DIR = env_path("COMMAND_SNAPSHOT_DIR", COMMAND_DATA_DIR / "snap
 # Fernet keys for provider secrets: the first encrypts, all decrypt (rotation).
 COMMAND_SECRET_KEYS = env_list("COMMAND_SECRET_KEYS", [])
 COMMAND_ALLOW_LOCAL_PROVIDERS = env_bool("COMMAND_ALLOW_LOCAL_PROVIDERS", False)
+# Seconds to wait for one model provider reply (planning retries at most 3 times, plus one repair).
+COMMAND_PROVIDER_TIMEOUT = env_float("COMMAND_PROVIDER_TIMEOUT", 60.0, minimum=1)
 
 COMMAND_PROMPT_MAX_CHARS = env_int("COMMAND_PROMPT_MAX_CHARS", 20_000, minimum=100)
 COMMAND_UPLOAD_MAX_BYTES = env_int("COMMAND_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)

@@ -21,7 +21,7 @@ def client_for(connection, *, timeout: float | None = None, policy: RetryPolicy 
         base_url=connection.base_url,
         model=connection.model,
         api_key=api_key,
-        timeout=timeout if timeout is not None else getattr(settings, "COMMAND_PROVIDER_TIMEOUT", 60.0),
+        timeout=timeout if timeout is not None else settings.COMMAND_PROVIDER_TIMEOUT,
         policy=policy or RetryPolicy(),
     )
 
