@@ -40,6 +40,11 @@ def approvals_for_run(*, owner, run_id: int):
     return ApprovalRequest.objects.filter(owner=owner, run_id=run_id).select_related("auto_decided_by")
 
 
+def approvals_pending_count(*, owner) -> int:
+    """How many decisions wait for the owner (for the nav or the task switcher)."""
+    return ApprovalRequest.objects.filter(owner=owner, status=ApprovalRequest.Status.PENDING).count()
+
+
 def approval_pending_for_run(*, owner, run_id: int) -> ApprovalRequest | None:
     """The request a run is waiting on (for the thread and the task switcher), or None."""
     return (

@@ -8,6 +8,7 @@ from django.http import Http404
 from approvals.selectors import (
     approval_get_for_owner,
     approval_pending_for_run,
+    approvals_pending_count,
     approvals_pending_for_owner,
     memory_notes_for,
 )
@@ -55,4 +56,5 @@ def test_requests_are_read_only_by_their_owner(make_run, owner, other_user):
     assert list(approvals_pending_for_owner(owner=other_user)) == []
     assert list(approvals_pending_for_owner(owner=owner)) == [req]
     assert approval_pending_for_run(owner=owner, run_id=run.pk) == req
+    assert (approvals_pending_count(owner=owner), approvals_pending_count(owner=other_user)) == (1, 0)
     assert approval_pending_for_run(owner=other_user, run_id=run.pk) is None

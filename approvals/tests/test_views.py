@@ -83,6 +83,14 @@ def test_the_dialog_shows_a_command_in_full_and_htmx_gets_only_the_partial(owner
     assert "Commands to remember (one per line)" in page
 
 
+def test_the_dialog_can_be_pushed_out_of_band(pending):
+    from django.template.loader import render_to_string
+
+    req = pending()
+    html = render_to_string("approvals/partials/approval_dialog.html", {"approval": req, "oob": True})
+    assert f'id="approval-{req.pk}"' in html and 'hx-swap-oob="true"' in html
+
+
 def test_allow_from_the_dialog(owner_client, pending, owner):
     req = pending()
     response = decide(owner_client, req, htmx=True)
