@@ -23,7 +23,8 @@ def ledger_write(ctx: StepContext) -> StepResult:
     path = ctx.resolve(inputs.get("path", "ledger.txt"))
     if inputs.get("marker"):
         ctx.resolve(inputs["marker"]).write_text(f"attempt={ctx.attempt}\n")
-    _sleep(ctx, float(inputs.get("sleep_before", 0)))
+    if ctx.attempt in inputs.get("sleep_on_attempts", [ctx.attempt]):
+        _sleep(ctx, float(inputs.get("sleep_before", 0)))
     fail_times = int(inputs.get("fail_times", 0))
     if ctx.step.attempts <= fail_times:
         raise StepFailed(
@@ -38,7 +39,8 @@ def ledger_write(ctx: StepContext) -> StepResult:
             fh.write(f"{key} attempt={ctx.attempt}\n")
             fh.flush()
         ctx.emit(kind="file.written", title=f"Wrote {inputs.get('path', 'ledger.txt')}", file_path=str(path))
-    _sleep(ctx, float(inputs.get("sleep_after", 0)))
+    if ctx.attempt in inputs.get("sleep_on_attempts", [ctx.attempt]):
+        _sleep(ctx, float(inputs.get("sleep_after", 0)))
     return StepResult(summary=f"Recorded {key} in the ledger", data={"path": str(path)})
 
 
