@@ -3,13 +3,15 @@
 http/https only, no credentials in the URL, and every address the host name resolves to is
 checked. Cloud metadata and link-local targets are always refused; loopback and private ranges
 only when settings.COMMAND_ALLOW_LOCAL_PROVIDERS is on (a local Ollama or LM Studio).
-Adapters check again right before each request, because DNS answers change.
+Adapters pin the connection to the address that was checked (endpoint_pin), so a DNS answer
+that changes between the check and the request cannot send it elsewhere.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -41,8 +43,16 @@ def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv
     return addresses
 
 
-def endpoint_check(url: str, *, allow_local: bool | None = None) -> str:
-    """Return the normalised base URL (no trailing slash), or raise UnsafeEndpoint saying why."""
+@dataclass(frozen=True)
+class PinnedEndpoint:
+    """Where to actually connect: the vetted address, with the original name for Host and TLS."""
+
+    url: str
+    host_header: str
+    server_name: str
+
+
+def _vet(url: str, allow_local: bool | None):
     if allow_local is None:
         allow_local = settings.COMMAND_ALLOW_LOCAL_PROVIDERS
     parts = urlsplit((url or "").strip())
@@ -61,7 +71,8 @@ def endpoint_check(url: str, *, allow_local: bool | None = None) -> str:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise UnsafeEndpoint("The base URL has an invalid port.")
-    for address in _resolve(host, port):
+    addresses = _resolve(host, port)
+    for address in addresses:
         if address in _METADATA_ADDRESSES:
             raise UnsafeEndpoint("Cloud metadata endpoints are never allowed as a provider.")
         if address.is_link_local or address.is_multicast or address.is_unspecified:
@@ -74,5 +85,27 @@ def endpoint_check(url: str, *, allow_local: bool | None = None) -> str:
                 )
         elif address.is_reserved:
             raise UnsafeEndpoint(f"“{host}” resolves to {address}, a link-local or reserved address.")
+    return parts, host, port, addresses
+
+
+def endpoint_check(url: str, *, allow_local: bool | None = None) -> str:
+    """Return the normalised base URL (no trailing slash), or raise UnsafeEndpoint saying why."""
+    parts, _, _, _ = _vet(url, allow_local)
     path = parts.path.rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc.lower(), path, "", ""))
+
+
+def endpoint_pin(url: str, *, allow_local: bool | None = None) -> PinnedEndpoint:
+    """Vet `url` and return it rewritten to the vetted address, so that the connection goes where
+    the check looked (a second DNS answer cannot redirect it: no rebinding between check and use)."""
+    parts, host, port, addresses = _vet(url, allow_local)
+    # IPv4 first: local servers (Ollama, LM Studio) often listen on 127.0.0.1 only.
+    address = sorted(addresses, key=lambda a: a.version)[0]
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    default_port = 443 if parts.scheme == "https" else 80
+    netloc = literal if port == default_port else f"{literal}:{port}"
+    return PinnedEndpoint(
+        url=urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")),
+        host_header=parts.netloc.lower(),
+        server_name=host,
+    )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from providers.endpoint_safety import UnsafeEndpoint, endpoint_check
+from providers.endpoint_safety import UnsafeEndpoint, endpoint_pin
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 
@@ -84,16 +84,19 @@ def request_json(
     """Send one request (retrying by policy) and return the decoded JSON body, or raise ProviderError."""
     policy = policy or RetryPolicy()
     try:
-        endpoint_check(url)  # again, right before sending: DNS answers change
+        # Checked again right before sending, and the connection goes to the checked address.
+        pinned = endpoint_pin(url)
     except UnsafeEndpoint as exc:
         raise ProviderError(f"refused to send: {exc}")
+    headers = {**headers, "Host": pinned.host_header}
+    extensions = {"sni_hostname": pinned.server_name} if url.startswith("https:") else {}
     attempt = 0
     while True:
         attempt += 1
         retry_after = None
         try:
             with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), follow_redirects=False) as c:
-                response = c.request(method, url, headers=headers, json=body)
+                response = c.request(method, pinned.url, headers=headers, json=body, extensions=extensions)
         except httpx.TimeoutException:
             error = ProviderError(f"no answer within {timeout:g} s", attempts=attempt)
         except httpx.HTTPError as exc:

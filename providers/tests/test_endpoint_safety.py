@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from providers.endpoint_safety import UnsafeEndpoint, endpoint_check
+from providers.endpoint_safety import UnsafeEndpoint, endpoint_check, endpoint_pin
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,37 @@ def test_metadata_and_link_local_stay_refused_even_when_local_is_allowed(setting
 def test_a_public_address_literal_is_accepted_and_normalised(settings):
     settings.COMMAND_ALLOW_LOCAL_PROVIDERS = False
     assert endpoint_check("HTTPS://8.8.8.8/v1/") == "https://8.8.8.8/v1"
+
+
+def test_pin_rewrites_to_the_vetted_address_and_keeps_the_name(settings):
+    settings.COMMAND_ALLOW_LOCAL_PROVIDERS = True
+    pinned = endpoint_pin("http://localhost:11434/v1")
+    assert pinned.url == "http://127.0.0.1:11434/v1"
+    assert pinned.host_header == "localhost:11434" and pinned.server_name == "localhost"
+    assert endpoint_pin("https://8.8.8.8/v1").url == "https://8.8.8.8/v1"
+
+
+def test_the_request_goes_to_the_address_that_was_checked(settings, monkeypatch):
+    """A name only our resolver knows: the connection must use the vetted address, not a second lookup."""
+    import socket
+
+    from providers.adapters.transport import request_json
+    from providers.tests.provider_server import ProviderServer, Reply
+
+    settings.COMMAND_ALLOW_LOCAL_PROVIDERS = True
+    real = socket.getaddrinfo
+    lookups = []
+
+    def resolver(host, *args, **kwargs):
+        if host == "provider.rebind.test":
+            lookups.append(host)
+            return real("127.0.0.1", *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr("providers.endpoint_safety.socket.getaddrinfo", resolver)
+    with ProviderServer() as server:
+        port = server.httpd.server_address[1]
+        server.script(Reply(body={"data": []}))
+        assert request_json("GET", f"http://provider.rebind.test:{port}/v1/models", headers={}) == {"data": []}
+        assert server.seen[0].headers["host"] == f"provider.rebind.test:{port}"
+    assert lookups == ["provider.rebind.test"]
