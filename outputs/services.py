@@ -136,8 +136,11 @@ def asset_deliver(
     try:
         files = []
         for f in generated.files:
-            name = store_path(f"assets/{asset_id}/files/{f.path}", root / f.path)
+            intended = f"assets/{asset_id}/files/{f.path}"
+            name = store_path(intended, root / f.path)
             stored.append(name)
+            if name != intended:  # files are served by their recorded path, so a rename would orphan them
+                raise AssetRefused(f"Storage saved {f.path} under another name ({name}); delivery was undone.")
             files.append({"path": f.path, "mime_type": f.mime_type, "size": f.size, "sha256": f.sha256})
         if generated.category == "website":
             data = zip_folder(root, [f.path for f in generated.files])

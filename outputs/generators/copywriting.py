@@ -161,9 +161,65 @@ def built_in_copy(request: GenerationRequest, brand: Brand) -> Copy:
     )
 
 
+REPORT_WORDS = ("report", "analysis", "review", "findings", "summary of", "update")
+
+
+def document_kind(request: GenerationRequest) -> str:
+    """“report” when the deliverable reads like one, else “proposal” (the templates' default)."""
+    d = request.deliverable
+    text = " ".join([d.title, d.description]).lower()
+    return "report" if any(w in text for w in REPORT_WORDS) else "proposal"
+
+
+def report_sections(brand: Brand) -> list[Section]:
+    name, audience = brand.name, brand.audience
+    return [
+        Section(
+            "Executive summary",
+            [
+                f"This report summarises where {name} stands for {audience}: what is working, what is not, "
+                "and the decisions that would make the biggest difference next quarter.",
+            ],
+        ),
+        Section(
+            "Key findings",
+            [],
+            [
+                "Reporting effort is concentrated at month-end and delays decisions",
+                "Teams use different definitions for the same metrics",
+                "Leadership questions are answered from spreadsheets, not from a shared source",
+            ],
+        ),
+        Section(
+            "Analysis",
+            [
+                "The findings share one cause: data is collected for reporting rather than for decisions. "
+                "Each team optimises its own view, so the company has many numbers and little agreement.",
+            ],
+        ),
+        Section(
+            "Recommendations",
+            [],
+            [
+                "Agree five company-level metrics and their definitions",
+                "Automate the monthly pack from one governed source",
+                "Review decisions, not dashboards, in the leadership meeting",
+            ],
+        ),
+        Section(
+            "Next steps",
+            [
+                f"Confirm owners for each recommendation; {name} will report progress in four weeks.",
+            ],
+        ),
+    ]
+
+
 def copy_for(request: GenerationRequest, brand: Brand) -> Copy:
     """Built-in copy, with every field a provider wrote taking precedence."""
     copy = built_in_copy(request, brand)
+    if request.deliverable.category in ("pdf", "document") and document_kind(request) == "report":
+        copy.sections = report_sections(brand)
     given = request.copy or {}
     if not given:
         return copy

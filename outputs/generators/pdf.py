@@ -24,7 +24,7 @@ from reportlab.platypus import (
 
 from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files
 from outputs.generators.brand import Brand, brand_from
-from outputs.generators.copywriting import Copy, copy_for
+from outputs.generators.copywriting import Copy, copy_for, document_kind
 
 ONE_PAGE = re.compile(r"\b(one|1|single)[- ]?pager?\b|\bone[- ]page\b", re.I)
 
@@ -151,7 +151,13 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     sections = copy.sections
     if one_pager:
         # A one-pager keeps the summary, the approach and the next step; the rest is for a proposal.
-        keep = {s.heading.lower() for s in sections[:1]} | {"our approach", "scope and deliverables", "next steps"}
+        keep = {s.heading.lower() for s in sections[:1]} | {
+            "our approach",
+            "scope and deliverables",
+            "key findings",
+            "recommendations",
+            "next steps",
+        }
         sections = [s for s in sections if s.heading.lower() in keep][:4]
     headings = []
     for s in sections:
@@ -190,7 +196,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         metadata={
             "notes": copy.notes,
             "pages": pages,
-            "kind": "one-pager" if one_pager else "proposal",
+            "kind": "one-pager" if one_pager else document_kind(request),
             "sections": headings,
         },
         expectations={"pages": 1 if one_pager else pages, "texts": [title, *headings]},

@@ -174,3 +174,10 @@ def test_plan_step_inputs_become_a_request_with_lengths(tmp_path):
     assert output_generate(request=pdf, dest_dir=tmp_path / "pdf").metadata["kind"] == "one-pager"
     with pytest.raises(GenerationError, match="what to make"):
         GenerationRequest.from_plan_inputs(deliverable_id="x", inputs={"title": "?"})
+
+
+def test_a_report_gets_report_sections_not_a_sales_proposal(tmp_path):
+    request = make_request("pdf", deliverable=Deliverable(id="r", category="pdf", title="Quarterly analytics report"))
+    out = output_generate(request=request, dest_dir=tmp_path)
+    assert out.metadata["kind"] == "report" and "Key findings" in out.metadata["sections"]
+    assert "Investment" not in out.metadata["sections"] and output_verify_generated(generated=out).passed
