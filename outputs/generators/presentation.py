@@ -42,6 +42,16 @@ def _style_title(shape, brand: Brand, *, inverse: bool, size: int) -> None:
             r.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF) if inverse else _rgb(brand.dark)
 
 
+def _place(shape, left: float, top: float, width: float, height: float) -> None:
+    """The default template's placeholders are laid out for 4:3; re-seat them on the 16:9 slide."""
+    shape.left, shape.top, shape.width, shape.height = Inches(left), Inches(top), Inches(width), Inches(height)
+
+
+def _place_title_slide(slide) -> None:
+    _place(slide.shapes.title, 0.9, 2.3, 11.5, 1.6)
+    _place(slide.placeholders[1], 0.9, 4.0, 11.5, 1.2)
+
+
 def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     brand = brand_from(request)
     copy = copy_for(request, brand)
@@ -54,6 +64,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
 
     s = prs.slides.add_slide(prs.slide_layouts[TITLE])
     _band(s, prs, brand, full=True)
+    _place_title_slide(s)
     s.shapes.title.text = title
     _style_title(s.shapes.title, brand, inverse=True, size=44)
     s.placeholders[1].text = f"{brand.name} · {copy.tagline}"
@@ -79,6 +90,8 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     for heading, bullets in content:
         s = prs.slides.add_slide(prs.slide_layouts[CONTENT])
         _band(s, prs, brand, full=False)
+        _place(s.shapes.title, 0.8, 0.45, 11.7, 1.2)
+        _place(s.placeholders[1], 0.8, 1.85, 11.7, 5.0)
         s.shapes.title.text = heading
         _style_title(s.shapes.title, brand, inverse=False, size=32)
         body = s.placeholders[1].text_frame
@@ -92,6 +105,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
 
     s = prs.slides.add_slide(prs.slide_layouts[TITLE])
     _band(s, prs, brand, full=True)
+    _place_title_slide(s)
     s.shapes.title.text = "Thank you"
     _style_title(s.shapes.title, brand, inverse=True, size=48)
     s.placeholders[1].text = copy.closing
