@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from providers.crypto import secret_encrypt, secret_rotate
-from providers.endpoint_safety import endpoint_check
+from providers.adapters import ProviderError, RetryPolicy, client_for
+from providers.crypto import SecretError, secret_encrypt, secret_rotate
+from providers.endpoint_safety import UnsafeEndpoint, endpoint_check
 from providers.models import ProviderConnection
 
 
@@ -89,10 +90,6 @@ def provider_connection_check(*, connection: ProviderConnection, timeout: float 
     The request happens outside any transaction; only the result is written. Refuses to check a
     revoked connection.
     """
-    from providers.adapters import ProviderError, RetryPolicy, client_for
-    from providers.crypto import SecretError
-    from providers.endpoint_safety import UnsafeEndpoint
-
     if connection.status == ProviderConnection.Status.REVOKED:
         raise ProviderRefused("This connection is revoked: there is no key to check.")
     try:
