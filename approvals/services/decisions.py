@@ -58,7 +58,8 @@ def _decide(
 ) -> ApprovalRequest:
     expired = False
     with transaction.atomic():
-        locked = ApprovalRequest.objects.select_for_update().select_related("run").get(pk=request.pk)
+        # Lock only the request row (no joins): the engine locks the run first and requests second.
+        locked = ApprovalRequest.objects.select_for_update().get(pk=request.pk)
         if locked.owner_id != user.pk:
             raise ApprovalRefused("Only the person who started this run can decide on it.", code="not_owner")
         if not locked.is_pending:
@@ -188,7 +189,7 @@ def approvals_expire_overdue() -> int:
     now = timezone.now()
     expired = []
     with transaction.atomic():
-        overdue = ApprovalRequest.objects.select_for_update().filter(
+        overdue = ApprovalRequest.objects.select_for_update(skip_locked=True).filter(
             status=ApprovalRequest.Status.PENDING, expires_at__lte=now
         )
         for request in overdue:

@@ -157,3 +157,36 @@ def test_withdraw_closes_a_cancelled_runs_pending_requests(pending):
     assert approvals_withdraw_for_run(run=req.run, reason="Run cancelled by you.") == 1
     req.refresh_from_db()
     assert req.status == "superseded" and req.decision_note == "Run cancelled by you."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_decisions_only_one_wins(pending, owner):
+    """Two browser tabs answer at once: the row lock lets exactly one decision through."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers itself; the row lock is exercised on PostgreSQL")
+    req = pending()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def decide(service):
+        try:
+            barrier.wait()
+            service(request=req, user=owner, action_hash=req.action_hash)
+            outcomes.append("decided")
+        except ApprovalRefused as refused:
+            outcomes.append(refused.code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=decide, args=(s,)) for s in (approval_allow, approval_deny)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) in (["already_allowed", "decided"], ["already_denied", "decided"])
+    req.refresh_from_db()
+    assert req.status in ("allowed", "denied")
