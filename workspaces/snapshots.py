@@ -27,14 +27,16 @@ import marshal
 import os
 import secrets
 import stat
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 
-from workspaces import paths
+from workspaces import paths, watch
 
 IGNORED_DIRS = frozenset(
     {
@@ -259,6 +261,13 @@ class SnapshotStore:
         os.replace(temp, target)
 
     # --- garbage collection --------------------------------------------------------------------
+    def gc_mark(self) -> int:
+        """Changes whenever garbage was collected: in-memory manifests older than it are not reused."""
+        try:
+            return (self.base / "gc-generation").stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
     def collect_garbage(self, referenced: Iterable[str], *, grace_seconds: int = 3600) -> tuple[int, int]:
         """Delete blobs that no manifest in `referenced` (manifest shas) and no extra sha needs.
 
@@ -298,6 +307,7 @@ class SnapshotStore:
                 freed += info.st_size
         for cache in self.statcache_dir.iterdir():
             cache.unlink()
+        (self.base / "gc-generation").write_text(str(time.time_ns()))
         return deleted, freed
 
 
@@ -319,6 +329,7 @@ class _Scanner:
         self.new_cache: dict[str, list] = {}
         self.racy_after = time.time_ns() - RACY_MARGIN_NS
         self.manifest = Manifest()
+        self.watcher: watch.TreeWatcher | None = None
 
     def capture_file(self, dir_fd: int, name: str, rel: str, info: os.stat_result) -> None:
         mode = info.st_mode & 0o7777
@@ -355,6 +366,8 @@ class _Scanner:
         self.new_cache[rel] = [info.st_size, info.st_mtime_ns, info.st_ino, sha, mode, record]
 
     def walk(self, dir_fd: int, prefix: str) -> None:
+        if self.watcher is not None:
+            self.watcher.add(prefix[:-1])  # before listing: nothing after this moment is missed
         with os.scandir(dir_fd) as it:
             entries = list(it)
         capture_file = self.capture_file
@@ -382,13 +395,105 @@ class _Scanner:
                 self.manifest.links[prefix + entry.name] = os.readlink(entry.name, dir_fd=dir_fd)
 
 
+@dataclass
+class _Watched:
+    watcher: watch.TreeWatcher
+    manifest: Manifest
+    gc_mark: int
+    # A forked child shares the parent's inotify queue: events drained by one are lost to the
+    # other, so a watcher is only trusted in the process that created it.
+    pid: int = field(default_factory=os.getpid)
+
+
+# Per process: the last whole-tree manifest of recently captured trees, with their watchers.
+_WATCHED: OrderedDict[tuple[str, str, str], _Watched] = OrderedDict()
+_WATCHED_LOCK = threading.Lock()
+MAX_WATCHED_TREES = 8
+
+
+def _forget_watched(key) -> None:
+    entry = _WATCHED.pop(key, None)
+    if entry is not None:
+        entry.watcher.close()
+
+
+def _incremental(base: str, entry: _Watched, store: SnapshotStore) -> Manifest | None:
+    """The previous manifest with only the paths inotify reported re-examined; None → full scan."""
+    delta = entry.watcher.drain()
+    if delta is None:
+        return None
+    dirty_files, new_folders = delta
+    old = entry.manifest
+    scanner = _Scanner(store, {})
+    scanner.watcher = entry.watcher
+    scanner.manifest = manifest = Manifest(
+        files=dict(old.files),
+        links=dict(old.links),
+        dirs=list(old.dirs),
+        skipped=list(old.skipped),
+        records=dict(old.records),
+    )
+    known_dirs = set(manifest.dirs)
+    try:
+        for rel in sorted(new_folders, key=lambda r: r.count("/")):
+            if any(rel.startswith(d + "/") for d in new_folders if d != rel) or rel in known_dirs:
+                continue  # inside another new folder (walked with it) or already known
+            resolved = paths.resolve(base, rel, follow_last=False)
+            with paths.open_parent(resolved) as parent:
+                name = resolved.parts[-1]
+                try:
+                    child = _open_child_dir(parent, name)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                try:
+                    if name in IGNORED_DIRS:
+                        manifest.skipped.append(rel)
+                        continue
+                    manifest.dirs.append(rel)
+                    known_dirs.add(rel)
+                    scanner.walk(child, rel + "/")
+                finally:
+                    os.close(child)
+        for rel in dirty_files:
+            if any(rel.startswith(d + "/") for d in new_folders):
+                continue
+            manifest.files.pop(rel, None)
+            manifest.records.pop(rel, None)
+            manifest.links.pop(rel, None)
+            resolved = paths.resolve(base, rel, follow_last=False)
+            with paths.open_parent(resolved) as parent:
+                name = resolved.parts[-1]
+                try:
+                    info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    scanner.capture_file(parent, name, rel, info)
+                elif stat.S_ISLNK(info.st_mode):
+                    manifest.links[rel] = os.readlink(name, dir_fd=parent)
+                elif stat.S_ISDIR(info.st_mode) and rel not in known_dirs:
+                    return None
+    except (paths.PathRefused, OSError):
+        return None
+    if entry.watcher.broken:
+        return None
+    return manifest
+
+
 def capture(
-    *, root: str | os.PathLike, cache_key: str, scope: list[str] | None = None, store: SnapshotStore | None = None
+    *,
+    root: str | os.PathLike,
+    cache_key: str,
+    scope: list[str] | None = None,
+    store: SnapshotStore | None = None,
+    use_watcher: bool = True,
 ) -> tuple[Manifest, str]:
     """Capture the tree (or only `scope`, a list of relative paths) into the store.
 
     Returns the manifest and its sha256. Blobs are durable (synced) before this returns.
-    Paths in `scope` that do not exist are recorded as absent (a revert deletes them).
+    Paths in `scope` that do not exist are recorded as absent (a revert deletes them). A
+    whole-tree capture that follows another one of the same tree in this process re-examines
+    only the paths inotify reported (see watch.py), unless `use_watcher` is False.
     """
     store = store or SnapshotStore()
     # Thousands of small lists would trigger full garbage collections mid-scan; nothing here
@@ -396,22 +501,53 @@ def capture(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _capture(root=root, cache_key=cache_key, scope=scope, store=store)
+        return _capture(root=root, cache_key=cache_key, scope=scope, store=store, use_watcher=use_watcher)
     finally:
         if collecting:
             gc.enable()
 
 
-def _capture(*, root, cache_key: str, scope: list[str] | None, store: SnapshotStore) -> tuple[Manifest, str]:
-    scanner = _Scanner(store, store.load_stat_cache(cache_key))
+def _capture(
+    *, root, cache_key: str, scope: list[str] | None, store: SnapshotStore, use_watcher: bool
+) -> tuple[Manifest, str]:
     base = paths.root_real(root)
+    key = (cache_key, base, str(store.base))
+    if scope is None and use_watcher and watch.AVAILABLE:
+        with _WATCHED_LOCK:
+            entry = _WATCHED.get(key)
+            if entry is not None:
+                trusted = entry.pid == os.getpid() and entry.gc_mark == store.gc_mark()
+                manifest = _incremental(base, entry, store) if trusted else None
+                if manifest is not None:
+                    entry.manifest = manifest
+                    _WATCHED.move_to_end(key)
+                    sha = store.put_manifest(manifest)
+                    store.sync()
+                    return manifest, sha
+                _forget_watched(key)
+    scanner = _Scanner(store, store.load_stat_cache(cache_key))
     if scope is None:
+        if use_watcher and watch.AVAILABLE:
+            try:
+                scanner.watcher = watch.TreeWatcher(base)
+            except watch.WatchUnavailable:
+                scanner.watcher = None
+        gc_mark = store.gc_mark()
         root_fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             scanner.walk(root_fd, "")
         finally:
             os.close(root_fd)
         cache = scanner.new_cache
+        if scanner.watcher is not None:
+            if scanner.watcher.broken:
+                scanner.watcher.close()
+            else:
+                with _WATCHED_LOCK:
+                    _forget_watched(key)
+                    _WATCHED[key] = _Watched(scanner.watcher, scanner.manifest, gc_mark)
+                    while len(_WATCHED) > MAX_WATCHED_TREES:
+                        _forget_watched(next(iter(_WATCHED)))
     else:
         normalised = sorted({paths.normalise(p) for p in scope})
         scanner.manifest.scope = normalised
