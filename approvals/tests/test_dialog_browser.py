@@ -79,6 +79,11 @@ def test_refine_with_ctrl_enter_sends_instructions(transactional_db, live_server
     page = browser_page
     page.goto(live_server.url + req.get_absolute_url())
     page.screenshot(path=str(settings.BASE_DIR / "var" / "approval-dialog-command.png"), full_page=True)
+    # The allow-list box appears only once the operator chooses to remember.
+    assert not page.is_visible("textarea[name=command_allowlist]")
+    page.click("text=For commands everywhere")
+    assert page.is_visible("textarea[name=command_allowlist]")
+    page.click("text=Just this once")
     page.click("[data-approval-refine] summary")
     # Opening "refine" moves focus into its text box (the toggle event fires after the click).
     page.wait_for_function("document.activeElement && document.activeElement.tagName === 'TEXTAREA'")
