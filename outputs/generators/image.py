@@ -12,7 +12,7 @@ from outputs.generators.brand import Brand, brand_from, font, hex_to_rgb
 from outputs.generators.copywriting import copy_for
 
 
-def logo_svg(brand: Brand) -> str:
+def logo_svg(brand: Brand, *, on_dark: bool = False) -> str:
     """A monogram mark plus word mark; pure vector, no fonts embedded beyond a system stack."""
     name = escape(brand.name)
     width = 64 + 18 * max(4, len(brand.name)) + 24
@@ -29,7 +29,7 @@ def logo_svg(brand: Brand) -> str:
   <path d="M18 42 L28 22 L36 36 L46 18" fill="none" stroke="#ffffff" stroke-width="5" stroke-linecap="round"
     stroke-linejoin="round"/>
   <text x="74" y="42" font-family="Inter, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="28"
-    font-weight="700" fill="{brand.dark}">{name}</text>
+    font-weight="700" fill="{"#f5f7fc" if on_dark else brand.dark}">{name}</text>
 </svg>
 """
 

@@ -15,6 +15,12 @@ from outputs.generators.copywriting import Copy, copy_for
 from outputs.generators.image import logo_svg, mark_svg, render_social_card
 
 CSS = Template((Path(__file__).parent / "site_template" / "styles.css").read_text(encoding="utf-8"))
+DARK_CSS = (Path(__file__).parent / "site_template" / "dark.css").read_text(encoding="utf-8")
+
+
+def wants_dark(request: GenerationRequest) -> bool:
+    theme = request.deliverable.details.get("theme", "")
+    return theme == "dark" or "dark" in request.format_hints
 
 
 def hero_svg(brand: Brand) -> str:
@@ -146,14 +152,16 @@ def contact_html(brand: Brand, copy: Copy) -> str:
 def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     brand = brand_from(request)
     copy = copy_for(request, brand)
+    dark = wants_dark(request)
     (dest / "assets").mkdir(parents=True, exist_ok=True)
     written = {
         "index.html": index_html(brand, copy),
         "contact.html": contact_html(brand, copy),
         "styles.css": CSS.substitute(
             primary=brand.primary, accent=brand.accent, dark=brand.dark, light=brand.light, muted=brand.muted
-        ),
-        "assets/logo.svg": logo_svg(brand),
+        )
+        + (DARK_CSS if dark else ""),
+        "assets/logo.svg": logo_svg(brand, on_dark=dark),
         "assets/favicon.svg": mark_svg(brand),
         "assets/hero.svg": hero_svg(brand),
     }
@@ -173,6 +181,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         metadata={
             "notes": copy.notes,
             "pages": ["index.html", "contact.html"],
+            "theme": "dark" if dark else "light",
             "brand": brand.name,
             "file_count": len(files),
         },

@@ -181,3 +181,14 @@ def test_a_report_gets_report_sections_not_a_sales_proposal(tmp_path):
     out = output_generate(request=request, dest_dir=tmp_path)
     assert out.metadata["kind"] == "report" and "Key findings" in out.metadata["sections"]
     assert "Investment" not in out.metadata["sections"] and output_verify_generated(generated=out).passed
+
+
+def test_a_dark_theme_hint_gives_a_dark_site(tmp_path):
+    request = make_request(
+        "website",
+        deliverable=Deliverable(id="w", category="website", title="Landing page", details={"theme": "dark"}),
+    )
+    out = output_generate(request=request, dest_dir=tmp_path)
+    assert out.metadata["theme"] == "dark" and "Dark theme" in (tmp_path / "styles.css").read_text()
+    assert 'fill="#f5f7fc"' in (tmp_path / "assets" / "logo.svg").read_text()
+    assert output_verify_generated(generated=out).passed
