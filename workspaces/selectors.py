@@ -77,7 +77,10 @@ class FileView:
 
     @property
     def lines(self) -> list[str]:
-        return (self.text or "").split("\n") if self.text is not None else []
+        if self.text is None:
+            return []
+        text = self.text[:-1] if self.text.endswith("\n") else self.text  # no phantom last line
+        return text.split("\n")
 
     @property
     def size_label(self) -> str:
