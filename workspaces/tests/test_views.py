@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -236,3 +237,28 @@ def test_run_revert_page(workspace, site, owner_client, owner):
     assert owner_client.post(url).status_code == 200
     assert (site / "site.css").read_text() == "h1 { color: red; }\n"
     assert owner_client.get(reverse("workspaces:run_revert", args=[workspace.pk, run.pk + 999])).status_code == 404
+
+
+def test_large_folders_are_paginated(workspace, owner_client):
+    root = Path(workspace_root(workspace=workspace))
+    (root / "many").mkdir()
+    for i in range(230):
+        (root / "many" / f"f{i:03d}.txt").write_text("x")
+    url = reverse("workspaces:tree", args=[workspace.pk])
+    first = owner_client.get(url, {"path": "many"}).content.decode()
+    assert "f000.txt" in first and "f199.txt" in first and "f200.txt" not in first
+    assert "Show more (230 entries in all)" in first
+    second = owner_client.get(url, {"path": "many", "page": 2}).content.decode()
+    assert "f200.txt" in second and "f229.txt" in second and "Show more" not in second
+
+
+def test_preview_refuses_a_symlink_leading_outside(workspace, site, owner_client, roots):
+    os.symlink(roots["outside"] / "secret.txt", site / "leak.txt")
+    url = owner_client.get(reverse("workspaces:preview", args=[workspace.pk]))["Location"]
+    response = owner_client.get(url.rsplit("/", 1)[0] + "/leak.txt")
+    assert response.status_code == 400 and b"outside secret" not in response.content
+
+
+def test_no_preview_without_an_index_page(workspace, owner_client):
+    page = owner_client.get(reverse("workspaces:detail", args=[workspace.pk])).content.decode()
+    assert "<iframe" not in page and "This folder is empty." in page
