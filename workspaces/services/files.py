@@ -60,6 +60,9 @@ def _summary(change_type: str, path: str, *, old_path: str = "", result: diffs.D
         return f"Renamed {old_path} to {path}"
     if result.is_binary:
         return f"{change_type.capitalize()} {path} (binary, {diffs.human_size(before)} → {diffs.human_size(after)})"
+    sizes = f"{diffs.human_size(before)} → {diffs.human_size(after)}"
+    if result.truncated and not result.text:
+        return f"{change_type.capitalize()} {path} (too large to diff, {sizes})"
     if change_type == FileChange.Type.CREATED:
         return f"Created {path} ({result.added} line{'s' if result.added != 1 else ''})"
     if change_type == FileChange.Type.DELETED:
@@ -234,7 +237,11 @@ def file_save_from_editor(*, workspace: Workspace, path: str, content: str, base
     root = workspace_root(workspace=workspace)
     clean = paths.normalise(path)
     current = file_state(root=root, path=clean)
-    data = content.replace("\r\n", "\n").encode("utf-8")
+    # Browsers send textarea lines with CRLF: keep the file's own line endings instead.
+    text = content.replace("\r\n", "\n")
+    if current.data is not None and b"\r\n" in current.data:
+        text = text.replace("\n", "\r\n")
+    data = text.encode("utf-8")
     if current.sha != base_sha:
         raise EditConflict(path=clean, current=current.data, current_sha=current.sha, attempted=data)
     paths.write_atomic(root, clean, data)

@@ -217,3 +217,13 @@ def test_stat_cache_avoids_rereading_and_gc_keeps_only_referenced_blobs(workspac
     manifest = store.get_manifest(point.manifest_sha)
     assert all(store.has(entry[0]) for entry in manifest.files.values())
     assert FileChange.objects.count() == 0
+
+
+def test_a_file_too_large_to_diff_is_summarised_honestly(workspace, site, settings):
+    from workspaces import diffs
+
+    big = b"line\n" * (diffs.MAX_DIFF_INPUT // 5 + 10)
+    file_write(workspace=workspace, path="big.log", content=big)
+    change = file_write(workspace=workspace, path="big.log", content=big + b"more\n")
+    assert change.summary.startswith("Modified big.log (too large to diff")
+    assert change.diff == "" and change.diff_truncated

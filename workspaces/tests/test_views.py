@@ -262,3 +262,18 @@ def test_preview_refuses_a_symlink_leading_outside(workspace, site, owner_client
 def test_no_preview_without_an_index_page(workspace, owner_client):
     page = owner_client.get(reverse("workspaces:detail", args=[workspace.pk])).content.decode()
     assert "<iframe" not in page and "This folder is empty." in page
+
+
+def test_editor_keeps_the_files_line_endings(workspace, owner_client):
+    from workspaces.services import file_state
+
+    root = Path(workspace_root(workspace=workspace))
+    (root / "win.txt").write_bytes(b"one\r\ntwo\r\n")
+    (root / "unix.txt").write_bytes(b"one\ntwo\n")
+    save = reverse("workspaces:file_save", args=[workspace.pk])
+    for name, expected in (("win.txt", b"one\r\nTWO\r\n"), ("unix.txt", b"one\nTWO\n")):
+        sha = file_state(root=str(root), path=name).sha
+        owner_client.post(save, {"path": name, "content": "one\r\nTWO\r\n", "base_sha": sha})
+        assert (root / name).read_bytes() == expected
+    change = FileChange.objects.get(path="win.txt")
+    assert (change.added_lines, change.removed_lines) == (1, 1)
