@@ -86,6 +86,16 @@ def _fresh_folder(name: str) -> Path:
     return root / f"{base}-{secrets.token_hex(3)}"
 
 
+def _refuse_command_folders(real: str) -> None:
+    """The snapshot store must stay outside every workspace, and no workspace may hold Command's data."""
+    store = os.path.realpath(os.fspath(settings.COMMAND_SNAPSHOT_DIR))
+    data = os.path.realpath(os.fspath(settings.COMMAND_DATA_DIR))
+    overlaps_store = os.path.commonpath([real, store]) in (real, store)
+    holds_data = os.path.commonpath([real, data]) == real
+    if overlaps_store or holds_data:
+        raise WorkspaceError(f"{real} overlaps Command's own data ({store}); choose a folder outside it.")
+
+
 def _save(*, owner, name: str, folder: str, origin: str) -> Workspace:
     info = os.stat(folder)
     try:
@@ -131,6 +141,7 @@ def workspace_register(*, owner, path: str, name: str = "") -> Workspace:
         raise WorkspaceError(str(exc)) from None
     if not os.path.exists(real):
         raise WorkspaceError(f"There is no folder at {path}.")
+    _refuse_command_folders(real)
     if not os.path.isdir(real):
         raise WorkspaceError(f"{path} is a file, not a folder.")
     if not os.access(real, os.R_OK | os.X_OK):
@@ -281,6 +292,7 @@ def workspace_relink(*, workspace: Workspace, path: str = "") -> Workspace:
         raise WorkspaceError(str(exc)) from None
     if not os.path.isdir(real):
         raise WorkspaceError(f"There is no folder at {target}.")
+    _refuse_command_folders(real)
     info = os.stat(real)
     if Workspace.objects.filter(owner=workspace.owner, path=real).exclude(pk=workspace.pk).exists():
         raise WorkspaceError("Another of your workspaces already uses that folder.")

@@ -140,3 +140,13 @@ def test_create_never_reuses_an_existing_folder(owner, roots):
     assert workspace.path == str(roots["main"] / "site-2")
     with pytest.raises(WorkspaceError):
         workspace_create(owner=owner, name="   ")
+
+
+def test_commands_own_data_never_becomes_a_workspace(owner, roots, settings):
+    settings.COMMAND_SNAPSHOT_DIR = roots["main"] / "projects" / ".command-snapshots"
+    settings.COMMAND_SNAPSHOT_DIR.mkdir(parents=True)
+    for folder in (roots["main"] / "projects", settings.COMMAND_SNAPSHOT_DIR):
+        with pytest.raises(WorkspaceError, match="overlaps Command's own data"):
+            workspace_register(owner=owner, path=str(folder))
+    (roots["main"] / "elsewhere").mkdir()
+    assert workspace_register(owner=owner, path=str(roots["main"] / "elsewhere"))
