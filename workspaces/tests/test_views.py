@@ -277,3 +277,20 @@ def test_editor_keeps_the_files_line_endings(workspace, owner_client):
         assert (root / name).read_bytes() == expected
     change = FileChange.objects.get(path="win.txt")
     assert (change.added_lines, change.removed_lines) == (1, 1)
+
+
+def test_admin_back_office_lists_and_reverts(workspace, recorded, client, django_user_model, site):
+    admin_user = django_user_model.objects.create_superuser("ops", "ops@example.com", "pw")
+    client.force_login(admin_user)
+    for name in ("workspace", "filechange", "rollbackpoint"):
+        response = client.get(reverse(f"admin:workspaces_{name}_changelist"))
+        assert response.status_code == 200, name
+    point, change = recorded
+    assert client.get(reverse("admin:workspaces_filechange_change", args=[change.pk])).status_code == 200
+    response = client.post(
+        reverse("admin:workspaces_rollbackpoint_changelist"),
+        {"action": "revert_points", "_selected_action": [point.pk]},
+        follow=True,
+    )
+    assert "Restored 1 file" in response.content.decode()
+    assert (site / "site.css").read_text() == "h1 { color: red; }\n"
