@@ -6,6 +6,7 @@ Readers in `command_site.env` fail loudly with the variable's name; the README l
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -149,7 +150,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 elif _db["ENGINE"] in {"django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"}:
     _db["ENGINE"] = "django.db.backends.postgresql"
     _db["CONN_MAX_AGE"] = 0
-    if env_bool("COMMAND_DB_POOL", True):
+    # A psycopg pool does not survive django-q2's forked worker processes (the forks share the
+    # pooled sockets and corrupt the protocol: "the last operation didn't produce records"), so
+    # the qcluster process connects without one.
+    if env_bool("COMMAND_DB_POOL", "qcluster" not in sys.argv):
         _db["OPTIONS"] = {
             "pool": {
                 "min_size": 1,
