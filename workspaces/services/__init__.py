@@ -50,6 +50,7 @@ from workspaces.services.rollback import (
     run_revert,
     run_revert_eligibility,
     snapshot_garbage_collect,
+    snapshot_gc_schedule_ensure,
 )
 
 __all__ = [
@@ -82,6 +83,7 @@ __all__ = [
     "run_revert",
     "run_revert_eligibility",
     "snapshot_garbage_collect",
+    "snapshot_gc_schedule_ensure",
     "workspace_create",
     "workspace_forget",
     "workspace_import_zip",

@@ -520,3 +520,19 @@ def snapshot_garbage_collect(*, grace_seconds: int = 3600) -> tuple[int, int]:
         referenced.add(before)
         referenced.add(after)
     return SnapshotStore().collect_garbage(referenced, grace_seconds=grace_seconds)
+
+
+GC_SCHEDULE_NAME = "workspaces: collect snapshot garbage"
+
+
+def snapshot_gc_schedule_ensure() -> None:
+    """Create the daily snapshot GC schedule once (idempotent)."""
+    from django_q.models import Schedule
+
+    if not Schedule.objects.filter(name=GC_SCHEDULE_NAME).exists():
+        Schedule.objects.create(
+            name=GC_SCHEDULE_NAME,
+            func="workspaces.jobs.collect_snapshot_garbage",
+            schedule_type=Schedule.DAILY,
+            repeats=-1,
+        )

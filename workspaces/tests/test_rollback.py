@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -227,3 +228,19 @@ def test_a_file_too_large_to_diff_is_summarised_honestly(workspace, site, settin
     change = file_write(workspace=workspace, path="big.log", content=big + b"more\n")
     assert change.summary.startswith("Modified big.log (too large to diff")
     assert change.diff == "" and change.diff_truncated
+
+
+def test_gc_command_and_schedule(workspace, site):
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    orphan = SnapshotStore().put_bytes(b"orphan")
+    out = io.StringIO()
+    call_command("collect_snapshots", "--grace", "0", "--schedule", stdout=out)
+    assert "unreferenced blobs" in out.getvalue() and not SnapshotStore().has(orphan)
+    call_command("collect_snapshots", "--schedule", stdout=io.StringIO())
+    schedule = Schedule.objects.get(name="workspaces: collect snapshot garbage")
+    assert schedule.func == "workspaces.jobs.collect_snapshot_garbage"
+    from workspaces import jobs
+
+    assert jobs.collect_snapshot_garbage().startswith("deleted")
