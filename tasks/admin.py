@@ -1,6 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from tasks.models import PlanRevision, Task, TaskUpload
+from tasks.models import CommandExecution, PlanRevision, StepExecution, Task, TaskRun, TaskUpload, WorkstreamEvent
 
 
 class TaskUploadInline(admin.TabularInline):
@@ -45,3 +45,137 @@ class PlanRevisionAdmin(admin.ModelAdmin):
         "change_note",
         "created_at",
     )
+
+
+# --- Runs: the ops back office (filter by state; retry / stop / recover; read-only event log) --
+
+
+class StepExecutionInline(admin.TabularInline):
+    model = StepExecution
+    extra = 0
+    fields = ("position", "step_id", "action_type", "title", "status", "attempts", "error_class", "remediation_for")
+    readonly_fields = fields
+    can_delete = False
+    ordering = ("position",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class WorkstreamEventInline(admin.TabularInline):
+    model = WorkstreamEvent
+    extra = 0
+    fields = ("seq", "attempt", "created_at", "kind", "status", "title", "explanation", "step_id", "command")
+    readonly_fields = fields
+    can_delete = False
+    ordering = ("seq",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TaskRun)
+class TaskRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "reference",
+        "task",
+        "owner",
+        "state",
+        "priority",
+        "queue_position",
+        "waiting_because",
+        "attempt",
+        "worker_id",
+        "created_at",
+    )
+    list_filter = ("state", "mutates")
+    search_fields = ("id", "task__title", "owner__email", "worker_id")
+    raw_id_fields = ("task", "owner", "plan_revision", "workspace", "previous_run")
+    readonly_fields = (
+        "state",
+        "state_reason",
+        "blocking_reason",
+        "worker_id",
+        "attempt",
+        "heartbeat_at",
+        "lease_expires_at",
+        "current_step_id",
+        "control_request",
+        "event_seq",
+        "recoveries",
+        "mutates",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
+    inlines = [StepExecutionInline, WorkstreamEventInline]
+    actions = ["retry_runs", "stop_runs", "recover_runs"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Queue")
+    def queue_position(self, run):
+        from tasks.engine.dispatch import queue_position
+
+        return queue_position(run) or "—"
+
+    @admin.display(description="Waiting because")
+    def waiting_because(self, run):
+        return run.blocking_reason or "—"
+
+    def _report(self, request, outcomes):
+        for text, level in outcomes:
+            self.message_user(request, text, level=level)
+
+    @admin.action(description="Retry selected runs (as new linked runs)")
+    def retry_runs(self, request, queryset):
+        from tasks.engine.controls import run_retry
+
+        self._report(
+            request,
+            [
+                (o.message, messages.SUCCESS if o.changed else messages.WARNING)
+                for o in (run_retry(run=run) for run in queryset)
+            ],
+        )
+
+    @admin.action(description="Stop (cancel) selected runs")
+    def stop_runs(self, request, queryset):
+        from tasks.engine.controls import run_stop
+
+        self._report(
+            request,
+            [
+                (o.message, messages.SUCCESS if o.changed else messages.WARNING)
+                for o in (run_stop(run=run) for run in queryset)
+            ],
+        )
+
+    @admin.action(description="Recover selected runs whose worker stopped answering")
+    def recover_runs(self, request, queryset):
+        from tasks.engine.recovery import run_recover
+
+        results = [run_recover(run_id=run.pk) for run in queryset]
+        self._report(
+            request,
+            [
+                (
+                    f"{r.run.reference}: {r.outcome}. {r.reason}",
+                    messages.WARNING if r.outcome == "skipped" else messages.SUCCESS,
+                )
+                for r in results
+            ],
+        )
+
+
+@admin.register(CommandExecution)
+class CommandExecutionAdmin(admin.ModelAdmin):
+    list_display = ("command", "run", "exit_code", "timed_out", "stopped", "output_truncated", "started_at")
+    list_filter = ("timed_out", "stopped", "output_truncated")
+    search_fields = ("command", "run__id")
+    readonly_fields = [f.name for f in CommandExecution._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -15,3 +15,34 @@ def task_list_recent(*, owner, limit: int = 8) -> QuerySet[Task]:
 def task_get_for_owner(*, owner, task_id) -> Task:
     """The task, or 404 when it does not exist or belongs to someone else."""
     return get_object_or_404(Task.objects.select_related("workspace"), pk=task_id, owner=owner)
+
+
+def run_get_for_owner(*, owner, run_id):
+    """The run, or 404 when it does not exist or belongs to someone else."""
+    from tasks.models import TaskRun
+
+    return get_object_or_404(TaskRun.objects.select_related("task", "workspace"), pk=run_id, owner=owner)
+
+
+def run_status(*, run) -> dict:
+    """What the run status partial shows: position, why it waits, where it is, what can be done."""
+    from tasks.engine.dispatch import blocking_reason_for, queue_position
+    from tasks.models import StepExecution, TaskRun
+
+    S = TaskRun.State
+    steps = list(StepExecution.objects.filter(run=run).order_by("position").values_list("step_id", "title", "status"))
+    done = sum(1 for s in steps if s[2] in (StepExecution.Status.SUCCEEDED, StepExecution.Status.SKIPPED))
+    current = next((s[1] for s in steps if s[0] == run.current_step_id), "")
+    return {
+        "run": run,
+        "queue_position": queue_position(run),
+        "blocking_reason": blocking_reason_for(run) if run.state in (S.QUEUED, S.PAUSED, S.WAITING_APPROVAL) else "",
+        "steps_done": done,
+        "steps_total": len(steps),
+        "current_step_title": current if run.state in TaskRun.LEASED_STATES else "",
+        "can_pause": run.state in (S.QUEUED, S.RUNNING, S.VERIFYING) and run.control_request != "pause",
+        "can_resume": run.state == S.PAUSED or (run.state in TaskRun.LEASED_STATES and run.control_request == "pause"),
+        "can_stop": run.state not in TaskRun.TERMINAL_STATES and run.control_request != "stop",
+        "can_retry": run.state in (S.FAILED, S.RECOVERABLE, S.CANCELLED),
+        "can_prioritise": run.state in (S.QUEUED, S.PAUSED),
+    }

@@ -416,9 +416,17 @@ def _finish(run: TaskRun, lease: Lease) -> str:
             to=S.COMPLETED,
             lease=lease,
             title=f"{run.reference} completed",
-            reason="Every step finished and every verification passed.",
+            reason=_completion_reason(run),
         )
     except IllegalTransition as exc:
         run_transition(run=run, to=S.FAILED, lease=lease, title=f"{run.reference} not completed", reason=str(exc))
         return S.FAILED
     return S.COMPLETED
+
+
+def _completion_reason(run: TaskRun) -> str:
+    skipped = list(StepExecution.objects.filter(run=run, status=SE.SKIPPED).values_list("title", flat=True))
+    if not skipped:
+        return "Every step finished and every verification passed."
+    names = ", ".join(f"“{t}”" for t in skipped)
+    return f"Every verification passed. Skipped, and not done: {names}."
