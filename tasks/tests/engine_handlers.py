@@ -1,6 +1,7 @@
-"""Test handlers for the engine's own tests (also loaded by worker subprocesses through
-COMMAND_HANDLER_MODULES). The thing under test is the engine, so these handlers are simple and
-observable: a ledger file appended exactly once per idempotency key, and controllable sleeps.
+"""Test handlers for the engine's own tests (worker subprocesses load them through
+COMMAND_HANDLER_MODULES=tasks.tests.engine_worker_handlers). The thing under test is the
+engine, so these handlers are simple and observable: a ledger file appended exactly once per
+idempotency key, and controllable sleeps.
 """
 
 from __future__ import annotations
@@ -52,9 +53,8 @@ def instant(ctx: StepContext) -> StepResult:
 
 
 def install() -> None:
+    """Register the test handlers (tests call this through the `test_handlers` fixture, which
+    restores the registry afterwards; worker subprocesses import `engine_worker_handlers`)."""
     register(ActionType.WRITE_FILE)(ledger_write)
     register(ActionType.GENERATE_OUTPUT)(instant)
     register(ActionType.DELIVER)(instant)
-
-
-install()

@@ -27,7 +27,7 @@ WORKER_ENV = {
     "COMMAND_Q_RETRY": "31",
     "COMMAND_Q_POLL": "0.1",
     "COMMAND_WORKERS": "1",
-    "COMMAND_HANDLER_MODULES": "tasks.tests.engine_handlers",
+    "COMMAND_HANDLER_MODULES": "tasks.tests.engine_worker_handlers",
 }
 
 pytestmark = pytest.mark.django_db(transaction=True)
