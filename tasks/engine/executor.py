@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -103,8 +104,16 @@ def run_execute(*, claim: Claim) -> str:
     return outcome
 
 
+def _job_budget_seconds() -> float:
+    # django-q2 kills a job at Q_TIMEOUT; a long plan hands itself back to the queue at a step
+    # boundary well before that, instead of being killed mid-step.
+    return float(getattr(settings, "Q_TIMEOUT", 1800)) * 0.5
+
+
 def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event) -> str:
     workspace_path = _workspace_path(run)
+    started = time.monotonic()
+    first = True
     while True:
         if lost.is_set():
             raise LeaseLost(f"{run.reference}: lease lost between steps.")
@@ -134,6 +143,17 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event) -> str:
         step = _next_step(run)
         if step is None:
             return _finish(run, lease)
+        if not first and time.monotonic() - started > _job_budget_seconds() and current.control_request == "":
+            run_transition(
+                run=run,
+                to=S.QUEUED,
+                lease=lease,
+                title=f"{run.reference} continues in a fresh worker slot",
+                reason="Long runs are handed back to the queue between steps so no worker is cut off mid-step.",
+                blocking_reason="continuing shortly",
+            )
+            return S.QUEUED
+        first = False
         plan_step = PlanStep.model_validate(step.spec)
         ctx = StepContext(run=run, step=step, plan_step=plan_step, workspace_path=workspace_path, lease=lease)
         ctx._lease_lost = lost

@@ -88,3 +88,25 @@ def test_duplicate_delivery_of_a_leased_run_is_a_noop(owner, tmp_path):
     run.refresh_from_db()
     assert (run.attempt, run.worker_id) == (1, "w1")
     assert run_execute(claim=claim) == S.COMPLETED
+
+
+@pytest.mark.usefixtures("test_handlers")
+def test_a_long_run_hands_itself_back_between_steps(owner, tmp_path, settings):
+    settings.Q_TIMEOUT = 0  # every step boundary is past the job's budget
+    ws = make_workspace(owner, tmp_path / "site")
+    task = make_task(
+        owner, ws, [step("a", ActionType.GENERATE_OUTPUT), step("b", ActionType.GENERATE_OUTPUT), verify_step()]
+    )
+    run = run_create(task=task)
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.QUEUED and run.blocking_reason == "continuing shortly"
+    assert list(StepExecution.objects.filter(run=run).values_list("status", flat=True)) == [
+        "succeeded",
+        "pending",
+        "pending",
+    ]
+    for _ in range(3):
+        jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.COMPLETED and run.attempt == 3
