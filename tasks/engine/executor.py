@@ -178,7 +178,22 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event) -> str:
 
         approval = (step.result or {}).get("approval", {})
         if not approval.get("granted"):
-            decision = approval_gate(ctx)
+            try:
+                decision = approval_gate(ctx)
+            except LeaseLost:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken policy must not let a step through
+                logger.exception("%s: the approval gate raised for step %s", run.reference, step.step_id)
+                failure = StepFailed(
+                    f"Command could not check whether “{step.title}” needs your approval ({exc}), "
+                    "so it did not run it.",
+                    error_type="ApprovalCheckFailed",
+                    retryable=False,
+                )
+                outcome = _on_failure(run, lease, ctx, step, failure)
+                if outcome is not None:
+                    return outcome
+                continue
             if decision.action == "wait":
                 with transaction.atomic():
                     _step_update(run, lease, step, status=SE.WAITING_APPROVAL)

@@ -127,3 +127,15 @@ def test_denied_step_is_skipped_and_its_dependants_too(owner, tmp_path, gate):
     # Verification passed; the skipped steps are named, not glossed over.
     assert run.state == S.COMPLETED
     assert "Skipped, and not done: “write_file a”, “generate_output b”" in run.state_reason
+
+
+def test_a_broken_approval_policy_never_lets_the_step_through(run, gate, tmp_path):
+    def broken(ctx):
+        raise RuntimeError("policy table missing")
+
+    gate(broken)
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.FAILED
+    assert "could not check whether" in run.state_reason and "policy table missing" in run.state_reason
+    assert not (tmp_path / "ws" / "ledger.txt").exists()
