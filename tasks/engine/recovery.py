@@ -9,6 +9,7 @@ worker that wakes up later is fenced out of every write.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -23,6 +24,31 @@ from tasks.models import StepExecution, TaskRun
 logger = logging.getLogger(__name__)
 S = TaskRun.State
 SE = StepExecution.Status
+
+
+@dataclass(frozen=True)
+class Restoration:
+    """What a restorer did for an interrupted step: `restored` only when the workspace is back
+    at the state from before the step (e.g. its pre-command rollback point was reverted)."""
+
+    restored: bool
+    description: str
+
+
+Restorer = Callable[..., Restoration]
+_RESTORERS: dict[str, Restorer] = {}
+
+
+def register_restorer(action_type: str) -> Callable[[Restorer], Restorer]:
+    """Register `fn(*, run, step) -> Restoration` for interrupted steps of `action_type` that are
+    not safe to repeat as they are (e.g. the workspaces app reverting a pre-command rollback point).
+    """
+
+    def decorator(fn: Restorer) -> Restorer:
+        _RESTORERS[str(action_type)] = fn
+        return fn
+
+    return decorator
 
 
 @dataclass
@@ -66,14 +92,20 @@ def run_recover(*, run_id: int, now=None) -> Recovery:
             reason = f"{lost} It was already resumed {run.recoveries} times, so Command stopped resuming it on its own."
             return _recoverable(run, interrupted, reason, now)
 
+        restored = None
         if interrupted is not None and not is_safe_to_repeat(interrupted.action_type):
-            reason = (
-                f"{lost} It was in the middle of “{interrupted.title}”, which is not safe to repeat blindly "
-                "(it may have partly applied). Check the workspace, then retry the run."
-            )
-            return _recoverable(run, interrupted, reason, now)
+            restored = _restore(run, interrupted)
+            if not restored.restored:
+                reason = (
+                    f"{lost} It was in the middle of “{interrupted.title}”, which is not safe to repeat blindly "
+                    f"(it may have partly applied). {restored.description} Check the workspace, then retry the run."
+                )
+                return _recoverable(run, interrupted, reason, now)
 
-        if interrupted is not None:
+        if restored is not None:
+            StepExecution.objects.filter(pk=interrupted.pk).update(status=SE.PENDING)
+            where = f"“{interrupted.title}” was interrupted: {restored.description} It will run again from there."
+        elif interrupted is not None:
             StepExecution.objects.filter(pk=interrupted.pk).update(status=SE.PENDING)
             where = (
                 f"It will repeat “{interrupted.title}”, which is safe: its effect is recorded under "
@@ -92,6 +124,17 @@ def run_recover(*, run_id: int, now=None) -> Recovery:
         )
         enqueue_dispatch()
         return Recovery(run, "resumed", f"{lost} {where}")
+
+
+def _restore(run: TaskRun, step: StepExecution) -> Restoration:
+    restorer = _RESTORERS.get(step.action_type)
+    if restorer is None:
+        return Restoration(False, "No rollback point can restore what it changed.")
+    try:
+        return restorer(run=run, step=step)
+    except Exception as exc:  # noqa: BLE001 - a failed restore is reported, never assumed
+        logger.exception("restoring %s step %s failed", run.reference, step.step_id)
+        return Restoration(False, f"Restoring its rollback point failed: {exc}.")
 
 
 def _recoverable(run: TaskRun, interrupted: StepExecution | None, reason: str, now) -> Recovery:

@@ -90,3 +90,48 @@ def test_live_leases_are_left_alone_and_stop_requests_are_honoured(owner, tmp_pa
         control_request="stop", lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
     assert [r.outcome for r in recover_expired_runs()] == ["cancelled"]
+
+
+@pytest.fixture
+def restorers():
+    from tasks.engine import recovery
+
+    saved = dict(recovery._RESTORERS)
+    yield recovery.register_restorer
+    recovery._RESTORERS.clear()
+    recovery._RESTORERS.update(saved)
+
+
+def test_interrupted_command_resumes_when_its_rollback_point_is_restored(owner, tmp_path, restorers):
+    from tasks.engine.recovery import Restoration
+
+    folder = tmp_path / "ws"
+    ws = make_workspace(owner, folder)
+    build = step("build", ActionType.RUN_COMMAND, "Build", command="test ! -e half-built && touch built")
+    run = run_create(task=make_task(owner, ws, [build, verify_step(command="test -e built")]))
+    (folder / "half-built").write_text("partial output of the killed command")
+
+    @restorers(ActionType.RUN_COMMAND)
+    def revert(*, run, step):
+        (folder / "half-built").unlink()
+        return Restoration(True, "the pre-command rollback point was restored (1 file removed).")
+
+    _die_mid_step(run, "build")
+    assert [r.outcome for r in recover_expired_runs()] == ["resumed"]
+    run.refresh_from_db()
+    assert "pre-command rollback point was restored" in run.state_reason
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.COMPLETED, run.state_reason
+
+
+def test_a_failed_restore_is_reported_not_assumed(owner, tmp_path, restorers):
+    from tasks.engine.recovery import Restoration
+
+    ws = make_workspace(owner, tmp_path / "ws")
+    run = run_create(task=make_task(owner, ws, [step("b", ActionType.RUN_COMMAND, command="true"), verify_step()]))
+    restorers(ActionType.RUN_COMMAND)(lambda *, run, step: Restoration(False, "The snapshot blob is missing."))
+    _die_mid_step(run, "b")
+    recover_expired_runs()
+    run.refresh_from_db()
+    assert run.state == S.RECOVERABLE and "The snapshot blob is missing." in run.state_reason
