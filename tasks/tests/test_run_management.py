@@ -60,7 +60,7 @@ def test_submit_here_executes_and_follows_the_workstream(owner):
     out = _call("submit", "Write a one-page PDF proposal for Acme Analytics", "--user", owner.email, "--here")
     run = TaskRun.objects.get(owner=owner)
     assert run.state == TaskRun.State.COMPLETED
-    assert "#1   " in out and f"{run.reference} is completed" in out
+    assert "#1   " in out and f"{run.reference}: completed." in out
 
 
 @pytest.mark.usefixtures("test_handlers")

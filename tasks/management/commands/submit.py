@@ -110,7 +110,7 @@ class Command(BaseCommand):
                 self.stdout.write(line)
             run.refresh_from_db()
             if run.state in STOPPING_STATES:
-                self.stdout.write(f"{run.reference} is {run.get_state_display().lower()}. {run.state_reason}".strip())
+                self.stdout.write(f"{run.reference}: {run.get_state_display().lower()}. {run.state_reason}".strip())
                 if run.state in (TaskRun.State.FAILED, TaskRun.State.RECOVERABLE):
                     raise CommandError(f"{run.reference} did not complete.")
                 return
