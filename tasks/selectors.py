@@ -46,3 +46,17 @@ def run_status(*, run) -> dict:
         "can_retry": run.state in (S.FAILED, S.RECOVERABLE, S.CANCELLED),
         "can_prioritise": run.state in (S.QUEUED, S.PAUSED),
     }
+
+
+def run_list_for_task(*, task, limit: int = 10) -> dict:
+    """The runs section of a task page: newest runs first with their status, and whether a new
+    run may start (the task has a plan and nothing is under way)."""
+    from tasks.models import TaskRun
+
+    runs = list(task.runs.select_related("workspace").order_by("-created_at")[:limit])
+    active = any(r.state not in TaskRun.TERMINAL_STATES for r in runs)
+    return {
+        "task": task,
+        "runs": [run_status(run=r) for r in runs],
+        "can_start": not active and task.plan_revisions.exists() and task.status == task.Status.PLANNED,
+    }

@@ -117,6 +117,15 @@ def run_start(request, task_id):
 
 
 @login_required
+def task_runs(request, task_id):
+    """The runs section of a task (include `tasks/partials/run_list.html` on the task page)."""
+    from tasks.selectors import run_list_for_task
+
+    task = task_get_for_owner(owner=request.user, task_id=task_id)
+    return render(request, "tasks/partials/run_list.html", run_list_for_task(task=task))
+
+
+@login_required
 def run_status(request, run_id):
     from tasks.selectors import run_get_for_owner
     from tasks.selectors import run_status as run_status_context

@@ -63,3 +63,18 @@ def test_start_refuses_a_second_concurrent_run(owner_client, run):
     response = owner_client.post(reverse("tasks:run_start", args=[run.task_id]), follow=True)
     assert "already under way" in response.content.decode()
     assert TaskRun.objects.filter(task=run.task).count() == 1
+
+
+def test_runs_section_offers_start_only_for_a_planned_task_without_a_run(owner_client, other_client, owner, tmp_path):
+    from tasks.models import Task
+
+    ws = make_workspace(owner, tmp_path / "planned", name="planned")
+    task = make_task(owner, ws, [step("a", ActionType.WRITE_FILE), verify_step()])
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.PLANNED)
+    url = reverse("tasks:task_runs", args=[task.pk])
+    assert other_client.get(url).status_code == 404
+    html = owner_client.get(url).content.decode()
+    assert "Start the run" in html and "Nothing has run yet" in html
+    owner_client.post(reverse("tasks:run_start", args=[task.pk]))
+    html = owner_client.get(url).content.decode()
+    assert "Start the run" not in html and "RUN-" in html and "Position 1" in html
