@@ -1,0 +1,109 @@
+"""Workstream events: written first with a gapless seq, published after commit with ids only."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+
+from providers.contracts import ActionType
+from tasks import jobs
+from tasks.engine.dispatch import run_create
+from tasks.engine.events import event_emit
+from tasks.models import WorkstreamEvent
+from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
+
+
+@pytest.fixture
+def run(owner, tmp_path):
+    ws = make_workspace(owner, tmp_path / "ws")
+    return run_create(task=make_task(owner, ws, [step("a", ActionType.WRITE_FILE), verify_step()]))
+
+
+def _receive(layer, channel, expected):
+    """The expected message, skipping others (the Redis layer may be shared with other suites)."""
+
+    async def get():
+        import asyncio
+
+        for _ in range(50):
+            message = await asyncio.wait_for(layer.receive(channel), timeout=5)
+            if message == expected:
+                return message
+        return None
+
+    return async_to_sync(get)()
+
+
+def test_published_after_commit_to_run_and_user_groups(run, django_capture_on_commit_callbacks):
+    layer = get_channel_layer()
+    run_channel = async_to_sync(layer.new_channel)()
+    user_channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"run-{run.pk}", run_channel)
+    async_to_sync(layer.group_add)(f"user-{run.owner_id}", user_channel)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        event = event_emit(run=run, kind="note", title="Hello")
+    assert callbacks, "nothing is published before the transaction commits"
+    for callback in callbacks:
+        callback()
+    expected = {"type": "workstream.event", "run_id": run.pk, "event_id": event.pk, "seq": event.seq}
+    assert _receive(layer, run_channel, expected) == expected
+    assert _receive(layer, user_channel, expected) == expected
+
+
+def test_a_rolled_back_event_leaves_no_gap(run):
+    before = run.events.count()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        event_emit(run=run, kind="note", title="never happened")
+        raise RuntimeError("roll back")
+    after = event_emit(run=run, kind="note", title="kept")
+    assert after.seq == before + 1
+    assert list(run.events.values_list("seq", flat=True)) == list(range(1, before + 2))
+
+
+def test_publishing_failure_is_logged_never_fatal(run, monkeypatch, caplog, django_capture_on_commit_callbacks):
+    class BrokenLayer:
+        async def group_send(self, group, message):
+            raise ConnectionError("channel layer down")
+
+    monkeypatch.setattr("channels.layers.get_channel_layer", lambda *a, **k: BrokenLayer())
+    with django_capture_on_commit_callbacks(execute=True):
+        event = event_emit(run=run, kind="note", title="Still stored")
+    assert WorkstreamEvent.objects.filter(pk=event.pk).exists()
+    assert "Could not publish workstream event" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_never_share_or_skip_a_seq(run):
+    errors = []
+
+    def writer(n):
+        try:
+            for i in range(10):
+                event_emit(run=run, kind="note", title=f"writer {n} #{i}")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    seqs = list(run.events.order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) == 31
+
+
+@pytest.mark.usefixtures("test_handlers")
+def test_reaper_job_books_one_half_minute_follow_up(db):
+    from django_q.models import Schedule
+
+    jobs.recover_runs()
+    jobs.recover_runs()
+    assert Schedule.objects.filter(name__endswith="(half minute)").count() == 1
+    jobs.recover_runs(follow_up=False)
