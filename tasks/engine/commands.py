@@ -253,3 +253,37 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None) -> Com
             },
         )
     return execution
+
+
+def _session_id(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return int(fh.read().rsplit(b")", 1)[1].split()[3])  # state, ppid, pgrp, session
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def command_orphans_stop(*, run, worker_host: str) -> list[CommandExecution]:
+    """Kill the process groups of the run's commands that a dead worker left running.
+
+    Only on the worker's own host, and only a process that still leads the session Command
+    created for it (so a recycled pid is never touched). Each stopped command is recorded as
+    stopped with no exit code. Returns the commands that were stopped.
+    """
+    import socket
+
+    if worker_host and worker_host != socket.gethostname():
+        return []
+    stopped = []
+    for execution in CommandExecution.objects.filter(run=run, finished_at__isnull=True, pid__isnull=False):
+        if _session_id(execution.pid) != execution.pid or not _alive(execution.pid):
+            continue
+        members = _descendants(execution.pid)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(execution.pid, signal.SIGKILL)
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        CommandExecution.objects.filter(pk=execution.pk).update(stopped=True, finished_at=timezone.now())
+        stopped.append(execution)
+    return stopped

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from tasks.engine.commands import command_orphans_stop
 from tasks.engine.dispatch import enqueue_dispatch
 from tasks.engine.retry import is_safe_to_repeat
 from tasks.engine.state import run_transition
@@ -79,6 +80,11 @@ def run_recover(*, run_id: int, now=None) -> Recovery:
         silent_for = int((now - (run.heartbeat_at or run.lease_expires_at)).total_seconds())
         lost = f"The worker running {run.reference} (attempt {run.attempt}) stopped answering {silent_for} s ago."
         interrupted = StepExecution.objects.filter(run=run, status=SE.RUNNING).order_by("position").first()
+        # A command runs in its own session, so it outlives a killed worker: stop it first.
+        orphans = command_orphans_stop(run=run, worker_host=run.worker_id.split(":", 1)[0])
+        if orphans:
+            named = ", ".join(f"`{c.command}`" for c in orphans)
+            lost += f" Its command {named} was still running and has been stopped with everything it started."
 
         if run.control_request == "stop":
             if interrupted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,8 @@ from django.utils import timezone
 
 from providers.contracts import ActionType
 from tasks import jobs
-from tasks.engine.dispatch import dispatch_claim, run_create, run_heartbeat
+from tasks.engine.commands import _descendants
+from tasks.engine.dispatch import dispatch_claim, run_create, run_heartbeat, worker_identity
 from tasks.engine.errors import LeaseLost
 from tasks.engine.events import event_emit
 from tasks.engine.executor import run_execute
@@ -22,9 +24,9 @@ S = TaskRun.State
 SE = StepExecution.Status
 
 
-def _die_mid_step(run: TaskRun, step_id: str):
+def _die_mid_step(run: TaskRun, step_id: str, worker_id: str = "dead-worker"):
     """What a SIGKILLed worker leaves behind: a claimed run, a step marked running, no heartbeat."""
-    claim = dispatch_claim(worker_id="dead-worker", run_id=run.pk)
+    claim = dispatch_claim(worker_id=worker_id, run_id=run.pk)
     StepExecution.objects.filter(run=run, step_id=step_id).update(status=SE.RUNNING, attempts=1)
     TaskRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     return claim
@@ -135,3 +137,35 @@ def test_a_failed_restore_is_reported_not_assumed(owner, tmp_path, restorers):
     recover_expired_runs()
     run.refresh_from_db()
     assert run.state == S.RECOVERABLE and "The snapshot blob is missing." in run.state_reason
+
+
+def test_a_command_left_running_by_a_dead_worker_is_stopped(owner, tmp_path):
+    import subprocess
+    import sys
+
+    from tasks.engine.commands import _alive
+    from tasks.models import CommandExecution
+
+    ws = make_workspace(owner, tmp_path / "ws")
+    task = make_task(owner, ws, [step("build", ActionType.RUN_COMMAND, "Build", command="sleep 300"), verify_step()])
+    run = run_create(task=task)
+    _die_mid_step(run, "build", worker_id=worker_identity())
+    orphan = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, time; subprocess.Popen(['sleep', '300']); time.sleep(300)"],
+        start_new_session=True,
+    )
+    try:
+        time.sleep(0.3)
+        child = list(_descendants(orphan.pid))
+        step_row = StepExecution.objects.get(run=run, step_id="build")
+        CommandExecution.objects.create(run=run, step=step_row, command="sleep 300", cwd=str(tmp_path), pid=orphan.pid)
+        recover_expired_runs()
+        orphan.wait(timeout=5)
+        assert child and not [p for p in child if _alive(p)]
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+    run.refresh_from_db()
+    assert run.state == S.RECOVERABLE
+    assert "`sleep 300` was still running and has been stopped" in run.state_reason
+    assert CommandExecution.objects.get(run=run).stopped
