@@ -112,13 +112,14 @@ def _alive_in_group(pgid: int) -> bool:
     return True
 
 
-def command_run(*, ctx, command: str, timeout: float | int | None = None) -> CommandExecution:
+def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: str = ".") -> CommandExecution:
     """Run `command` for the step in `ctx` and return its CommandExecution record.
 
-    Promises: cwd is the workspace folder; the command is recorded (and announced) before it
-    starts; it runs in its own process group with a scrubbed environment; on timeout, on an
-    operator's stop, or when this worker loses its lease, the whole group is terminated and
-    then killed; output is stored up to OUTPUT_LIMIT characters with a visible marker past it.
+    Promises: cwd is the workspace folder (or `cwd`, a folder inside it); the command is
+    recorded (and announced) before it starts; it runs in its own process group with a
+    scrubbed environment; on timeout, on an operator's stop, or when this worker loses its
+    lease, the whole group is terminated and then killed; output is stored up to OUTPUT_LIMIT
+    characters with a visible marker past it.
     Refuses (StepFailed, not retryable) when the run has no workspace folder.
     """
     if ctx.workspace_path is None or not Path(ctx.workspace_path).is_dir():
@@ -127,8 +128,15 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None) -> Com
             error_type="WorkspaceMissing",
             retryable=False,
         )
-    limit = float(timeout or settings.COMMAND_COMMAND_TIMEOUT)
-    cwd = str(Path(ctx.workspace_path).resolve())
+    # A plan may ask for less time than the operator's limit, never more.
+    limit = float(settings.COMMAND_COMMAND_TIMEOUT)
+    with contextlib.suppress(TypeError, ValueError):
+        if timeout is not None and 0 < float(timeout) < limit:
+            limit = float(timeout)
+    folder = ctx.resolve(cwd) if cwd not in ("", ".") else Path(ctx.workspace_path).resolve()
+    if not folder.is_dir():
+        raise StepFailed(f"“{cwd}” is not a folder in the workspace.", error_type="InvalidStep", retryable=False)
+    cwd = str(folder)
     with transaction.atomic():
         ctx.emit(kind="command.started", title=f"Running `{command}`", phase="execute", command=command)
         execution = CommandExecution.objects.create(run=ctx.run, step=ctx.step, command=command, cwd=cwd)

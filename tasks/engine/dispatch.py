@@ -25,7 +25,7 @@ from django.utils import timezone
 from providers.contracts import ActionType, Plan
 from tasks.engine.errors import LeaseLost
 from tasks.engine.events import event_emit
-from tasks.engine.state import Lease, run_transition
+from tasks.engine.state import SELF_CHECKING_ACTIONS, Lease, run_transition
 from tasks.models import PlanRevision, StepExecution, Task, TaskRun
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,11 @@ def run_create(
             + (
                 f"{verify_count} verification step{'s' if verify_count != 1 else ''} must pass before it can finish."
                 if verify_count
-                else "The plan has no verification step, so this run cannot be called completed."
+                else (
+                    "Every command must exit with code 0 before it can finish."
+                    if all(str(s.action_type) in SELF_CHECKING_ACTIONS for s in plan.steps)
+                    else "The plan has no verification step, so this run cannot be called completed."
+                )
             )
         ),
         payload={"steps": len(plan.steps), "priority": priority, "plan_revision": plan_revision.number},

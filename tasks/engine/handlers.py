@@ -163,7 +163,12 @@ def run_command_handler(ctx: StepContext) -> StepResult:
     command = str(ctx.plan_step.inputs.get("command", "")).strip()
     if not command:
         raise StepFailed("This step names no command to run.", error_type="InvalidStep", retryable=False)
-    execution = command_run(ctx=ctx, command=command, timeout=ctx.plan_step.inputs.get("timeout"))
+    execution = command_run(
+        ctx=ctx,
+        command=command,
+        timeout=ctx.plan_step.inputs.get("timeout"),
+        cwd=str(ctx.plan_step.inputs.get("cwd") or "."),
+    )
     if execution.stopped:
         raise StepFailed("The command was stopped.", error_type="Stopped", retryable=False)
     if execution.timed_out:

@@ -56,12 +56,19 @@ class Lease:
         return (self.attempt, self.worker_id)
 
 
+# Steps whose own success is their check: a command's recorded exit code 0, a read.
+SELF_CHECKING_ACTIONS = frozenset({"run_command", "read_file"})
+
+
 def verification_passed(run: TaskRun) -> tuple[bool, str]:
-    """Whether the run's verification gate holds: at least one verify step, all of them passed,
-    and no other step left unfinished or failed. Returns (ok, reason when not)."""
+    """Whether the run's verification gate holds: every verify step passed, and no step was left
+    unfinished or failed. A plan without verify steps passes only when every step checks itself
+    (a command that exited 0, a read); anything else unverified is never called completed.
+    Returns (ok, reason when not)."""
     steps = list(StepExecution.objects.filter(run=run).values_list("action_type", "status", "title"))
     verify = [s for s in steps if s[0] == "verify"]
-    if not verify:
+    unchecked = [s for s in steps if s[0] not in SELF_CHECKING_ACTIONS and s[0] != "verify"]
+    if not verify and (unchecked or not steps):
         return False, "The plan has no verification step, so Command cannot show that the work is right."
     failed = [s for s in verify if s[1] != StepExecution.Status.SUCCEEDED]
     if failed:

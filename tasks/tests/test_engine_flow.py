@@ -110,3 +110,24 @@ def test_a_long_run_hands_itself_back_between_steps(owner, tmp_path, settings):
         jobs.dispatch_next()
     run.refresh_from_db()
     assert run.state == S.COMPLETED and run.attempt == 3
+
+
+def test_a_command_only_plan_completes_on_exit_code_zero(owner, tmp_path):
+    ws = make_workspace(owner, tmp_path / "site")
+    (tmp_path / "site" / "sub").mkdir()
+    task = make_task(owner, ws, [step("c1", ActionType.RUN_COMMAND, command="pwd > where.txt", cwd="sub")])
+    run = run_create(task=task)
+    assert "Every command must exit with code 0" in run.events.get(seq=1).explanation
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.COMPLETED, run.state_reason
+    assert (tmp_path / "site" / "sub" / "where.txt").read_text().strip() == str((tmp_path / "site" / "sub").resolve())
+
+
+def test_a_command_cannot_leave_the_workspace_through_cwd(owner, tmp_path):
+    ws = make_workspace(owner, tmp_path / "site")
+    run = run_create(task=make_task(owner, ws, [step("c1", ActionType.RUN_COMMAND, command="touch x", cwd="../")]))
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.FAILED and "outside the workspace" in run.state_reason
+    assert not (tmp_path / "x").exists()
