@@ -25,6 +25,7 @@ OUTPUT_LIMIT = 64 * 1024  # characters stored per command
 TRUNCATION_MARKER = "\n… output truncated by Command: only the first {limit} characters were kept …\n"
 BATCH_SECONDS = 1.0  # how often new output becomes one workstream event
 POLL_SECONDS = 0.2
+CONTROL_SECONDS = 0.6  # how often a running command checks for a stop request (one query)
 GRACE_SECONDS = 3.0  # between SIGTERM and SIGKILL
 
 # Only these variables reach a command; everything else (keys, tokens, database URLs) stays out.
@@ -171,6 +172,7 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
     started = time.monotonic()
     last_flush = started
     last_beat = started
+    last_control = started
     beat_every = max(1.0, settings.COMMAND_LEASE_SECONDS / 3)
 
     def flush(final: bool = False) -> None:
@@ -204,13 +206,15 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
         if now - started > limit:
             timed_out = True
             break
-        signal_ = ctx.should_stop()
-        if signal_ == "stop":
-            stopped = True
-            break
-        if signal_ == "lease_lost":
-            lease_lost = True
-            break
+        if now - last_control >= CONTROL_SECONDS:
+            last_control = now
+            signal_ = ctx.should_stop()
+            if signal_ == "stop":
+                stopped = True
+                break
+            if signal_ == "lease_lost":
+                lease_lost = True
+                break
         if now - last_beat >= beat_every:
             try:
                 ctx.heartbeat()
