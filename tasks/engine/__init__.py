@@ -10,5 +10,21 @@ Command's own tables are the source of truth; django-q2 only carries the work (s
 - ``handlers``: one handler per action type behind a registry; ``commands`` runs shell commands.
 - ``retry``: retry policies with Temporal's fields; ``remediation``: self-healing steps.
 - ``recovery``: the reaper that turns expired leases into an honest state.
-- ``controls``: operator controls (pause, resume, stop, retry, priority).
+- ``controls``: operator controls (pause, resume, stop, retry, priority) and approval entry points.
+
+Entry points for other apps:
+
+- ``dispatch.run_create(*, task, plan_revision=None, priority=0, previous_run=None) -> TaskRun``
+- ``events.event_emit(*, run, kind, title, phase="", status="", explanation="", step_id="",
+  file_path="", command="", payload=None) -> WorkstreamEvent``
+- ``handlers.register(action_type)`` decorating ``fn(ctx: StepContext) -> StepResult`` (raise
+  ``errors.StepFailed`` / ``errors.CapabilityNotInstalled``); modules listed in
+  settings/env ``COMMAND_HANDLER_MODULES`` are imported before the first step.
+- ``approval.set_approval_gate(fn)`` with ``fn(ctx) -> GateDecision`` (proceed / wait / skip);
+  then ``controls.run_resume_after_approval(*, run, step_id, note="")`` or
+  ``controls.run_skip_step_after_denial(*, run, step_id, note="")``.
+- ``recovery.register_restorer(action_type)`` decorating ``fn(*, run, step) -> Restoration``
+  (restore an interrupted unsafe step's rollback point so the run can resume).
+- ``controls.run_pause / run_resume / run_stop / run_retry(*, run)``,
+  ``controls.run_set_priority(*, run, priority)`` -> ``ControlOutcome(run, changed, message)``.
 """
