@@ -19,7 +19,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from providers.contracts import ActionType, Plan
@@ -266,6 +266,19 @@ def dispatch_claim(*, worker_id: str | None = None, run_id: int | None = None, s
     candidates = _eligible(now).order_by(*_queue_order())
     if run_id is not None:
         candidates = candidates.filter(pk=run_id)
+    else:
+        # Leave out runs that cannot start now, so a long blocked queue never hides a free one.
+        held = TaskRun.objects.filter(
+            state__in=TaskRun.WORKSPACE_HOLDING_STATES, mutates=True, workspace__isnull=False
+        ).values("workspace_id")
+        at_cap = (
+            TaskRun.objects.filter(state__in=TaskRun.LEASED_STATES)
+            .values("owner_id")
+            .annotate(n=Count("id"))
+            .filter(n__gte=settings.COMMAND_MAX_RUNS_PER_USER)
+            .values("owner_id")
+        )
+        candidates = candidates.exclude(mutates=True, workspace_id__in=held).exclude(owner_id__in=at_cap)
     rows = list(candidates.values_list("id", "workspace_id", "owner_id", "mutates")[:scan])
     if run_id is not None and not rows:
         logger.info("RUN-%03d is not claimable (already leased, finished or not ready): no-op", run_id)

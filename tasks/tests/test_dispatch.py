@@ -212,3 +212,27 @@ def test_a_held_workspace_does_not_hold_back_the_same_owners_other_workspace(own
     elsewhere = run_create(task=make_task(owner, free, [step("w", ActionType.WRITE_FILE)]))
     claim = dispatch_claim(worker_id="w")
     assert claim is not None and claim.run.pk == elsewhere.pk
+
+
+def test_a_long_blocked_queue_does_not_hide_a_free_run(owner, other_user, tmp_path):
+    busy = make_workspace(owner, tmp_path / "busy", name="busy")
+    holder = run_create(task=make_task(owner, busy, [step("w", ActionType.WRITE_FILE)]))
+    TaskRun.objects.filter(pk=holder.pk).update(state=S.RUNNING)
+    for _ in range(60):
+        run_create(task=make_task(owner, busy, [step("w", ActionType.WRITE_FILE)]), priority=9)
+    free = run_create(
+        task=make_task(
+            other_user, make_workspace(other_user, tmp_path / "f", name="f"), [step("w", ActionType.WRITE_FILE)]
+        )
+    )
+    claim = dispatch_claim(worker_id="w")
+    assert claim is not None and claim.run.pk == free.pk
+
+
+def test_a_run_without_workspace_is_still_dispatched(owner, tmp_path):
+    other = make_workspace(owner, tmp_path / "w", name="w")
+    holder = run_create(task=make_task(owner, other, [step("w", ActionType.WRITE_FILE)]))
+    TaskRun.objects.filter(pk=holder.pk).update(state=S.RUNNING)
+    loose = run_create(task=make_task(owner, None, [step("w", ActionType.WRITE_FILE)]))
+    claim = dispatch_claim(worker_id="w")
+    assert claim is not None and claim.run.pk == loose.pk
