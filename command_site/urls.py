@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from command_site import views
+from command_site.admin import audit_admin_view
 
 # The admin login goes through allauth's login, so its rate limits cover the back office too.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -14,6 +15,7 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("roadmap/", views.roadmap, name="roadmap"),
     path("health", views.health, name="health"),
+    path("admin/audit/", audit_admin_view, name="admin_audit"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("tasks.urls")),

@@ -1,0 +1,351 @@
+"""The truthfulness audit: everything Command has told anyone, checked against what it can prove.
+
+`audit_run()` reads the whole database and the snapshot store (it writes nothing) and returns an
+`AuditReport` listing every violation of the rule "Command never claims what it cannot prove":
+
+- ``completed_unverified``: a `completed` run whose verification gate does not hold now, or a
+  deliverable of it without a passed verification (a verify step for it that succeeded, or a
+  delivered asset whose verification report passed);
+- ``event_file_unrecorded``: a workstream event naming a file the run has no FileChange or read
+  record for (a failure event may name the file its own step planned: that is in the database);
+- ``event_command_unrecorded``: an event naming a command with no CommandExecution in its run;
+- ``rollback_blobs_missing``: a rollback point still offered as revertible although blobs it
+  stands on are missing from the snapshot store;
+- ``asset_bytes_mismatch`` / ``asset_unverified``: an asset whose stored bytes do not match its
+  recorded sha256 (or size), or whose verification report is missing or did not pass;
+- ``fallback_names_thing``: a fallback or ambient line that names a file, a command or a path.
+
+Used by `manage.py audit`, the admin's "Truthfulness audit" page, the fault-injection suite and
+the browser suite (each requires zero violations). `fallback_line_problems(text)` is the check
+for one narration line, for code that composes such lines without persisting them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+RULES: dict[str, str] = {
+    "completed_unverified": "Completed run without a passed verification",
+    "event_file_unrecorded": "Event names a file with no change or read record",
+    "event_command_unrecorded": "Event names a command that was never recorded as run",
+    "rollback_blobs_missing": "Rollback point offered as revertible with blobs missing",
+    "asset_bytes_mismatch": "Asset bytes do not match the recorded sha256",
+    "asset_unverified": "Asset without a passed verification report",
+    "fallback_names_thing": "Fallback or ambient line names a file or command",
+}
+
+# Event kinds that are narration rather than engine facts.
+FALLBACK_KINDS = ("fallback", "ambient")
+# Event statuses under which naming the planned file of the event's own step is honest
+# ("could not write index.html: disk full"): the plan is in the database.
+FAILURE_STATUSES = frozenset({"failed", "failure", "danger", "error", "warning"})
+
+# A file-like token (name.ext, a/b paths, ./x, ~/x) or anything in backticks (commands).
+_FILE_TOKEN = re.compile(
+    r"(?<![\w@])(?:\.{0,2}/|~/)?(?:[\w.-]+/)+[\w.-]+|(?<![\w@/])[\w-]+\.(?:[a-z][a-z0-9]{0,5})\b",
+    re.IGNORECASE,
+)
+_BACKTICK = re.compile(r"`[^`]+`")
+# Words with a dot that are not file names in narration ("e.g.", "i.e.", times like "12.5 s").
+_NOT_FILES = frozenset({"e.g", "i.e", "etc", "vs"})
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    subject: str  # what it is about, in the product's words: "RUN-014 event #7", "asset …"
+    message: str
+    admin_url: str = ""
+
+    @property
+    def rule_label(self) -> str:
+        return RULES.get(self.rule, self.rule)
+
+
+@dataclass
+class AuditReport:
+    violations: list[Violation] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)  # how many of each thing were looked at
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def by_rule(self) -> dict[str, list[Violation]]:
+        grouped: dict[str, list[Violation]] = defaultdict(list)
+        for v in self.violations:
+            grouped[v.rule].append(v)
+        return dict(grouped)
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "seconds": round(self.seconds, 3),
+            "violations": [
+                {"rule": v.rule, "subject": v.subject, "message": v.message, "admin_url": v.admin_url}
+                for v in self.violations
+            ],
+        }
+
+
+def fallback_line_problems(text: str) -> list[str]:
+    """What a fallback/ambient line names that it must not: file names, paths, commands."""
+    problems = [f"names the command {m.group(0)}" for m in _BACKTICK.finditer(text or "")]
+    for m in _FILE_TOKEN.finditer(_BACKTICK.sub(" ", text or "")):
+        token = m.group(0).rstrip(".")
+        if token.lower() in _NOT_FILES or re.fullmatch(r"[\d.]+", token):
+            continue
+        problems.append(f"names the file or path “{token}”")
+    return problems
+
+
+def _admin(model_label: str, pk) -> str:
+    app, model = model_label.split(".")
+    return f"/admin/{app}/{model.lower()}/{pk}/change/"
+
+
+# --- completed runs -------------------------------------------------------------------------------
+
+
+def _audit_completed_runs(report: AuditReport) -> None:
+    from outputs.models import OutputAsset
+    from tasks.engine.state import verification_passed
+    from tasks.models import StepExecution, TaskRun
+
+    runs = TaskRun.objects.filter(state=TaskRun.State.COMPLETED).only("id", "state")
+    count = 0
+    for run in runs.iterator():
+        count += 1
+        ok, why = verification_passed(run)
+        if not ok:
+            report.violations.append(
+                Violation(
+                    "completed_unverified",
+                    run.reference,
+                    f"Marked completed, but: {why}",
+                    _admin("tasks.TaskRun", run.pk),
+                )
+            )
+            continue
+        steps = list(StepExecution.objects.filter(run=run).values("action_type", "status", "spec"))
+        deliverables = {s["spec"].get("deliverable_id") for s in steps if (s["spec"] or {}).get("deliverable_id")}
+        if not deliverables:
+            continue
+        verified_by_step = {
+            (s["spec"] or {}).get("deliverable_id")
+            for s in steps
+            if s["action_type"] == "verify" and s["status"] == StepExecution.Status.SUCCEEDED
+        }
+        verified_assets = {
+            key
+            for key, verification in OutputAsset.objects.filter(run=run).values_list("deliverable_key", "verification")
+            if (verification or {}).get("passed")
+        }
+        for deliverable in sorted(deliverables - verified_by_step - verified_assets):
+            report.violations.append(
+                Violation(
+                    "completed_unverified",
+                    run.reference,
+                    f"Marked completed, but deliverable “{deliverable}” has no passed verification "
+                    "(no successful verify step for it and no verified asset).",
+                    _admin("tasks.TaskRun", run.pk),
+                )
+            )
+    report.checked["completed runs"] = count
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+
+def _step_path(spec: dict, result: dict) -> set[str]:
+    paths = set()
+    inputs = (spec or {}).get("inputs") or {}
+    for value in (inputs.get("path"), (result or {}).get("path")):
+        if isinstance(value, str) and value.strip():
+            value = value.strip()
+            paths.add(value[2:] if value.startswith("./") else value)
+    return paths
+
+
+def _audit_events(report: AuditReport) -> None:
+    from tasks.models import CommandExecution, StepExecution, WorkstreamEvent
+    from workspaces.models import FileChange
+
+    named = WorkstreamEvent.objects.filter(~Q(file_path="") | ~Q(command=""))
+    run_ids = set(named.values_list("run_id", flat=True).distinct())
+    changed: set[tuple[int, str]] = set()
+    for run_id, path, old_path in FileChange.objects.filter(run_id__in=run_ids).values_list(
+        "run_id", "path", "old_path"
+    ):
+        changed.add((run_id, path))
+        if old_path:
+            changed.add((run_id, old_path))
+    read: set[tuple[int, str]] = set()
+    planned: set[tuple[int, str, str]] = set()  # (run, step_id, path)
+    for run_id, step_id, action, status, spec, result in StepExecution.objects.filter(run_id__in=run_ids).values_list(
+        "run_id", "step_id", "action_type", "status", "spec", "result"
+    ):
+        for p in _step_path(spec, result):
+            planned.add((run_id, step_id, p))
+            if action == "read_file" and status == StepExecution.Status.SUCCEEDED:
+                read.add((run_id, p))
+    commands = set(CommandExecution.objects.filter(run_id__in=run_ids).values_list("run_id", "command"))
+    references = {pk: f"RUN-{pk:03d}" for pk in run_ids}
+
+    count = 0
+    for event in named.only("id", "run_id", "seq", "kind", "status", "step_id", "file_path", "command").iterator():
+        count += 1
+        subject = f"{references[event.run_id]} event #{event.seq}"
+        url = _admin("tasks.WorkstreamEvent", event.pk)
+        if event.file_path:
+            path = event.file_path[2:] if event.file_path.startswith("./") else event.file_path
+            key = (event.run_id, path)
+            honest_failure = event.status in FAILURE_STATUSES and (event.run_id, event.step_id, path) in planned
+            if key not in changed and key not in read and not honest_failure:
+                report.violations.append(
+                    Violation(
+                        "event_file_unrecorded",
+                        subject,
+                        f"“{event.kind}” names the file {event.file_path}, but the run has no change or read "
+                        "record for it.",
+                        url,
+                    )
+                )
+        if event.command and (event.run_id, event.command) not in commands:
+            report.violations.append(
+                Violation(
+                    "event_command_unrecorded",
+                    subject,
+                    f"“{event.kind}” names the command `{event.command[:120]}`, but the run has no record of "
+                    "running it.",
+                    url,
+                )
+            )
+    report.checked["events naming a file or command"] = count
+    _audit_fallback_events(report)
+
+
+def _audit_fallback_events(report: AuditReport) -> None:
+    from tasks.models import WorkstreamEvent
+
+    narration = Q()
+    for kind in FALLBACK_KINDS:
+        narration |= Q(kind=kind) | Q(kind__startswith=f"{kind}.")
+    narration |= Q(payload__fallback=True) | Q(payload__ambient=True)
+    count = 0
+    for event in WorkstreamEvent.objects.filter(narration).iterator():
+        count += 1
+        problems = []
+        if event.file_path:
+            problems.append(f"names the file {event.file_path}")
+        if event.command:
+            problems.append(f"names the command `{event.command[:120]}`")
+        problems += fallback_line_problems(f"{event.title}\n{event.explanation}")
+        if problems:
+            report.violations.append(
+                Violation(
+                    "fallback_names_thing",
+                    f"RUN-{event.run_id:03d} event #{event.seq}",
+                    f"A {event.kind} line {'; '.join(problems)}: narration may only restate persisted state.",
+                    _admin("tasks.WorkstreamEvent", event.pk),
+                )
+            )
+    report.checked["fallback/ambient lines"] = count
+
+
+# --- rollback points ------------------------------------------------------------------------------
+
+
+def _audit_rollback_points(report: AuditReport) -> None:
+    from workspaces.models import RollbackPoint
+    from workspaces.services.rollback import Verdict, rollback_point_eligibility
+    from workspaces.snapshots import SnapshotStore
+
+    store = SnapshotStore()
+    count = 0
+    for point in RollbackPoint.objects.select_related("workspace").iterator():
+        count += 1
+        missing: list[str] = []
+        if not store.has(point.manifest_sha):
+            missing.append("the manifest")
+        else:
+            try:
+                manifest = store.get_manifest(point.manifest_sha)
+            except (ValueError, KeyError, UnicodeDecodeError, OSError) as exc:
+                missing.append(f"a readable manifest ({type(exc).__name__})")
+            else:
+                missing += [path for path, entry in sorted(manifest.files.items()) if not store.has(entry[0])]
+        if not missing:
+            continue
+        try:
+            verdict = rollback_point_eligibility(point=point).verdict
+        except Exception as exc:  # noqa: BLE001 - the audit reports; it never stops at one bad row
+            verdict = None
+            problem = f"its revert eligibility cannot be computed ({type(exc).__name__}: {exc})"
+        else:
+            problem = "it is still offered as revertible" if verdict == Verdict.REVERTIBLE else ""
+        if problem:
+            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            report.violations.append(
+                Violation(
+                    "rollback_blobs_missing",
+                    f"rollback point #{point.pk} ({point.workspace.name})",
+                    f"Stored content missing from the snapshot store ({shown}), but {problem}.",
+                    _admin("workspaces.RollbackPoint", point.pk),
+                )
+            )
+    report.checked["rollback points"] = count
+
+
+# --- assets ---------------------------------------------------------------------------------------
+
+
+def _audit_assets(report: AuditReport) -> None:
+    from outputs.models import OutputAsset
+    from outputs.services import asset_verify_stored
+    from outputs.verification.report import VerificationReport
+
+    count = 0
+    for asset in OutputAsset.objects.iterator():
+        count += 1
+        subject = f"asset “{asset.title}” v{asset.version}"
+        url = _admin("outputs.OutputAsset", asset.pk)
+        stored = asset_verify_stored(asset=asset)
+        if not stored.passed:
+            report.violations.append(Violation("asset_bytes_mismatch", subject, stored.summary(), url))
+        recorded = asset.verification or {}
+        if not recorded:
+            report.violations.append(Violation("asset_unverified", subject, "No verification report is stored.", url))
+        elif not (recorded.get("passed") and VerificationReport.from_dict(recorded).passed):
+            report.violations.append(
+                Violation(
+                    "asset_unverified",
+                    subject,
+                    "Its stored verification report did not pass: " + VerificationReport.from_dict(recorded).summary(),
+                    url,
+                )
+            )
+    report.checked["assets"] = count
+
+
+def audit_run() -> AuditReport:
+    """Check the whole database and the snapshot store; return every violation found.
+
+    Promises: reads only (no row, file or blob is changed); one bad row never hides the others.
+    Refuses nothing; an empty database is a clean report.
+    """
+    started = time.monotonic()
+    report = AuditReport()
+    _audit_completed_runs(report)
+    _audit_events(report)
+    _audit_rollback_points(report)
+    _audit_assets(report)
+    report.seconds = time.monotonic() - started
+    return report
