@@ -190,6 +190,9 @@ else:
 # The workstream consumer re-reads the event table this often: the only path from a separate worker
 # process in embedded mode, and a safety net for dropped pushes with Redis.
 COMMAND_TAIL_INTERVAL = env_float("COMMAND_TAIL_INTERVAL", 2.0 if REDIS_URL else 0.25, minimum=0.05)
+# Fallback narration: only after a working run's stream was quiet this long, checked this often.
+COMMAND_NARRATION_QUIET = env_float("COMMAND_NARRATION_QUIET", 20.0, minimum=1.0)
+COMMAND_NARRATION_CHECK = env_float("COMMAND_NARRATION_CHECK", 5.0, minimum=0.1)
 # django-q2 keeps its cluster heartbeat in a cache every process can read.
 CACHES["cluster"] = (
     {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "q2"}

@@ -22,3 +22,140 @@
     }
   });
 })();
+
+// The live workstream (DESIGN.md "Realtime delivery"): on every (re)connect tell the server the
+// last row this page has for each run on screen, read from the DOM at that moment, so it replays
+// exactly what was missed. While no socket is open, elements with
+// hx-trigger="every 3s [!window.commandSocketOpen]" poll the same partials instead.
+(function () {
+  "use strict";
+  window.commandSocketOpen = false;
+  var socket = null;
+
+  window.commandLastSeq = function (runId) {
+    var list = document.getElementById("workstream-" + runId);
+    if (!list) return 0;
+    var rows = list.querySelectorAll("[data-seq]");
+    var last = 0;
+    for (var i = 0; i < rows.length; i++) last = Math.max(last, parseInt(rows[i].dataset.seq, 10) || 0);
+    return last;
+  };
+
+  function streams(root) {
+    var found = [];
+    (root || document).querySelectorAll("[data-run-stream]").forEach(function (el) {
+      found.push({ run: parseInt(el.dataset.runStream, 10), after: window.commandLastSeq(el.dataset.runStream) });
+    });
+    return found;
+  }
+
+  function setStatus(text, state) {
+    var el = document.querySelector("[data-live-status]");
+    if (!el) return;
+    el.textContent = text;
+    el.dataset.state = state;
+  }
+
+  document.addEventListener("htmx:wsOpen", function (event) {
+    socket = event.detail.socketWrapper;
+    window.commandSocketOpen = true;
+    socket.sendImmediately(JSON.stringify({
+      type: "subscribe", runs: streams(document), switcher: !!document.querySelector("[data-switcher]")
+    }));
+    setStatus("Live", "open");
+  });
+
+  document.addEventListener("htmx:wsClose", function () {
+    socket = null;
+    window.commandSocketOpen = false;
+    setStatus("Reconnecting… updates every few seconds meanwhile", "closed");
+  });
+
+  // Streams that arrive later (a run started while the page was open) are subscribed at once.
+  document.addEventListener("htmx:load", function (event) {
+    if (!socket || !event.detail.elt || !event.detail.elt.querySelectorAll) return;
+    var elt = event.detail.elt;
+    var found = elt.matches && elt.matches("[data-run-stream]")
+      ? [{ run: parseInt(elt.dataset.runStream, 10), after: window.commandLastSeq(elt.dataset.runStream) }]
+      : streams(elt);
+    if (found.length) socket.sendImmediately(JSON.stringify({ type: "subscribe", runs: found }));
+  });
+
+  // Socket messages that are not HTML (pong, errors) are not swapped into the page.
+  document.addEventListener("htmx:wsBeforeMessage", function (event) {
+    var text = event.detail.message;
+    if (typeof text === "string" && text.charAt(0) === "{") event.preventDefault();
+  });
+
+  // The right panel (diffs, revert previews): opens when something is loaded into it, and
+  // collapses on narrow screens with its toggle.
+  function panel(open) {
+    var el = document.querySelector("[data-panel]");
+    if (!el) return;
+    el.classList.toggle("is-collapsed", !open);
+    var toggle = el.querySelector("[data-panel-toggle]");
+    if (toggle) {
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      toggle.textContent = open ? "Hide" : "Show";
+    }
+  }
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-panel-toggle]");
+    if (toggle) panel(toggle.getAttribute("aria-expanded") !== "true");
+    var opener = event.target.closest("[data-open-panel]");
+    if (opener) {
+      document.querySelectorAll("[data-open-panel][aria-current]").forEach(function (el) { el.removeAttribute("aria-current"); });
+      opener.setAttribute("aria-current", "true");
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "diff-panel-body") {
+      panel(true);
+      event.detail.target.setAttribute("tabindex", "-1");
+      event.detail.target.focus({ preventScroll: false });
+    }
+  });
+  if (window.matchMedia && window.matchMedia("(max-width: 1100px)").matches) {
+    document.addEventListener("DOMContentLoaded", function () { panel(false); });
+  }
+})();
+
+// Timeline replay on the task record: step through the recorded events in order.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-replay]");
+    if (!button) return;
+    var card = button.closest("section");
+    var list = card && card.querySelector("[data-replay-list]");
+    if (!list) return;
+    var rows = Array.prototype.slice.call(list.querySelectorAll("[data-seq]"));
+    var at = parseInt(list.dataset.replayAt || "-1", 10);
+    var action = button.dataset.replay;
+    if (action === "start") at = 0;
+    else if (action === "next") at = Math.min(at + 1, rows.length - 1);
+    else if (action === "prev") at = Math.max(at - 1, 0);
+    else if (action === "all") at = -1;
+    list.dataset.replayAt = String(at);
+    list.classList.toggle("is-replaying", at >= 0);
+    rows.forEach(function (row, i) {
+      row.hidden = at >= 0 && i > at;
+      row.classList.toggle("is-replay-current", i === at);
+    });
+    list.querySelectorAll("[data-replay-divider]").forEach(function (d) {
+      var next = d.nextElementSibling;
+      d.hidden = !!(next && next.hidden);
+    });
+    var controls = card.querySelector("[data-replay-controls]");
+    controls.querySelector("[data-replay=prev]").disabled = at <= 0;
+    controls.querySelector("[data-replay=next]").disabled = at < 0 || at >= rows.length - 1;
+    controls.querySelector("[data-replay=all]").disabled = at < 0;
+    var position = controls.querySelector("[data-replay-position]");
+    if (at >= 0) {
+      position.textContent = "Event " + (at + 1) + " of " + rows.length + ": " + rows[at].querySelector(".wsr-title").textContent;
+      rows[at].scrollIntoView({ block: "nearest" });
+    } else {
+      position.textContent = rows.length + " events";
+    }
+  });
+})();

@@ -161,3 +161,78 @@ async def test_rows_escape_what_they_show(owner):
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
     await communicator.disconnect()
+
+
+def make_working_run(owner) -> TaskRun:
+    from tasks.models import StepExecution
+
+    run = make_run(owner)
+    for i, (sid, title) in enumerate([("build", "Build the site"), ("check", "Check the build")]):
+        StepExecution.objects.create(
+            run=run,
+            step_id=sid,
+            position=(i + 1) * 10,
+            action_type="run_command",
+            title=title,
+            idempotency_key=f"k-{run.pk}-{sid}",
+        )
+    TaskRun.objects.filter(pk=run.pk).update(state="running", current_step_id="check")
+    return run
+
+
+async def test_switcher_subscription_gets_a_fresh_switcher_then_changes_only(owner, settings):
+    settings.COMMAND_TAIL_INTERVAL = 0.05
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [], "switcher": True})
+    html = await communicator.receive_from()
+    assert 'id="task-switcher"' in html and 'hx-swap-oob="true"' in html and "No runs right now" in html
+    assert await communicator.receive_nothing(timeout=1.2), "an unchanged switcher is not sent again"
+    run = await sync_to_async(make_run)(owner)  # a run started elsewhere (e.g. another tab or the worker)
+    html = await communicator.receive_from(timeout=3)
+    assert f'id="switcher-run-{run.pk}"' in html
+    await communicator.disconnect()
+
+
+async def test_switcher_push_on_the_user_group(owner, other_user):
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [], "switcher": True})
+    await communicator.receive_from()
+    run = await sync_to_async(make_run)(owner)
+    layer = get_channel_layer()
+    await layer.group_send(f"user-{owner.pk}", {"type": "workstream.event", "run_id": run.pk, "event_id": 0, "seq": 1})
+    html = await communicator.receive_from(timeout=2)
+    assert run.reference in html
+    await communicator.disconnect()
+
+
+async def test_narration_after_a_quiet_spell_names_only_persisted_state_and_a_real_row_clears_it(owner, settings):
+    settings.COMMAND_TAIL_INTERVAL = 0.05
+    settings.COMMAND_NARRATION_QUIET = 1.0
+    settings.COMMAND_NARRATION_CHECK = 0.1
+    run = await sync_to_async(make_working_run)(owner)
+    await sync_to_async(WorkstreamEvent.objects.create)(
+        run=run, seq=1, kind="command.started", title="Running the check", command="secret-cmd --flag"
+    )
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 1}]})
+    html = await communicator.receive_from(timeout=4)
+    assert f'id="narration-{run.pk}"' in html
+    assert "Still on step 2 of 2: Check the build" in html
+    assert "secret-cmd" not in html, "narration never names a command"
+    assert await communicator.receive_nothing(timeout=0.5), "the same line is not repeated"
+    await sync_to_async(add_events)(run, 1, start=2)
+    html = await communicator.receive_from(timeout=3)
+    assert seqs(html) == [2]
+    assert re.search(rf'<p id="narration-{run.pk}" class="wsr-narration" hx-swap-oob="true" hidden>', html)
+    await communicator.disconnect()
+
+
+async def test_no_narration_for_a_run_that_is_not_working(owner, settings):
+    settings.COMMAND_TAIL_INTERVAL = 0.05
+    settings.COMMAND_NARRATION_QUIET = 1.0
+    settings.COMMAND_NARRATION_CHECK = 0.1
+    run = await sync_to_async(make_run)(owner)  # queued: nothing is happening, so nothing is said
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 0}]})
+    assert await communicator.receive_nothing(timeout=1.8)
+    await communicator.disconnect()

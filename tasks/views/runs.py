@@ -1,6 +1,6 @@
-from __future__ import annotations
+"""Run controls: start, status, pause / resume / stop / retry, priority, and the polled rows."""
 
-from datetime import datetime
+from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,78 +9,19 @@ from django.views.decorators.http import require_POST
 
 from tasks.selectors import task_get_for_owner
 
-
-def _detail_context(request, task, **extra) -> dict:
-    from providers.selectors import provider_connection_default
-    from tasks.planning import PRE_RUN_STATUSES
-    from workspaces.models import Workspace
-
-    revisions = list(task.plan_revisions.order_by("-number"))
-    pending = task.context.get("provider_pending")
-    return {
-        "task": task,
-        "uploads": task.uploads.all(),
-        "revisions": revisions,
-        "latest_revision": revisions[0] if revisions else None,
-        "older_revisions": revisions[1:],
-        "pending": pending,
-        "pending_since": datetime.fromisoformat(pending["since"]) if pending and pending.get("since") else None,
-        # Answering while a provider is asked supersedes that job (its answer would be stale).
-        "answerable": task.status in PRE_RUN_STATUSES,
-        "replannable": task.status in (task.Status.NEEDS_PROVIDER, task.Status.PLANNED, task.Status.RECEIVED),
-        "has_provider": provider_connection_default(owner=request.user) is not None,
-        "workspaces": Workspace.objects.filter(owner=request.user).order_by("name"),
-        **extra,
-    }
-
-
-@login_required
-def task_detail(request, task_id):
-    task = task_get_for_owner(owner=request.user, task_id=task_id)
-    return render(request, "tasks/task_detail.html", _detail_context(request, task))
-
-
-@login_required
-@require_POST
-def task_answer(request, task_id):
-    """Answers to clarifying questions: `answer-<id>` (a suggestion) or `other-<id>` (own words)."""
-    from tasks.planning import PlanningRefused, task_answer_clarifications
-
-    task = task_get_for_owner(owner=request.user, task_id=task_id)
-    answers = {}
-    for key, value in request.POST.items():
-        if key.startswith("answer-") and value.strip():
-            answers[key.removeprefix("answer-")] = value
-    for key, value in request.POST.items():
-        if key.startswith("other-") and value.strip():
-            answers[key.removeprefix("other-")] = value
-    try:
-        task_answer_clarifications(task=task, answers=answers, remember=set(request.POST.getlist("remember")))
-    except PlanningRefused as exc:
-        task.refresh_from_db()
-        return render(
-            request, "tasks/task_detail.html", _detail_context(request, task, answer_error=str(exc)), status=400
-        )
-    messages.success(request, "Thanks — Command planned again with your answers.")
-    return redirect(task)
-
-
-@login_required
-@require_POST
-def task_plan_again(request, task_id):
-    from tasks.planning import PlanningRefused, task_understand
-
-    task = task_get_for_owner(owner=request.user, task_id=task_id)
-    try:
-        task_understand(task=task)
-    except PlanningRefused as exc:
-        messages.error(request, str(exc))
-    return redirect(task)
-
-
 # --- Runs: start, status, operator controls (services in tasks.engine) ----------------------
 
 RUN_CONTROLS = {"pause", "resume", "stop", "retry"}
+
+
+def _back(request, task):
+    """Back to where the operator pressed the button (the thread or the task record)."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(task)
 
 
 def _run_status_response(request, run, message: str = "", status: int = 200):
@@ -113,7 +54,7 @@ def run_start(request, task_id):
         messages.error(request, str(exc))
         return redirect(task)
     messages.success(request, f"{run.reference} is queued.")
-    return redirect(task)
+    return _back(request, task)
 
 
 @login_required
