@@ -18,6 +18,15 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _test_folders_are_workspace_roots(settings, tmp_path_factory):
+    # Every test keeps its workspace folders under pytest's base temp folder; making it the
+    # workspace root (and keeping snapshots beside it) lets the real path-safety rules apply.
+    base = tmp_path_factory.getbasetemp()
+    settings.COMMAND_WORKSPACE_ROOTS = [base]
+    settings.COMMAND_SNAPSHOT_DIR = base / "_snapshots"
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD

@@ -33,10 +33,15 @@ def test_database_url() -> str:
 
 
 def process_env(**overrides: str) -> dict[str, str]:
+    """The environment for a subprocess: the test database, and the test's workspace roots."""
+    from django.conf import settings
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.update(
         {
             "DATABASE_URL": test_database_url(),
+            "COMMAND_WORKSPACE_ROOTS": ",".join(str(p) for p in settings.COMMAND_WORKSPACE_ROOTS),
+            "COMMAND_SNAPSHOT_DIR": str(settings.COMMAND_SNAPSHOT_DIR),
             "COMMAND_ENV_FILE": "",
             "DJANGO_SETTINGS_MODULE": "command_site.settings",
             "PYTHONUNBUFFERED": "1",

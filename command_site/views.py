@@ -18,7 +18,7 @@ from outputs.services import asset_attach_to_task
 from tasks.forms import TaskRequestForm
 from tasks.planning import task_understand
 from tasks.selectors import task_list_recent
-from tasks.services import task_submit
+from tasks.services import task_start_if_ready, task_submit
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def landing(request):
             # Understanding runs after the request is safely stored: if it fails, nothing is lost.
             try:
                 task_understand(task=task)
+                task_start_if_ready(task=task)
             except Exception:
                 logger.exception("understanding failed for task %s", task.pk)
                 messages.error(

@@ -52,6 +52,9 @@ def recover_runs(follow_up: bool = True) -> str:
 
 def understand_with_provider(task_id: str, connection_id: str, after_revision: int) -> None:
     """Ask the owner's default model provider to plan a task (see tasks.planning)."""
+    from tasks.models import Task
     from tasks.planning import task_understand_with_provider
+    from tasks.services import task_start_if_ready
 
-    task_understand_with_provider(task_id=task_id, connection_id=connection_id, after_revision=after_revision)
+    if task_understand_with_provider(task_id=task_id, connection_id=connection_id, after_revision=after_revision):
+        task_start_if_ready(task=Task.objects.get(pk=task_id))

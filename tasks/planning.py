@@ -9,6 +9,7 @@ plan is a new revision with a "what changed and why" note; old revisions stay re
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from django.db import transaction
 from django.db.models import Max
@@ -254,6 +255,28 @@ def plan_revise(
         plan=plan or Plan.model_validate(latest.plan),
     )
     return _store(task=task, result=result, planner=planner or latest.planner, change_note=reason.strip())
+
+
+@transaction.atomic
+def plan_refine(*, task: Task, refinement: str, step_id: str = "") -> PlanRevision:
+    """Read the request again with the operator's refinement and store the new revision.
+
+    The refinement is planner input, not a rewrite of the request: `raw_prompt` stays as typed.
+    The change note says what the operator asked for and what changed in the plan. Does not
+    change Task.status (the engine owns it). Refuses an empty refinement.
+    """
+    if not refinement.strip():
+        raise PlanningRefused("A refinement needs some words: what should Command do differently?")
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    latest = task.plan_revisions.order_by("-number").first()
+    request = _planning_request(
+        task, answers=dict(task.context.get("answers", {})), remembered=_remembered_answers(task.owner)
+    )
+    request = replace(request, prompt=f"{task.raw_prompt}\n{refinement.strip()}")
+    result = BuiltinPlanner().plan(request)
+    where = f" at step “{step_id}”" if step_id else ""
+    note = f"You refined the plan{where}: “{refinement.strip()}”. {_describe_change(latest, result)}"
+    return _store(task=task, result=result, planner=BUILTIN_LABEL, change_note=note)
 
 
 def task_understand_with_provider(*, task_id, connection_id, after_revision: int) -> PlanRevision | None:

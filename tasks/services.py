@@ -52,3 +52,33 @@ def task_submit(
         stored.file.save(upload.original_name, upload.file, save=False)
         stored.save()
     return task
+
+
+@transaction.atomic
+def task_start_if_ready(*, task: Task):
+    """Start a run of the task's latest plan when it is planned and nothing is running yet.
+
+    Command does the work once it has shown what it understood: a planned task starts at once,
+    and every risky step still waits for the operator's approval inside the run. Returns the new
+    TaskRun, or None when the task is not ready (questions open, a provider needed or being
+    asked) or already has a run that has not finished.
+    """
+    from tasks.engine.dispatch import run_create
+    from tasks.models import TaskRun
+
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    if task.status != Task.Status.PLANNED:
+        return None
+    unfinished = {
+        TaskRun.State.QUEUED,
+        TaskRun.State.RUNNING,
+        TaskRun.State.WAITING_APPROVAL,
+        TaskRun.State.PAUSED,
+        TaskRun.State.VERIFYING,
+    }
+    if task.runs.filter(state__in=unfinished).exists():
+        return None
+    try:
+        return run_create(task=task)
+    except ValueError:
+        return None  # e.g. a plan with no steps: the task page says why it cannot run

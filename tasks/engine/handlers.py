@@ -114,14 +114,14 @@ def register(action_type: str) -> Callable[[Handler], Handler]:
 
 
 def handler_for(action_type: str) -> Handler:
-    _load_extra_modules()
+    load_extra_modules()
     try:
         return _REGISTRY[str(action_type)]
     except KeyError:
         return _not_installed(str(action_type))
 
 
-def _load_extra_modules() -> None:
+def load_extra_modules() -> None:
     global _loaded
     if _loaded:
         return

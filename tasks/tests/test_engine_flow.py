@@ -66,15 +66,17 @@ def test_plan_without_verification_is_never_completed(owner, tmp_path):
     assert "no verification step" in run.state_reason
 
 
-def test_missing_capability_fails_at_once_and_says_so(owner, tmp_path):
+def test_a_step_this_build_cannot_do_fails_at_once_and_says_so(owner, tmp_path):
     ws = make_workspace(owner, tmp_path / "site")
-    run = run_create(task=make_task(owner, ws, [step("gen", ActionType.GENERATE_OUTPUT), verify_step()]))
+    gen = step("gen", ActionType.GENERATE_OUTPUT, "Rewrite the app", category="project_edit")
+    gen.inputs["title"] = "Rewrite the app"
+    run = run_create(task=make_task(owner, ws, [gen, verify_step()]))
     jobs.dispatch_next()
     run.refresh_from_db()
     assert run.state == S.FAILED
     gen = StepExecution.objects.get(run=run, step_id="gen")
-    assert gen.attempts == 1 and gen.error_class == "CapabilityNotInstalled"
-    assert "not installed in this build" in run.state_reason
+    assert gen.attempts == 1 and gen.error_class == "GenerationError"
+    assert "no generator" in run.state_reason
 
 
 @pytest.mark.usefixtures("test_handlers")

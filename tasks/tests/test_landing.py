@@ -37,7 +37,9 @@ def test_submit_stores_the_request_exactly_as_typed(owner_client, owner):
     assert response["Location"] == f"/task/{task.id}/"
     assert task.raw_prompt == prompt
     assert task.owner == owner
-    assert (task.mode, task.expertise, task.tone, task.status) == ("create", "expert", "professional", "planned")
+    # Understood and planned within the request, and its run queued at once.
+    assert (task.mode, task.expertise, task.tone, task.status) == ("create", "expert", "professional", "queued")
+    assert task.runs.get().state == "queued"
     page = owner_client.get(response["Location"])
     assert page.status_code == 200
     assert b"landng page for &#x27;Acme Analytics&#x27;" in page.content

@@ -1,0 +1,146 @@
+"""Output steps: generate real files, verify them, and file them as assets.
+
+generate_output → verify → deliver hand their facts to each other through the step results
+(`generated` and `report` dicts), so a retried or resumed step works from what was recorded,
+never from memory. A website made for a task with a workspace is also written into that folder
+through the workspace file actions, so it gets diffs, rollback points and the site preview.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from providers.contracts import ActionType
+from tasks.engine.capabilities.workspace_steps import verify_by_command
+from tasks.engine.errors import StepFailed
+from tasks.engine.handlers import StepContext, StepResult, register
+from tasks.models import StepExecution
+
+SITE_FOLDER = "site"
+
+
+def _earlier_result(ctx: StepContext, action_type: str, key: str) -> dict:
+    """`key` from the succeeded step of `action_type` for this step's deliverable in this run."""
+    deliverable_id = ctx.plan_step.deliverable_id
+    steps = StepExecution.objects.filter(
+        run=ctx.run, action_type=action_type, status=StepExecution.Status.SUCCEEDED
+    ).order_by("-position")
+    for step in steps:
+        if (step.spec or {}).get("deliverable_id") == deliverable_id and key in (step.result or {}):
+            return step.result[key]
+    raise StepFailed(
+        f"No {action_type.replace('_', ' ')} result was recorded for “{deliverable_id}” in this run, "
+        "so there is nothing to check.",
+        error_type="MissingEarlierStep",
+        retryable=False,
+    )
+
+
+@register(ActionType.GENERATE_OUTPUT)
+def generate_output(ctx: StepContext) -> StepResult:
+    from outputs.generators.base import GenerationError, GenerationRequest, GenerationUnavailable
+    from outputs.services import output_generate, output_scratch_dir, output_source_images
+
+    task = ctx.run.task
+    deliverable_id = ctx.plan_step.deliverable_id or ctx.plan_step.id
+    try:
+        request = GenerationRequest.from_plan_inputs(
+            deliverable_id=deliverable_id,
+            inputs=ctx.plan_step.inputs,
+            source_prompt=task.raw_prompt,
+            tone=task.tone,
+        )
+        dest = output_scratch_dir(task_id=task.pk, deliverable_id=deliverable_id, attempt=f"{ctx.run.pk}-{ctx.attempt}")
+        if str(request.deliverable.category) == "video":
+            sources = output_scratch_dir(
+                task_id=task.pk, deliverable_id=deliverable_id, attempt=f"{ctx.run.pk}-sources"
+            )
+            request.source_images = output_source_images(owner=ctx.run.owner, task=task, dest_dir=sources)
+        generated = output_generate(request=request, dest_dir=dest)
+    except GenerationUnavailable as exc:
+        raise StepFailed(str(exc), error_type="CapabilityNotInstalled", retryable=False) from exc
+    except GenerationError as exc:
+        raise StepFailed(str(exc), error_type="GenerationError", retryable=False) from exc
+    data = {"generated": generated.to_dict(), "content_source": request.content_source}
+    summary = f"Made {generated.title} ({len(generated.files)} file{'s' if len(generated.files) != 1 else ''})."
+    if generated.category == "website" and ctx.run.workspace is not None:
+        written = _write_site_into_workspace(ctx, generated)
+        data["workspace_files"] = written
+        summary += f" Wrote it into the workspace folder “{SITE_FOLDER}/”."
+    return StepResult(summary=summary, data=data)
+
+
+def _write_site_into_workspace(ctx: StepContext, generated) -> list[str]:
+    from workspaces import actions
+
+    written = []
+    for f in generated.files:
+        path = f"{SITE_FOLDER}/{f.path}"
+        content = (generated.root_path / f.path).read_bytes()
+        try:
+            actions.action_write_file(
+                workspace=ctx.run.workspace,
+                inputs={"path": path, "content_base64": base64.b64encode(content).decode()},
+                run=ctx.run,
+                step=ctx.step,
+            )
+        except Exception as exc:
+            raise StepFailed(
+                f"The site was made, but writing {path} into the workspace failed: {exc}",
+                error_type=type(exc).__name__,
+                retryable=False,
+            ) from exc
+        written.append(path)
+    return written
+
+
+@register(ActionType.VERIFY)
+def verify(ctx: StepContext) -> StepResult:
+    """A command check when the step names a command; otherwise the output's own verification."""
+    if str(ctx.plan_step.inputs.get("command", "")).strip():
+        return verify_by_command(ctx)
+    from outputs.generators.base import GeneratedOutput
+    from outputs.services import output_verify_generated
+
+    generated = GeneratedOutput.from_dict(_earlier_result(ctx, ActionType.GENERATE_OUTPUT, "generated"))
+    report = output_verify_generated(generated=generated)
+    if not report.passed:
+        raise StepFailed(
+            f"Verification of {generated.title} failed: {report.summary()}",
+            error_type="VerificationFailed",
+            data={"report": report.to_dict()},
+        )
+    if ctx.run.workspace is not None and generated.category == "website":
+        from workspaces import actions
+
+        point = actions.delivery_checkpoint(workspace=ctx.run.workspace, run=ctx.run, step=ctx.step)
+        return StepResult(
+            summary=f"Verified {generated.title}: {report.summary()}",
+            data={"report": report.to_dict(), "delivery_point_id": point.pk},
+        )
+    return StepResult(summary=f"Verified {generated.title}: {report.summary()}", data={"report": report.to_dict()})
+
+
+@register(ActionType.DELIVER)
+def deliver(ctx: StepContext) -> StepResult:
+    from outputs.generators.base import GeneratedOutput
+    from outputs.services import AssetRefused, asset_deliver
+
+    generated = GeneratedOutput.from_dict(_earlier_result(ctx, ActionType.GENERATE_OUTPUT, "generated"))
+    report = _earlier_result(ctx, ActionType.VERIFY, "report")
+    try:
+        asset = asset_deliver(
+            owner=ctx.run.owner,
+            task=ctx.run.task,
+            generated=generated,
+            report=report,
+            run=ctx.run,
+            step=ctx.step,
+            workspace=ctx.run.workspace,
+        )
+    except AssetRefused as exc:
+        raise StepFailed(str(exc), error_type="AssetRefused", retryable=False) from exc
+    return StepResult(
+        summary=f"Filed {asset.title} as an asset (version {asset.version}).",
+        data={"asset_id": str(asset.pk), "asset_version": asset.version},
+    )
