@@ -115,9 +115,6 @@
       event.detail.target.focus({ preventScroll: false });
     }
   });
-  if (window.matchMedia && window.matchMedia("(max-width: 1100px)").matches) {
-    document.addEventListener("DOMContentLoaded", function () { panel(false); });
-  }
 })();
 
 // Timeline replay on the task record: step through the recorded events in order.

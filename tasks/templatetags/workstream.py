@@ -8,6 +8,8 @@ register = template.Library()
 STATUS_WORDS = {
     "professional": {
         "success": "Done",
+        "danger": "Failed",
+        "muted": "Skipped",
         "failed": "Failed",
         "error": "Failed",
         "warning": "Attention",
@@ -16,6 +18,8 @@ STATUS_WORDS = {
     },
     "friendly": {
         "success": "All good",
+        "danger": "That didn't work",
+        "muted": "Skipped",
         "failed": "That didn't work",
         "error": "That didn't work",
         "warning": "Heads up",

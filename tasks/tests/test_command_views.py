@@ -130,3 +130,17 @@ def test_rows_speak_in_the_tasks_tone(owner_client, owner, tmp_path):
     run.task.__class__.objects.filter(pk=run.task_id).update(tone="professional")
     page = owner_client.get(f"/command/{run.task_id}/").content.decode()
     assert "All good" not in page and ">Done<" in page
+
+
+def test_raw_command_output_is_kept_collapsible_not_the_headline(owner_client, owner, tmp_path):
+    run = _run(owner, tmp_path)
+    WorkstreamEvent.objects.create(
+        run=run,
+        seq=2,
+        kind="command.output",
+        title="Command output",
+        command="echo built",
+        payload={"text": "built\n", "truncated": True},
+    )
+    page = owner_client.get(f"/command/{run.task_id}/").content.decode()
+    assert '<details class="wsr-output"><summary>Raw output (truncated)</summary><pre>built\n</pre></details>' in page
