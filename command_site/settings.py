@@ -161,6 +161,9 @@ elif _db["ENGINE"] in {"django.db.backends.postgresql", "django.db.backends.post
                 "timeout": 10,
             }
         }
+        # Test each connection as it leaves the pool: after a PostgreSQL restart the pool still
+        # holds cut connections, and the first requests would fail with 500 (found by make chaos).
+        _db["CONN_HEALTH_CHECKS"] = True
     _suffix = env_str("COMMAND_TEST_DB_SUFFIX", "")
     _db["TEST"] = {"NAME": f"test_{_db['NAME']}{_suffix}"}
 else:

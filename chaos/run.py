@@ -1,0 +1,671 @@
+"""The fault-injection suite: real daphne and qcluster processes on PostgreSQL + Redis, under fire.
+
+    .venv/bin/python -m chaos.run            # make chaos: 200 runs over 10 workspaces
+    .venv/bin/python -m chaos.run --short    # make chaos-short / CI: 30 runs, same scenarios
+
+Everything runs against a private PostgreSQL cluster and Redis server on loopback ports
+(chaos.sandbox), so restarting and stopping them touches nobody else. Scenarios, in order:
+
+1. kill storm: N runs over 10 workspaces, 2 workers; every few seconds one worker's whole
+   process group gets SIGKILL and is started again;
+2. freeze: a worker is SIGSTOPped mid-step past its lease, the run is recovered and finished by
+   the other worker, then the frozen one is resumed: its late writes must be rejected;
+3. services: Redis stopped and PostgreSQL restarted while runs are in flight: the web must keep
+   answering, the event log must be whole, and runs must finish or become recoverable with a reason;
+4. disk full: a workspace on a tiny tmpfs receives a write that does not fit: the file keeps its
+   old or new content (never a torn one) and the step fails honestly;
+
+then the truthfulness audit (command_site.audit) must report zero violations. Prints a summary
+table and exits non-zero on any lost run, duplicated mutation, false success, broken event log,
+accepted zombie write or audit violation. Every loop is bounded by a deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import collections
+import contextlib
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from chaos.sandbox import PrivatePostgres, PrivateRedis, free_port, private_services
+
+REPO = Path(__file__).resolve().parents[1]
+PY = sys.executable
+LEASE = 5
+MARKER = "<!-- end -->"
+
+
+def say(text: str) -> None:
+    print(f"[chaos {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+@dataclass
+class Tally:
+    runs: int = 0
+    kills: int = 0
+    freezes: int = 0
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    false_successes: list[str] = field(default_factory=list)
+    broken_logs: list[str] = field(default_factory=list)
+    zombie_writes: list[str] = field(default_factory=list)
+    web_down: list[str] = field(default_factory=list)
+    dishonest: list[str] = field(default_factory=list)
+    states: collections.Counter = field(default_factory=collections.Counter)
+    notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    audit: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[str]:
+        return (
+            self.lost
+            + self.duplicated
+            + self.false_successes
+            + self.broken_logs
+            + self.zombie_writes
+            + self.web_down
+            + self.dishonest
+            + self.audit
+        )
+
+
+# --- processes -------------------------------------------------------------------------------------
+
+
+class Cluster:
+    """daphne + two qcluster processes (each in its own process group), restarted when they die."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs = env, logs
+        self.workers: list[subprocess.Popen | None] = [None, None]
+        self.started = 0
+        self.web: subprocess.Popen | None = None
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        logs.mkdir(parents=True, exist_ok=True)
+
+    def _spawn(self, args: list[str], log: str) -> subprocess.Popen:
+        out = open(self.logs / log, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            return subprocess.Popen(
+                args, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        finally:
+            out.close()
+
+    def start_worker(self, i: int) -> None:
+        self.started += 1
+        self.workers[i] = self._spawn([PY, "manage.py", "qcluster"], f"worker{i}.log")
+
+    def start(self) -> None:
+        self.web = self._spawn(
+            [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "command_site.asgi:application"], "web.log"
+        )
+        for i in range(2):
+            self.start_worker(i)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base}/health", timeout=2).status_code < 500:
+                    return
+            time.sleep(0.3)
+        raise RuntimeError("daphne did not answer within 60 s")
+
+    def kill_worker(self, i: int, sig: int = signal.SIGKILL) -> None:
+        proc = self.workers[i]
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        if sig == signal.SIGKILL:
+            proc.wait(timeout=15)
+            self.workers[i] = None
+
+    def worker_index_of(self, pid: int) -> int | None:
+        with contextlib.suppress(ProcessLookupError):
+            group = os.getpgid(pid)
+            for i, proc in enumerate(self.workers):
+                if proc is not None and proc.pid == group:
+                    return i
+        return None
+
+    def supervise(self) -> None:
+        """What a process manager does: start again any worker that exited."""
+        for i, proc in enumerate(self.workers):
+            if proc is None or proc.poll() is not None:
+                self.start_worker(i)
+
+    def stop(self) -> None:
+        for proc in [*self.workers, self.web]:
+            if proc is None or proc.poll() is not None:
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGCONT)
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+# --- the world ---------------------------------------------------------------------------------
+
+
+def _plan(key: str, *, delay: float, first_attempt_only: bool = False, content: str | None = None) -> list:
+    from providers.contracts import ActionType, PlanStep, StepExplanation
+
+    def step(step_id, action, title, **inputs):
+        return PlanStep(
+            id=step_id,
+            title=title,
+            action_type=action,
+            inputs=inputs,
+            explanation=StepExplanation(what=title + ".", why="The fault suite needs it.", expect_next="Next step."),
+        )
+
+    page = content if content is not None else f"<!doctype html><title>{key}</title><p>{key}</p>\n"
+    write_inputs = {"path": f"pages/{key}.html", "content": page, "chaos_delay": delay}
+    if first_attempt_only:
+        write_inputs["chaos_delay_first_attempt_only"] = True
+    return [
+        step("write", ActionType.WRITE_FILE, f"Write the page for {key}", **write_inputs),
+        step(
+            "journal",
+            ActionType.EDIT_FILE,
+            f"Add {key} to the journal",
+            path="journal.txt",
+            find=MARKER,
+            replace=f"{key}\n{MARKER}",
+            chaos_delay=delay / 2,
+        ),
+        step(
+            "verify",
+            ActionType.VERIFY,
+            f"Check {key} is on disk",
+            command=f"grep -qx {key} journal.txt",
+        ),
+    ]
+
+
+def make_run(owner, workspace, key: str, **plan_kwargs):
+    from providers.contracts import Plan
+    from tasks.engine.dispatch import run_create
+    from tasks.models import PlanRevision, Task
+
+    task = Task.objects.create(owner=owner, raw_prompt=f"chaos {key}", title=f"chaos {key}", workspace=workspace)
+    PlanRevision.objects.create(
+        task=task, number=1, planner="fault suite", plan=Plan(steps=_plan(key, **plan_kwargs)).model_dump(mode="json")
+    )
+    return run_create(task=task)
+
+
+def make_workspace(owner, name: str, folder: Path | None = None):
+    from workspaces.services import workspace_create, workspace_register
+
+    ws = (
+        workspace_register(owner=owner, path=str(folder), name=name)
+        if folder
+        else workspace_create(owner=owner, name=name)
+    )
+    Path(ws.path, "journal.txt").write_text(f"{MARKER}\n")
+    # The operator's remembered approvals: edits and the check command go ahead in this workspace.
+    from approvals.services.memory import approval_preference_set
+
+    approval_preference_set(owner=owner, category="edit_file", scope="workspace", decision="allow", workspace=ws)
+    approval_preference_set(
+        owner=owner,
+        category="run_command",
+        scope="workspace",
+        decision="allow",
+        workspace=ws,
+        command_allowlist=["grep"],
+    )
+    return ws
+
+
+def session_cookie(user) -> str:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    s = SessionStore()
+    s[SESSION_KEY] = str(user.pk)
+    s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    s[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    s.create()
+    return s.session_key
+
+
+def terminal_count(run_ids) -> int:
+    from tasks.models import TaskRun
+
+    return TaskRun.objects.filter(pk__in=run_ids, state__in=TaskRun.TERMINAL_STATES).count()
+
+
+def wait_terminal(cluster: Cluster, run_ids, deadline: float, tally: Tally, on_tick=None) -> None:
+    while time.monotonic() < deadline and terminal_count(run_ids) < len(run_ids):
+        cluster.supervise()
+        if on_tick:
+            on_tick()
+        time.sleep(0.5)
+
+
+def web_check(cluster: Cluster, cookie: str, paths: list[str], tally: Tally, when: str) -> None:
+    for p in paths:
+        try:
+            r = httpx.get(cluster.base + p, cookies={"sessionid": cookie}, timeout=15)
+            if r.status_code != 200:
+                tally.web_down.append(f"{when}: GET {p} answered {r.status_code}")
+        except httpx.HTTPError as exc:
+            tally.web_down.append(f"{when}: GET {p} failed ({type(exc).__name__})")
+
+
+async def _ws_replay(cluster: Cluster, cookie: str, run_id: int, want: int, timeout: float = 15) -> list[int]:
+    """Connect, subscribe from seq 0, collect the seqs of every row the server sends."""
+    import websockets
+
+    seen: list[int] = []
+    url = cluster.base.replace("http", "ws") + "/ws/workstream/"
+    async with websockets.connect(
+        url, additional_headers={"Origin": cluster.base, "Cookie": f"sessionid={cookie}"}, open_timeout=10
+    ) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "runs": [{"run": run_id, "after": 0}]}))
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and len(seen) < want:
+            try:
+                html = await asyncio.wait_for(ws.recv(), timeout=max(0.1, end - time.monotonic()))
+            except TimeoutError:
+                break
+            seen += [int(s) for s in re.findall(rf'id="event-{run_id}-(\d+)"', html)]
+    return seen
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+def read_ledger(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def check_runs(run_ids, keys: dict[int, str], ledger: list[dict], tally: Tally) -> None:
+    from tasks.engine.state import verification_passed
+    from tasks.models import TaskRun
+
+    applied = collections.Counter((e["run"], e["step"]) for e in ledger)
+    for (run_id, step), n in applied.items():
+        if run_id in keys and n > 1:
+            tally.duplicated.append(f"RUN-{run_id:03d} step {step} applied {n} times (ledger)")
+    for run in TaskRun.objects.filter(pk__in=run_ids).select_related("workspace"):
+        key = keys[run.pk]
+        tally.states[run.state] += 1
+        if run.state not in TaskRun.TERMINAL_STATES:
+            tally.lost.append(f"{run.reference} ({key}) still {run.state}: {run.blocking_reason or run.state_reason}")
+        elif run.state in ("failed", "recoverable") and not run.state_reason.strip():
+            tally.dishonest.append(f"{run.reference} is {run.state} without a reason")
+        seqs = list(run.events.order_by("seq").values_list("seq", flat=True))
+        if seqs != list(range(1, len(seqs) + 1)):
+            tally.broken_logs.append(f"{run.reference}: event seqs not gapless 1..n ({len(seqs)} events)")
+        folder = Path(run.workspace.path)
+        journal = (folder / "journal.txt").read_text().splitlines() if (folder / "journal.txt").exists() else []
+        count = journal.count(key)
+        if count > 1:
+            tally.duplicated.append(f"{run.reference} ({key}): the journal line was applied {count} times")
+        if run.state == TaskRun.State.COMPLETED:
+            ok, why = verification_passed(run)
+            page = folder / "pages" / f"{key}.html"
+            if not ok or count != 1 or not page.is_file():
+                tally.false_successes.append(
+                    f"{run.reference} ({key}) completed but: {why or ''} journal×{count} page={page.is_file()}"
+                )
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+
+def scenario_kill_storm(cluster, owner, workspaces, n_runs, tally, ledger_path, rng, storm_seconds, deadline):
+    say(f"kill storm: {n_runs} runs over {len(workspaces)} workspaces, 2 workers, SIGKILL every 2-5 s")
+    keys = {}
+    for i in range(n_runs):
+        run = make_run(owner, workspaces[i % len(workspaces)], f"storm-{i:03d}", delay=rng.uniform(0.2, 0.8))
+        keys[run.pk] = f"storm-{i:03d}"
+    tally.runs += n_runs
+    storm_end = time.monotonic() + storm_seconds
+    next_kill = time.monotonic() + rng.uniform(2, 5)
+
+    def tick():
+        nonlocal next_kill
+        now = time.monotonic()
+        if now < storm_end and now >= next_kill:
+            i = rng.randrange(2)
+            cluster.kill_worker(i)
+            tally.kills += 1
+            cluster.start_worker(i)
+            next_kill = now + rng.uniform(2, 5)
+
+    wait_terminal(cluster, list(keys), deadline, tally, tick)
+    done = terminal_count(list(keys))
+    say(f"kill storm: {tally.kills} kills, {done}/{n_runs} runs in a terminal state")
+    check_runs(list(keys), keys, read_ledger(ledger_path), tally)
+    return keys
+
+
+def scenario_freeze(cluster, owner, tally, ledger_path, deadline):
+    from tasks.engine.recovery import recover_expired_runs
+    from tasks.models import StepExecution, TaskRun, WorkstreamEvent
+
+    say(f"freeze: SIGSTOP a worker mid-step for longer than its {LEASE} s lease, then SIGCONT")
+    ws = make_workspace(owner, "frozen")
+    key = "frozen-000"
+    run = make_run(owner, ws, key, delay=LEASE * 3, first_attempt_only=True)
+    tally.runs += 1
+    index = None
+    while time.monotonic() < deadline:
+        cluster.supervise()
+        row = TaskRun.objects.get(pk=run.pk)
+        step_running = StepExecution.objects.filter(run=run, step_id="write", status="running").exists()
+        if row.worker_id and step_running:
+            index = cluster.worker_index_of(int(row.worker_id.split(":")[1]))
+            if index is not None:
+                break
+        time.sleep(0.2)
+    if index is None:
+        tally.lost.append(f"{run.reference}: never started, so the freeze could not be tried")
+        return {run.pk: key}
+    frozen_attempt = TaskRun.objects.get(pk=run.pk).attempt
+    cluster.kill_worker(index, signal.SIGSTOP)
+    tally.freezes += 1
+    frozen_at = time.time()
+    # The operator's reaper (manage.py recover_runs) once the lease has expired.
+    while time.monotonic() < deadline and TaskRun.objects.get(pk=run.pk).attempt == frozen_attempt:
+        recover_expired_runs()
+        time.sleep(0.5)
+    superseded_at = time.time()
+    # The other worker finishes the run (the frozen group is not supervised while stopped).
+    while time.monotonic() < deadline and TaskRun.objects.get(pk=run.pk).state not in TaskRun.TERMINAL_STATES:
+        time.sleep(0.3)
+    cluster.kill_worker(index, signal.SIGCONT)
+    time.sleep(LEASE)  # let the zombie wake up, heartbeat, and (must) fail to write anything
+    zombie_lines = [e for e in read_ledger(ledger_path) if e["run"] == run.pk and e["attempt"] == frozen_attempt]
+    late_events = WorkstreamEvent.objects.filter(
+        run=run, attempt=frozen_attempt, created_at__gt=_aware(superseded_at)
+    ).count()
+    if zombie_lines or late_events:
+        tally.zombie_writes.append(
+            f"{run.reference}: frozen attempt {frozen_attempt} wrote {len(zombie_lines)} mutation(s) and "
+            f"{late_events} event(s) after it was superseded"
+        )
+    tally.notes.append(
+        f"freeze: {run.reference} frozen {superseded_at - frozen_at:.1f} s, recovered as attempt "
+        f"{TaskRun.objects.get(pk=run.pk).attempt}, ended {TaskRun.objects.get(pk=run.pk).state}; "
+        f"late writes rejected: {'no' if zombie_lines or late_events else 'yes'}"
+    )
+    return {run.pk: key}
+
+
+def _aware(ts: float):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def scenario_services(
+    cluster,
+    owner,
+    workspaces,
+    pg: PrivatePostgres,
+    redis: PrivateRedis,
+    cookie,
+    tally,
+    deadline,
+    restart_postgres: bool,
+):
+    from tasks.models import TaskRun
+
+    say("services: Redis stopped, then PostgreSQL restarted, with runs in flight")
+    keys = {}
+    for i, ws in enumerate(workspaces):
+        run = make_run(owner, ws, f"svc-{i:03d}", delay=1.0)
+        keys[run.pk] = f"svc-{i:03d}"
+    tally.runs += len(keys)
+    first = next(iter(keys))
+    task_url = TaskRun.objects.get(pk=first).task.get_absolute_url()
+    # /health answers 503 while Redis is down (that is its job); the pages must keep working.
+    pages = [task_url, "/workspaces/"]
+    time.sleep(2)
+    redis.stop()
+    say("  redis stopped")
+    t_end = time.monotonic() + 6
+    while time.monotonic() < t_end:
+        web_check(cluster, cookie, pages, tally, "redis down")
+        time.sleep(1)
+    with contextlib.suppress(httpx.HTTPError):
+        health = httpx.get(cluster.base + "/health", timeout=15)
+        tally.notes.append(f"services: /health said {health.status_code} while Redis was down (pages kept answering)")
+    in_flight = TaskRun.objects.filter(pk__in=list(keys), state__in=TaskRun.LEASED_STATES).count()
+    redis.start()
+    say(f"  redis back ({in_flight} runs were in flight)")
+    if restart_postgres:
+        time.sleep(1)
+        down = pg.restart()
+        say(f"  postgresql restarted ({down:.1f} s)")
+        tally.notes.append(f"services: PostgreSQL restart took {down:.1f} s with runs in flight")
+        time.sleep(1)
+        web_check(cluster, cookie, pages, tally, "after postgresql restart")
+        from django.db import connections
+
+        connections.close_all()
+    wait_terminal(cluster, list(keys), deadline, tally)
+    web_check(cluster, cookie, pages, tally, "after services returned")
+    # Realtime after the outage: a fresh socket replays every persisted event, in order, once.
+    for run_id in list(keys)[:3]:
+        expected = list(TaskRun.objects.get(pk=run_id).events.order_by("seq").values_list("seq", flat=True))
+        seen = asyncio.run(_ws_replay(cluster, cookie, run_id, len(expected)))
+        if seen != expected:
+            tally.broken_logs.append(f"RUN-{run_id:03d}: socket replay gave {len(seen)} rows, log has {len(expected)}")
+    return keys
+
+
+def scenario_disk_full(cluster, owner, roots: Path, tally, deadline):
+    from tasks.models import TaskRun
+
+    mount = roots / "tiny"
+    mount.mkdir(exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        tally.skipped.append(f"disk full: tmpfs mount not permitted here ({done.stderr.decode().strip()[:120]})")
+        say("disk full: SKIPPED (" + tally.skipped[-1] + ")")
+        return {}
+    say("disk full: a write that does not fit a 256 KB tmpfs workspace")
+    try:
+        folder = mount / "site"
+        folder.mkdir()
+        (folder / "pages").mkdir()
+        old = "<!doctype html><p>old content</p>\n"
+        (folder / "pages" / "full-000.html").write_text(old)
+        ws = make_workspace(owner, "tiny disk", folder)
+        big = "<!doctype html>" + ("x" * 79 + "\n") * 5000  # ~400 KB: does not fit
+        run = make_run(owner, ws, "full-000", delay=0, content=big)
+        tally.runs += 1
+        wait_terminal(cluster, [run.pk], deadline, tally)
+        run.refresh_from_db()
+        now = (folder / "pages" / "full-000.html").read_text()
+        if now not in (old, big):
+            tally.dishonest.append(f"{run.reference}: the page is neither its old nor its new content (torn write)")
+        if run.state == TaskRun.State.COMPLETED:
+            tally.false_successes.append(f"{run.reference}: completed although the write could not fit")
+        elif run.state not in TaskRun.TERMINAL_STATES:
+            tally.lost.append(f"{run.reference} still {run.state} after the disk filled")
+        tally.states[run.state] += 1
+        tally.notes.append(
+            f"disk full: {run.reference} ended {run.state}: “{run.state_reason[:220]}”; page kept its "
+            f"{'old' if now == old else 'new'} content"
+        )
+        return {}
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", action="store_true", help="the CI form: 30 runs, a 40 s storm")
+    parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--no-postgres-restart", action="store_true")
+    args = parser.parse_args(argv)
+    n_runs = args.runs or (30 if args.short else 200)
+    storm = 40 if args.short else 150
+    budget = 170 if args.short else 900
+    rng = random.Random(args.seed)
+    started = time.monotonic()
+    deadline = started + budget
+    tally = Tally()
+    say(f"seed {args.seed}; private PostgreSQL and Redis starting")
+
+    with private_services(prefix="command-chaos-") as (pg, redis, folder):
+        db_url = pg.create_database("chaos")
+        roots = folder / "roots"
+        roots.mkdir()
+        ledger_path = folder / "ledger.jsonl"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "PYTEST_"))} | {
+            "DATABASE_URL": db_url,
+            "REDIS_URL": redis.url,
+            "COMMAND_ENV_FILE": "",
+            "DJANGO_SETTINGS_MODULE": "command_site.settings",
+            "SECRET_KEY": "chaos-only-secret-key",
+            "COMMAND_SECRET_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "DEBUG": "false",
+            "COMMAND_DATA_DIR": str(folder / "data"),
+            "COMMAND_WORKSPACE_ROOTS": str(roots),
+            "COMMAND_SNAPSHOT_DIR": str(folder / "snapshots"),
+            "COMMAND_STORAGE": "local",
+            "COMMAND_HANDLER_MODULES": "chaos.handlers",
+            "CHAOS_LEDGER": str(ledger_path),
+            "COMMAND_LEASE_SECONDS": str(LEASE),
+            "COMMAND_Q_TIMEOUT": "30",
+            "COMMAND_Q_RETRY": "35",
+            "COMMAND_Q_POLL": "0.1",
+            "COMMAND_WORKERS": "1",
+            "MAX_RETRIES": "2",
+            "PYTHONUNBUFFERED": "1",
+        }
+        # The harness itself connects without a pool: it must see the restarted server at once.
+        os.environ.update(env | {"COMMAND_DB_POOL": "false"})
+        sys.path.insert(0, str(REPO))
+        import django
+
+        django.setup()
+        import logging
+
+        logging.getLogger("django-q").setLevel(logging.WARNING)
+        from django.contrib.auth import get_user_model
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0, interactive=False)
+        owner = get_user_model().objects.create_user(username="chaos", email="chaos@example.com", password=None)
+        cookie = session_cookie(owner)
+        workspaces = [make_workspace(owner, f"chaos {i}") for i in range(10)]
+        cluster = Cluster(env, folder / "logs")
+        keys: dict[int, str] = {}
+        try:
+            cluster.start()
+            say(f"web at {cluster.base}; workers started")
+            keys |= scenario_kill_storm(
+                cluster, owner, workspaces, n_runs, tally, ledger_path, rng, storm, started + budget * 0.6
+            )
+            keys |= scenario_freeze(cluster, owner, tally, ledger_path, min(deadline, time.monotonic() + 90))
+            keys |= scenario_services(
+                cluster,
+                owner,
+                workspaces,
+                pg,
+                redis,
+                cookie,
+                tally,
+                min(deadline, time.monotonic() + 120),
+                restart_postgres=not args.no_postgres_restart,
+            )
+            scenario_disk_full(cluster, owner, roots, tally, min(deadline, time.monotonic() + 60))
+            # Every run of every scenario, checked once more after everything settled.
+            wait_terminal(cluster, list(keys), min(deadline, time.monotonic() + 30), tally)
+            final = Tally()
+            check_runs(list(keys), keys, read_ledger(ledger_path), final)
+            tally.lost, tally.duplicated = final.lost, sorted(set(tally.duplicated) | set(final.duplicated))
+            tally.false_successes = sorted(set(tally.false_successes) | set(final.false_successes))
+            tally.broken_logs = sorted(set(tally.broken_logs) | set(final.broken_logs))
+            tally.dishonest = sorted(set(tally.dishonest) | set(final.dishonest))
+            tally.states = final.states + collections.Counter(
+                {k: v for k, v in tally.states.items() if k not in final.states}
+            )
+        finally:
+            cluster.stop()
+        from command_site.audit import audit_run
+
+        report = audit_run()
+        tally.audit = [f"{v.rule}: {v.subject}: {v.message}" for v in report.violations]
+        say(f"audit: {len(report.violations)} violation(s) over {report.checked}")
+        if tally.failures:
+            for log in sorted((folder / "logs").glob("*.log")):
+                keep = REPO / "var" / f"chaos-{log.name}"
+                keep.parent.mkdir(exist_ok=True)
+                keep.write_bytes(log.read_bytes()[-2_000_000:])
+            tally.notes.append("process logs kept in var/chaos-*.log")
+        from django.db import connections
+
+        connections.close_all()
+
+    print_summary(tally, time.monotonic() - started, worker_starts=cluster.started)
+    return 1 if tally.failures else 0
+
+
+def print_summary(t: Tally, seconds: float, worker_starts: int) -> None:
+    rows = [
+        ("runs", t.runs),
+        ("worker kills (SIGKILL)", t.kills),
+        ("worker freezes (SIGSTOP)", t.freezes),
+        ("worker starts", worker_starts),
+        ("lost", len(t.lost)),
+        ("duplicated mutations", len(t.duplicated)),
+        ("false successes", len(t.false_successes)),
+        ("broken event logs", len(t.broken_logs)),
+        ("zombie writes accepted", len(t.zombie_writes)),
+        ("web errors during outages", len(t.web_down)),
+        ("failed/recoverable without reason", len(t.dishonest)),
+        ("audit violations", len(t.audit)),
+    ]
+    print("\nFault-injection summary")
+    print("-" * 44)
+    for label, value in rows:
+        print(f"{label:<36}{value:>8}")
+    print("-" * 44)
+    print("end states: " + ", ".join(f"{k} {v}" for k, v in sorted(t.states.items())))
+    for note in t.notes:
+        print(f"note: {note}")
+    for skipped in t.skipped:
+        print(f"SKIPPED: {skipped}")
+    for problem in t.failures[:40]:
+        print(f"FAIL: {problem}")
+    print(f"{'FAILED' if t.failures else 'PASSED'} in {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
