@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint install install-dev env migrate worker web superuser bench chaos clean
+.PHONY: run test lint install install-dev env migrate worker web superuser bench chaos chaos-short audit clean
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Command needs Python 3.11 or newer")'
@@ -63,6 +63,22 @@ test: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+
+# Benchmarks against a private PostgreSQL + Redis (see bench/README.md): make bench ARGS="--only latency,diff"
+bench: install-dev
+	$(PY) -m bench.run $(ARGS)
+
+# Fault injection on a private PostgreSQL + Redis with real daphne and qcluster processes (chaos/run.py).
+chaos: install-dev
+	$(PY) -m chaos.run $(ARGS)
+
+# The short form CI runs (about 3 minutes).
+chaos-short: install-dev
+	$(PY) -m chaos.run --short $(ARGS)
+
+# The truthfulness audit of this machine's database and snapshot store.
+audit: env
+	@$(PY) manage.py audit
 
 clean:
 	rm -rf var/test-*.sqlite3* .pytest_cache
