@@ -209,7 +209,7 @@ def detect(text: str) -> Detection:
         clause_items: list[FoundDeliverable] = []
         previous_end = None
         for start, end, category, title, kind in nouns:
-            if previous_end is not None and _TOPIC.search(clause[previous_end:start]):
+            if previous_end is not None and _is_topic(clause[previous_end:start]):
                 continue  # "a deck about our website": the website is the topic, not a deliverable
             if any(d.kind == kind for d in clause_items):
                 previous_end = end
@@ -253,6 +253,16 @@ def detect(text: str) -> Detection:
         hints.append(FormatHint(text=m.group(0), kind="length", value=f"{m.group(1)} {m.group(2)}"))
         lengths.append(f"{m.group(1)} {m.group(2)}")
     return Detection(deliverables=deliverables, format_hints=hints, themes=themes, lengths=lengths)
+
+
+def _is_topic(between: str) -> bool:
+    """Whether the words between two nouns make the second the first one's topic.
+
+    The nearest connector decides: "a deck about our website" (topic) but "a landing page for
+    Acme with a logo" (the logo is one more thing to make).
+    """
+    connectors = _TOPIC.findall(between)
+    return bool(connectors) and connectors[-1] != "with"
 
 
 def _kind_for(category: OutputCategory) -> str:
