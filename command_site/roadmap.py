@@ -14,9 +14,10 @@ PHASES = [
             {"name": "Health endpoint covering database, realtime layer, worker and storage", "live": True},
             {"name": "Understanding snapshot and plan from the built-in planner", "live": True},
             {"name": "Model providers (OpenAI-compatible, Anthropic) with encrypted keys", "live": True},
-            {"name": "Live workstream over websockets with replay", "live": False},
-            {"name": "Workspaces, readable diffs and rollback points", "live": False},
-            {"name": "Verified outputs: sites, images, PDFs, documents, slides, sheets, audio, video", "live": False},
+            {"name": "Live workstream over websockets with replay, polled when no socket is open", "live": True},
+            {"name": "Operator workspace: thread, plan with live step status, diff panel", "live": True},
+            {"name": "Workspaces, readable diffs and rollback points", "live": True},
+            {"name": "Verified outputs: sites, images, PDFs, documents, slides, sheets, audio, video", "live": True},
         ],
     },
     {
@@ -24,11 +25,11 @@ PHASES = [
         "name": "Reliable multi-task execution",
         "summary": "A durable queue, background runs, per-workspace locks, retries, recovery and memory.",
         "capabilities": [
-            {"name": "Durable run queue with priorities and honest blocking reasons", "live": False},
-            {"name": "Leases, heartbeats and recovery of runs whose worker died", "live": False},
-            {"name": "Retry policies and self-healing, each step explained", "live": False},
-            {"name": "Approvals with remembered preferences", "live": False},
-            {"name": "Task switcher for several runs at once", "live": False},
+            {"name": "Durable run queue with priorities and honest blocking reasons", "live": True},
+            {"name": "Leases, heartbeats and recovery of runs whose worker died", "live": True},
+            {"name": "Retry policies and self-healing, each step explained", "live": True},
+            {"name": "Approvals with remembered preferences", "live": True},
+            {"name": "Task switcher for several runs at once", "live": True},
         ],
     },
     {
@@ -36,9 +37,9 @@ PHASES = [
         "name": "Measured and audited",
         "summary": "Benchmarks against baselines, fault injection, and a truthfulness audit of the database.",
         "capabilities": [
-            {"name": "make bench with ratios against same-run baselines", "live": False},
-            {"name": "Fault-injection suite", "live": False},
-            {"name": "manage.py audit", "live": False},
+            {"name": "make bench with ratios against same-run baselines", "live": True},
+            {"name": "Fault-injection suite", "live": True},
+            {"name": "manage.py audit", "live": True},
         ],
     },
 ]

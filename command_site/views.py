@@ -64,7 +64,8 @@ def landing(request):
                     request,
                     "Command stored your request but could not read it. Use “Understand and plan it now” to try again.",
                 )
-            return redirect(task)
+            # The thread is where a request lives: understanding, plan and the live run, side by side.
+            return redirect("tasks:command_task", task_id=task.pk)
         status = 400
     else:
         form = TaskRequestForm(owner=request.user)

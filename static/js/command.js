@@ -15,6 +15,14 @@
     try { localStorage.setItem("command-theme", root.dataset.theme); } catch (e) { /* ignore */ }
   });
 
+  // Example requests on the landing page fill the prompt (and never send it by themselves).
+  document.addEventListener("click", function (event) {
+    var chip = event.target.closest("[data-fill-prompt]");
+    if (!chip) return;
+    var box = chip.form && chip.form.querySelector("textarea");
+    if (box) { box.value = chip.dataset.fillPrompt; box.focus(); }
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.tagName === "TEXTAREA") {
       var form = event.target.form;

@@ -34,7 +34,8 @@ def test_submit_stores_the_request_exactly_as_typed(owner_client, owner):
     )
     task = Task.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == f"/task/{task.id}/"
+    # The request opens in its thread, in the operator workspace.
+    assert response["Location"] == f"/command/{task.id}/"
     assert task.raw_prompt == prompt
     assert task.owner == owner
     # Understood and planned within the request, and its run queued at once.
