@@ -167,9 +167,12 @@ def run_steps(*, run) -> list:
     return list(StepExecution.objects.filter(run=run).order_by("position"))
 
 
-def thread_runs(*, owner, task) -> list[dict]:
+THREAD_ROWS = 200
+
+
+def thread_runs(*, owner, task, limit_rows: int | None = None) -> list[dict]:
     """Each run of the task, oldest first, with what the thread shows under it: its status, steps,
-    workstream rows, approvals, file changes and results."""
+    workstream rows (the newest `limit_rows` when given), approvals, file changes and results."""
     from approvals.selectors import approvals_for_run
     from outputs.selectors import asset_list_for_run
     from tasks.models import WorkstreamEvent
@@ -177,9 +180,15 @@ def thread_runs(*, owner, task) -> list[dict]:
 
     runs = []
     for run in task.runs.select_related("workspace", "task").order_by("created_at"):
-        events = list(WorkstreamEvent.objects.filter(run=run).order_by("seq"))
+        events = WorkstreamEvent.objects.filter(run=run).order_by("seq")
+        total = events.count()
+        if limit_rows is not None and total > limit_rows:
+            # The thread keeps its newest rows; the task record has every one of them.
+            events = events[total - limit_rows :]
+        events = list(events)
         runs.append(
             {
+                "earlier_rows": total - len(events),
                 "status": run_status(run=run),
                 "run": run,
                 "steps": run_steps(run=run),

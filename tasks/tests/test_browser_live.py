@@ -83,6 +83,12 @@ def test_two_runs_side_by_side_and_a_third_waits_its_turn(stack, chromium, owner
         timeout=15_000,
     )
     assert "Queue position" in page.inner_text(f"#switcher-run-{third.pk}")
+    # Controls work from the switcher, and the entry follows live.
+    page.click(f"#switcher-run-{third.pk} button:has-text('Pause')")
+    wait_for(lambda: _state(page, third.pk) == "paused", timeout=10, message="the paused entry")
+    assert "Paused by you" in page.inner_text(f"#switcher-run-{third.pk}")
+    page.click(f"#switcher-run-{third.pk} button:has-text('Resume')")
+    wait_for(lambda: _state(page, third.pk) != "paused", timeout=10, message="the resumed entry")
     # Both others run at the same time, visible side by side without a reload.
     try:
         wait_for(

@@ -95,6 +95,8 @@ def test_switcher_shows_queue_position_reason_progress_and_deep_links(owner_clie
     assert first.reference in html and second.reference in html
     assert f"/command/{first.task_id}/?run={first.pk}#run-step-{first.pk}-build" in html
     assert "0 of 2 steps" in html
+    # Run controls where the run is shown, here too.
+    assert f'hx-post="/run/{first.pk}/pause/"' in html and f'hx-post="/run/{second.pk}/stop/"' in html
     entry = html[html.index(f'id="switcher-run-{second.pk}"') :]
     assert "Queue position" in entry
     assert f"Behind {first.reference} on the same workspace" in entry
@@ -144,3 +146,17 @@ def test_raw_command_output_is_kept_collapsible_not_the_headline(owner_client, o
     )
     page = owner_client.get(f"/command/{run.task_id}/").content.decode()
     assert '<details class="wsr-output"><summary>Raw output (truncated)</summary><pre>built\n</pre></details>' in page
+
+
+def test_a_long_thread_shows_its_newest_rows_and_points_to_the_record(owner_client, owner, tmp_path, monkeypatch):
+    from tasks import selectors
+
+    monkeypatch.setattr(selectors, "THREAD_ROWS", 3)
+    run = _run(owner, tmp_path)
+    for seq in range(2, 7):
+        WorkstreamEvent.objects.create(run=run, seq=seq, kind="note", title=f"Row {seq}")
+    page = owner_client.get(f"/command/{run.task_id}/").content.decode()
+    assert [int(s) for s in re.findall(r'data-seq="(\d+)"', page)] == [4, 5, 6]
+    assert "3 earlier rows are in" in page
+    record = owner_client.get(f"/task/{run.task_id}/").content.decode()
+    assert [int(s) for s in re.findall(r'data-seq="(\d+)"', record)] == [1, 2, 3, 4, 5, 6]

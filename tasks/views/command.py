@@ -44,7 +44,7 @@ def command_task(request, task_id):
     context = _detail_context(
         request,
         task,
-        thread=selectors.thread_runs(owner=request.user, task=task),
+        thread=selectors.thread_runs(owner=request.user, task=task, limit_rows=selectors.THREAD_ROWS),
         focus_run=request.GET.get("run", ""),
         can_start=selectors.run_list_for_task(task=task)["can_start"],
         **_switcher_context(request),
