@@ -81,6 +81,9 @@ def test_polled_rows_come_after_the_cursor_as_the_same_oob_partial(owner_client,
     assert f'id="workstream-{run.pk}" hx-swap-oob="beforeend"' in html
     assert [int(s) for s in re.findall(r'data-seq="(\d+)"', html)] == [2, 3]
     assert f'id="narration-{run.pk}" class="wsr-narration" hx-swap-oob="true"' in html
+    # The plan's live step status and the task's badge travel with the rows.
+    assert f'id="run-steps-{run.pk}" class="run-steps" aria-label="Steps of {run.reference}" hx-swap-oob="true"' in html
+    assert f'id="task-status-{run.task_id}" class="badge status-queued" hx-swap-oob="true"' in html
     assert owner_client.get(f"/run/{run.pk}/events/?after=3").content == b""
     assert owner_client.get(f"/run/{run.pk}/events/?after=nonsense").status_code == 200
 
