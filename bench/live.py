@@ -1,0 +1,238 @@
+"""Live latency and fan-out: event persisted → rendered row received by a websocket client.
+
+    python -m bench.live latency     # one client, 1,000 events (Redis layer or embedded, by env)
+    python -m bench.live fanout      # 200 clients on one run (Redis layer)
+
+The clock starts just before `event_emit` (so the figure includes the INSERT and the publish)
+and stops when the client has the row with that event's id. Events are paced (not a burst), the
+way a run produces them. The baseline is a bare Channels consumer echoing through the same
+channel layer (bench.echo), timed the same way from the same client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+import threading
+import time
+
+from bench.harness import daphne, emit, figure, make_run, make_user, percentile, rss_kb, session_cookie, setup_django
+
+
+class Clients:
+    """`n` websocket clients in a background event loop, recording when each row arrives."""
+
+    def __init__(self, url: str, headers: dict, subscribe: dict | None, n: int, pattern: str) -> None:
+        self.url, self.headers, self.subscribe, self.n = url, headers, subscribe, n
+        self.pattern = re.compile(pattern)
+        self.arrivals: dict[tuple[int, int], float] = {}
+        self.ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        self.sockets = []
+        self.errors: list[str] = []
+        self.thread = threading.Thread(target=self._main, daemon=True)
+
+    def start(self, timeout: float = 120) -> None:
+        self.thread.start()
+        if not self.ready.wait(timeout):
+            raise RuntimeError(f"websocket clients not ready in {timeout}s: {self.errors[:3]}")
+        if self.errors:
+            raise RuntimeError(f"websocket clients failed: {self.errors[:3]}")
+
+    def send(self, index: int, text: str) -> None:
+        asyncio.run_coroutine_threadsafe(self.sockets[index].send(text), self.loop).result(10)
+
+    def stop(self) -> None:
+        async def close():
+            await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.create_task(self._connect_all())
+        self.loop.run_forever()
+
+    async def _connect_one(self, i: int):
+        import websockets
+
+        ws = await websockets.connect(self.url, additional_headers=self.headers, open_timeout=60, max_queue=None)
+        if self.subscribe is not None:
+            await ws.send(json.dumps(self.subscribe))
+            await ws.send(json.dumps({"type": "ping"}))
+            while "pong" not in await ws.recv():
+                pass
+        return ws
+
+    async def _connect_all(self) -> None:
+        try:
+            for start in range(0, self.n, 25):  # in waves, as browsers would arrive
+                batch = await asyncio.gather(*(self._connect_one(i) for i in range(start, min(self.n, start + 25))))
+                self.sockets += batch
+            for i, ws in enumerate(self.sockets):
+                self.loop.create_task(self._reader(i, ws))
+        except Exception as exc:  # noqa: BLE001 - reported to the main thread
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+        self.ready.set()
+
+    async def _reader(self, i: int, ws) -> None:
+        try:
+            async for message in ws:
+                now = time.perf_counter()
+                for m in self.pattern.finditer(message if isinstance(message, str) else message.decode()):
+                    self.arrivals.setdefault((i, int(m.group(1))), now)
+        except Exception:  # noqa: BLE001 - a closed socket ends the reader
+            return
+
+    def wait_for(self, keys: set, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not keys <= self.arrivals.keys():
+            time.sleep(0.05)
+
+
+def _emit_paced(run, count: int, pace: float) -> dict[int, float]:
+    from tasks.engine.events import event_emit
+
+    sent: dict[int, float] = {}
+    for i in range(count):
+        t0 = time.perf_counter()
+        event = event_emit(
+            run=run,
+            kind="step.progress",
+            phase="execute",
+            status="info",
+            title=f"Bench event {i + 1}",
+            explanation="A paced event of the live latency benchmark.",
+        )
+        sent[event.seq] = t0
+        time.sleep(max(0.0, pace - (time.perf_counter() - t0)))
+    return sent
+
+
+def _latencies(clients: Clients, sent: dict[int, float], n_clients: int) -> tuple[list[float], int]:
+    values, missing = [], 0
+    for c in range(n_clients):
+        for seq, t0 in sent.items():
+            t1 = clients.arrivals.get((c, seq))
+            if t1 is None:
+                missing += 1
+            else:
+                values.append((t1 - t0) * 1000)
+    return values, missing
+
+
+def _command_latency(base: str, cookie: str, owner, *, events: int, n_clients: int, pace: float, proc=None):
+    _, run = make_run(owner, title="live latency")
+    headers = {"Origin": base, "Cookie": f"sessionid={cookie}"}
+    url = base.replace("http", "ws") + "/ws/workstream/"
+    sub = {"type": "subscribe", "runs": [{"run": run.pk, "after": 0}]}
+    rss_before = rss_kb(proc.pid) if proc else 0
+    clients = Clients(url, headers, sub, n_clients, rf'id="event-{run.pk}-(\d+)"')
+    clients.start()
+    rss_connected = rss_kb(proc.pid) if proc else 0
+    sent = _emit_paced(run, events, pace)
+    clients.wait_for({(c, s) for c in range(n_clients) for s in sent}, timeout=60)
+    rss_after = rss_kb(proc.pid) if proc else 0
+    clients.stop()
+    values, missing = _latencies(clients, sent, n_clients)
+    return values, missing, (rss_before, rss_connected, rss_after)
+
+
+def _echo_latency(events: int, pace: float) -> list[float]:
+    with daphne("bench.echo:application", log="echo.log") as (base, _):
+        url = base.replace("http", "ws") + "/ws/echo/"
+        clients = Clients(url, {"Origin": base}, None, 1, r"echo (\d+)")
+        clients.start()
+        sent = {}
+        for i in range(1, events + 1):
+            t0 = time.perf_counter()
+            clients.send(0, f"echo {i}")
+            sent[i] = t0
+            time.sleep(max(0.0, pace - (time.perf_counter() - t0)))
+        clients.wait_for({(0, s) for s in sent}, timeout=30)
+        clients.stop()
+        values, _ = _latencies(clients, sent, 1)
+        return values
+
+
+def latency(events: int = 1000, pace: float = 0.015) -> list[dict]:
+    setup_django()
+    owner = make_user()
+    cookie = session_cookie(owner)
+    redis = bool(os.environ.get("REDIS_URL"))
+    mode = "Redis layer" if redis else "embedded (SQLite, table tail)"
+    with daphne(log="latency.log") as (base, _):
+        values, missing, _ = _command_latency(base, cookie, owner, events=events, n_clients=1, pace=pace)
+    echo = _echo_latency(events, pace)
+    p50, p95, e50, e95 = percentile(values, 50), percentile(values, 95), percentile(echo, 50), percentile(echo, 95)
+    note = f"{len(values)} of {events} rows received" + (f", {missing} missing" if missing else "")
+    if redis:
+        target, met = "p95 ≤ 1.5× baseline", (p95 <= 1.5 * e95 and not missing)
+    else:
+        target, met = "p95 ≤ 250 ms", (p95 <= 250 and not missing)
+        note += "; embedded delivery is the consumer's table tail (COMMAND_TAIL_INTERVAL)"
+    key = "redis" if redis else "embedded"
+    return [
+        figure(
+            f"latency-{key}",
+            f"live latency p50 ({mode})",
+            p50,
+            "ms",
+            baseline=e50,
+            baseline_name="bare Channels echo p50, same layer",
+        ),
+        figure(
+            f"latency-{key}",
+            f"live latency p95 ({mode})",
+            p95,
+            "ms",
+            baseline=e95,
+            baseline_name="bare Channels echo p95, same layer",
+            target=target,
+            met=met,
+            note=note,
+        ),
+    ]
+
+
+def fanout(n_clients: int = 200, events: int = 50, pace: float = 0.1) -> list[dict]:
+    setup_django()
+    owner = make_user()
+    cookie = session_cookie(owner)
+    with daphne(log="fanout.log") as (base, proc):
+        one, _, _ = _command_latency(base, cookie, owner, events=events, n_clients=1, pace=pace)
+        values, missing, (rss0, rss1, rss2) = _command_latency(
+            base, cookie, owner, events=events, n_clients=n_clients, pace=pace, proc=proc
+        )
+    p95, b95 = percentile(values, 95), percentile(one, 95)
+    return [
+        figure(
+            "fanout",
+            f"fan-out delivery p95 ({n_clients} clients, one run)",
+            p95,
+            "ms",
+            baseline=b95,
+            baseline_name="same run, 1 client, p95",
+            note=f"{len(values)} deliveries, {missing} missing",
+            met=None if not missing else False,
+        ),
+        figure(
+            "fanout",
+            f"web process memory with {n_clients} clients",
+            rss2 / 1024,
+            "MB",
+            baseline=rss0 / 1024,
+            baseline_name="daphne RSS before the clients connected",
+            note=f"{(rss1 - rss0) / n_clients:.0f} KB per connection after connecting",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    which = sys.argv[1] if len(sys.argv) > 1 else "latency"
+    emit(latency() if which == "latency" else fanout())
