@@ -45,6 +45,8 @@ def test_sign_up_request_approve_diff_result_download_revert(stack, chromium, tm
     page.wait_for_url("**/command/*/")
     task = Task.objects.get(owner=user)
     # Understanding (with the spelling fixes) and the plan are on the thread page.
+    # The run started with the request, so the reading and the plan are folded: one click opens them.
+    page.click("details.thread-context > summary")
     assert page.is_visible("text=What Command understood")
     assert page.locator(".correction").count() >= 1
     assert page.is_visible("text=Brief and plan")
@@ -70,6 +72,8 @@ def test_sign_up_request_approve_diff_result_download_revert(stack, chromium, tm
     run.refresh_from_db()
     assert run.state == "completed", run.state_reason
     page.wait_for_selector(f"#run-{run.pk} .thread-changes", timeout=20_000)
+    # The switcher follows too (pushed, no reload).
+    page.wait_for_selector(f"#switcher-run-{run.pk}[data-state=completed]", timeout=10_000)
     assert len(row_seqs(page, run.pk)) > rows_before
     assert row_seqs(page, run.pk) == list(run.events.order_by("seq").values_list("seq", flat=True))
 

@@ -84,6 +84,7 @@ def test_polled_rows_come_after_the_cursor_as_the_same_oob_partial(owner_client,
     # The plan's live step status and the task's badge travel with the rows.
     assert f'id="run-steps-{run.pk}" class="run-steps" aria-label="Steps of {run.reference}" hx-swap-oob="true"' in html
     assert f'id="task-status-{run.task_id}" class="badge status-queued" hx-swap-oob="true"' in html
+    assert f'id="run-status-{run.pk}" class="card run-status" aria-labelledby="run-title-{run.pk}" hx-swap-oob="true"' in html
     assert owner_client.get(f"/run/{run.pk}/events/?after=3").content == b""
     assert owner_client.get(f"/run/{run.pk}/events/?after=nonsense").status_code == 200
 
