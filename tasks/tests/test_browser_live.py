@@ -199,3 +199,24 @@ def test_another_user_sees_none_of_it(stack, chromium, owner, other_user):
     time.sleep(1.2)  # a switcher tick after the owner's run finished
     assert run.reference not in page.inner_text("#task-switcher")
     page.context.close()
+
+
+def test_without_a_websocket_the_same_partials_are_polled(stack, chromium, owner):
+    _allow_commands(owner)
+    ws = make_workspace(owner, stack.roots / "epsilon", name="epsilon")
+    run = run_create(task=make_task(owner, ws, _commands("sleep 1", "echo alpha"), prompt="no socket here"))
+    page = signed_in_page(chromium, stack, owner)
+    # A proxy that refuses every websocket (close code 4000: the client does not retry).
+    page.route_web_socket("**/ws/workstream/", lambda ws_route: ws_route.close(code=4000, reason="no sockets"))
+    page.goto(f"{stack.url}/command/{run.task_id}/")
+    wait_for(
+        lambda: (
+            TaskRun.objects.get(pk=run.pk).state == "completed"
+            and row_seqs(page, run.pk) == list(WorkstreamEvent.objects.filter(run=run).values_list("seq", flat=True))
+        ),
+        timeout=30,
+        message="every row once, in order, by polling",
+    )
+    assert page.evaluate("window.commandSocketOpen") is False
+    wait_for(lambda: _state(page, run.pk) == "completed", timeout=10, message="the polled switcher")
+    page.context.close()
