@@ -209,6 +209,7 @@ def test_without_a_websocket_the_same_partials_are_polled(stack, chromium, owner
     # A proxy that refuses every websocket (close code 4000: the client does not retry).
     page.route_web_socket("**/ws/workstream/", lambda ws_route: ws_route.close(code=4000, reason="no sockets"))
     page.goto(f"{stack.url}/command/{run.task_id}/")
+    at_load = len(row_seqs(page, run.pk))
     wait_for(
         lambda: (
             TaskRun.objects.get(pk=run.pk).state == "completed"
@@ -217,6 +218,7 @@ def test_without_a_websocket_the_same_partials_are_polled(stack, chromium, owner
         timeout=30,
         message="every row once, in order, by polling",
     )
+    assert len(row_seqs(page, run.pk)) > at_load, "rows arrived after the page loaded"
     assert page.evaluate("window.commandSocketOpen") is False
     wait_for(lambda: _state(page, run.pk) == "completed", timeout=10, message="the polled switcher")
     page.context.close()
