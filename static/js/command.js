@@ -73,10 +73,15 @@
     setStatus("Live", "open");
   });
 
-  document.addEventListener("htmx:wsClose", function () {
+  // The ws extension retries only after these close codes; any other close is final.
+  var RETRIED = [1006, 1011, 1012, 1013];
+  document.addEventListener("htmx:wsClose", function (event) {
     socket = null;
     window.commandSocketOpen = false;
-    setStatus("Reconnecting… updates every few seconds meanwhile", "closed");
+    var code = event.detail && event.detail.event ? event.detail.event.code : 1006;
+    setStatus(RETRIED.indexOf(code) >= 0
+      ? "Reconnecting… this page checks every few seconds meanwhile"
+      : "Live updates are off; this page checks every few seconds", "closed");
   });
 
   // Streams that arrive later (a run started while the page was open) are subscribed at once.

@@ -220,5 +220,6 @@ def test_without_a_websocket_the_same_partials_are_polled(stack, chromium, owner
     )
     assert len(row_seqs(page, run.pk)) > at_load, "rows arrived after the page loaded"
     assert page.evaluate("window.commandSocketOpen") is False
+    assert page.inner_text("[data-live-status]") == "Live updates are off; this page checks every few seconds"
     wait_for(lambda: _state(page, run.pk) == "completed", timeout=10, message="the polled switcher")
     page.context.close()
