@@ -7,13 +7,16 @@
   deliverable of it without a passed verification (a verify step for it that succeeded, or a
   delivered asset whose verification report passed);
 - ``event_file_unrecorded``: a workstream event naming a file the run has no FileChange or read
-  record for (a failure event may name the file its own step planned: that is in the database);
+  record for (an event that claims no success may name the file its own step planned: the plan
+  is in the database; a success naming it needs the record);
 - ``event_command_unrecorded``: an event naming a command with no CommandExecution in its run;
 - ``rollback_blobs_missing``: a rollback point still offered as revertible although blobs it
   stands on are missing from the snapshot store;
 - ``asset_bytes_mismatch`` / ``asset_unverified``: an asset whose stored bytes do not match its
   recorded sha256 (or size), or whose verification report is missing or did not pass;
-- ``fallback_names_thing``: a fallback or ambient line that names a file, a command or a path.
+- ``fallback_names_thing``: a fallback or ambient line that names a file, a command or a path:
+  persisted narration events, and the line `tasks.realtime.narration_for` would show right now
+  for every working run.
 
 Used by `manage.py audit`, the admin's "Truthfulness audit" page, the fault-injection suite and
 the browser suite (each requires zero violations). `fallback_line_problems(text)` is the check
@@ -41,9 +44,9 @@ RULES: dict[str, str] = {
 
 # Event kinds that are narration rather than engine facts.
 FALLBACK_KINDS = ("fallback", "ambient")
-# Event statuses under which naming the planned file of the event's own step is honest
-# ("could not write index.html: disk full"): the plan is in the database.
-FAILURE_STATUSES = frozenset({"failed", "failure", "danger", "error", "warning"})
+# Only a success claims that something happened to a file; any other event ("writing …",
+# "could not write index.html: disk full") may name the file its own step planned.
+SUCCESS_STATUSES = frozenset({"success", "succeeded", "completed", "done"})
 
 # A file-like token (name.ext, a/b paths, ./x, ~/x) or anything in backticks (commands).
 _FILE_TOKEN = re.compile(
@@ -207,8 +210,8 @@ def _audit_events(report: AuditReport) -> None:
         if event.file_path:
             path = event.file_path[2:] if event.file_path.startswith("./") else event.file_path
             key = (event.run_id, path)
-            honest_failure = event.status in FAILURE_STATUSES and (event.run_id, event.step_id, path) in planned
-            if key not in changed and key not in read and not honest_failure:
+            planned_mention = event.status not in SUCCESS_STATUSES and (event.run_id, event.step_id, path) in planned
+            if key not in changed and key not in read and not planned_mention:
                 report.violations.append(
                     Violation(
                         "event_file_unrecorded",
@@ -257,7 +260,32 @@ def _audit_fallback_events(report: AuditReport) -> None:
                     _admin("tasks.WorkstreamEvent", event.pk),
                 )
             )
+    count += _audit_live_narration(report)
     report.checked["fallback/ambient lines"] = count
+
+
+def _audit_live_narration(report: AuditReport) -> int:
+    """The narration line each working run would get now (the stream counted as quiet)."""
+    from tasks import realtime
+    from tasks.models import TaskRun
+
+    count = 0
+    for run_id in TaskRun.objects.filter(state__in=TaskRun.LEASED_STATES).values_list("pk", flat=True):
+        text = realtime.narration_for(run_id=run_id, quiet_seconds=0)
+        if not text:
+            continue
+        count += 1
+        problems = fallback_line_problems(text)
+        if problems:
+            report.violations.append(
+                Violation(
+                    "fallback_names_thing",
+                    f"RUN-{run_id:03d} narration",
+                    f"The fallback line “{text}” {'; '.join(problems)}.",
+                    _admin("tasks.TaskRun", run_id),
+                )
+            )
+    return count
 
 
 # --- rollback points ------------------------------------------------------------------------------

@@ -341,3 +341,38 @@ def test_admin_audit_is_staff_only(owner_client, anon_client):
     for client in (owner_client, anon_client):
         page = client.post("/admin/audit/")
         assert page.status_code == 302 and "/admin/login/" in page["Location"]
+
+
+def test_live_narration_of_a_working_run_is_checked(world):
+    run = TaskRun.objects.create(
+        task=world.run.task,
+        owner=world.run.owner,
+        plan_revision=world.run.plan_revision,
+        state=TaskRun.State.RUNNING,
+        mutates=False,
+        current_step_id="s1",
+    )
+    step = StepExecution.objects.create(
+        run=run,
+        step_id="s1",
+        position=1,
+        action_type="write_file",
+        title="Write the landing page",
+        idempotency_key=f"{run.pk}:s1",
+        status=StepExecution.Status.RUNNING,
+    )
+    assert audit_run().ok
+    StepExecution.objects.filter(pk=step.pk).update(title="Write index.html")
+    report = audit_run()
+    assert rules(report) == ["fallback_names_thing"]
+    assert report.violations[0].subject == f"{run.reference} narration"
+    assert "index.html" in report.violations[0].message
+
+
+def test_a_progress_event_may_name_its_own_planned_file(world):
+    world.event(
+        3, kind="step.started", title="Writing index.html", file_path="index.html", step_id="write", status="info"
+    )
+    FileChange.objects.filter(pk=world.change.pk).delete()
+    # Only the earlier success event (#1) lost its record.
+    assert [v.subject for v in audit_run().violations] == [f"{world.run.reference} event #1"]
