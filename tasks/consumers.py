@@ -35,6 +35,7 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
         # Fallback narration per run: the last line sent and when it was checked.
         self.narration: dict[int, str] = {}
         self.narration_checked: dict[int, float] = {}
+        self.narration_sent: dict[int, float] = {}
         user = self.scope.get("user")
         # Accept, then close with an application code: rejecting before accept makes browsers retry.
         await self.accept()
@@ -116,11 +117,15 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
         if now - self.narration_checked.get(run_id, 0) < settings.COMMAND_NARRATION_CHECK:
             return
         self.narration_checked[run_id] = now
+        # Rare by design: after a line, the next one waits for another whole quiet spell.
+        if run_id in self.narration and now - self.narration_sent.get(run_id, 0) < settings.COMMAND_NARRATION_QUIET:
+            return
         text = await database_sync_to_async(realtime.narration_for)(
             run_id=run_id, quiet_seconds=settings.COMMAND_NARRATION_QUIET
         )
         if text and text != self.narration.get(run_id):
             self.narration[run_id] = text
+            self.narration_sent[run_id] = now
             html = await database_sync_to_async(realtime.render_narration_oob)(run_id=run_id, text=text)
             await self.send(text_data=html)
 

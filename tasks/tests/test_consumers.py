@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -235,4 +236,33 @@ async def test_no_narration_for_a_run_that_is_not_working(owner, settings):
     communicator = await connect_as(owner)
     await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 0}]})
     assert await communicator.receive_nothing(timeout=1.8)
+    await communicator.disconnect()
+
+
+async def test_narration_is_rare_one_line_per_quiet_spell(owner, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks.models import StepExecution
+
+    settings.COMMAND_TAIL_INTERVAL = 0.05
+    settings.COMMAND_NARRATION_QUIET = 2.5
+    settings.COMMAND_NARRATION_CHECK = 0.1
+    run = await sync_to_async(make_working_run)(owner)
+    # The step has been going for a while, so each second would give a new "— N s" line.
+    await sync_to_async(StepExecution.objects.filter(run=run, step_id="check").update)(
+        started_at=timezone.now() - timedelta(seconds=10)
+    )
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 0}]})
+    lines = []
+    deadline = asyncio.get_running_loop().time() + 3.5
+    while asyncio.get_running_loop().time() < deadline:
+        # receive_nothing peeks without cancelling the consumer (a receive timeout would).
+        if not await communicator.receive_nothing(timeout=0.1, interval=0.02):
+            lines.append(await communicator.receive_from())
+    narrations = [line for line in lines if "Still on step 2 of 2: Check the build — 1" in line]
+    # 3.5 s of silence with a 2.5 s quiet spell: one line, perhaps a second — never one per check or second.
+    assert 1 <= len(narrations) <= 2, narrations
     await communicator.disconnect()
