@@ -121,6 +121,13 @@
       opener.setAttribute("aria-current", "true");
     }
   });
+  // Esc inside the panel folds it and puts focus back on what opened it.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !event.target.closest || !event.target.closest("[data-panel]")) return;
+    panel(false);
+    var opener = document.querySelector("[data-open-panel][aria-current]") || document.querySelector("[data-panel-toggle]");
+    if (opener) opener.focus();
+  });
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "diff-panel-body") {
       panel(true);

@@ -84,6 +84,14 @@ def test_sign_up_request_approve_diff_result_download_revert(stack, chromium, tm
     assert "Old plan for Acme" in diff and "New plan for Acme" in diff
     assert page.get_attribute("[data-panel-toggle]", "aria-expanded") == "true"
     screenshot(page, "flow-diff")
+    # From the keyboard: focus is in the panel; Esc folds it and returns to the changed file.
+    assert page.evaluate("document.activeElement.id") == "diff-panel-body"
+    page.keyboard.press("Escape")
+    assert page.get_attribute("[data-panel-toggle]", "aria-expanded") == "false"
+    assert "notes.txt" in page.evaluate("document.activeElement.textContent")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#diff-panel-body .ws-diff-block")
+    assert page.get_attribute("[data-panel-toggle]", "aria-expanded") == "true"
 
     # The result card, and its download.
     card = page.locator(f"#run-{run.pk} .thread-results")
