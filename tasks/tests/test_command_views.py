@@ -84,7 +84,10 @@ def test_polled_rows_come_after_the_cursor_as_the_same_oob_partial(owner_client,
     # The plan's live step status and the task's badge travel with the rows.
     assert f'id="run-steps-{run.pk}" class="run-steps" aria-label="Steps of {run.reference}" hx-swap-oob="true"' in html
     assert f'id="task-status-{run.task_id}" class="badge status-queued" hx-swap-oob="true"' in html
-    assert f'id="run-status-{run.pk}" class="card run-status" aria-labelledby="run-title-{run.pk}" hx-swap-oob="true"' in html
+    assert (
+        f'id="run-status-{run.pk}" class="card run-status" aria-labelledby="run-title-{run.pk}" hx-swap-oob="true"'
+        in html
+    )
     assert owner_client.get(f"/run/{run.pk}/events/?after=3").content == b""
     assert owner_client.get(f"/run/{run.pk}/events/?after=nonsense").status_code == 200
 
@@ -164,3 +167,19 @@ def test_a_long_thread_shows_its_newest_rows_and_points_to_the_record(owner_clie
     assert "3 earlier rows are in" in page
     record = owner_client.get(f"/task/{run.task_id}/").content.decode()
     assert [int(s) for s in re.findall(r'data-seq="(\d+)"', record)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_planned_thread_checks_back_for_its_run_and_gets_only_that_part(owner_client, owner, tmp_path):
+    ws = make_workspace(owner, tmp_path / "w", name="w")
+    task = make_task(owner, ws, [step("a", ActionType.RUN_COMMAND, "Say hi", command="echo hi")])
+    task.__class__.objects.filter(pk=task.pk).update(status="planned")
+    page = owner_client.get(f"/command/{task.pk}/").content.decode()
+    assert 'id="thread-runs"' in page and 'hx-trigger="every 3s"' in page
+    assert "Start the run" in page
+    run = run_create(task=task)
+    part = owner_client.get(f"/command/{task.pk}/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="thread-runs")
+    html = part.content.decode()
+    assert '<div id="thread-runs"' in html
+    assert f'id="workstream-{run.pk}"' in html and "<html" not in html
+    # Once a run exists the part stops checking back.
+    assert 'hx-trigger="every 3s"' not in html.split(f'id="run-{run.pk}"')[0]
