@@ -176,3 +176,36 @@
     }
   });
 })();
+
+// Loading and error states for in-page requests: the change panel shows that it is loading, and a
+// failed request says so in the one message area (replacing, not stacking, earlier ones).
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "diff-panel-body") target.setAttribute("aria-busy", "true");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "diff-panel-body") target.removeAttribute("aria-busy");
+  });
+  function say(text) {
+    var area = document.getElementById("messages");
+    if (!area) return;
+    area.innerHTML = "";
+    var line = document.createElement("div");
+    line.className = "message message-error";
+    line.textContent = text;
+    area.appendChild(line);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    say(status === 404
+      ? "That is no longer available (it may belong to another account or have been removed)."
+      : "That request failed (HTTP " + status + "). The page shows only what the server confirmed; try again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    // Polling keeps trying on its own; say it once, calmly.
+    say("Command cannot be reached right now. This page keeps trying.");
+  });
+})();
