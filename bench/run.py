@@ -29,7 +29,7 @@ RESULTS = REPO / "bench" / "results"
 BENCHES: dict[str, list[tuple[list[str], str]]] = {
     "latency": [(["bench.live", "latency"], "pg+redis"), (["bench.live", "latency"], "sqlite")],
     "submit": [(["bench.pages", "submit"], "pg")],
-    "queue": [(["bench.queue"], "pg")],
+    "queue": [(["bench.throughput"], "pg")],
     "snapshots": [([], "none")],
     "pages": [(["bench.pages", "pages"], "pg")],
     "fanout": [(["bench.live", "fanout"], "pg+redis")],
@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         previous = json.loads(target.read_text())
         kept = [f for f in previous.get("figures", []) if f["bench"].split("-")[0] not in chosen]
         report["figures"] = kept + figures
+        report["selection"] = [b for b in BENCHES if b in set(previous.get("selection", [])) | set(chosen)]
         report["errors"] = {
             **{k: v for k, v in previous.get("errors", {}).items() if k.split(" ")[0] not in chosen},
             **errors,
