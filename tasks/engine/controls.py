@@ -96,6 +96,10 @@ def run_stop(*, run: TaskRun) -> ControlOutcome:
     if current.state in (S.QUEUED, S.PAUSED, S.WAITING_APPROVAL):
         StepExecution.objects.filter(run=current, status=SE.WAITING_APPROVAL).update(status=SE.CANCELLED)
         run_transition(run=current, to=S.CANCELLED, title=f"{run.reference} stopped", reason="Stopped at your request.")
+        # A stopped run's open questions are closed, so nobody approves a step that will never run.
+        from approvals.services import approvals_withdraw_for_run
+
+        approvals_withdraw_for_run(run=current, reason="The run was stopped.")
         return ControlOutcome(current, True, f"Stopped {run.reference}. Nothing more will run.")
     if current.state in TaskRun.LEASED_STATES:
         if current.control_request == "stop":

@@ -226,6 +226,8 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event) -> str:
                     status="info",
                     title=f"Allowed “{step.title}”",
                     explanation=decision.reason,
+                    # Where the operator changes the remembered preference that allowed it.
+                    payload={"change_url": getattr(decision, "change_url", ""), "approval_id": decision.approval_id},
                 )
 
         wanted = S.VERIFYING if step.action_type == ActionType.VERIFY else S.RUNNING

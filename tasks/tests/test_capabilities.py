@@ -148,3 +148,61 @@ def test_refine_replans_and_continues_in_a_linked_run(owner, tmp_path, django_ca
     assert "echo ok" in str(follow_up.plan_revision.plan)
     assert "You refined the plan" in follow_up.plan_revision.change_note
     assert run.events.filter(kind="plan.revised").exists()
+
+
+def test_remembered_allow_is_announced_with_a_link_to_change_it(owner, tmp_path, django_capture_on_commit_callbacks):
+    from django.template.loader import render_to_string
+
+    folder = tmp_path / "proj"
+    task = make_task(
+        owner,
+        make_workspace(owner, folder, name="Acme site"),
+        [
+            step("one", ActionType.RUN_COMMAND, command="echo one"),
+            step("two", ActionType.RUN_COMMAND, command="echo two"),
+        ],
+    )
+    run = drain(run_create(task=task))
+    request = ApprovalRequest.objects.get(run=run, status="pending")
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_allow(request=request, user=owner, action_hash=request.action_hash, remember="workspace")
+    run = drain(run)
+    assert run.state == TaskRun.State.COMPLETED, run.state_reason
+    auto = run.events.get(kind="approval.auto")
+    assert auto.payload["change_url"] == "/memory/" or auto.payload["change_url"].startswith("/memory/")
+    html = render_to_string("tasks/partials/workstream_row.html", {"event": auto})
+    assert f'href="{auto.payload["change_url"]}"' in html
+
+
+def test_stopping_a_waiting_run_withdraws_its_question(owner, tmp_path):
+    from tasks.engine.controls import run_stop
+
+    task = make_task(
+        owner, make_workspace(owner, tmp_path / "proj"), [step("c", ActionType.RUN_COMMAND, command="echo hi")]
+    )
+    run = drain(run_create(task=task))
+    assert run.state == TaskRun.State.WAITING_APPROVAL
+    run_stop(run=run)
+    request = ApprovalRequest.objects.get(run=run)
+    assert request.status == "superseded"
+    assert request.decision_note == "The run was stopped."
+
+
+@pytest.mark.slow
+def test_the_northwind_request_produces_every_deliverable_verified(owner):
+    from tasks.planning import task_understand
+
+    prompt = (
+        "Create a premium B2B landing page for 'Northwind Cloud' with a logo, a one-page PDF proposal, "
+        "a pitch deck, a pricing spreadsheet and a 10-second intro video"
+    )
+    task = task_submit(owner=owner, prompt=prompt)
+    task_understand(task=task)
+    run = drain(task_start_if_ready(task=task), limit=40)
+    assert run.state == TaskRun.State.COMPLETED, run.state_reason
+    assets = {a.category: a for a in OutputAsset.objects.filter(run=run)}
+    assert set(assets) == {"website", "image", "pdf", "presentation", "spreadsheet", "video"}
+    for asset in assets.values():
+        assert asset.verification["passed"] is True
+        assert (asset.task_id, asset.run_id, asset.source_prompt) == (task.pk, run.pk, prompt)
+    assert assets["video"].metadata.get("duration", 0) >= 9.5
