@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from command_site.audit import audit_run
 
@@ -16,7 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
     def handle(self, *args, **options):
-        report = audit_run()
+        try:
+            report = audit_run()
+        except DatabaseError as exc:
+            raise CommandError(
+                f"The audit could not read the database ({exc}). Is it reachable and migrated (manage.py migrate)?"
+            ) from exc
         if options["json"]:
             self.stdout.write(json.dumps(report.to_dict(), indent=2))
         else:
