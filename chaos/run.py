@@ -512,12 +512,11 @@ def scenario_disk_full(cluster, owner, roots: Path, tally, deadline):
             tally.false_successes.append(f"{run.reference}: completed although the write could not fit")
         elif run.state not in TaskRun.TERMINAL_STATES:
             tally.lost.append(f"{run.reference} still {run.state} after the disk filled")
-        tally.states[run.state] += 1
         tally.notes.append(
             f"disk full: {run.reference} ended {run.state}: “{run.state_reason[:220]}”; page kept its "
             f"{'old' if now == old else 'new'} content"
         )
-        return {}
+        return {run.pk: "full-000"}
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
@@ -604,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
                 min(deadline, time.monotonic() + 120),
                 restart_postgres=not args.no_postgres_restart,
             )
-            scenario_disk_full(cluster, owner, roots, tally, min(deadline, time.monotonic() + 60))
+            keys |= scenario_disk_full(cluster, owner, roots, tally, min(deadline, time.monotonic() + 60))
             # Every run of every scenario, checked once more after everything settled.
             wait_terminal(cluster, list(keys), min(deadline, time.monotonic() + 30), tally)
             final = Tally()
@@ -613,9 +612,7 @@ def main(argv: list[str] | None = None) -> int:
             tally.false_successes = sorted(set(tally.false_successes) | set(final.false_successes))
             tally.broken_logs = sorted(set(tally.broken_logs) | set(final.broken_logs))
             tally.dishonest = sorted(set(tally.dishonest) | set(final.dishonest))
-            tally.states = final.states + collections.Counter(
-                {k: v for k, v in tally.states.items() if k not in final.states}
-            )
+            tally.states = final.states
         finally:
             cluster.stop()
         from command_site.audit import audit_run
