@@ -21,7 +21,7 @@ from django.db import connection
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def test_database_url() -> str:
+def database_url_for_processes() -> str:
     """A DATABASE_URL that points another process at the database this test run uses."""
     s = connection.settings_dict
     if connection.vendor == "sqlite":
@@ -39,7 +39,7 @@ def process_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.update(
         {
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": database_url_for_processes(),
             "COMMAND_WORKSPACE_ROOTS": ",".join(str(p) for p in settings.COMMAND_WORKSPACE_ROOTS),
             "COMMAND_SNAPSHOT_DIR": str(settings.COMMAND_SNAPSHOT_DIR),
             "COMMAND_ENV_FILE": "",
