@@ -1,7 +1,7 @@
 """The fault-injection suite: real daphne and qcluster processes on PostgreSQL + Redis, under fire.
 
     .venv/bin/python -m chaos.run            # make chaos: 200 runs over 10 workspaces
-    .venv/bin/python -m chaos.run --short    # make chaos-short / CI: 30 runs, same scenarios
+    .venv/bin/python -m chaos.run --short    # make chaos-short / CI: 24 runs, same scenarios
 
 Everything runs against a private PostgreSQL cluster and Redis server on loopback ports
 (chaos.sandbox), so restarting and stopping them touches nobody else. Scenarios, in order:
@@ -68,6 +68,7 @@ class Tally:
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     audit: list[str] = field(default_factory=list)
+    delivery_runs: list[int] = field(default_factory=list)
 
     @property
     def failures(self) -> list[str]:
@@ -239,6 +240,19 @@ def make_workspace(owner, name: str, folder: Path | None = None):
     return ws
 
 
+def submit_request(owner, workspace, prompt: str):
+    """What POST / does: store the request, let the built-in planner read it, start its run."""
+    from django.db import transaction
+
+    from tasks.planning import task_understand
+    from tasks.services import task_start_if_ready, task_submit
+
+    with transaction.atomic():
+        task = task_submit(owner=owner, prompt=prompt, workspace=workspace)
+        task_understand(task=task)
+    return task, task_start_if_ready(task=task)
+
+
 def session_cookie(user) -> str:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
@@ -336,16 +350,57 @@ def check_runs(run_ids, keys: dict[int, str], ledger: list[dict], tally: Tally) 
                 )
 
 
+def check_deliveries(run_ids: list[int], tally: Tally) -> None:
+    """Runs from real requests: terminal, gapless, and completed only with verified assets."""
+    from outputs.models import OutputAsset
+    from tasks.models import TaskRun
+
+    assets = 0
+    for run in TaskRun.objects.filter(pk__in=run_ids):
+        tally.states[run.state] += 1
+        if run.state not in TaskRun.TERMINAL_STATES:
+            tally.lost.append(
+                f"{run.reference} (delivery) still {run.state}: {run.blocking_reason or run.state_reason}"
+            )
+        elif run.state in ("failed", "recoverable") and not run.state_reason.strip():
+            tally.dishonest.append(f"{run.reference} is {run.state} without a reason")
+        seqs = list(run.events.order_by("seq").values_list("seq", flat=True))
+        if seqs != list(range(1, len(seqs) + 1)):
+            tally.broken_logs.append(f"{run.reference}: event seqs not gapless 1..n ({len(seqs)} events)")
+        delivered = list(OutputAsset.objects.filter(run=run))
+        assets += len(delivered)
+        per_deliverable = collections.Counter(a.deliverable_key for a in delivered)
+        for key, n in per_deliverable.items():
+            if n > 1:
+                tally.duplicated.append(f"{run.reference}: deliverable {key} delivered {n} times in one run")
+        if run.state == TaskRun.State.COMPLETED and not delivered:
+            tally.false_successes.append(f"{run.reference} (delivery) completed without an asset")
+    if run_ids:
+        tally.notes.append(f"kill storm: {len(run_ids)} real requests (built-in planner) delivered {assets} asset(s)")
+
+
 # --- scenarios ---------------------------------------------------------------------------------
 
 
-def scenario_kill_storm(cluster, owner, workspaces, n_runs, tally, ledger_path, rng, storm_seconds, deadline):
+def scenario_kill_storm(
+    cluster, owner, workspaces, n_runs, tally, ledger_path, rng, storm_seconds, deadline, n_deliveries=0
+):
     say(f"kill storm: {n_runs} runs over {len(workspaces)} workspaces, 2 workers, SIGKILL every 2-5 s")
     keys = {}
+    delivery_runs: list[int] = []
     for i in range(n_runs):
         run = make_run(owner, workspaces[i % len(workspaces)], f"storm-{i:03d}", delay=rng.uniform(0.2, 0.8))
         keys[run.pk] = f"storm-{i:03d}"
     tally.runs += n_runs
+    # Real requests through the built-in planner: generated, verified and delivered assets under fire.
+    for i in range(n_deliveries):
+        prompt = f"a one-page pdf proposal for Acme Analytics number {i}"
+        task, run = submit_request(owner, None, prompt)
+        if run is None:
+            tally.notes.append(f"kill storm: “{prompt}” was not started by the planner ({task.status})")
+            continue
+        delivery_runs.append(run.pk)
+        tally.runs += 1
     storm_end = time.monotonic() + storm_seconds
     next_kill = time.monotonic() + rng.uniform(2, 5)
 
@@ -359,10 +414,11 @@ def scenario_kill_storm(cluster, owner, workspaces, n_runs, tally, ledger_path, 
             cluster.start_worker(i)
             next_kill = now + rng.uniform(2, 5)
 
-    wait_terminal(cluster, list(keys), deadline, tally, tick)
-    done = terminal_count(list(keys))
-    say(f"kill storm: {tally.kills} kills, {done}/{n_runs} runs in a terminal state")
+    wait_terminal(cluster, list(keys) + delivery_runs, deadline, tally, tick)
+    done = terminal_count(list(keys) + delivery_runs)
+    say(f"kill storm: {tally.kills} kills, {done}/{len(keys) + len(delivery_runs)} runs in a terminal state")
     check_runs(list(keys), keys, read_ledger(ledger_path), tally)
+    tally.delivery_runs = delivery_runs
     return keys
 
 
@@ -541,13 +597,13 @@ def scenario_disk_full(cluster, owner, roots: Path, tally, deadline):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--short", action="store_true", help="the CI form: 30 runs, a 40 s storm")
+    parser.add_argument("--short", action="store_true", help="the CI form: 24 runs, a 30 s storm")
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--no-postgres-restart", action="store_true")
     args = parser.parse_args(argv)
-    n_runs = args.runs or (30 if args.short else 200)
-    storm = 40 if args.short else 150
+    n_runs = args.runs or (24 if args.short else 200)
+    storm = 30 if args.short else 150
     budget = 170 if args.short else 900
     rng = random.Random(args.seed)
     started = time.monotonic()
@@ -604,7 +660,16 @@ def main(argv: list[str] | None = None) -> int:
             cluster.start()
             say(f"web at {cluster.base}; workers started")
             keys |= scenario_kill_storm(
-                cluster, owner, workspaces, n_runs, tally, ledger_path, rng, storm, started + budget * 0.6
+                cluster,
+                owner,
+                workspaces,
+                n_runs,
+                tally,
+                ledger_path,
+                rng,
+                storm,
+                started + budget * 0.6,
+                n_deliveries=2 if args.short else 6,
             )
             keys |= scenario_freeze(cluster, owner, tally, ledger_path, min(deadline, time.monotonic() + 90))
             keys |= scenario_services(
@@ -623,6 +688,8 @@ def main(argv: list[str] | None = None) -> int:
             wait_terminal(cluster, list(keys), min(deadline, time.monotonic() + 30), tally)
             final = Tally()
             check_runs(list(keys), keys, read_ledger(ledger_path), final)
+            check_deliveries(tally.delivery_runs, final)
+            tally.notes += [n for n in final.notes if n not in tally.notes]
             tally.lost, tally.duplicated = final.lost, sorted(set(tally.duplicated) | set(final.duplicated))
             tally.false_successes = sorted(set(tally.false_successes) | set(final.false_successes))
             tally.broken_logs = sorted(set(tally.broken_logs) | set(final.broken_logs))
