@@ -56,6 +56,12 @@ class _Heartbeat(threading.Thread):
             connection.close()
 
 
+def _sentence(text: str) -> str:
+    """`text` ending like a sentence, so another sentence can follow it."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."
+
+
 def _fence(run: TaskRun, lease: Lease) -> None:
     """Inside a transaction: lock the run row if this lease still holds it, else LeaseLost."""
     run_heartbeat(run_id=run.pk, lease=lease)
@@ -420,7 +426,8 @@ def _on_failure(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecutio
                 to=S.RECOVERABLE,
                 lease=lease,
                 title=f"{run.reference} stopped after {step.attempts} attempts",
-                reason=f"“{step.title}” kept failing: {exc.message} You can retry the run once the cause is fixed.",
+                reason=f"“{step.title}” kept failing: {_sentence(exc.message)} "
+                "You can retry the run once the cause is fixed.",
             )
             return S.RECOVERABLE
         run_transition(

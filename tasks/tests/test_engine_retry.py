@@ -104,3 +104,5 @@ def test_exhausted_retries_end_recoverable_not_completed(owner, tmp_path, settin
     run.refresh_from_db()
     assert run.state == S.RECOVERABLE
     assert "retry the run once the cause is fixed" in run.state_reason
+    # The failure reads as a sentence of its own, whatever the error's text ended with.
+    assert ". You can retry the run" in run.state_reason
