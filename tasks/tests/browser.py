@@ -37,6 +37,7 @@ browser_marks = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed"),
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("audited"),
 ]
 
 
@@ -54,6 +55,8 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
     env = {
         "COMMAND_WORKSPACE_ROOTS": str(roots),
+        # The same snapshot store the test process (and so the audit) reads.
+        "COMMAND_SNAPSHOT_DIR": str(tmp_path_factory.getbasetemp() / "_snapshots"),
         "COMMAND_TAIL_INTERVAL": "0.2",
         "COMMAND_NARRATION_QUIET": "30",
         "COMMAND_Q_POLL": "0.1",
@@ -69,6 +72,16 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
         # Every run is settled by now: a graceful stop would only wait out django-q2's grace period.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def audited(transactional_db):
+    """Every browser test ends with the truthfulness audit over what it left in the database."""
+    yield
+    from command_site.audit import audit_run
+
+    report = audit_run()
+    assert report.violations == [], [f"{v.rule}: {v.subject}: {v.message}" for v in report.violations]
 
 
 @pytest.fixture(scope="module")

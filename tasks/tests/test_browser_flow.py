@@ -14,6 +14,7 @@ from workspaces.models import Workspace
 pytestmark = browser_marks
 stack = browser.stack
 chromium = browser.chromium
+audited = browser.audited
 
 NOTES = "Old plan for Acme\nkeep this line\n"
 

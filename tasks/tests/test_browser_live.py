@@ -18,6 +18,7 @@ pytestmark = browser_marks
 # The module-scoped stack (daphne + worker) and browser, shared by this module's tests.
 stack = browser.stack
 chromium = browser.chromium
+audited = browser.audited
 
 
 def _commands(*commands: str):

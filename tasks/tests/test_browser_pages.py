@@ -15,6 +15,7 @@ pytestmark = browser_marks
 # The module-scoped stack (daphne + worker) and browser, shared by this module's tests.
 stack = browser.stack
 chromium = browser.chromium
+audited = browser.audited
 
 
 def _finished_run(owner, stack):
