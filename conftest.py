@@ -70,3 +70,18 @@ def anon_client(db):
     from django.test import Client
 
     return Client()
+
+
+@pytest.fixture
+def browser_page(live_server, owner, client):
+    """A Chromium page signed in as `owner` against pytest-django's live server."""
+    from django.conf import settings
+
+    from command_site.testing import chromium_browser
+
+    client.force_login(owner)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    with chromium_browser() as browser:
+        context = browser.new_context()
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+        yield context.new_page()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -11,33 +11,15 @@ from approvals.models import ApprovalRequest
 from approvals.policy import facts_for_step
 from approvals.services import approval_gate_check
 from approvals.tests.conftest import make_step
+from command_site.testing import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium is not installed"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed"),
 ]
 
 DIFF = "--- a/index.html\n+++ b/index.html\n@@ -1 +1 @@\n-<h1>Acme</h1>\n+<h1>Acme Analytics</h1>"
-
-
-@pytest.fixture
-def browser_page(live_server, owner, client):
-    from playwright.sync_api import sync_playwright
-
-    client.force_login(owner)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=shutil.which("chromium"),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-        )
-        context = browser.new_context()
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        page = context.new_page()
-        yield page
-        browser.close()
 
 
 def test_decide_from_the_keyboard(transactional_db, live_server, browser_page, make_run):

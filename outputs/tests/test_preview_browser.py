@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
+from pathlib import Path
 
 import pytest
-from django.conf import settings
+
+from command_site.testing import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium is not installed"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed"),
 ]
-
-
-@pytest.fixture
-def browser_page(live_server, owner, client):
-    from playwright.sync_api import sync_playwright
-
-    client.force_login(owner)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=shutil.which("chromium"),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-        )
-        context = browser.new_context()
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        yield context.new_page()
-        browser.close()
 
 
 def test_site_preview_renders_styled_without_scripts(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +17,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from command_site.testing import daphne_process, wait_for, worker_process
+from command_site.testing import CHROMIUM, CHROMIUM_ARGS, daphne_process, wait_for, worker_process
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-results" / "screenshots"
 
