@@ -57,13 +57,22 @@ def landing(request):
             # Understanding runs after the request is safely stored: if it fails, nothing is lost.
             try:
                 task_understand(task=task)
-                task_start_if_ready(task=task)
             except Exception:
                 logger.exception("understanding failed for task %s", task.pk)
                 messages.error(
                     request,
                     "Command stored your request but could not read it. Use “Understand and plan it now” to try again.",
                 )
+            else:
+                try:
+                    task_start_if_ready(task=task)
+                except Exception:
+                    # Understood and planned, but the run could not be queued: say exactly that.
+                    logger.exception("starting a run failed for task %s", task.pk)
+                    messages.error(
+                        request,
+                        "Command planned your request but could not start it. Use “Start the run” to try again.",
+                    )
             # The thread is where a request lives: understanding, plan and the live run, side by side.
             return redirect("tasks:command_task", task_id=task.pk)
         status = 400
