@@ -62,6 +62,14 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", "…")) else f"{text}."
 
 
+def _stopped(run: TaskRun, lease: Lease) -> str:
+    """The operator's stop, as the worker holding the run records it."""
+    run_transition(
+        run=run, to=S.CANCELLED, lease=lease, title=f"{run.reference} stopped", reason="Stopped at your request."
+    )
+    return S.CANCELLED
+
+
 def _fence(run: TaskRun, lease: Lease) -> None:
     """Inside a transaction: lock the run row if this lease still holds it, else LeaseLost."""
     run_heartbeat(run_id=run.pk, lease=lease)
@@ -127,14 +135,7 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event) -> str:
         if (current.attempt, current.worker_id) != lease.as_tuple():
             raise LeaseLost(f"{run.reference}: attempt {lease.attempt} superseded.")
         if current.control_request == "stop":
-            run_transition(
-                run=run,
-                to=S.CANCELLED,
-                lease=lease,
-                title=f"{run.reference} stopped",
-                reason="Stopped at your request.",
-            )
-            return S.CANCELLED
+            return _stopped(run, lease)
         if current.control_request == "pause":
             run_transition(
                 run=run,
@@ -320,13 +321,7 @@ def _on_failure(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecutio
                 error_class="Stopped",
                 error_message=exc.message,
             )
-            run_transition(
-                run=run,
-                to=S.CANCELLED,
-                lease=lease,
-                title=f"{run.reference} stopped",
-                reason="Stopped at your request.",
-            )
+            _stopped(run, lease)
         return S.CANCELLED
     policy = policy_for(step.action_type)
     retryable = exc.retryable if exc.retryable is not None else policy.is_retryable(exc.error_type)
