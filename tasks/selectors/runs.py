@@ -14,26 +14,94 @@ def run_get_for_owner(*, owner, run_id):
 
 def run_status(*, run) -> dict:
     """What the run status partial shows: position, why it waits, where it is, what can be done."""
-    from tasks.engine.dispatch import blocking_reason_for, queue_position
+    return run_statuses([run])[0]
+
+
+def run_statuses(runs: list) -> list[dict]:
+    """`run_status` for a list of runs with a fixed number of queries, however long the list
+    (the task switcher and the thread show many runs at once): steps, queue positions, workspace
+    holders and the owners' runs under way are each read once for all of them."""
+    from django.db.models import Count, Q
+    from django.utils import timezone
+
+    from tasks.engine.queue_reasons import blocking_reason_from
     from tasks.models import StepExecution, TaskRun
 
     S = TaskRun.State
-    steps = list(StepExecution.objects.filter(run=run).order_by("position").values_list("step_id", "title", "status"))
-    done = sum(1 for s in steps if s[2] in (StepExecution.Status.SUCCEEDED, StepExecution.Status.SKIPPED))
-    current = next((s[1] for s in steps if s[0] == run.current_step_id), "")
-    return {
-        "run": run,
-        "queue_position": queue_position(run),
-        "blocking_reason": blocking_reason_for(run) if run.state in (S.QUEUED, S.PAUSED, S.WAITING_APPROVAL) else "",
-        "steps_done": done,
-        "steps_total": len(steps),
-        "current_step_title": current if run.state in TaskRun.LEASED_STATES else "",
-        "can_pause": run.state in (S.QUEUED, S.RUNNING, S.VERIFYING) and run.control_request != "pause",
-        "can_resume": run.state == S.PAUSED or (run.state in TaskRun.LEASED_STATES and run.control_request == "pause"),
-        "can_stop": run.state not in TaskRun.TERMINAL_STATES and run.control_request != "stop",
-        "can_retry": run.state in (S.FAILED, S.RECOVERABLE, S.CANCELLED),
-        "can_prioritise": run.state in (S.QUEUED, S.PAUSED),
-    }
+    if not runs:
+        return []
+    steps: dict[int, list[tuple]] = {run.pk: [] for run in runs}
+    for run_id, step_id, title, status in (
+        StepExecution.objects.filter(run_id__in=list(steps))
+        .order_by("run_id", "position")
+        .values_list("run_id", "step_id", "title", "status")
+    ):
+        steps[run_id].append((step_id, title, status))
+
+    queued = [run for run in runs if run.state == S.QUEUED]
+    positions: dict[int, int] = {}
+    if queued:
+        # One pass over the queue counts, for every listed queued run, the runs ahead of it.
+        ahead = TaskRun.objects.filter(state=S.QUEUED).aggregate(
+            **{
+                f"r{run.pk}": Count(
+                    "id",
+                    filter=Q(priority__gt=run.priority)
+                    | Q(priority=run.priority, created_at__lt=run.created_at)
+                    | Q(priority=run.priority, created_at=run.created_at, id__lt=run.pk),
+                )
+                for run in queued
+            }
+        )
+        positions = {run.pk: ahead[f"r{run.pk}"] + 1 for run in queued}
+
+    holders: dict[int, list[TaskRun]] = {}
+    workspaces = {run.workspace_id for run in queued if run.mutates and run.workspace_id}
+    if workspaces:
+        for holder in TaskRun.objects.filter(
+            workspace_id__in=workspaces, mutates=True, state__in=TaskRun.WORKSPACE_HOLDING_STATES
+        ).order_by("pk").only("id", "state", "workspace_id"):
+            holders.setdefault(holder.workspace_id, []).append(holder)
+    active: dict = {}
+    if queued:
+        active = dict(
+            TaskRun.objects.filter(owner_id__in={run.owner_id for run in queued}, state__in=TaskRun.LEASED_STATES)
+            .values("owner_id")
+            .annotate(n=Count("id"))
+            .values_list("owner_id", "n")
+        )
+
+    now = timezone.now()
+    out = []
+    for run in runs:
+        run_steps_ = steps[run.pk]
+        done = sum(1 for s in run_steps_ if s[2] in (StepExecution.Status.SUCCEEDED, StepExecution.Status.SKIPPED))
+        current = next((s[1] for s in run_steps_ if s[0] == run.current_step_id), "")
+        reason = ""
+        if run.state in (S.QUEUED, S.PAUSED, S.WAITING_APPROVAL):
+            holder = None
+            if run.mutates and run.workspace_id:
+                holder = next((h for h in holders.get(run.workspace_id, []) if h.pk != run.pk), None)
+            reason = blocking_reason_from(
+                run, now=now, holder=holder, active=active.get(run.owner_id, 0), position=positions.get(run.pk, 0)
+            )
+        out.append(
+            {
+                "run": run,
+                "queue_position": positions.get(run.pk, 0),
+                "blocking_reason": reason,
+                "steps_done": done,
+                "steps_total": len(run_steps_),
+                "current_step_title": current if run.state in TaskRun.LEASED_STATES else "",
+                "can_pause": run.state in (S.QUEUED, S.RUNNING, S.VERIFYING) and run.control_request != "pause",
+                "can_resume": run.state == S.PAUSED
+                or (run.state in TaskRun.LEASED_STATES and run.control_request == "pause"),
+                "can_stop": run.state not in TaskRun.TERMINAL_STATES and run.control_request != "stop",
+                "can_retry": run.state in (S.FAILED, S.RECOVERABLE, S.CANCELLED),
+                "can_prioritise": run.state in (S.QUEUED, S.PAUSED),
+            }
+        )
+    return out
 
 
 def run_list_for_task(*, task, limit: int = 10) -> dict:
@@ -45,7 +113,7 @@ def run_list_for_task(*, task, limit: int = 10) -> dict:
     active = any(r.state not in TaskRun.TERMINAL_STATES for r in runs)
     return {
         "task": task,
-        "runs": [run_status(run=r) for r in runs],
+        "runs": run_statuses(runs),
         "can_start": not active and task.plan_revisions.exists() and task.status == task.Status.PLANNED,
     }
 

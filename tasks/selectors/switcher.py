@@ -3,7 +3,7 @@ notice it shows, and a cheap fingerprint that says when to render it again."""
 
 from __future__ import annotations
 
-from tasks.selectors.runs import run_status
+from tasks.selectors.runs import run_statuses
 
 SWITCHER_RECENT_HOURS = 24
 
@@ -23,6 +23,7 @@ def switcher_entries(*, owner, limit: int = SWITCHER_LIMIT) -> list[dict]:
     """
     from datetime import timedelta
 
+    from django.db.models import Q
     from django.utils import timezone
 
     from tasks.models import TaskRun, WorkstreamEvent
@@ -39,14 +40,21 @@ def switcher_entries(*, owner, limit: int = SWITCHER_LIMIT) -> list[dict]:
         .select_related("task", "workspace")
         .order_by("-finished_at")[: max(limit - len(active), 0)]
     )
+    runs = active + recent
+    # The newest event of each run, in one query: seqs are gapless, so it is the run's event_seq.
+    wanted = Q(pk__in=[])
+    for run in runs:
+        if run.event_seq:
+            wanted |= Q(run_id=run.pk, seq=run.event_seq)
+    latest = {event.run_id: event for event in WorkstreamEvent.objects.filter(wanted)} if runs else {}
     entries = []
-    for run in active + recent:
-        status = run_status(run=run)
-        latest = WorkstreamEvent.objects.filter(run=run).order_by("-seq").first()
+    for run, status in zip(runs, run_statuses(runs), strict=True):
         link = f"{reverse_command(run.task_id)}?run={run.pk}#run-{run.pk}"
         if run.current_step_id and run.state not in TaskRun.TERMINAL_STATES:
             link = f"{reverse_command(run.task_id)}?run={run.pk}#run-step-{run.pk}-{run.current_step_id}"
-        entries.append({**status, "latest": latest, "link": link, "active": run.state not in TaskRun.TERMINAL_STATES})
+        entries.append(
+            {**status, "latest": latest.get(run.pk), "link": link, "active": run.state not in TaskRun.TERMINAL_STATES}
+        )
     return entries
 
 
