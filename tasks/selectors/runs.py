@@ -58,9 +58,13 @@ def run_statuses(runs: list) -> list[dict]:
     holders: dict[int, list[TaskRun]] = {}
     workspaces = {run.workspace_id for run in queued if run.mutates and run.workspace_id}
     if workspaces:
-        for holder in TaskRun.objects.filter(
-            workspace_id__in=workspaces, mutates=True, state__in=TaskRun.WORKSPACE_HOLDING_STATES
-        ).order_by("pk").only("id", "state", "workspace_id"):
+        for holder in (
+            TaskRun.objects.filter(
+                workspace_id__in=workspaces, mutates=True, state__in=TaskRun.WORKSPACE_HOLDING_STATES
+            )
+            .order_by("pk")
+            .only("id", "state", "workspace_id")
+        ):
             holders.setdefault(holder.workspace_id, []).append(holder)
     active: dict = {}
     if queued:
