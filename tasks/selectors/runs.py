@@ -21,7 +21,7 @@ def run_statuses(runs: list) -> list[dict]:
     """`run_status` for a list of runs with a fixed number of queries, however long the list
     (the task switcher and the thread show many runs at once): steps, queue positions, workspace
     holders and the owners' runs under way are each read once for all of them."""
-    from django.db.models import Count, Q
+    from django.db.models import Count
     from django.utils import timezone
 
     from tasks.engine.queue_reasons import blocking_reason_from
@@ -41,20 +41,7 @@ def run_statuses(runs: list) -> list[dict]:
     queued = [run for run in runs if run.state == S.QUEUED]
     positions: dict[int, int] = {}
     if queued:
-        # One pass over the queue counts, for every listed queued run, the runs ahead of it.
-        ahead = TaskRun.objects.filter(state=S.QUEUED).aggregate(
-            **{
-                f"r{run.pk}": Count(
-                    "id",
-                    filter=Q(priority__gt=run.priority)
-                    | Q(priority=run.priority, created_at__lt=run.created_at)
-                    | Q(priority=run.priority, created_at=run.created_at, id__lt=run.pk),
-                )
-                for run in queued
-            }
-        )
-        positions = {run.pk: ahead[f"r{run.pk}"] + 1 for run in queued}
-
+        positions = _queue_positions(queued)
     holders: dict[int, list[TaskRun]] = {}
     workspaces = {run.workspace_id for run in queued if run.mutates and run.workspace_id}
     if workspaces:
@@ -106,6 +93,36 @@ def run_statuses(runs: list) -> list[dict]:
             }
         )
     return out
+
+
+def _queue_positions(queued: list) -> dict[int, int]:
+    """1-based queue places of the given queued runs in two queries: how many runs are ahead of
+    the first of them, then the queue order from the first to the last of them."""
+    from django.db.models import Q
+
+    from tasks.models import TaskRun
+
+    def key(run):
+        return (-run.priority, run.created_at, run.pk)
+
+    ordered = sorted(queued, key=key)
+    first, last = ordered[0], ordered[-1]
+
+    def ahead_of(run):
+        return (
+            Q(priority__gt=run.priority)
+            | Q(priority=run.priority, created_at__lt=run.created_at)
+            | Q(priority=run.priority, created_at=run.created_at, id__lt=run.pk)
+        )
+
+    queue = TaskRun.objects.filter(state=TaskRun.State.QUEUED)
+    base = queue.filter(ahead_of(first)).count() + 1
+    if len(ordered) == 1:
+        return {first.pk: base}
+    between = queue.filter(~ahead_of(first), ahead_of(last) | Q(pk=last.pk)).order_by("-priority", "created_at", "id")
+    places = {pk: base + i for i, pk in enumerate(between.values_list("pk", flat=True))}
+    # A listed run that left the queue since it was read has no place (0), as queue_position says.
+    return {run.pk: places.get(run.pk, 0) for run in queued}
 
 
 def run_list_for_task(*, task, limit: int = 10) -> dict:
