@@ -184,7 +184,8 @@ def run_command_handler(ctx: StepContext) -> StepResult:
             data={"command_execution_id": execution.pk, "exit_code": execution.exit_code},
         )
     return StepResult(
-        summary=f"`{command}` exited with code 0.",
+        # The command's own row already says "exited with code 0": this row is the step's outcome.
+        summary=f"Ran `{command}` successfully.",
         data={"command_execution_id": execution.pk, "exit_code": 0},
     )
 
@@ -216,4 +217,4 @@ def verify_handler(ctx: StepContext) -> StepResult:
             retryable=False,
             data={"report": report},
         )
-    return StepResult(summary=f"Verified: `{command}` exited with code 0.", data={"report": report})
+    return StepResult(summary=f"Verified: `{command}` passed.", data={"report": report})
