@@ -49,6 +49,38 @@
     return last;
   };
 
+  // The first row the page has for a run: "Show earlier rows" asks for the rows before it.
+  window.commandFirstSeq = function (runId) {
+    var list = document.getElementById("workstream-" + runId);
+    if (!list) return 0;
+    var rows = list.querySelectorAll("[data-seq]");
+    var first = 0;
+    for (var i = 0; i < rows.length; i++) {
+      var seq = parseInt(rows[i].dataset.seq, 10) || 0;
+      if (seq && (!first || seq < first)) first = seq;
+    }
+    return first;
+  };
+
+  // Earlier rows are history, not news: the list stops announcing while they are prepended, and
+  // focus goes to the control again (or, when nothing earlier is left, to the first row).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var runId = event.detail.elt && event.detail.elt.dataset && event.detail.elt.dataset.earlierRows;
+    var list = runId && document.getElementById("workstream-" + runId);
+    if (list) list.setAttribute("aria-live", "off");
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var list = event.detail.target;
+    if (!list || !list.matches || !list.matches("[data-run-stream]")) return;
+    var elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!elt || !elt.dataset || !elt.dataset.earlierRows) return;
+    list.setAttribute("aria-live", "polite");
+    var again = document.querySelector('[data-earlier-rows="' + list.dataset.runStream + '"]');
+    var first = list.querySelector("[data-seq]");
+    if (again) again.focus();
+    else if (first) { first.setAttribute("tabindex", "-1"); first.focus(); }
+  });
+
   function streams(root) {
     var found = [];
     (root || document).querySelectorAll("[data-run-stream]").forEach(function (el) {
@@ -168,12 +200,28 @@
     controls.querySelector("[data-replay=next]").disabled = at < 0 || at >= rows.length - 1;
     controls.querySelector("[data-replay=all]").disabled = at < 0;
     var position = controls.querySelector("[data-replay-position]");
+    // Positions are the event's place in the whole timeline, not just on this page.
+    if (!position.dataset.summary) position.dataset.summary = position.textContent;
+    var first = parseInt(list.dataset.replayFirst || "1", 10) || 1;
+    var total = parseInt(list.dataset.replayTotal || String(rows.length), 10) || rows.length;
     if (at >= 0) {
-      position.textContent = "Event " + (at + 1) + " of " + rows.length + ": " + rows[at].querySelector(".wsr-title").textContent;
+      position.textContent = "Event " + (first + at).toLocaleString("en") + " of " + total.toLocaleString("en") + ": " +
+        rows[at].querySelector(".wsr-title").textContent;
       rows[at].scrollIntoView({ block: "nearest" });
     } else {
-      position.textContent = rows.length + " events";
+      position.textContent = position.dataset.summary;
     }
+  });
+
+  // Another page of the timeline (or of the thread list) was loaded in place: focus its heading,
+  // so keyboard and screen reader users continue from the top of the new page.
+  var HEADINGS = { timeline: "timeline-title", threads: "recent-title" };
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var card = event.detail.elt;
+    var target = event.detail.target;
+    var id = card && HEADINGS[card.id] ? card.id : target && HEADINGS[target.id] ? target.id : null;
+    var heading = id && document.getElementById(HEADINGS[id]);
+    if (heading) heading.focus();
   });
 })();
 

@@ -164,7 +164,7 @@ def test_a_long_thread_shows_its_newest_rows_and_points_to_the_record(owner_clie
         WorkstreamEvent.objects.create(run=run, seq=seq, kind="note", title=f"Row {seq}")
     page = owner_client.get(f"/command/{run.task_id}/").content.decode()
     assert [int(s) for s in re.findall(r'data-seq="(\d+)"', page)] == [4, 5, 6]
-    assert "3 earlier rows are in" in page
+    assert "3 earlier rows · all of them in" in page and "Show earlier rows" in page
     record = owner_client.get(f"/task/{run.task_id}/").content.decode()
     assert [int(s) for s in re.findall(r'data-seq="(\d+)"', record)] == [1, 2, 3, 4, 5, 6]
 

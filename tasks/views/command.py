@@ -21,17 +21,28 @@ def _switcher_context(request) -> dict:
 @login_required
 @require_GET
 def command_home(request):
-    """The workspace without a thread open: the request box, the switcher and recent tasks."""
+    """The workspace without a thread open: the request box, the switcher and the threads, one page
+    at a time (`?page=`, newest first). A bad page number answers 400 / 404 with the first page
+    and a sentence saying so."""
     from tasks.forms import TaskRequestForm
 
+    status, threads_error = 200, ""
+    try:
+        threads = selectors.task_page_for_owner(owner=request.user, page=request.GET.get("page"))
+    except selectors.PageOutOfRange as exc:
+        status, threads_error = (400 if exc.malformed else 404), str(exc)
+        threads = selectors.task_page_for_owner(owner=request.user, page=None)
     context = {
         "task": None,
         "form": TaskRequestForm(owner=request.user),
-        "recent_tasks": selectors.task_list_recent(owner=request.user, limit=12),
-        **_switcher_context(request),
-        **selectors.workspace_sidebar(owner=request.user),
+        "recent_tasks": threads.object_list,
+        "threads_page": threads,
+        "threads_error": threads_error,
     }
-    return render(request, "tasks/command.html", context)
+    if request.htmx and request.htmx.target == "threads":
+        return render(request, "tasks/partials/thread_list.html", context, status=status)
+    context.update(_switcher_context(request), **selectors.workspace_sidebar(owner=request.user))
+    return render(request, "tasks/command.html", context, status=status)
 
 
 @login_required
@@ -65,10 +76,19 @@ def command_switcher(request):
 @login_required
 @require_GET
 def run_events(request, run_id):
-    """Rows after `?after=` as the same out-of-band partial the socket sends (the polling path)."""
+    """A run's workstream rows, two ways:
+
+    * `?after=<seq>` (the polling path while no socket is open; the page sends the last seq it
+      has): the rows after it as the same out-of-band partial the socket sends, empty when none.
+    * `?before=<seq>` ("Show earlier rows" on the thread; the page sends the first seq it has):
+      the `EARLIER_ROWS` rows just before it, oldest first, to prepend, and the control again with
+      what is still earlier. A `before` that is not a whole number answers 400.
+    """
     from tasks import realtime
 
     run = selectors.run_get_for_owner(owner=request.user, run_id=run_id)
+    if "before" in request.GET:
+        return _run_rows_earlier(request, run)
     try:
         after = max(int(request.GET.get("after", "0")), 0)
     except ValueError:
@@ -77,3 +97,14 @@ def run_events(request, run_id):
     if not events:
         return HttpResponse("")
     return HttpResponse(realtime.render_rows_oob(run_id=run.pk, events=events).html)
+
+
+def _run_rows_earlier(request, run):
+    try:
+        before = int(request.GET["before"])
+    except ValueError:
+        message = "“before” must be the seq of a row (a whole number)."
+        return HttpResponse(message, status=400, content_type="text/plain")
+    events, earlier = selectors.run_rows_before(run=run, before=before, limit=selectors.EARLIER_ROWS)
+    context = {"run": run, "task": run.task, "events": events, "earlier_rows": earlier, "tone": run.task.tone}
+    return render(request, "tasks/partials/workstream_earlier_rows.html", context)

@@ -38,13 +38,25 @@ def _detail_context(request, task, **extra) -> dict:
 
 @login_required
 def task_detail(request, task_id):
-    """The full record: prompt, understanding, revisions, runs, the event timeline (replayable),
-    approvals, changes, rollback points and outputs."""
-    from tasks.selectors import task_record
+    """The full record: prompt, understanding, revisions, runs, the event timeline (one page at a
+    time, `?page=` counted from the newest; replayable), approvals, changes, rollback points and
+    outputs. A bad page number answers 400 (not a number) or 404 (no such page) with the newest
+    page and a sentence saying so. An htmx request aimed at #timeline gets only that card."""
+    from tasks.selectors import PageOutOfRange, task_record
 
     task = task_get_for_owner(owner=request.user, task_id=task_id)
-    context = _detail_context(request, task, **task_record(owner=request.user, task=task))
-    return render(request, "tasks/task_detail.html", context)
+    status, timeline_error = 200, ""
+    try:
+        record = task_record(owner=request.user, task=task, page=request.GET.get("page"))
+    except PageOutOfRange as exc:
+        # Say what is wrong and show the newest page instead of failing the whole record.
+        status, timeline_error = (400 if exc.malformed else 404), str(exc)
+        record = task_record(owner=request.user, task=task)
+    if request.htmx and request.htmx.target == "timeline":
+        context = {"task": task, "timeline_error": timeline_error, **record}
+        return render(request, "tasks/partials/task_timeline.html", context, status=status)
+    context = _detail_context(request, task, timeline_error=timeline_error, **record)
+    return render(request, "tasks/task_detail.html", context, status=status)
 
 
 @login_required

@@ -1,0 +1,262 @@
+"""Pages with long histories: the task record's timeline one page at a time, the thread's newest
+rows with "Show earlier rows", the thread list on /command/ page by page — windows, navigation,
+bad page numbers, ownership, and query counts that do not grow with the history."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from providers.contracts import ActionType
+from tasks.engine.dispatch import run_create
+from tasks.models import Task, WorkstreamEvent
+from tasks.selectors import EARLIER_ROWS, THREAD_ROWS, THREADS_PAGE, TIMELINE_PAGE
+from tasks.tests.engine_support import make_task, make_workspace, step
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(owner, tmp_path, *, rows: int, task=None, name="site"):
+    """A run whose workstream holds `rows` rows (seq 1 is the engine's own "queued" row)."""
+    if task is None:
+        ws = make_workspace(owner, tmp_path / name, name=name)
+        task = make_task(owner, ws, [step("build", ActionType.RUN_COMMAND, "Build the site", command="echo built")])
+    run = run_create(task=task)
+    _add_rows(run, rows)
+    return run
+
+
+def _add_rows(run, upto: int) -> None:
+    first = WorkstreamEvent.objects.filter(run=run).count() + 1
+    WorkstreamEvent.objects.bulk_create(
+        [
+            WorkstreamEvent(run=run, seq=seq, kind="note", status="info", title=f"{run.reference} row {seq}")
+            for seq in range(first, upto + 1)
+        ]
+    )
+    run.__class__.objects.filter(pk=run.pk).update(event_seq=upto)
+
+
+def _seqs(html: str) -> list[int]:
+    return [int(s) for s in re.findall(r'data-seq="(\d+)"', html)]
+
+
+def _rows(html: str) -> list[tuple[int, int]]:
+    """(run id, seq) of every row, in page order."""
+    return [(int(r), int(s)) for r, s in re.findall(r'id="event-(\d+)-(\d+)"', html)]
+
+
+# --- The task record's timeline -----------------------------------------------------------------
+
+
+def test_the_record_shows_the_newest_page_says_which_range_and_links_to_earlier_pages(owner_client, owner, tmp_path):
+    total = 2 * TIMELINE_PAGE + 50
+    run = _run(owner, tmp_path, rows=total)
+    url = f"/task/{run.task_id}/"
+
+    newest = owner_client.get(url).content.decode()
+    assert _seqs(newest) == list(range(total - TIMELINE_PAGE + 1, total + 1))
+    assert f"Events {total - TIMELINE_PAGE + 1}–{total} of {total}" in newest
+    assert "Page 1 of 3, newest first" in newest
+    assert f'href="{url}?page=2#timeline"' in newest and "Earlier events" in newest
+    assert "Newer events" not in newest
+    # The replay steps through this page and names positions in the whole timeline.
+    assert f'data-replay-first="{total - TIMELINE_PAGE + 1}" data-replay-total="{total}"' in newest
+
+    middle = owner_client.get(url + "?page=2").content.decode()
+    assert _seqs(middle) == list(range(51, 51 + TIMELINE_PAGE))
+    assert f"Events 51–{50 + TIMELINE_PAGE} of {total}" in middle
+    assert f'href="{url}?page=3#timeline"' in middle and f'href="{url}?page=1#timeline"' in middle
+
+    oldest = owner_client.get(url + "?page=3").content.decode()
+    assert _seqs(oldest) == list(range(1, 51))
+    assert "Earlier events" not in oldest and "Newer events" in oldest and "Newest events" in oldest
+
+
+def test_a_page_spanning_two_runs_keeps_their_order_and_names_each_run(owner_client, owner, tmp_path):
+    first = _run(owner, tmp_path, rows=60)
+    second = _run(owner, tmp_path, rows=TIMELINE_PAGE - 20, task=first.task)
+    html = owner_client.get(f"/task/{first.task_id}/").content.decode()
+    # Page 1 is the newest TIMELINE_PAGE events: the last 20 of the first run, then all of the second.
+    assert _rows(html) == [(first.pk, s) for s in range(41, 61)] + [
+        (second.pk, s) for s in range(1, TIMELINE_PAGE - 19)
+    ]
+    dividers = re.findall(r"data-replay-divider>([^<]*)<", html)
+    assert dividers == [first.reference, second.reference]
+    assert f"Events 41–{60 + TIMELINE_PAGE - 20} of {60 + TIMELINE_PAGE - 20}" in html
+    earlier = owner_client.get(f"/task/{first.task_id}/?page=2").content.decode()
+    assert _rows(earlier) == [(first.pk, s) for s in range(1, 41)]
+
+
+def test_a_short_timeline_is_one_page_without_navigation(owner_client, owner, tmp_path):
+    run = _run(owner, tmp_path, rows=3)
+    html = owner_client.get(f"/task/{run.task_id}/").content.decode()
+    assert _seqs(html) == [1, 2, 3]
+    assert "3 events" in html and "Earlier events" not in html and "Page 1 of" not in html
+
+
+@pytest.mark.parametrize(
+    ("page", "status", "message"),
+    [
+        ("abc", 400, "“abc” is not a page number; pages are whole numbers from 1."),
+        ("0", 404, "There is no page 0; pages are numbered from 1."),
+        ("-3", 404, "There is no page -3; pages are numbered from 1."),
+        ("4", 404, f"There is no page 4 of this timeline: it has {2 * TIMELINE_PAGE + 1} events on 3 pages."),
+    ],
+)
+def test_a_bad_page_number_says_what_is_wrong_and_shows_the_newest_page(
+    owner_client, owner, tmp_path, page, status, message
+):
+    total = 2 * TIMELINE_PAGE + 1
+    run = _run(owner, tmp_path, rows=total)
+    response = owner_client.get(f"/task/{run.task_id}/?page={page}")
+    html = response.content.decode()
+    assert response.status_code == status
+    assert message in html and "Showing the newest events." in html
+    assert _seqs(html)[-1] == total
+
+
+def test_a_page_of_the_timeline_loads_in_place_as_its_card_alone(owner_client, owner, tmp_path):
+    run = _run(owner, tmp_path, rows=TIMELINE_PAGE + 5)
+    response = owner_client.get(f"/task/{run.task_id}/?page=2", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="timeline")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith("<section") and 'id="timeline"' in html and "<html" not in html
+    assert _seqs(html) == [1, 2, 3, 4, 5]
+    assert 'hx-target="#timeline"' in html and 'hx-swap="outerHTML"' in html
+
+
+def test_another_users_record_pages_do_not_exist_for_them(other_client, owner, tmp_path):
+    run = _run(owner, tmp_path, rows=TIMELINE_PAGE + 5)
+    for url in (f"/task/{run.task_id}/", f"/task/{run.task_id}/?page=2", f"/task/{run.task_id}/?page=zz"):
+        assert other_client.get(url).status_code == 404, url
+    assert other_client.get(f"/run/{run.pk}/events/?before=50").status_code == 404
+
+
+def test_the_records_queries_do_not_grow_with_its_history(owner_client, owner, tmp_path):
+    short = _run(owner, tmp_path, rows=TIMELINE_PAGE + 1, name="short")
+    long = _run(owner, tmp_path, rows=20 * TIMELINE_PAGE, name="long")
+    counts = []
+    for run in (short, long):
+        owner_client.get(f"/task/{run.task_id}/")  # warm the session and caches alike
+        with CaptureQueriesContext(connection) as queries:
+            assert owner_client.get(f"/task/{run.task_id}/?page=2").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+# --- The thread: newest rows, "Show earlier rows" -----------------------------------------------
+
+
+def test_the_thread_shows_the_newest_rows_and_a_way_to_the_earlier_ones(owner_client, owner, tmp_path):
+    total = THREAD_ROWS + EARLIER_ROWS + 10
+    run = _run(owner, tmp_path, rows=total)
+    html = owner_client.get(f"/command/{run.task_id}/").content.decode()
+    assert _seqs(html) == list(range(total - THREAD_ROWS + 1, total + 1))
+    earlier = total - THREAD_ROWS
+    assert f"{earlier} earlier rows · all of them in" in html
+    assert f'hx-get="/run/{run.pk}/events/"' in html and f"window.commandFirstSeq({run.pk})" in html
+    assert f'hx-target="#workstream-{run.pk}" hx-swap="afterbegin"' in html
+    # Without JavaScript the same control is a link to the full record.
+    assert f'href="/task/{run.task_id}/#timeline" data-earlier-rows="{run.pk}"' in html
+
+
+def test_show_earlier_rows_returns_the_rows_before_the_first_one_in_order_then_stops(owner_client, owner, tmp_path):
+    total = THREAD_ROWS + EARLIER_ROWS + 10
+    run = _run(owner, tmp_path, rows=total)
+    first_shown = total - THREAD_ROWS + 1
+    shown = list(range(first_shown, total + 1))
+
+    part = owner_client.get(f"/run/{run.pk}/events/?before={first_shown}").content.decode()
+    rows = _seqs(part)
+    assert rows == list(range(first_shown - EARLIER_ROWS, first_shown))
+    assert f'<div id="earlier-{run.pk}" class="thread-earlier" hx-swap-oob="true">' in part
+    assert "10 earlier rows" in part and "Show earlier rows" in part
+    shown = rows + shown
+
+    last = owner_client.get(f"/run/{run.pk}/events/?before={shown[0]}").content.decode()
+    shown = _seqs(last) + shown
+    # Prepending both answers gives every row once, in order, and nothing earlier is offered.
+    assert shown == list(range(1, total + 1))
+    assert "Show earlier rows" not in last and f'<div id="earlier-{run.pk}"' in last
+    assert _seqs(owner_client.get(f"/run/{run.pk}/events/?before=1").content.decode()) == []
+
+
+def test_show_earlier_rows_refuses_a_before_that_is_not_a_seq(owner_client, owner, tmp_path):
+    run = _run(owner, tmp_path, rows=5)
+    response = owner_client.get(f"/run/{run.pk}/events/?before=latest")
+    assert response.status_code == 400
+    assert "must be the seq of a row" in response.content.decode()
+
+
+def test_a_short_thread_has_no_earlier_rows_control(owner_client, owner, tmp_path):
+    run = _run(owner, tmp_path, rows=4)
+    html = owner_client.get(f"/command/{run.task_id}/").content.decode()
+    assert _seqs(html) == [1, 2, 3, 4]
+    assert "Show earlier rows" not in html and f'<div id="earlier-{run.pk}" class="thread-earlier"></div>' in html
+
+
+def test_the_threads_queries_do_not_grow_with_its_history(owner_client, owner, tmp_path):
+    short = _run(owner, tmp_path, rows=THREAD_ROWS + 1, name="short")
+    long = _run(owner, tmp_path, rows=50 * THREAD_ROWS, name="long")
+    counts, earlier = [], []
+    for run in (short, long):
+        owner_client.get(f"/command/{run.task_id}/")
+        with CaptureQueriesContext(connection) as queries:
+            assert owner_client.get(f"/command/{run.task_id}/").status_code == 200
+        counts.append(len(queries))
+        with CaptureQueriesContext(connection) as queries:
+            owner_client.get(f"/run/{run.pk}/events/?before={THREAD_ROWS}")
+        earlier.append(len(queries))
+    assert counts[0] == counts[1]
+    assert earlier[0] == earlier[1]
+
+
+# --- /command/: the thread list page by page ----------------------------------------------------
+
+
+def test_the_thread_list_pages_through_every_thread_newest_first(owner_client, owner):
+    total = 2 * THREADS_PAGE + 3
+    for i in range(total):
+        Task.objects.create(owner=owner, raw_prompt=f"request {i}", title=f"Request number {i:02d}")
+    first = owner_client.get("/command/").content.decode()
+    titles = re.findall(r'<span class="task-title">Request number (\d+)</span>', first)
+    assert titles == [f"{i:02d}" for i in range(total - 1, total - 1 - THREADS_PAGE, -1)]
+    assert f"Threads 1–{THREADS_PAGE} of {total}, newest first" in first
+    assert 'href="/command/?page=2#threads"' in first and "Older threads" in first and "Newer threads" not in first
+
+    seen = list(titles)
+    for page in (2, 3):
+        html = owner_client.get(f"/command/?page={page}").content.decode()
+        seen += re.findall(r'<span class="task-title">Request number (\d+)</span>', html)
+    assert sorted(seen) == sorted(f"{i:02d}" for i in range(total)) and len(seen) == total
+    last = owner_client.get("/command/?page=3").content.decode()
+    assert "Newer threads" in last and "Older threads" not in last
+
+
+def test_the_thread_list_says_when_a_page_does_not_exist(owner_client, owner):
+    for i in range(THREADS_PAGE + 1):
+        Task.objects.create(owner=owner, raw_prompt=f"request {i}", title=f"Request {i}")
+    missing = owner_client.get("/command/?page=9")
+    assert missing.status_code == 404
+    assert "There is no page 9 of threads: there are 2 pages." in missing.content.decode()
+    malformed = owner_client.get("/command/?page=two")
+    assert malformed.status_code == 400 and "“two” is not a page number" in malformed.content.decode()
+
+
+def test_the_thread_list_loads_in_place_and_keeps_other_peoples_threads_out(owner_client, owner, other_user):
+    Task.objects.create(owner=other_user, raw_prompt="theirs", title="Their secret request")
+    for i in range(THREADS_PAGE + 2):
+        Task.objects.create(owner=owner, raw_prompt=f"request {i}", title=f"Mine {i}")
+    part = owner_client.get("/command/?page=2", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="threads").content.decode()
+    assert part.lstrip().startswith("{#") is False and '<section id="threads"' in part and "<html" not in part
+    assert "Mine 0" in part and "Mine 1" in part and "Their secret request" not in part
+    assert "Their secret request" not in owner_client.get("/command/").content.decode()
+
+
+def test_no_threads_yet_is_said_plainly(owner_client):
+    html = owner_client.get("/command/").content.decode()
+    assert "No threads yet. Your first request starts one." in html and "Older threads" not in html
