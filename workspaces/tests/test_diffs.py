@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from workspaces import diffs
 
 
@@ -49,3 +52,58 @@ def test_human_sizes():
     assert diffs.human_size(900) == "900 B"
     assert diffs.human_size(int(1.5 * 1024 * 1024)) == "1.5 MB"
     assert diffs.human_size(None) == "nothing"
+
+
+def _apply(before: list[str], text: str) -> list[str]:
+    """Apply a stored unified diff to `before` using the rows the templates render."""
+    out: list[str] = []
+    old = 0  # lines of `before` consumed
+    for hunk in diffs.parse(text):
+        start = next((r.old_no for r in hunk.rows if r.old_no is not None), None)
+        if start is None:  # a hunk that only adds: "@@ -k,0 +… @@" inserts after line k
+            start = int(hunk.header.split()[1][1:].split(",")[0]) + 1
+        out.extend(before[old : start - 1])
+        old = start - 1
+        for row in hunk.rows:
+            if row.kind == "context":
+                assert before[old] == row.text
+                out.append(row.text)
+                old += 1
+            elif row.kind == "removed":
+                assert before[old] == row.text
+                old += 1
+            elif row.kind == "added":
+                out.append(row.text)
+    out.extend(before[old:])
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", "c", "d", "unique-1", "unique-2", "x y", ""]), max_size=40),
+    st.lists(st.sampled_from(["a", "b", "c", "d", "unique-1", "unique-3", "x y", ""]), max_size=40),
+)
+def test_every_diff_turns_before_into_after(before, after):
+    """Whatever the anchoring does, the stored diff is exact: applying it to the old lines gives
+    the new lines, and the +/− counts match its rows."""
+    old = "".join(f"{line}\n" for line in before).encode()
+    new = "".join(f"{line}\n" for line in after).encode()
+    result = diffs.compute("f.txt", old, new)
+    assert _apply(before, result.text) == after
+    rows = [r for h in diffs.parse(result.text) for r in h.rows]
+    assert result.added == sum(r.kind == "added" for r in rows)
+    assert result.removed == sum(r.kind == "removed" for r in rows)
+
+
+def test_long_file_with_scattered_changes_is_exact_and_minimal():
+    import random
+
+    rng = random.Random(3)
+    before = [f"line {i} {rng.random():.6f}" for i in range(20_000)]
+    after = list(before)
+    changed = rng.sample(range(20_000), 200)
+    for i in changed:
+        after[i] = "changed " + after[i]
+    result = diffs.compute("big.txt", "\n".join(before).encode() + b"\n", "\n".join(after).encode() + b"\n")
+    assert (result.added, result.removed, result.truncated) == (200, 200, False)
+    assert _apply(before, result.text) == after
