@@ -64,13 +64,14 @@ def compute(path: str, before: bytes | None, after: bytes | None, *, old_path: s
             tofile="b/" + path if after is not None else "/dev/null",
         )
     )
-    added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
-    removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+    # The first two lines are the file headers; a removed "-- comment" line starts with "---" too.
+    added = sum(1 for line in lines[2:] if line.startswith("+"))
+    removed = sum(1 for line in lines[2:] if line.startswith("-"))
+    whitespace_only = bool(lines) and before is not None and after is not None and _same_but_whitespace(a, b, lines)
     truncated = len(lines) > MAX_DIFF_LINES
     if truncated:
         lines = lines[:MAX_DIFF_LINES]
     text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
-    whitespace_only = bool(lines) and before is not None and after is not None and _squash(a) == _squash(b)
     return DiffResult(False, text, added, removed, whitespace_only, truncated)
 
 
@@ -188,6 +189,17 @@ def _unified(a: list[str], b: list[str], *, fromfile: str, tofile: str, context:
                 yield from ("-" + line for line in a[i1:i2])
             if tag in ("replace", "insert"):
                 yield from ("+" + line for line in b[j1:j2])
+
+
+def _same_but_whitespace(a: list[str], b: list[str], diff_lines: list[str]) -> bool:
+    """True when the two versions differ only in whitespace. The lines outside the diff are the
+    same on both sides, so the changed lines must hold as many non-space characters on each side:
+    a cheap test that rules out most real edits before both whole files are compared."""
+    removed = [line[1:] for line in diff_lines[2:] if line.startswith("-")]
+    added = [line[1:] for line in diff_lines[2:] if line.startswith("+")]
+    if len(_squash(removed)) != len(_squash(added)):
+        return False
+    return _squash(a) == _squash(b)
 
 
 def _squash(lines: list[str]) -> str:

@@ -80,8 +80,8 @@ def _apply(before: list[str], text: str) -> list[str]:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.sampled_from(["a", "b", "c", "d", "unique-1", "unique-2", "x y", ""]), max_size=40),
-    st.lists(st.sampled_from(["a", "b", "c", "d", "unique-1", "unique-3", "x y", ""]), max_size=40),
+    st.lists(st.sampled_from(["a", "b", "c", "-- c", "unique-1", "unique-2", "x y", ""]), max_size=40),
+    st.lists(st.sampled_from(["a", "b", "++ d", "d", "unique-1", "unique-3", "x  y", ""]), max_size=40),
 )
 def test_every_diff_turns_before_into_after(before, after):
     """Whatever the anchoring does, the stored diff is exact: applying it to the old lines gives
@@ -107,3 +107,8 @@ def test_long_file_with_scattered_changes_is_exact_and_minimal():
     result = diffs.compute("big.txt", "\n".join(before).encode() + b"\n", "\n".join(after).encode() + b"\n")
     assert (result.added, result.removed, result.truncated) == (200, 200, False)
     assert _apply(before, result.text) == after
+
+
+def test_removed_and_added_lines_that_look_like_headers_are_counted():
+    result = diffs.compute("q.sql", b"select 1;\n-- old note\n", b"select 1;\n++ new note\n")
+    assert (result.added, result.removed) == (1, 1)
