@@ -11,16 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -128,74 +124,38 @@ def _logs() -> Path:
     return Path(os.environ.get("COMMAND_DATA_DIR") or tempfile.gettempdir()) / "logs"
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-
-
 @contextlib.contextmanager
 def daphne(
     app: str = "command_site.asgi:application", log: str = "daphne.log", **env: str
 ) -> Iterator[tuple[str, subprocess.Popen]]:
+    from command_site.testing import daphne_command, spawn, stop_process, wait_until_answering
+
     port = free_port()
     logs = _logs()
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
-            cwd=REPO,
-            env=child_env(**env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = spawn(daphne_command(port, app), env=child_env(**env), out=out)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"daphne exited ({proc.returncode}); see {logs / log}")
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.get(f"{base}/roadmap/", timeout=2)
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("daphne did not answer within 60 s")
-            time.sleep(0.2)
+        wait_until_answering(proc, base, timeout=60, log_hint=f"; see {logs / log}")
         yield base, proc
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @contextlib.contextmanager
 def workers(count: int = 1, log: str = "worker.log", **env: str) -> Iterator[list[subprocess.Popen]]:
+    from command_site.testing import QCLUSTER_COMMAND, spawn, stop_process
+
     logs = _logs()
     logs.mkdir(parents=True, exist_ok=True)
-    procs = []
     with open(logs / log, "ab") as out:
-        for _ in range(count):
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "manage.py", "qcluster"],
-                    cwd=REPO,
-                    env=child_env(**env),
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
+        procs = [spawn(QCLUSTER_COMMAND, env=child_env(**env), out=out) for _ in range(count)]
     try:
         yield procs
     finally:
         for proc in procs:
-            _stop(proc)
+            stop_process(proc)
 
 
 def rss_kb(pid: int) -> int:

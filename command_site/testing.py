@@ -71,18 +71,38 @@ def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
         proc.wait(timeout=5)
 
 
+QCLUSTER_COMMAND = [sys.executable, "manage.py", "qcluster"]
+
+
+def daphne_command(port: int, app: str = "command_site.asgi:application") -> list[str]:
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+
+
+def spawn(args: list[str], *, env: dict[str, str], out) -> subprocess.Popen:
+    """A child process of the repository in its own session (so stop_process reaches its children)."""
+    return subprocess.Popen(args, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_until_answering(proc: subprocess.Popen, base_url: str, *, timeout: float = 30, log_hint: str = "") -> None:
+    """Block until the server at `base_url` answers HTTP; fail if it exits or stays silent."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"daphne exited with {proc.returncode} before answering{log_hint}")
+        try:
+            httpx.get(f"{base_url}/roadmap/", timeout=2)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"daphne did not answer within {timeout:.0f} s{log_hint}") from None
+            time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def worker_process(log_path: Path | None = None, **env: str) -> Iterator[subprocess.Popen]:
     """A real `manage.py qcluster` on the test database, stopped (SIGTERM, then SIGKILL) at exit."""
     out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=BASE_DIR,
-        env=process_env(**env),
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = spawn(QCLUSTER_COMMAND, env=process_env(**env), out=out)
     try:
         yield proc
     finally:
@@ -96,27 +116,10 @@ def daphne_process(log_path: Path | None = None, **env: str) -> Iterator[str]:
     """A real daphne serving Command on 127.0.0.1; yields its base URL once it answers."""
     port = free_port()
     out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "command_site.asgi:application"],
-        cwd=BASE_DIR,
-        env=process_env(**env),
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = spawn(daphne_command(port), env=process_env(**env), out=out)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"daphne exited with {proc.returncode} before answering")
-            try:
-                httpx.get(f"{base_url}/roadmap/", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("daphne did not answer within 30 s") from None
-                time.sleep(0.2)
+        wait_until_answering(proc, base_url)
         yield base_url
     finally:
         stop_process(proc)
