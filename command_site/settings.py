@@ -191,8 +191,17 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # The workstream consumer re-reads the event table this often: the only path from a separate worker
-# process in embedded mode, and a safety net for dropped pushes with Redis.
+# process in embedded mode, and a safety net for dropped pushes with Redis. While a subscribed run is
+# being worked on it reads every COMMAND_TAIL_ACTIVE_INTERVAL instead, backing off when none is.
 COMMAND_TAIL_INTERVAL = env_float("COMMAND_TAIL_INTERVAL", 2.0 if REDIS_URL else 0.25, minimum=0.05)
+COMMAND_TAIL_ACTIVE_INTERVAL = env_float(
+    "COMMAND_TAIL_ACTIVE_INTERVAL", COMMAND_TAIL_INTERVAL if REDIS_URL else 0.05, minimum=0.02
+)
+if COMMAND_TAIL_ACTIVE_INTERVAL > COMMAND_TAIL_INTERVAL:
+    raise ImproperlyConfigured(
+        f"COMMAND_TAIL_ACTIVE_INTERVAL ({COMMAND_TAIL_ACTIVE_INTERVAL}) must not be longer than "
+        f"COMMAND_TAIL_INTERVAL ({COMMAND_TAIL_INTERVAL})"
+    )
 # Fallback narration: only after a working run's stream was quiet this long, checked this often.
 COMMAND_NARRATION_QUIET = env_float("COMMAND_NARRATION_QUIET", 20.0, minimum=1.0)
 COMMAND_NARRATION_CHECK = env_float("COMMAND_NARRATION_CHECK", 5.0, minimum=0.1)

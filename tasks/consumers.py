@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 # Application close code for "sign in first": the htmx ws extension does not retry on it.
 CLOSE_UNAUTHENTICATED = 4401
 MAX_SUBSCRIPTIONS = 50
+# The task switcher is looked at no more often than this per socket (seconds), and the tail looks
+# at it about this often for changes no push announces (a run started by another process).
+SWITCHER_PAUSE = 0.5
+SWITCHER_TAIL_EVERY = 1.0
 
 
 class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
@@ -32,6 +36,9 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
         self.wants_switcher = False
         self.switcher_seen: tuple | None = None
         self.switcher_lock = asyncio.Lock()
+        self.switcher_task: asyncio.Task | None = None
+        self.switcher_due: float | None = None  # when the oldest change not yet looked at was announced
+        self.switcher_checked = 0.0
         # Fallback narration per run: the last line sent and when it was checked.
         self.narration: dict[int, str] = {}
         self.narration_checked: dict[int, float] = {}
@@ -43,16 +50,17 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
-        await self.channel_layer.group_add(realtime.user_group(user.pk), self.channel_name)
         self.tail_task = asyncio.ensure_future(self._tail())
 
     async def disconnect(self, code):
-        if self.tail_task:
-            self.tail_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.tail_task
+        for task in (self.tail_task, self.switcher_task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if hasattr(self, "user"):
-            await self.channel_layer.group_discard(realtime.user_group(self.user.pk), self.channel_name)
+            if self.wants_switcher:
+                await self.channel_layer.group_discard(realtime.user_group(self.user.pk), self.channel_name)
             for run_id in list(self.cursors):
                 await self.channel_layer.group_discard(realtime.run_group(run_id), self.channel_name)
 
@@ -66,9 +74,12 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
             for item in content.get("runs", [])[:MAX_SUBSCRIPTIONS]:
                 await self._subscribe(item)
             if content.get("switcher") is True:
-                self.wants_switcher = True
+                if not self.wants_switcher:
+                    # The owner's group only carries switcher news: pages without one stay out of it.
+                    await self.channel_layer.group_add(realtime.user_group(self.user.pk), self.channel_name)
+                    self.wants_switcher = True
                 # The page may have missed changes while the socket was down: send it fresh.
-                await self._push_switcher(force=True)
+                await self._push_switcher(force=True, fresh_after=asyncio.get_running_loop().time())
         elif kind == "unsubscribe":
             for run_id in content.get("runs", []):
                 if isinstance(run_id, int) and self.cursors.pop(run_id, None) is not None:
@@ -90,24 +101,52 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
         self.cursors[run_id] = max(after, 0)
         self.locks.setdefault(run_id, asyncio.Lock())
         await self.channel_layer.group_add(realtime.run_group(run_id), self.channel_name)
-        await self._flush(run_id)
+        # Pushes reach us from here on; the replay must see everything committed before.
+        await self._flush(run_id, fresh_after=asyncio.get_running_loop().time())
 
     async def workstream_event(self, message):
-        """A push from the engine (ids only): read the database from our cursor. Pushes on the
-        user's group also refresh the task switcher."""
-        run_id = message.get("run_id")
+        """A push from the engine (ids only): deliver from our cursor up to the announced seq. The
+        owner's group carries the same message for the task switcher."""
+        run_id, seq = message.get("run_id"), message.get("seq")
         if run_id in self.cursors:
-            await self._flush(run_id)
-        await self._push_switcher()
+            await self._flush(run_id, target=seq if isinstance(seq, int) else None)
+        if message.get("group") != "run":
+            self._switcher_changed()
 
-    async def _push_switcher(self, force: bool = False) -> None:
+    def _switcher_changed(self) -> None:
+        """Something the switcher shows may have changed: look soon, in the background, so the
+        run's rows never wait behind a switcher render."""
+        if not self.wants_switcher:
+            return
+        if self.switcher_due is None:
+            self.switcher_due = asyncio.get_running_loop().time()
+        if self.switcher_task is None or self.switcher_task.done():
+            self.switcher_task = asyncio.ensure_future(self._switcher_refresh())
+
+    async def _switcher_refresh(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.switcher_due is not None:
+            # The switcher shows each run's latest row, so it changes with every event; a page needs
+            # it current, not at the event rate: at most one look per SWITCHER_PAUSE, and always a
+            # last look after the last change.
+            wait = self.switcher_checked + SWITCHER_PAUSE - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            due, self.switcher_due = self.switcher_due, None
+            self.switcher_checked = loop.time()
+            try:
+                await self._push_switcher(fresh_after=due)
+            except Exception:
+                logger.exception("task switcher refresh failed; the next change or check tries again")
+
+    async def _push_switcher(self, *, fresh_after: float, force: bool = False) -> None:
         if not self.wants_switcher:
             return
         async with self.switcher_lock:
-            signature = await database_sync_to_async(realtime.switcher_signature)(user=self.user)
+            signature = await realtime.shared_switcher_signature(user=self.user, fresh_after=fresh_after)
             if not force and signature == self.switcher_seen:
                 return
-            html = await database_sync_to_async(realtime.render_switcher_oob)(user=self.user)
+            html = await realtime.shared_switcher_html(user=self.user, signature=signature)
             self.switcher_seen = signature
             await self.send(text_data=html)
 
@@ -129,43 +168,57 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
             html = await database_sync_to_async(realtime.render_narration_oob)(run_id=run_id, text=text)
             await self.send(text_data=html)
 
-    async def _flush(self, run_id: int) -> None:
-        """Send every event after the cursor, in order, exactly once."""
+    async def _flush(self, run_id: int, *, target: int | None = None, fresh_after: float | None = None) -> None:
+        """Send every event after the cursor, in order, exactly once: up to `target` (a pushed or
+        tailed seq), or everything committed before `fresh_after` (a new subscription)."""
         async with self.locks[run_id]:
             while run_id in self.cursors:
-                events = await database_sync_to_async(realtime.events_after)(run_id=run_id, after=self.cursors[run_id])
-                if not events:
+                after = self.cursors[run_id]
+                if fresh_after is None and (target is None or after >= target):
+                    return  # already delivered (the same event announced on two groups, or twice)
+                delivery = await realtime.shared_delivery_after(
+                    run_id=run_id, after=after, target=target, fresh_after=fresh_after
+                )
+                if delivery is None or run_id not in self.cursors:
                     return
-                delivery = await database_sync_to_async(realtime.render_rows_oob)(run_id=run_id, events=events)
                 await self.send(text_data=delivery.html)
                 self.cursors[run_id] = delivery.last_seq
                 # The rows cleared any narration line; the next quiet spell starts from here.
                 self.narration.pop(run_id, None)
                 self.narration_checked[run_id] = asyncio.get_running_loop().time()
-                if len(events) < realtime.REPLAY_BATCH:
+                if delivery.count < realtime.REPLAY_BATCH and (target is None or delivery.last_seq >= target):
                     return
 
     async def _tail(self) -> None:
-        """Re-read the event table now and then: events written by another process still arrive."""
-        interval = settings.COMMAND_TAIL_INTERVAL
-        # The switcher covers runs this page has not subscribed to: check it about once a second.
-        switcher_every = max(1, round(1.0 / interval))
-        tick = 0
+        """Re-read the event table now and then: events written by another process still arrive.
+
+        Often (COMMAND_TAIL_ACTIVE_INTERVAL) while a subscribed run is being worked on, backing off
+        to COMMAND_TAIL_INTERVAL when none is."""
+        loop = asyncio.get_running_loop()
+        idle = settings.COMMAND_TAIL_INTERVAL
+        active = min(settings.COMMAND_TAIL_ACTIVE_INTERVAL, idle)
+        interval = active  # a page usually subscribes right after connecting
+        switcher_checked = loop.time()
         while True:
             await asyncio.sleep(interval)
-            tick += 1
             try:
-                if self.wants_switcher and tick % switcher_every == 0:
-                    await self._push_switcher()
+                # The switcher covers runs this page has not subscribed to: check it about once a second.
+                if self.wants_switcher and loop.time() - switcher_checked >= SWITCHER_TAIL_EVERY:
+                    switcher_checked = loop.time()
+                    self._switcher_changed()
                 if not self.cursors:
+                    interval = min(idle, interval * 2)
                     continue
-                latest = await database_sync_to_async(realtime.latest_seq)(run_ids=list(self.cursors))
+                checked = await database_sync_to_async(realtime.tail_check)(run_ids=list(self.cursors))
+                working = False
                 for run_id in list(self.cursors):
-                    last = latest.get(run_id, 0)
+                    last, run_working = checked.get(run_id, (0, False))
+                    working = working or run_working
                     if last > self.cursors.get(run_id, last):
-                        await self._flush(run_id)
+                        await self._flush(run_id, target=last)
                     else:
                         await self._narrate(run_id)
+                interval = active if working else min(idle, interval * 2)
             except asyncio.CancelledError:
                 raise
             except Exception:

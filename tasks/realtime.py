@@ -3,12 +3,21 @@
 The consumer keeps a per-run cursor (the last `seq` the browser has) and always reads what comes
 after it from the database, so a push, a replay after reconnect and the embedded-mode table tail
 all go through the same path: rows arrive once, in order, without gaps.
+
+Consumers in one process share that work (`SharedReads`): those at the same cursor of the same run
+get one database read and one render between them, since rows are immutable and the pushed HTML
+is the run's, not the viewer's.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 
 from tasks.models import TaskRun, WorkstreamEvent
@@ -33,18 +42,28 @@ def events_after(*, run_id: int, after: int, limit: int = REPLAY_BATCH) -> list[
     return list(WorkstreamEvent.objects.filter(run_id=run_id, seq__gt=after).order_by("seq")[:limit])
 
 
-def latest_seq(*, run_ids: list[int]) -> dict[int, int]:
-    """The newest seq per run, in one query (the cheap check the table tail makes)."""
-    from django.db.models import Max
+def tail_check(*, run_ids: list[int]) -> dict[int, tuple[int, bool]]:
+    """Per run: the newest seq and whether the engine is working on it, in one query (the cheap
+    check the table tail makes; the newest seq comes from the (run, seq) index, not a scan)."""
+    from django.db.models import OuterRef, Subquery
 
-    rows = WorkstreamEvent.objects.filter(run_id__in=run_ids).values("run_id").annotate(last=Max("seq"))
-    return {row["run_id"]: row["last"] for row in rows}
+    newest = WorkstreamEvent.objects.filter(run_id=OuterRef("pk")).order_by("-seq").values("seq")[:1]
+    rows = TaskRun.objects.filter(pk__in=run_ids).annotate(last=Subquery(newest)).values_list("pk", "last", "state")
+    return {pk: (last or 0, state in TaskRun.LEASED_STATES) for pk, last, state in rows}
 
 
 @dataclass(frozen=True)
 class Delivery:
     html: str
     last_seq: int
+    count: int
+
+
+def delivery_after(*, run_id: int, after: int) -> Delivery | None:
+    """The next batch after the cursor, rendered (one thread hop for the read and the render), or
+    None when there is nothing after it."""
+    events = events_after(run_id=run_id, after=after)
+    return render_rows_oob(run_id=run_id, events=events) if events else None
 
 
 def render_rows_oob(*, run_id: int, events: list[WorkstreamEvent]) -> Delivery:
@@ -69,7 +88,83 @@ def render_rows_oob(*, run_id: int, events: list[WorkstreamEvent]) -> Delivery:
         "oob": True,
     }
     html = render_to_string("tasks/partials/workstream_oob.html", context)
-    return Delivery(html=html, last_seq=events[-1].seq)
+    return Delivery(html=html, last_seq=events[-1].seq, count=len(events))
+
+
+# --- Work shared by the consumers of one process -----------------------------------------------
+
+
+@dataclass
+class _Read:
+    started: float  # event-loop time just before the read was handed to the database thread
+    task: asyncio.Future
+
+
+class SharedReads:
+    """Single-flight with a short memory: a read keyed by what it reads, shared by every consumer
+    of this process that asks while it runs or shortly after — if the caller's `accept` rule says
+    the result is recent enough for it. Otherwise the caller gets a read of its own.
+
+    Sharing changes who does the work, never what a consumer delivers: each consumer still moves
+    its own cursor over what it received.
+    """
+
+    def __init__(self, *, keep_seconds: float = 5.0, max_entries: int = 256) -> None:
+        self.keep_seconds, self.max_entries = keep_seconds, max_entries
+        self.reads = 0  # reads actually made (the tests count them)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._entries: OrderedDict = OrderedDict()
+
+    async def get(self, key, read: Callable, *, accept: Callable[[float, object], bool]):
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (tests): nothing of the old one is usable
+            self._loop, self._entries = loop, OrderedDict()
+        entry = self._entries.get(key)
+        if entry is not None and loop.time() - entry.started <= self.keep_seconds:
+            # A failed shared read is reported to the consumer that started it; this one reads again.
+            with contextlib.suppress(Exception):
+                result = await asyncio.shield(entry.task)
+                if accept(entry.started, result):
+                    return result
+        return await self._read(key, read, loop)
+
+    async def _read(self, key, read: Callable, loop: asyncio.AbstractEventLoop):
+        entry = _Read(started=loop.time(), task=asyncio.ensure_future(database_sync_to_async(read)()))
+        self.reads += 1
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+        def forget_failure(task: asyncio.Future) -> None:
+            if (task.cancelled() or task.exception()) and self._entries.get(key) is entry:
+                del self._entries[key]
+
+        entry.task.add_done_callback(forget_failure)
+        # Shielded: a consumer that goes away must not cancel a read others are waiting for.
+        return await asyncio.shield(entry.task)
+
+
+shared = SharedReads()
+
+
+async def shared_delivery_after(
+    *, run_id: int, after: int, target: int | None = None, fresh_after: float | None = None
+) -> Delivery | None:
+    """`delivery_after`, shared between the consumers of this process.
+
+    A shared result is taken only when it is good enough for this caller: it reaches `target` (the
+    seq a push announced, or the newest seq the tail saw), or its read started after `fresh_after`
+    (event-loop time; a new subscription passes the moment it joined the run's group, so nothing
+    committed before that can be missing). With neither, the caller reads for itself.
+    """
+
+    def accept(started: float, delivery: Delivery | None) -> bool:
+        if fresh_after is not None and started >= fresh_after:
+            return True
+        return target is not None and delivery is not None and delivery.last_seq >= target
+
+    return await shared.get(("rows", run_id, after), lambda: delivery_after(run_id=run_id, after=after), accept=accept)
 
 
 # --- The task switcher over the user's group ---------------------------------------------------
@@ -79,6 +174,23 @@ def switcher_signature(*, user) -> tuple:
     from tasks.selectors import switcher_signature as signature
 
     return signature(owner=user)
+
+
+async def shared_switcher_signature(*, user, fresh_after: float) -> tuple:
+    """The owner's switcher fingerprint, shared by the owner's sockets in this process; a read that
+    started after `fresh_after` (the push or check that asked) has seen what prompted it."""
+    return await shared.get(
+        ("switcher-signature", user.pk),
+        lambda: switcher_signature(user=user),
+        accept=lambda started, _: started >= fresh_after,
+    )
+
+
+async def shared_switcher_html(*, user, signature: tuple) -> str:
+    """The switcher rendered once per fingerprint for all the owner's sockets in this process."""
+    return await shared.get(
+        ("switcher", user.pk, signature), lambda: render_switcher_oob(user=user), accept=lambda *_: True
+    )
 
 
 def render_switcher_oob(*, user) -> str:

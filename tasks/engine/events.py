@@ -7,7 +7,10 @@ the row from the database themselves.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
@@ -76,7 +79,11 @@ def event_emit(
 
 
 def event_publish(*, run_id: int, owner_id, event_id: int, seq: int) -> None:
-    """Tell listeners that an event exists. Never raises: the database already has the event."""
+    """Tell listeners that an event exists. Never raises: the database already has the event.
+
+    The run's group gets it first (that is what delivers the row); the owner's group gets the same
+    news for the task switcher of every page of the owner's that shows one.
+    """
     try:
         from channels.layers import get_channel_layer
 
@@ -84,8 +91,58 @@ def event_publish(*, run_id: int, owner_id, event_id: int, seq: int) -> None:
         if layer is None:
             return
         message = {"type": "workstream.event", "run_id": run_id, "event_id": event_id, "seq": seq}
-        send = async_to_sync(layer.group_send)
-        send(run_group(run_id), message)
-        send(user_group(owner_id), message)
+
+        async def send() -> None:
+            # "group" lets a socket in both groups tell the copies apart: only the owner's copy
+            # concerns the switcher.
+            await layer.group_send(run_group(run_id), {**message, "group": "run"})
+            await layer.group_send(user_group(owner_id), {**message, "group": "user"})
+
+        if _is_in_memory(layer):
+            # In-process layer: its queues belong to the serving event loop, which async_to_sync
+            # reaches from a sync_to_async thread.
+            async_to_sync(send)()
+        else:
+            _publisher.run(send())
     except Exception:  # noqa: BLE001 - delivery is best effort; the event is persisted
         logger.warning("Could not publish workstream event %s of run %s", event_id, run_id, exc_info=True)
+
+
+def _is_in_memory(layer) -> bool:
+    from channels.layers import InMemoryChannelLayer
+
+    return isinstance(layer, InMemoryChannelLayer)
+
+
+class _Publisher:
+    """One event loop thread per process for publishing to a networked channel layer.
+
+    async_to_sync from a plain thread (a worker, the bench) starts a new event loop per call, and
+    channels-redis opens a new connection per loop: measured ~10 ms per published event, inside
+    the live latency. This loop lives as long as the process, so the layer's connection does too.
+    A forked child (django-q2 workers fork) has no such thread, so it starts its own on first use.
+    """
+
+    TIMEOUT = 10.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def reset_after_fork(self) -> None:
+        self._lock, self._loop = threading.Lock(), None
+
+    def run(self, coroutine) -> None:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._running_loop())
+        future.result(self.TIMEOUT)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="workstream-publisher", daemon=True).start()
+            return self._loop
+
+
+_publisher = _Publisher()
+os.register_at_fork(after_in_child=_publisher.reset_after_fork)

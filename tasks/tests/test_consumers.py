@@ -266,3 +266,118 @@ async def test_narration_is_rare_one_line_per_quiet_spell(owner, settings):
     # 3.5 s of silence with a 2.5 s quiet spell: one line, perhaps a second — never one per check or second.
     assert 1 <= len(narrations) <= 2, narrations
     await communicator.disconnect()
+
+
+# --- Work shared between the sockets of one process ----------------------------------------------
+
+
+async def subscribed(owner, run, after: int) -> WebsocketCommunicator:
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": after}]})
+    await communicator.send_json_to({"type": "ping"})
+    return communicator
+
+
+async def received_rows(communicator, count: int) -> list[int]:
+    received = []
+    while len(received) < count:
+        message = await communicator.receive_from(timeout=3)
+        if message != '{"type": "pong"}':
+            received += seqs(message)
+    return received
+
+
+async def test_sockets_at_the_same_cursor_share_one_read_and_each_get_every_row_once(owner, settings):
+    from tasks import realtime
+
+    settings.COMMAND_TAIL_INTERVAL = settings.COMMAND_TAIL_ACTIVE_INTERVAL = 30  # only the push delivers here
+    run = await sync_to_async(make_run)(owner)
+    await sync_to_async(add_events)(run, 2)
+    first, second = await subscribed(owner, run, 2), await subscribed(owner, run, 2)
+    for communicator in (first, second):
+        assert await communicator.receive_json_from() == {"type": "pong"}
+    reads = realtime.shared.reads
+    await sync_to_async(WorkstreamEvent.objects.bulk_create)(
+        [WorkstreamEvent(run=run, seq=i, kind="note", title=f"Row {i}") for i in (3, 4, 5)]
+    )
+    await get_channel_layer().group_send(
+        f"run-{run.pk}", {"type": "workstream.event", "run_id": run.pk, "event_id": 0, "seq": 5, "group": "run"}
+    )
+    assert await received_rows(first, 3) == [3, 4, 5]
+    assert await received_rows(second, 3) == [3, 4, 5]
+    assert realtime.shared.reads - reads == 1, "one database read and render for both sockets"
+    for communicator in (first, second):
+        assert await communicator.receive_nothing(timeout=0.5), "every row exactly once"
+        await communicator.disconnect()
+
+
+async def test_a_socket_that_joins_later_gets_its_own_replay_not_a_shared_older_read(owner, settings):
+    settings.COMMAND_TAIL_INTERVAL = settings.COMMAND_TAIL_ACTIVE_INTERVAL = 30  # no table tail
+    run = await sync_to_async(make_run)(owner)
+    await sync_to_async(add_events)(run, 3)
+    early = await subscribed(owner, run, 0)
+    assert await received_rows(early, 3) == [1, 2, 3]
+    # Written without a push: only a read made after the late socket joined can know about them.
+    await sync_to_async(add_events)(run, 2, start=4)
+    late = await subscribed(owner, run, 0)
+    assert await received_rows(late, 5) == [1, 2, 3, 4, 5]
+    await sync_to_async(add_events)(run, 1, start=6)
+    await get_channel_layer().group_send(
+        f"run-{run.pk}", {"type": "workstream.event", "run_id": run.pk, "event_id": 0, "seq": 6, "group": "run"}
+    )
+    assert await received_rows(late, 1) == [6]
+    assert await received_rows(early, 3) == [4, 5, 6], "the early socket's cursor is its own"
+    for communicator in (early, late):
+        assert await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+
+
+async def test_the_owners_copy_of_a_push_does_not_deliver_the_rows_again(owner, settings):
+    from tasks import realtime
+    from tasks.engine.events import event_emit
+
+    settings.COMMAND_TAIL_INTERVAL = settings.COMMAND_TAIL_ACTIVE_INTERVAL = 30
+    run = await sync_to_async(make_run)(owner)
+    communicator = await subscribed(owner, run, 0)
+    await communicator.send_json_to({"type": "subscribe", "runs": [], "switcher": True})
+    assert await communicator.receive_json_from() == {"type": "pong"}
+    await communicator.receive_from()  # the fresh switcher
+    reads = realtime.shared.reads
+    # Published after commit to the run's group and to the owner's: this socket is in both.
+    await sync_to_async(event_emit)(run=run, kind="note", title="Row 1")
+    messages = [await communicator.receive_from(timeout=3), await communicator.receive_from(timeout=3)]
+    assert sum(len(seqs(m)) for m in messages) == 1, "the row once"
+    assert any('id="task-switcher"' in m and "Row 1" in m for m in messages), "and the switcher with it"
+    assert await communicator.receive_nothing(timeout=1.0)
+    assert realtime.shared.reads - reads == 3, "rows read once; the switcher's fingerprint and render once"
+    await communicator.disconnect()
+
+
+async def test_the_switcher_follows_run_state_changes_to_the_last_one(owner, settings):
+    from tasks.engine.state import run_transition
+
+    # No periodic check: the pushes of the transitions do it.
+    settings.COMMAND_TAIL_INTERVAL = settings.COMMAND_TAIL_ACTIVE_INTERVAL = 30
+    run = await sync_to_async(make_run)(owner)
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [], "switcher": True})
+    await communicator.receive_from()
+    for to in ("paused", "queued", "paused", "cancelled"):
+        await sync_to_async(run_transition)(run=run, to=to, title=f"Now {to}")
+    last = None
+    while not await communicator.receive_nothing(timeout=1.5):
+        last = await communicator.receive_from()
+    assert last is not None and f'id="switcher-run-{run.pk}" data-state="cancelled"' in last, "the last state shown"
+    await communicator.disconnect()
+
+
+async def test_a_working_runs_rows_arrive_through_the_tail_at_the_active_interval(owner, settings):
+    settings.COMMAND_TAIL_INTERVAL = 30
+    settings.COMMAND_TAIL_ACTIVE_INTERVAL = 0.05
+    run = await sync_to_async(make_working_run)(owner)
+    communicator = await subscribed(owner, run, 0)
+    assert await communicator.receive_json_from() == {"type": "pong"}
+    for start in (1, 2, 3):
+        await sync_to_async(add_events)(run, 1, start=start)  # another process: no push
+        assert await received_rows(communicator, 1) == [start]
+    await communicator.disconnect()
