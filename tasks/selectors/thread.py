@@ -2,16 +2,18 @@
 changes and results, the task record's timeline one page at a time, and the operator
 workspace's left panel.
 
-History must not slow a page: no read here loads a run's whole workstream. The thread shows each
-run's newest rows (older ones a click away), the record shows one page of its timeline, and the
-counts the pages print come from COUNT queries, never from loading rows."""
+History must not slow a page: no read here loads, counts or skips over a run's whole workstream.
+A run's seqs are gapless from 1 (the engine hands each one out in the event's own transaction;
+the audit checks it), so a run's newest seq is how many rows it has and a row's seq is its place:
+"how many are earlier" is arithmetic, and a window is an index range on (run, seq). The thread
+shows each run's newest rows (older ones a click away); the record shows one page of its timeline."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
-from django.db.models import Count, Max, QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from tasks.models import Task
@@ -20,8 +22,10 @@ from tasks.selectors.runs import run_status, run_steps
 # Newest workstream rows per run on the thread page, and how many "Show earlier rows" adds.
 THREAD_ROWS = 30
 EARLIER_ROWS = 50
-# Events per page of the task record's timeline.
-TIMELINE_PAGE = 100
+# Events per page of the task record's timeline: a short page by default (every row costs its
+# render), and longer pages for reading on, chosen on the page (`?size=`).
+TIMELINE_PAGE = 25
+TIMELINE_SIZES = (25, 100, 250)
 # Threads per page of /command/.
 THREADS_PAGE = 12
 
@@ -55,6 +59,15 @@ def _page_number(raw: str | None) -> int:
     return number
 
 
+def _page_size(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return TIMELINE_PAGE
+    sizes = ", ".join(str(n) for n in TIMELINE_SIZES[:-1]) + f" or {TIMELINE_SIZES[-1]}"
+    if not raw.isdigit() or int(raw) not in TIMELINE_SIZES:
+        raise PageOutOfRange(f"“{raw[:40]}” is not a page size; pages show {sizes} events.", malformed=True)
+    return int(raw)
+
+
 def task_page_for_owner(*, owner, page: str | None, per_page: int = THREADS_PAGE) -> Page:
     """One page of the owner's threads, newest first (page 1 is the newest). Raises
     PageOutOfRange for a page that is not a number or does not exist (page 1 always exists)."""
@@ -79,16 +92,12 @@ def task_page_for_owner(*, owner, page: str | None, per_page: int = THREADS_PAGE
 
 
 def run_rows_newest(*, run, limit: int) -> tuple[list, int]:
-    """The run's newest `limit` rows, oldest first, and how many earlier rows there are (a COUNT,
-    asked only when the window is full)."""
+    """The run's newest `limit` rows, oldest first, and how many rows are earlier than those."""
     from tasks.models import WorkstreamEvent
 
     rows = list(WorkstreamEvent.objects.filter(run=run).order_by("-seq")[:limit])
     rows.reverse()
-    earlier = 0
-    if rows and len(rows) == limit:
-        earlier = WorkstreamEvent.objects.filter(run=run, seq__lt=rows[0].seq).count()
-    return rows, earlier
+    return rows, (rows[0].seq - 1 if rows else 0)
 
 
 def run_rows_before(*, run, before: int, limit: int = EARLIER_ROWS) -> tuple[list, int]:
@@ -98,10 +107,7 @@ def run_rows_before(*, run, before: int, limit: int = EARLIER_ROWS) -> tuple[lis
 
     rows = list(WorkstreamEvent.objects.filter(run=run, seq__lt=before).order_by("-seq")[:limit])
     rows.reverse()
-    earlier = 0
-    if rows and len(rows) == limit:
-        earlier = WorkstreamEvent.objects.filter(run=run, seq__lt=rows[0].seq).count()
-    return rows, earlier
+    return rows, (rows[0].seq - 1 if rows else 0)
 
 
 # --- The thread and the record -----------------------------------------------------------------
@@ -124,7 +130,14 @@ def _run_parts(*, owner, run) -> dict:
 
 
 def _task_runs(task):
-    return list(task.runs.select_related("workspace", "task").order_by("created_at", "pk"))
+    """The task's runs, oldest first, each with `newest_seq` (its newest row's seq, so its row
+    count): a LIMIT 1 read on the (run, seq) index per run inside the same query."""
+    from tasks.models import WorkstreamEvent
+
+    newest = WorkstreamEvent.objects.filter(run=OuterRef("pk")).order_by("-seq").values("seq")[:1]
+    return list(
+        task.runs.select_related("workspace", "task").annotate(newest_seq=Subquery(newest)).order_by("created_at", "pk")
+    )
 
 
 def thread_runs(*, owner, task, limit_rows: int = THREAD_ROWS) -> list[dict]:
@@ -149,6 +162,7 @@ class TimelinePage:
     total: int
     first: int  # position (1-based, oldest first) of the first event shown; 0 when there are none
     last: int
+    size: int = TIMELINE_PAGE
 
     @property
     def has_earlier(self) -> bool:
@@ -166,24 +180,28 @@ class TimelinePage:
     def newer_number(self) -> int:
         return self.number - 1
 
+    @property
+    def size_query(self) -> str:
+        """What links to other pages add to keep the chosen page size ("" for the default)."""
+        return "" if self.size == TIMELINE_PAGE else f"&size={self.size}"
 
-def task_timeline(*, task, runs: list, page: str | None, per_page: int = TIMELINE_PAGE) -> TimelinePage:
-    """One page of the task's timeline across its runs (`runs`: the task's runs, oldest first).
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return TIMELINE_SIZES
 
-    Counting is one grouped COUNT; reading is at most one bounded query per run the page touches.
-    Each run's count and newest seq are read together, so a row written meanwhile neither shifts
-    the page nor makes the count wrong. Raises PageOutOfRange for a bad or missing page."""
+
+def task_timeline(*, task, runs: list, page: str | None, size: str | None = None) -> TimelinePage:
+    """One page of the task's timeline across its runs (`runs`: from `_task_runs`, oldest first).
+
+    The total is the sum of each run's newest seq; the page is at most one index range read per
+    run it touches. Both are read from the seqs as they were when the runs were read, so a row
+    written meanwhile neither shifts the page nor makes the count wrong. Raises PageOutOfRange
+    for a bad or missing page, or a page size that is not one of TIMELINE_SIZES."""
     from tasks.models import WorkstreamEvent
 
+    per_page = _page_size(size)
     number = _page_number(page)
-    stats = {
-        row["run_id"]: (row["n"], row["last"])
-        for row in WorkstreamEvent.objects.filter(run__task=task)
-        .values("run_id")
-        .annotate(n=Count("id"), last=Max("seq"))
-        .order_by()
-    }
-    total = sum(n for n, _ in stats.values())
+    total = sum(run.newest_seq or 0 for run in runs)
     pages = max(1, -(-total // per_page))
     if number > pages:
         raise PageOutOfRange(
@@ -192,38 +210,34 @@ def task_timeline(*, task, runs: list, page: str | None, per_page: int = TIMELIN
             malformed=False,
         )
     if total == 0:
-        return TimelinePage(events=[], number=1, pages=1, total=0, first=0, last=0)
+        return TimelinePage(events=[], number=1, pages=1, total=0, first=0, last=0, size=per_page)
     last = total - (number - 1) * per_page
     first = max(1, last - per_page + 1)
     events = []
     before = 0  # events in earlier runs
     for run in runs:
-        n, newest_seq = stats.get(run.pk, (0, 0))
-        lo, hi = max(first, before + 1) - before - 1, min(last, before + n) - before  # [lo, hi) in this run
+        n = run.newest_seq or 0
+        lo, hi = max(first, before + 1) - before, min(last, before + n) - before  # seqs of this run shown
         before += n
-        if hi <= lo:
+        if hi < lo:
             continue
-        rows = WorkstreamEvent.objects.filter(run=run, seq__lte=newest_seq)
-        if lo < n - hi:
-            part = list(rows.order_by("seq")[lo:hi])
-        else:  # nearer the newest end: read backwards so no long OFFSET is scanned
-            part = list(rows.order_by("-seq")[n - hi : n - lo])
-            part.reverse()
+        part = list(WorkstreamEvent.objects.filter(run=run, seq__gte=lo, seq__lte=hi).order_by("seq"))
         for event in part:
             event.run = run  # the run divider names it without a query per row
         events.extend(part)
-    return TimelinePage(events=events, number=number, pages=pages, total=total, first=first, last=last)
+    return TimelinePage(events=events, number=number, pages=pages, total=total, first=first, last=last, size=per_page)
 
 
-def task_record(*, owner, task, page: str | None = None) -> dict:
+def task_record(*, owner, task, page: str | None = None, size: str | None = None) -> dict:
     """The full record of a task for its detail page: runs, one page of the event timeline
-    (page 1 = the newest events), approvals, changes, rollback points and outputs. Raises
-    PageOutOfRange for a timeline page that is not a number or does not exist."""
+    (page 1 = the newest events; `size` events a page, one of TIMELINE_SIZES), approvals, changes,
+    rollback points and outputs. Raises PageOutOfRange for a timeline page that is not a number
+    or does not exist, or a size that is not offered."""
     from outputs.selectors import asset_list_for_task
     from workspaces.models import RollbackPoint
 
     task_runs = _task_runs(task)
-    timeline = task_timeline(task=task, runs=task_runs, page=page)
+    timeline = task_timeline(task=task, runs=task_runs, page=page, size=size)
     runs = [_run_parts(owner=owner, run=run) for run in task_runs]
     run_ids = [run.pk for run in task_runs]
     return {

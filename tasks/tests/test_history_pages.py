@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from providers.contracts import ActionType
 from tasks.engine.dispatch import run_create
 from tasks.models import Task, WorkstreamEvent
-from tasks.selectors import EARLIER_ROWS, THREAD_ROWS, THREADS_PAGE, TIMELINE_PAGE
+from tasks.selectors import EARLIER_ROWS, THREAD_ROWS, THREADS_PAGE, TIMELINE_PAGE, TIMELINE_SIZES
 from tasks.tests.engine_support import make_task, make_workspace, step
 
 pytestmark = pytest.mark.django_db
@@ -53,42 +53,69 @@ def _rows(html: str) -> list[tuple[int, int]]:
 
 
 def test_the_record_shows_the_newest_page_says_which_range_and_links_to_earlier_pages(owner_client, owner, tmp_path):
-    total = 2 * TIMELINE_PAGE + 50
+    total = 2 * TIMELINE_PAGE + 10
     run = _run(owner, tmp_path, rows=total)
     url = f"/task/{run.task_id}/"
 
     newest = owner_client.get(url).content.decode()
-    assert _seqs(newest) == list(range(total - TIMELINE_PAGE + 1, total + 1))
-    assert f"Events {total - TIMELINE_PAGE + 1}–{total} of {total}" in newest
+    assert _seqs(newest) == list(range(TIMELINE_PAGE + 11, total + 1))
+    assert f"Events {TIMELINE_PAGE + 11}–{total} of {total}" in newest
     assert "Page 1 of 3, newest first" in newest
     assert f'href="{url}?page=2#timeline"' in newest and "Earlier events" in newest
     assert "Newer events" not in newest
     # The replay steps through this page and names positions in the whole timeline.
-    assert f'data-replay-first="{total - TIMELINE_PAGE + 1}" data-replay-total="{total}"' in newest
+    assert f'data-replay-first="{TIMELINE_PAGE + 11}" data-replay-total="{total}"' in newest
 
     middle = owner_client.get(url + "?page=2").content.decode()
-    assert _seqs(middle) == list(range(51, 51 + TIMELINE_PAGE))
-    assert f"Events 51–{50 + TIMELINE_PAGE} of {total}" in middle
+    assert _seqs(middle) == list(range(11, TIMELINE_PAGE + 11))
+    assert f"Events 11–{TIMELINE_PAGE + 10} of {total}" in middle
     assert f'href="{url}?page=3#timeline"' in middle and f'href="{url}?page=1#timeline"' in middle
 
     oldest = owner_client.get(url + "?page=3").content.decode()
-    assert _seqs(oldest) == list(range(1, 51))
+    assert _seqs(oldest) == list(range(1, 11))
     assert "Earlier events" not in oldest and "Newer events" in oldest and "Newest events" in oldest
 
 
+def test_a_longer_page_size_is_offered_and_kept_by_the_page_links(owner_client, owner, tmp_path):
+    size = TIMELINE_SIZES[1]
+    total = size + 7
+    run = _run(owner, tmp_path, rows=total)
+    url = f"/task/{run.task_id}/"
+    default = owner_client.get(url).content.decode()
+    assert (
+        f'href="{url}?size={size}#timeline"' in default
+        and f'<strong aria-current="true">{TIMELINE_PAGE}</strong>' in default
+    )
+
+    longer = owner_client.get(f"{url}?size={size}").content.decode()
+    assert _seqs(longer) == list(range(8, total + 1))
+    assert f"Events 8–{total} of {total}" in longer and "Page 1 of 2, newest first" in longer
+    assert f'href="{url}?page=2&amp;size={size}#timeline"' in longer
+    assert _seqs(owner_client.get(f"{url}?page=2&size={size}").content.decode()) == list(range(1, 8))
+
+    refused = owner_client.get(f"{url}?size=100000")
+    assert refused.status_code == 400
+    sizes = ", ".join(str(n) for n in TIMELINE_SIZES[:-1]) + f" or {TIMELINE_SIZES[-1]}"
+    assert f"“100000” is not a page size; pages show {sizes} events." in refused.content.decode()
+    assert len(_seqs(refused.content.decode())) == TIMELINE_PAGE
+
+
 def test_a_page_spanning_two_runs_keeps_their_order_and_names_each_run(owner_client, owner, tmp_path):
-    first = _run(owner, tmp_path, rows=60)
-    second = _run(owner, tmp_path, rows=TIMELINE_PAGE - 20, task=first.task)
+    first = _run(owner, tmp_path, rows=TIMELINE_PAGE + 10)
+    second = _run(owner, tmp_path, rows=TIMELINE_PAGE - 5, task=first.task)
+    total = 2 * TIMELINE_PAGE + 5
     html = owner_client.get(f"/task/{first.task_id}/").content.decode()
-    # Page 1 is the newest TIMELINE_PAGE events: the last 20 of the first run, then all of the second.
-    assert _rows(html) == [(first.pk, s) for s in range(41, 61)] + [
-        (second.pk, s) for s in range(1, TIMELINE_PAGE - 19)
+    # Page 1 is the newest TIMELINE_PAGE events: the last 5 of the first run, then all of the second.
+    newest_of_first = list(range(TIMELINE_PAGE + 6, TIMELINE_PAGE + 11))
+    assert _rows(html) == [(first.pk, s) for s in newest_of_first] + [
+        (second.pk, s) for s in range(1, TIMELINE_PAGE - 4)
     ]
     dividers = re.findall(r"data-replay-divider>([^<]*)<", html)
     assert dividers == [first.reference, second.reference]
-    assert f"Events 41–{60 + TIMELINE_PAGE - 20} of {60 + TIMELINE_PAGE - 20}" in html
+    assert f"Events {TIMELINE_PAGE + 6}–{total} of {total}" in html
     earlier = owner_client.get(f"/task/{first.task_id}/?page=2").content.decode()
-    assert _rows(earlier) == [(first.pk, s) for s in range(1, 41)]
+    assert _rows(earlier) == [(first.pk, s) for s in range(6, TIMELINE_PAGE + 6)]
+    assert re.findall(r"data-replay-divider>([^<]*)<", earlier) == [first.reference]
 
 
 def test_a_short_timeline_is_one_page_without_navigation(owner_client, owner, tmp_path):
@@ -137,8 +164,8 @@ def test_another_users_record_pages_do_not_exist_for_them(other_client, owner, t
 
 
 def test_the_records_queries_do_not_grow_with_its_history(owner_client, owner, tmp_path):
-    short = _run(owner, tmp_path, rows=TIMELINE_PAGE + 1, name="short")
-    long = _run(owner, tmp_path, rows=20 * TIMELINE_PAGE, name="long")
+    short = _run(owner, tmp_path, rows=2 * TIMELINE_PAGE + 1, name="short")
+    long = _run(owner, tmp_path, rows=200 * TIMELINE_PAGE, name="long")
     counts = []
     for run in (short, long):
         owner_client.get(f"/task/{run.task_id}/")  # warm the session and caches alike
