@@ -13,14 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from tasks.models import Task
 from tasks.selectors.runs import run_status, run_steps
 
 # Newest workstream rows per run on the thread page, and how many "Show earlier rows" adds.
-THREAD_ROWS = 30
+THREAD_ROWS = 25
 EARLIER_ROWS = 50
 # Events per page of the task record's timeline: a short page by default (every row costs its
 # render), and longer pages for reading on, chosen on the page (`?size=`).
@@ -92,10 +93,14 @@ def task_page_for_owner(*, owner, page: str | None, per_page: int = THREADS_PAGE
 
 
 def run_rows_newest(*, run, limit: int) -> tuple[list, int]:
-    """The run's newest `limit` rows, oldest first, and how many rows are earlier than those."""
+    """The run's newest `limit` rows, oldest first, and how many rows are earlier than those.
+
+    `run.event_seq` (the newest seq handed out) bounds the read to a range of the (run, seq)
+    index, so the database never sorts the whole workstream, even before it has statistics for
+    it. The bound hides nothing: every row above it is read, and the newest `limit` are kept."""
     from tasks.models import WorkstreamEvent
 
-    rows = list(WorkstreamEvent.objects.filter(run=run).order_by("-seq")[:limit])
+    rows = list(WorkstreamEvent.objects.filter(run=run, seq__gt=run.event_seq - limit).order_by("-seq")[:limit])
     rows.reverse()
     return rows, (rows[0].seq - 1 if rows else 0)
 
@@ -105,8 +110,7 @@ def run_rows_before(*, run, before: int, limit: int = EARLIER_ROWS) -> tuple[lis
     than those: what "Show earlier rows" prepends, never a row the page already has."""
     from tasks.models import WorkstreamEvent
 
-    rows = list(WorkstreamEvent.objects.filter(run=run, seq__lt=before).order_by("-seq")[:limit])
-    rows.reverse()
+    rows = list(WorkstreamEvent.objects.filter(run=run, seq__lt=before, seq__gte=before - limit).order_by("seq"))
     return rows, (rows[0].seq - 1 if rows else 0)
 
 
@@ -131,12 +135,19 @@ def _run_parts(*, owner, run) -> dict:
 
 def _task_runs(task):
     """The task's runs, oldest first, each with `newest_seq` (its newest row's seq, so its row
-    count): a LIMIT 1 read on the (run, seq) index per run inside the same query."""
+    count): one read of the (run, seq) index per run inside the same query, starting at the
+    run's `event_seq` (the newest seq handed out) so it never walks the whole workstream."""
     from tasks.models import WorkstreamEvent
 
-    newest = WorkstreamEvent.objects.filter(run=OuterRef("pk")).order_by("-seq").values("seq")[:1]
+    newest = (
+        WorkstreamEvent.objects.filter(run=OuterRef("pk"), seq__gte=OuterRef("event_seq"))
+        .order_by("-seq")
+        .values("seq")[:1]
+    )
     return list(
-        task.runs.select_related("workspace", "task").annotate(newest_seq=Subquery(newest)).order_by("created_at", "pk")
+        task.runs.select_related("workspace", "task")
+        .annotate(newest_seq=Coalesce(Subquery(newest), F("event_seq")))
+        .order_by("created_at", "pk")
     )
 
 
