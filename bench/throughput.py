@@ -5,10 +5,15 @@ The Command side is the whole engine path (dispatch job → claim with lease →
 events → verification gate → completed) with a no-op step handler (bench.noop_handlers). Both
 sides enqueue everything in one transaction while the cluster is already up, and the clock runs
 from that commit until the last run is completed / the last bare task is acknowledged.
+
+This process queues the runs with the same COMMAND_WORKERS as the cluster (in a deployment the
+web and the worker read one configuration), so the batch's transaction enqueues one draining
+dispatch job per worker (tasks.engine.dispatch.enqueue_dispatch), as the product does.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from bench.harness import emit, figure, make_user, setup_django, workers
@@ -78,6 +83,7 @@ def _bare(n: int) -> float:
 
 
 def main() -> list[dict]:
+    os.environ["COMMAND_WORKERS"] = WORKER_ENV["COMMAND_WORKERS"]
     setup_django()
     owner = make_user()
     with workers(1, log="queue.log", **WORKER_ENV):

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import logging
+import time
 
 logger = logging.getLogger(__name__)
 
 
 def dispatch_next() -> str:
-    """Claim the best eligible run (after reaping expired leases) and execute it."""
-    from tasks.engine.dispatch import dispatch_claim
-    from tasks.engine.executor import run_execute
+    """Reap expired leases, then claim and execute eligible runs one after another until none is
+    claimable or the job's turn is over (tasks.engine.executor.queue_drain)."""
+    from tasks.engine.executor import queue_drain
     from tasks.engine.recovery import recover_expired_runs
 
+    started = time.monotonic()
     recover_expired_runs()
-    claim = dispatch_claim()
-    if claim is None:
+    drained = queue_drain(job_started=started)
+    if not drained.runs:
         return "nothing to run"
-    return f"{claim.run.reference}: {run_execute(claim=claim)}"
+    shown = "; ".join(f"{reference}: {outcome}" for reference, outcome in drained.runs[:20])
+    more = len(drained.runs) - 20
+    if more > 0:
+        shown += f"; and {more} more"
+    return shown + ("; the rest handed back to the queue" if drained.handed_back else "")
 
 
 def run_execute(run_id: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,12 +43,49 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+class _DispatchEnqueued:
+    """Marks, in the transaction's on-commit list, one dispatch job this transaction enqueued.
+
+    The marker lives exactly as long as the job's queue row: both are dropped when the savepoint
+    around them rolls back, so counting markers never counts a job that will not exist.
+    """
+
+    def __call__(self) -> None:
+        pass
+
+
+def _dispatch_jobs_in_this_transaction() -> int:
+    return sum(1 for _, func, _ in connection.run_on_commit if isinstance(func, _DispatchEnqueued))
+
+
 def enqueue_dispatch() -> None:
-    """Ask a worker to claim the next eligible run. With the ORM broker this row is written in
-    the caller's transaction, so it exists exactly when the caller's changes do."""
+    """Ask a worker to claim eligible runs. With the ORM broker this row is written in the
+    caller's transaction, so it exists exactly when the caller's changes do.
+
+    One transaction enqueues at most COMMAND_WORKERS dispatch jobs, however many runs it queues.
+    Why that leaves no run without a dispatch that will see it:
+    * the job rows commit together with every run of the transaction, and no job can start
+      before that commit, so each of these jobs sees all of them on its first claim;
+    * a dispatch job drains: it claims and executes runs until none is claimable (queue_drain);
+    * what it cannot claim is held back by a leased run (its workspace or its owner's cap, the
+      only holds that outlast a claim) or a run waiting for approval; a leased run that ends
+      claims again in the same job or enqueues a dispatch when its job stops (run_execute,
+      queue_drain), and every control that requeues a run enqueues one;
+    * a job that finds nothing committed yet belongs to an older transaction, never this one.
+    Other transactions' jobs are never counted: one of them may already have made its last
+    claim before this transaction commits. The 30 s reaper stays the safety net only.
+    Outside a transaction (autocommit) and in django-q2's sync mode (the job runs inline, before
+    the commit) every call enqueues.
+    """
+    from django_q.conf import Conf
     from django_q.tasks import async_task
 
+    in_transaction = connection.in_atomic_block and not Conf.SYNC
+    if in_transaction and _dispatch_jobs_in_this_transaction() >= settings.COMMAND_WORKERS:
+        return
     async_task(DISPATCH_JOB, task_name=f"dispatch-{uuid.uuid4().hex[:12]}")
+    if in_transaction:
+        transaction.on_commit(_DispatchEnqueued())
 
 
 def ensure_reaper_schedule() -> None:
@@ -253,33 +291,57 @@ def _lease_delta() -> timedelta:
     return timedelta(seconds=settings.COMMAND_LEASE_SECONDS)
 
 
+def _claimable(now):
+    """Queued, ready runs that nothing holds back: no other run holds their workspace and their
+    owner is under the cap."""
+    held = TaskRun.objects.filter(
+        state__in=TaskRun.WORKSPACE_HOLDING_STATES, mutates=True, workspace__isnull=False
+    ).values("workspace_id")
+    at_cap = (
+        TaskRun.objects.filter(state__in=TaskRun.LEASED_STATES)
+        .values("owner_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=settings.COMMAND_MAX_RUNS_PER_USER)
+        .values("owner_id")
+    )
+    return _eligible(now).exclude(mutates=True, workspace_id__in=held).exclude(owner_id__in=at_cap)
+
+
+# Pauses before looking again when every claimable run was locked by another dispatcher's claim
+# (a claim transaction lasts milliseconds).
+_CONTENDED_PAUSES = (0.005, 0.02, 0.05)
+
+
 def dispatch_claim(*, worker_id: str | None = None, run_id: int | None = None, scan: int = 50) -> Claim | None:
     """Claim the first eligible run (or exactly `run_id`) for this worker, or return None.
 
     Promises: the claimed run was queued and ready; its workspace was free (the database
     constraint decides races) and its owner under the cap; its attempt was incremented and a
     lease of COMMAND_LEASE_SECONDS granted; one event says which attempt started. A run that is
-    already leased is never claimed twice (a duplicate delivery is a logged no-op).
+    already leased is never claimed twice (a duplicate delivery is a logged no-op). When the
+    only runs it could claim were locked by another dispatcher's claim, it looks again a few
+    times before it returns None, so two workers draining one owner's runs do not give up on
+    each other.
     """
     worker_id = worker_id or worker_identity()
-    now = timezone.now()
-    candidates = _eligible(now).order_by(*_queue_order())
     if run_id is not None:
-        candidates = candidates.filter(pk=run_id)
-    else:
-        # Leave out runs that cannot start now, so a long blocked queue never hides a free one.
-        held = TaskRun.objects.filter(
-            state__in=TaskRun.WORKSPACE_HOLDING_STATES, mutates=True, workspace__isnull=False
-        ).values("workspace_id")
-        at_cap = (
-            TaskRun.objects.filter(state__in=TaskRun.LEASED_STATES)
-            .values("owner_id")
-            .annotate(n=Count("id"))
-            .filter(n__gte=settings.COMMAND_MAX_RUNS_PER_USER)
-            .values("owner_id")
-        )
-        candidates = candidates.exclude(mutates=True, workspace_id__in=held).exclude(owner_id__in=at_cap)
-    rows = list(candidates.values_list("id", "workspace_id", "owner_id", "mutates")[:scan])
+        claim = _claim_pass(worker_id, run_id, scan)
+        return claim if isinstance(claim, Claim) else None
+    for pause in (*_CONTENDED_PAUSES, None):
+        claim = _claim_pass(worker_id, None, scan)
+        if claim != "contended" or pause is None:
+            return claim if isinstance(claim, Claim) else None
+        time.sleep(pause)
+    return None
+
+
+def _claim_pass(worker_id: str, run_id: int | None, scan: int) -> Claim | str | None:
+    """One look at the queue: the claim, "contended" (a candidate was locked by another
+    dispatcher and nothing was claimed), or None."""
+    now = timezone.now()
+    # Without run_id, leave out runs that cannot start now, so a long blocked queue never hides a free one.
+    candidates = _eligible(now).filter(pk=run_id) if run_id is not None else _claimable(now)
+    rows = list(candidates.order_by(*_queue_order()).values_list("id", "workspace_id", "owner_id", "mutates")[:scan])
     if run_id is not None and not rows:
         logger.info("RUN-%03d is not claimable (already leased, finished or not ready): no-op", run_id)
         return None
@@ -289,6 +351,7 @@ def dispatch_claim(*, worker_id: str | None = None, run_id: int | None = None, s
     # would break the queue order those runs are owed.
     held_workspaces: set = set()
     held_owners: set = set()
+    contended = False
     for candidate_id, workspace_id, owner_id, mutates in rows:
         if owner_id in held_owners or (mutates and workspace_id is not None and workspace_id in held_workspaces):
             continue
@@ -301,11 +364,12 @@ def dispatch_claim(*, worker_id: str | None = None, run_id: int | None = None, s
             claim = "workspace"
         if isinstance(claim, Claim):
             return claim
+        contended = contended or claim == "locked"
         if claim in ("locked", "cap"):
             held_owners.add(owner_id)
         if claim in ("locked", "workspace") and mutates and workspace_id is not None:
             held_workspaces.add(workspace_id)
-    return None
+    return "contended" if contended else None
 
 
 def _try_claim(candidate_id: int, worker_id: str, now, user_model) -> Claim | str:
@@ -323,9 +387,13 @@ def _try_claim(candidate_id: int, worker_id: str, now, user_model) -> Claim | st
     if _active_count(run.owner_id) >= settings.COMMAND_MAX_RUNS_PER_USER:
         return "cap"
     attempt = run.attempt + 1
-    resumed = StepExecution.objects.filter(run=run).exclude(status=StepExecution.Status.PENDING).exists()
+    # A run never claimed before has only pending steps (they are created pending).
+    resumed = (
+        run.attempt > 0 and StepExecution.objects.filter(run=run).exclude(status=StepExecution.Status.PENDING).exists()
+    )
     run_transition(
         run=run,
+        locked=True,  # the SELECT … FOR UPDATE above
         to=S.RUNNING,
         title=(f"Attempt {attempt} resumed {run.reference}" if resumed else f"{run.reference} started"),
         explanation="Picked up by a worker" + (" and continuing from the last completed step." if resumed else "."),
@@ -340,12 +408,13 @@ def _try_claim(candidate_id: int, worker_id: str, now, user_model) -> Claim | st
     return Claim(run=run, lease=Lease(attempt=attempt, worker_id=worker_id))
 
 
-def run_heartbeat(*, run_id: int, lease: Lease) -> None:
-    """Extend the lease; LeaseLost when the run is no longer held with this lease."""
+def run_heartbeat(*, run_id: int, lease: Lease, **fields) -> None:
+    """Extend the lease; LeaseLost when the run is no longer held with this lease. Extra `fields`
+    (e.g. current_step_id) are written in the same fenced UPDATE."""
     now = timezone.now()
     updated = TaskRun.objects.filter(
         pk=run_id, attempt=lease.attempt, worker_id=lease.worker_id, state__in=TaskRun.LEASED_STATES
-    ).update(heartbeat_at=now, lease_expires_at=now + _lease_delta())
+    ).update(heartbeat_at=now, lease_expires_at=now + _lease_delta(), **fields)
     if not updated:
         raise LeaseLost(f"RUN-{run_id:03d}: lease {lease.attempt} is no longer held.")
 
@@ -353,3 +422,8 @@ def run_heartbeat(*, run_id: int, lease: Lease) -> None:
 def dispatch_pending() -> bool:
     """Whether a queued run is ready now (so another dispatch job is worth enqueueing)."""
     return _eligible(timezone.now()).exists()
+
+
+def dispatch_claimable() -> bool:
+    """Whether a queued, ready run is held back by nothing (no busy workspace, owner under the cap)."""
+    return _claimable(timezone.now()).exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -17,7 +18,15 @@ from django.utils import timezone
 
 from providers.contracts import ActionType, PlanStep
 from tasks.engine.approval import approval_gate
-from tasks.engine.dispatch import Claim, enqueue_dispatch, run_heartbeat, schedule_dispatch_at
+from tasks.engine.dispatch import (
+    Claim,
+    dispatch_claim,
+    dispatch_claimable,
+    dispatch_pending,
+    enqueue_dispatch,
+    run_heartbeat,
+    schedule_dispatch_at,
+)
 from tasks.engine.errors import IllegalTransition, LeaseLost, StepFailed
 from tasks.engine.handlers import StepContext, StepResult, handler_for
 from tasks.engine.remediation import remediation_propose
@@ -70,14 +79,14 @@ def _stopped(run: TaskRun, lease: Lease) -> str:
     return S.CANCELLED
 
 
-def _fence(run: TaskRun, lease: Lease) -> None:
+def _fence(run: TaskRun, lease: Lease, **run_fields) -> None:
     """Inside a transaction: lock the run row if this lease still holds it, else LeaseLost."""
-    run_heartbeat(run_id=run.pk, lease=lease)
+    run_heartbeat(run_id=run.pk, lease=lease, **run_fields)
 
 
-def _step_update(run: TaskRun, lease: Lease, step: StepExecution, **values) -> None:
+def _step_update(run: TaskRun, lease: Lease, step: StepExecution, run_fields: dict | None = None, **values) -> None:
     with transaction.atomic():
-        _fence(run, lease)
+        _fence(run, lease, **(run_fields or {}))
         StepExecution.objects.filter(pk=step.pk).update(**values)
         for key, value in values.items():
             setattr(step, key, value)
@@ -91,30 +100,31 @@ def _next_step(run: TaskRun) -> StepExecution | None:
     return StepExecution.objects.filter(run=run, status=SE.PENDING).order_by("position").first()
 
 
-def run_execute(*, claim: Claim) -> str:
+def run_execute(*, claim: Claim, job_started: float | None = None, hand_on: bool = True) -> str:
     """Execute the claimed run until it finishes, waits, pauses or is handed back to the queue.
 
     Returns the state the run was left in ("lease_lost" when this worker was superseded and
     therefore stopped writing). Never raises for a step failure: failures become states.
+    `job_started` (time.monotonic() when the django-q2 job began; now by default) is where the
+    job's budget is counted from: past it the run hands itself back at the next step boundary.
+    With `hand_on` a run that let go of its worker enqueues a dispatch for whatever it may have
+    unblocked; a draining job (queue_drain) passes False because it claims again itself.
     """
     run, lease = claim.run, claim.lease
     lost = threading.Event()
     beat = _Heartbeat(run.pk, lease, lost)
     beat.start()
     try:
-        outcome = _execute_steps(run, lease, lost)
+        outcome = _execute_steps(run, lease, lost, time.monotonic() if job_started is None else job_started)
     except LeaseLost as exc:
         logger.warning("%s", exc)
         outcome = "lease_lost"
     finally:
         beat.stopped.set()
         beat.join(timeout=5)
-    if outcome != "lease_lost":
+    if hand_on and outcome != "lease_lost" and dispatch_pending():
         # The run let go of its worker (and maybe its workspace): let the next one start.
-        from tasks.engine.dispatch import dispatch_pending
-
-        if dispatch_pending():
-            enqueue_dispatch()
+        enqueue_dispatch()
     return outcome
 
 
@@ -124,9 +134,52 @@ def _job_budget_seconds() -> float:
     return float(getattr(settings, "Q_TIMEOUT", 1800)) * 0.5
 
 
-def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event) -> str:
+# A draining job claims no further run after this long, so other background jobs (planning with
+# a provider, the reaper) get a worker slot at least this often even with one worker.
+DRAIN_TURN_SECONDS = 30.0
+
+
+@dataclass
+class Drained:
+    """What one draining job did: (run reference, state it was left in) per run, and whether it
+    stopped at its time budget with runs still waiting (then it enqueued a dispatch for them)."""
+
+    runs: list[tuple[str, str]] = field(default_factory=list)
+    handed_back: bool = False
+
+
+def queue_drain(*, job_started: float | None = None) -> Drained:
+    """Claim and execute runs one after another in this worker slot until none is claimable or
+    the job's turn is over, so one django-q2 job can execute many runs.
+
+    Promises: every run is claimed by dispatch_claim and executed by run_execute exactly as a
+    single-run job would (lease, fencing, heartbeats, workspace and per-user limits unchanged);
+    no run is claimed once min(DRAIN_TURN_SECONDS, half of Q_TIMEOUT) has passed since
+    `job_started`, and a run under way hands itself back at a step boundary past half of
+    Q_TIMEOUT; the job always claims at least once. When it stops with a run still waiting that
+    it may not leave behind, it enqueues one dispatch job: after its turn, any ready run; when
+    it found nothing to claim, only a run nothing holds back (one locked by another claim that
+    did not happen). Runs held by a workspace or the cap are dispatched when their holder ends.
+    """
+    started = time.monotonic() if job_started is None else job_started
+    turn = min(DRAIN_TURN_SECONDS, _job_budget_seconds())
+    drained = Drained()
+    while True:
+        claim = dispatch_claim()
+        if claim is None:
+            if drained.runs and dispatch_claimable():
+                enqueue_dispatch()
+            return drained
+        drained.runs.append((claim.run.reference, run_execute(claim=claim, job_started=started, hand_on=False)))
+        if time.monotonic() - started >= turn:
+            drained.handed_back = dispatch_pending()
+            if drained.handed_back:
+                enqueue_dispatch()
+            return drained
+
+
+def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: float) -> str:
     workspace_path = _workspace_path(run)
-    started = time.monotonic()
     first = True
     while True:
         if lost.is_set():
@@ -149,7 +202,7 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event) -> str:
             return S.PAUSED
         step = _next_step(run)
         if step is None:
-            return _finish(run, lease)
+            return _finish(run, lease, current.state)
         if not first and time.monotonic() - started > _job_budget_seconds() and current.control_request == "":
             run_transition(
                 run=run,
@@ -256,9 +309,15 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
     attempt_no = step.attempts + 1
     with transaction.atomic():
         _step_update(
-            run, lease, step, status=SE.RUNNING, attempts=attempt_no, started_at=timezone.now(), next_attempt_at=None
+            run,
+            lease,
+            step,
+            run_fields={"current_step_id": step.step_id},
+            status=SE.RUNNING,
+            attempts=attempt_no,
+            started_at=timezone.now(),
+            next_attempt_at=None,
         )
-        TaskRun.objects.filter(pk=run.pk).update(current_step_id=step.step_id)
         ctx.emit(
             kind="step.started",
             phase="verify" if step.action_type == ActionType.VERIFY else "execute",
@@ -435,31 +494,33 @@ def _on_failure(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecutio
         return S.FAILED
 
 
-def _finish(run: TaskRun, lease: Lease) -> str:
+def _finish(run: TaskRun, lease: Lease, state: str) -> str:
+    """The verification gate, then `verifying` → `completed` in one transaction (`state` is the
+    run's state as the executor last read it under this lease)."""
     ok, why = verification_passed(run)
     if not ok:
         run_transition(run=run, to=S.FAILED, lease=lease, title=f"{run.reference} not completed", reason=why)
         return S.FAILED
-    current = TaskRun.objects.get(pk=run.pk)
-    if current.state != S.VERIFYING:
-        run_transition(
-            run=run,
-            to=S.VERIFYING,
-            lease=lease,
-            title="Checking the verification gate",
-            explanation="Every verification step passed.",
-        )
-    try:
-        run_transition(
-            run=run,
-            to=S.COMPLETED,
-            lease=lease,
-            title=f"{run.reference} completed",
-            reason=_completion_reason(run),
-        )
-    except IllegalTransition as exc:
-        run_transition(run=run, to=S.FAILED, lease=lease, title=f"{run.reference} not completed", reason=str(exc))
-        return S.FAILED
+    reason = _completion_reason(run)
+    with transaction.atomic():
+        locked = False
+        if state != S.VERIFYING:
+            run_transition(
+                run=run,
+                to=S.VERIFYING,
+                lease=lease,
+                title="Checking the verification gate",
+                explanation="Every verification step passed.",
+            )
+            locked = True  # that transition locked the row and left `run` as written
+        try:
+            run_transition(
+                run=run, to=S.COMPLETED, lease=lease, locked=locked, title=f"{run.reference} completed", reason=reason
+            )
+        except IllegalTransition as exc:
+            title = f"{run.reference} not completed"
+            run_transition(run=run, to=S.FAILED, lease=lease, locked=locked, title=title, reason=str(exc))
+            return S.FAILED
     return S.COMPLETED
 
 

@@ -88,6 +88,7 @@ def run_transition(
     explanation: str = "",
     lease: Lease | None = None,
     payload: dict | None = None,
+    locked: bool = False,
     **fields,
 ) -> TaskRun:
     """Move `run` to state `to`, or raise.
@@ -96,10 +97,16 @@ def run_transition(
     IllegalTransition); with `lease`, it happens only while that lease is still current (else
     LeaseLost, and nothing is written); `completed` only when the verification gate holds;
     the task mirrors the run state; one workstream event says what happened. Extra `fields`
-    (e.g. ready_at, blocking_reason) are written in the same UPDATE.
+    (e.g. ready_at, blocking_reason) are written in the same UPDATE. With `locked` the caller
+    already holds the run's row lock in the current transaction and `run` is the row as read (or
+    last transitioned) under that lock, so it is not read again.
     """
     with transaction.atomic():
-        current = TaskRun.objects.select_for_update().get(pk=run.pk)
+        if locked:
+            current = TaskRun(pk=run.pk, task_id=run.task_id, state=run.state, attempt=run.attempt)
+            current.worker_id, current.started_at = run.worker_id, run.started_at
+        else:
+            current = TaskRun.objects.select_for_update().get(pk=run.pk)
         if lease is not None and (current.attempt, current.worker_id) != lease.as_tuple():
             raise LeaseLost(f"{run.reference}: attempt {lease.attempt} was superseded; nothing written.")
         if to not in TRANSITIONS[current.state]:
