@@ -5,8 +5,10 @@
 
 The clock starts just before `event_emit` (so the figure includes the INSERT and the publish)
 and stops when the client has the row with that event's id. Events are paced (not a burst), the
-way a run produces them. The baseline is a bare Channels consumer echoing through the same
-channel layer (bench.echo), timed the same way from the same client.
+way a run produces them. Clients subscribe the way the thread page does: to the run's rows and to
+the task switcher, so the socket gets the owner's switcher news too. The baseline is a bare
+Channels consumer echoing through the same channel layer (bench.echo), timed the same way from the
+same client.
 """
 
 from __future__ import annotations
@@ -126,11 +128,22 @@ def _latencies(clients: Clients, sent: dict[int, float], n_clients: int) -> tupl
     return values, missing
 
 
+def _missing_note(clients: Clients, sent: dict[int, float], n_clients: int) -> str:
+    """Who missed rows: one socket that got nothing reads differently from rows lost here and there."""
+    short = {c: sum((c, s) not in clients.arrivals for s in sent) for c in range(n_clients)}
+    short = {c: n for c, n in short.items() if n}
+    if not short:
+        return ""
+    silent = sum(1 for n in short.values() if n == len(sent))
+    return f" ({len(short)} clients short, {silent} of them got none of the rows)"
+
+
 def _command_latency(base: str, cookie: str, owner, *, events: int, n_clients: int, pace: float, proc=None):
     _, run = make_run(owner, title="live latency")
     headers = {"Origin": base, "Cookie": f"sessionid={cookie}"}
     url = base.replace("http", "ws") + "/ws/workstream/"
-    sub = {"type": "subscribe", "runs": [{"run": run.pk, "after": 0}]}
+    # What the thread page sends (command.html has data-switcher): the run's rows and the switcher.
+    sub = {"type": "subscribe", "runs": [{"run": run.pk, "after": 0}], "switcher": True}
     rss_before = rss_kb(proc.pid) if proc else 0
     clients = Clients(url, headers, sub, n_clients, rf'id="event-{run.pk}-(\d+)"')
     clients.start()
@@ -140,7 +153,7 @@ def _command_latency(base: str, cookie: str, owner, *, events: int, n_clients: i
     rss_after = rss_kb(proc.pid) if proc else 0
     clients.stop()
     values, missing = _latencies(clients, sent, n_clients)
-    return values, missing, (rss_before, rss_connected, rss_after)
+    return values, (missing, _missing_note(clients, sent, n_clients)), (rss_before, rss_connected, rss_after)
 
 
 def _echo_latency(events: int, pace: float) -> list[float]:
@@ -167,10 +180,10 @@ def latency(events: int = 1000, pace: float = 0.015) -> list[dict]:
     redis = bool(os.environ.get("REDIS_URL"))
     mode = "Redis layer" if redis else "embedded (SQLite, table tail)"
     with daphne(log="latency.log") as (base, _):
-        values, missing, _ = _command_latency(base, cookie, owner, events=events, n_clients=1, pace=pace)
+        values, (missing, why), _ = _command_latency(base, cookie, owner, events=events, n_clients=1, pace=pace)
     echo = _echo_latency(events, pace)
     p50, p95, e50, e95 = percentile(values, 50), percentile(values, 95), percentile(echo, 50), percentile(echo, 95)
-    note = f"{len(values)} of {events} rows received" + (f", {missing} missing" if missing else "")
+    note = f"{len(values)} of {events} rows received" + (f", {missing} missing{why}" if missing else "")
     if redis:
         target, met = "p95 ≤ 1.5× baseline", (p95 <= 1.5 * e95 and not missing)
     else:
@@ -206,7 +219,7 @@ def fanout(n_clients: int = 200, events: int = 50, pace: float = 0.1) -> list[di
     cookie = session_cookie(owner)
     with daphne(log="fanout.log") as (base, proc):
         one, _, _ = _command_latency(base, cookie, owner, events=events, n_clients=1, pace=pace)
-        values, missing, (rss0, rss1, rss2) = _command_latency(
+        values, (missing, why), (rss0, rss1, rss2) = _command_latency(
             base, cookie, owner, events=events, n_clients=n_clients, pace=pace, proc=proc
         )
     p95, b95 = percentile(values, 95), percentile(one, 95)
@@ -218,7 +231,7 @@ def fanout(n_clients: int = 200, events: int = 50, pace: float = 0.1) -> list[di
             "ms",
             baseline=b95,
             baseline_name="same run, 1 client, p95",
-            note=f"{len(values)} deliveries, {missing} missing",
+            note=f"{len(values)} deliveries, {missing} missing{why}",
             met=None if not missing else False,
         ),
         figure(
