@@ -99,6 +99,34 @@ def memory_for_owner(*, owner) -> MemoryOverview:
     )
 
 
+def memory_counts_for(*, owner) -> dict[str, int]:
+    """How many items of each kind are remembered, and how many decisions wait: one query (the
+    left panel of every thread page shows these counts)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    def count(queryset):
+        counted = queryset.filter(owner=OuterRef("pk")).order_by().values("owner").annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+    row = (
+        get_user_model()
+        .objects.filter(pk=owner.pk)
+        .annotate(
+            approvals=count(ApprovalPreference.objects.all()),
+            formats=count(FormatDefault.objects.all()),
+            styles=count(StylePreference.objects.all()),
+            clarifications=count(RememberedClarification.objects.all()),
+            pending=count(ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING)),
+        )
+        .values("approvals", "formats", "styles", "clarifications", "pending")
+        .get()
+    )
+    row["empty"] = not (row["approvals"] or row["formats"] or row["styles"] or row["clarifications"])
+    return row
+
+
 @dataclass(frozen=True)
 class MemoryNote:
     """One line saying memory changed what Command does, with the link to change it."""

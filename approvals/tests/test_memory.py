@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ObjectDoesNotExist
 
 from approvals.errors import ApprovalRefused
-from approvals.models import ApprovalPreference, FormatDefault, RememberedClarification
+from approvals.models import ApprovalPreference, FormatDefault, RememberedClarification, StylePreference
 from approvals.selectors import (
     format_defaults_for,
     memory_for_owner,
@@ -93,3 +93,30 @@ def test_forget_removes_only_the_owners_item(owner, other_user):
         memory_forget(owner=owner, kind="nonsense", item_id=mine.pk)
     memory_forget(owner=owner, kind="format", item_id=mine.pk)
     assert memory_for_owner(owner=owner).is_empty
+
+
+def test_memory_counts_in_one_query_match_the_overview(owner, other_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from approvals.selectors import memory_counts_for
+
+    assert memory_counts_for(owner=owner) == {
+        "approvals": 0,
+        "formats": 0,
+        "styles": 0,
+        "clarifications": 0,
+        "pending": 0,
+        "empty": True,
+    }
+    FormatDefault.objects.create(owner=owner, category="document", format="pdf")
+    FormatDefault.objects.create(owner=other_user, category="document", format="docx")
+    StylePreference.objects.create(owner=owner, kind="tone", value="professional")
+    with CaptureQueriesContext(connection) as queries:
+        counts = memory_counts_for(owner=owner)
+    assert len(queries) == 1
+    overview = memory_for_owner(owner=owner)
+    assert counts["formats"] == len(overview.formats) == 1
+    assert counts["styles"] == len(overview.styles) == 1
+    assert counts["approvals"] == counts["clarifications"] == counts["pending"] == 0
+    assert counts["empty"] is False
