@@ -85,7 +85,9 @@ def _fence(run: TaskRun, lease: Lease, **run_fields) -> None:
 
 
 def _step_update(run: TaskRun, lease: Lease, step: StepExecution, run_fields: dict | None = None, **values) -> None:
-    with transaction.atomic():
+    # No savepoint: nothing catches a failure of this block inside an enclosing transaction, so
+    # it only ever rolls back together with it.
+    with transaction.atomic(savepoint=False):
         _fence(run, lease, **(run_fields or {}))
         StepExecution.objects.filter(pk=step.pk).update(**values)
         for key, value in values.items():

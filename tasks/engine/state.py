@@ -79,6 +79,17 @@ def verification_passed(run: TaskRun) -> tuple[bool, str]:
     return True, ""
 
 
+def _check_transition(run: TaskRun, current: TaskRun, to: str, lease: Lease | None) -> None:
+    if lease is not None and (current.attempt, current.worker_id) != lease.as_tuple():
+        raise LeaseLost(f"{run.reference}: attempt {lease.attempt} was superseded; nothing written.")
+    if to not in TRANSITIONS[current.state]:
+        raise IllegalTransition(f"{run.reference} cannot go from {current.state} to {to}.")
+    if to == S.COMPLETED:
+        ok, why = verification_passed(current)
+        if not ok:
+            raise IllegalTransition(f"{run.reference} cannot be completed: {why}")
+
+
 def run_transition(
     *,
     run: TaskRun,
@@ -101,20 +112,15 @@ def run_transition(
     already holds the run's row lock in the current transaction and `run` is the row as read (or
     last transitioned) under that lock, so it is not read again.
     """
-    with transaction.atomic():
-        if locked:
-            current = TaskRun(pk=run.pk, task_id=run.task_id, state=run.state, attempt=run.attempt)
-            current.worker_id, current.started_at = run.worker_id, run.started_at
-        else:
+    if locked:
+        current = TaskRun(pk=run.pk, task_id=run.task_id, state=run.state, attempt=run.attempt)
+        current.worker_id, current.started_at = run.worker_id, run.started_at
+        _check_transition(run, current, to, lease)  # refusals write nothing: no savepoint needed
+    # Under the caller's lock the block below only raises when the whole transaction must go.
+    with transaction.atomic(savepoint=not locked):
+        if not locked:
             current = TaskRun.objects.select_for_update().get(pk=run.pk)
-        if lease is not None and (current.attempt, current.worker_id) != lease.as_tuple():
-            raise LeaseLost(f"{run.reference}: attempt {lease.attempt} was superseded; nothing written.")
-        if to not in TRANSITIONS[current.state]:
-            raise IllegalTransition(f"{run.reference} cannot go from {current.state} to {to}.")
-        if to == S.COMPLETED:
-            ok, why = verification_passed(current)
-            if not ok:
-                raise IllegalTransition(f"{run.reference} cannot be completed: {why}")
+            _check_transition(run, current, to, lease)
         now = timezone.now()
         values = {"state": to, "state_reason": reason, **fields}
         if to in TERMINAL:
