@@ -287,3 +287,23 @@ def test_the_thread_list_loads_in_place_and_keeps_other_peoples_threads_out(owne
 def test_no_threads_yet_is_said_plainly(owner_client):
     html = owner_client.get("/command/").content.decode()
     assert "No threads yet. Your first request starts one." in html and "Older threads" not in html
+
+
+# --- The row's clock ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/Los_Angeles"])
+def test_the_rows_clock_reads_like_the_time_filter_in_the_display_time_zone(settings, zone):
+    from datetime import UTC, datetime
+
+    from django.template import engines
+    from django.utils import timezone
+
+    settings.TIME_ZONE = zone
+    moment = datetime(2026, 3, 29, 0, 30, 5, tzinfo=UTC)
+    engine = engines["django"]
+    with timezone.override(zone):
+        ours = engine.from_string("{% load workstream %}{{ t|clock }}").render({"t": moment})
+        django = engine.from_string('{{ t|time:"H:i:s" }}').render({"t": moment})
+    assert ours == django == timezone.localtime(moment, timezone.get_current_timezone()).strftime("%H:%M:%S")
+    assert engine.from_string("{% load workstream %}[{{ t|clock }}]").render({"t": None}) == "[]"
