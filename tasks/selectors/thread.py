@@ -23,6 +23,9 @@ from tasks.selectors.runs import run_status, run_steps
 # Newest workstream rows per run on the thread page, and how many "Show earlier rows" adds.
 THREAD_ROWS = 25
 EARLIER_ROWS = 50
+# When a run's settled card replaces the live one, it keeps the rows the page already showed
+# (from its first row on), up to this many.
+KEPT_ROWS_MAX = 1000
 # Events per page of the task record's timeline: a short page by default (every row costs its
 # render), and longer pages for reading on, chosen on the page (`?size=`).
 TIMELINE_PAGE = 25
@@ -105,6 +108,18 @@ def run_rows_newest(*, run, limit: int) -> tuple[list, int]:
     return rows, (rows[0].seq - 1 if rows else 0)
 
 
+def run_rows_from(*, run, first: int, limit: int = KEPT_ROWS_MAX) -> tuple[list, int]:
+    """The run's rows from seq `first` on (at most the newest `limit` of them), oldest first, and
+    how many rows are earlier: a settled card keeps the rows the page already showed."""
+    from tasks.models import WorkstreamEvent
+
+    rows = list(
+        WorkstreamEvent.objects.filter(run=run, seq__gte=max(first, run.event_seq - limit + 1)).order_by("-seq")[:limit]
+    )
+    rows.reverse()
+    return rows, (rows[0].seq - 1 if rows else 0)
+
+
 def run_rows_before(*, run, before: int, limit: int = EARLIER_ROWS) -> tuple[list, int]:
     """The `limit` rows just before seq `before`, oldest first, and how many rows are still earlier
     than those: what "Show earlier rows" prepends, never a row the page already has."""
@@ -151,13 +166,20 @@ def _task_runs(task):
     )
 
 
-def thread_runs(*, owner, task, limit_rows: int = THREAD_ROWS) -> list[dict]:
+def thread_runs(*, owner, task, limit_rows: int = THREAD_ROWS, keep_from: dict | None = None) -> list[dict]:
     """Each run of the task, oldest first, with what the thread shows under it: its status, steps,
     its newest `limit_rows` workstream rows (and how many earlier rows there are), approvals,
-    file changes and results. The cost does not grow with a run's history."""
+    file changes and results. The cost does not grow with a run's history.
+
+    `keep_from` ({run id: seq}) asks for a run's rows from that seq on instead: the page already
+    shows them (its settled card must not drop rows the operator was reading)."""
     runs = []
     for run in _task_runs(task):
-        events, earlier = run_rows_newest(run=run, limit=limit_rows)
+        first = (keep_from or {}).get(run.pk)
+        if first:
+            events, earlier = run_rows_from(run=run, first=first)
+        else:
+            events, earlier = run_rows_newest(run=run, limit=limit_rows)
         runs.append({**_run_parts(owner=owner, run=run), "events": events, "earlier_rows": earlier})
     return runs
 

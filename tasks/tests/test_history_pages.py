@@ -307,3 +307,28 @@ def test_the_rows_clock_reads_like_the_time_filter_in_the_display_time_zone(sett
         django = engine.from_string('{{ t|time:"H:i:s" }}').render({"t": moment})
     assert ours == django == timezone.localtime(moment, timezone.get_current_timezone()).strftime("%H:%M:%S")
     assert engine.from_string("{% load workstream %}[{{ t|clock }}]").render({"t": None}) == "[]"
+
+
+def test_a_settled_card_keeps_the_rows_the_page_already_shows(owner_client, owner, tmp_path):
+    total = THREAD_ROWS + EARLIER_ROWS + 10
+    run = _run(owner, tmp_path, rows=total)
+    # The page had loaded earlier rows down to seq 11 when the run finished.
+    html = owner_client.get(f"/command/{run.task_id}/?rows_of={run.pk}&rows_from=11").content.decode()
+    card = html.split(f'id="run-{run.pk}"', 1)[1]
+    assert _seqs(card) == list(range(11, total + 1))
+    assert "10 earlier rows" in card
+    # No rows on the page (rows_from=0): the usual newest window.
+    html = owner_client.get(f"/command/{run.task_id}/?rows_of={run.pk}&rows_from=0").content.decode()
+    assert _seqs(html) == list(range(total - THREAD_ROWS + 1, total + 1))
+    bad = owner_client.get(f"/command/{run.task_id}/?rows_of=x&rows_from=3")
+    assert bad.status_code == 400 and "must be a run id and the seq of a row" in bad.content.decode()
+
+
+def test_the_finished_runs_refresh_asks_to_keep_the_pages_rows(owner, tmp_path):
+    from tasks import realtime
+
+    run = _run(owner, tmp_path, rows=3)
+    run.__class__.objects.filter(pk=run.pk).update(state="completed", finished_at=run.created_at)
+    events = list(WorkstreamEvent.objects.filter(run=run).order_by("seq"))
+    html = realtime.render_rows_oob(run_id=run.pk, events=events).html
+    assert f"rows_of: {run.pk}, rows_from: window.commandFirstSeq({run.pk})" in html

@@ -48,14 +48,26 @@ def command_home(request):
 @login_required
 @require_GET
 def command_task(request, task_id):
-    """One task's thread in the centre panel; `?run=` marks the run a deep link points at."""
+    """One task's thread in the centre panel; `?run=` marks the run a deep link points at.
+    `?rows_of=<run>&rows_from=<seq>` gives that run its rows from that seq on: its settled card
+    replacing the live one must not drop rows the page shows."""
     from tasks.views.task import _detail_context
 
     task = selectors.task_get_for_owner(owner=request.user, task_id=task_id)
+    keep_from = None
+    if "rows_from" in request.GET:
+        # A run's settled card (workstream_oob.html) keeps the rows the page already shows.
+        try:
+            keep_from = {int(request.GET.get("rows_of", "")): int(request.GET["rows_from"])}
+        except ValueError:
+            message = "“rows_of” and “rows_from” must be a run id and the seq of a row (whole numbers)."
+            return HttpResponse(message, status=400, content_type="text/plain")
     context = _detail_context(
         request,
         task,
-        thread=selectors.thread_runs(owner=request.user, task=task, limit_rows=selectors.THREAD_ROWS),
+        thread=selectors.thread_runs(
+            owner=request.user, task=task, limit_rows=selectors.THREAD_ROWS, keep_from=keep_from
+        ),
         focus_run=request.GET.get("run", ""),
         can_start=selectors.run_list_for_task(task=task)["can_start"],
         **_switcher_context(request),
