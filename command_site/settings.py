@@ -181,7 +181,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            # Reads may wait longer than the layer's blocking receive (BZPOPMIN, 5 s): redis-py 8's
+            # default socket timeout is also 5 s, which tears down every quiet socket's consumer
+            # (django/channels_redis#422). A dead connection still times out.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 1000, "expiry": 30},
         }
     }
     CACHES = {

@@ -37,7 +37,10 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
         self.switcher_seen: tuple | None = None
         self.switcher_lock = asyncio.Lock()
         self.switcher_task: asyncio.Task | None = None
-        self.switcher_due: float | None = None  # when the oldest change not yet looked at was announced
+        # What the next look at the switcher must have seen: announced events (run → seq), and a
+        # moment it must have started after (None: nothing pending).
+        self.switcher_announced: dict[int, int] = {}
+        self.switcher_not_before: float | None = None
         self.switcher_checked = 0.0
         # Fallback narration per run: the last line sent and when it was checked.
         self.narration: dict[int, str] = {}
@@ -79,7 +82,7 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
                     await self.channel_layer.group_add(realtime.user_group(self.user.pk), self.channel_name)
                     self.wants_switcher = True
                 # The page may have missed changes while the socket was down: send it fresh.
-                await self._push_switcher(force=True, fresh_after=asyncio.get_running_loop().time())
+                await self._push_switcher(force=True, announced={}, not_before=asyncio.get_running_loop().time())
         elif kind == "unsubscribe":
             for run_id in content.get("runs", []):
                 if isinstance(run_id, int) and self.cursors.pop(run_id, None) is not None:
@@ -110,44 +113,46 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
         run_id, seq = message.get("run_id"), message.get("seq")
         if run_id in self.cursors:
             await self._flush(run_id, target=seq if isinstance(seq, int) else None)
-        if message.get("group") != "run":
-            self._switcher_changed()
+        if message.get("group") != "run" and isinstance(run_id, int) and isinstance(seq, int):
+            self._switcher_changed(run_id=run_id, seq=seq)
 
-    def _switcher_changed(self) -> None:
-        """Something the switcher shows may have changed: look soon, in the background, so the
-        run's rows never wait behind a switcher render."""
+    def _switcher_changed(self, *, run_id: int | None = None, seq: int = 0, not_before: float = 0.0) -> None:
+        """Something the switcher shows may have changed (an announced event, or a periodic check):
+        look soon, in the background, so the run's rows never wait behind a switcher render."""
         if not self.wants_switcher:
             return
-        if self.switcher_due is None:
-            self.switcher_due = asyncio.get_running_loop().time()
+        if run_id is not None:
+            self.switcher_announced[run_id] = max(seq, self.switcher_announced.get(run_id, 0))
+        self.switcher_not_before = max(not_before, self.switcher_not_before or 0.0)
         if self.switcher_task is None or self.switcher_task.done():
             self.switcher_task = asyncio.ensure_future(self._switcher_refresh())
 
     async def _switcher_refresh(self) -> None:
         loop = asyncio.get_running_loop()
-        while self.switcher_due is not None:
+        while self.switcher_not_before is not None:
             # The switcher shows each run's latest row, so it changes with every event; a page needs
             # it current, not at the event rate: at most one look per SWITCHER_PAUSE, and always a
             # last look after the last change.
             wait = self.switcher_checked + SWITCHER_PAUSE - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            due, self.switcher_due = self.switcher_due, None
+            announced, not_before = self.switcher_announced, self.switcher_not_before
+            self.switcher_announced, self.switcher_not_before = {}, None
             self.switcher_checked = loop.time()
             try:
-                await self._push_switcher(fresh_after=due)
+                await self._push_switcher(announced=announced, not_before=not_before)
             except Exception:
                 logger.exception("task switcher refresh failed; the next change or check tries again")
 
-    async def _push_switcher(self, *, fresh_after: float, force: bool = False) -> None:
+    async def _push_switcher(self, *, announced: dict[int, int], not_before: float, force: bool = False) -> None:
         if not self.wants_switcher:
             return
         async with self.switcher_lock:
-            signature = await realtime.shared_switcher_signature(user=self.user, fresh_after=fresh_after)
-            if not force and signature == self.switcher_seen:
+            look = await realtime.shared_switcher_look(user=self.user, announced=announced, not_before=not_before)
+            if not force and look.signature == self.switcher_seen:
                 return
-            html = await realtime.shared_switcher_html(user=self.user, signature=signature)
-            self.switcher_seen = signature
+            html = await realtime.shared_switcher_html(user=self.user, signature=look.signature)
+            self.switcher_seen = look.signature
             await self.send(text_data=html)
 
     async def _narrate(self, run_id: int) -> None:
@@ -202,10 +207,11 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(interval)
             try:
-                # The switcher covers runs this page has not subscribed to: check it about once a second.
+                # The switcher covers changes no push announces (a run started by another process):
+                # look about once a second, taking a look another socket made in the last half of it.
                 if self.wants_switcher and loop.time() - switcher_checked >= SWITCHER_TAIL_EVERY:
                     switcher_checked = loop.time()
-                    self._switcher_changed()
+                    self._switcher_changed(not_before=switcher_checked - SWITCHER_TAIL_EVERY / 2)
                 if not self.cursors:
                     interval = min(idle, interval * 2)
                     continue

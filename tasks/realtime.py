@@ -182,14 +182,27 @@ def switcher_signature(*, user) -> tuple:
     return signature(owner=user)
 
 
-async def shared_switcher_signature(*, user, fresh_after: float) -> tuple:
-    """The owner's switcher fingerprint, shared by the owner's sockets in this process; a read that
-    started after `fresh_after` (the push or check that asked) has seen what prompted it."""
-    return await shared.get(
-        ("switcher-signature", user.pk),
-        lambda: switcher_signature(user=user),
-        accept=lambda started, _: started >= fresh_after,
-    )
+@dataclass(frozen=True)
+class SwitcherLook:
+    signature: tuple
+    run_seqs: dict  # run id → its event counter, as this read saw it
+
+
+def switcher_look(*, user) -> SwitcherLook:
+    """The switcher's fingerprint, and how far each of the owner's runs had got when it was read
+    (the counter moves in the same transaction as the event, so this says which events it saw)."""
+    seqs = dict(TaskRun.objects.filter(owner_id=user.pk).values_list("pk", "event_seq"))
+    return SwitcherLook(signature=switcher_signature(user=user), run_seqs=seqs)
+
+
+async def shared_switcher_look(*, user, announced: dict[int, int], not_before: float) -> SwitcherLook:
+    """`switcher_look`, shared by the owner's sockets in this process: a read is good enough for a
+    socket when it saw every event announced to it and started after `not_before`."""
+
+    def accept(started: float, look: SwitcherLook) -> bool:
+        return started >= not_before and all(look.run_seqs.get(run, 0) >= seq for run, seq in announced.items())
+
+    return await shared.get(("switcher-look", user.pk), lambda: switcher_look(user=user), accept=accept)
 
 
 async def shared_switcher_html(*, user, signature: tuple) -> str:
