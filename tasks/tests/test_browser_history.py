@@ -9,7 +9,7 @@ from tasks.engine.dispatch import run_create
 from tasks.models import TaskRun, WorkstreamEvent
 from tasks.selectors import EARLIER_ROWS, THREAD_ROWS, TIMELINE_PAGE
 from tasks.tests import browser
-from tasks.tests.browser import browser_marks, row_seqs, serious_violations, signed_in_page, wait_for
+from tasks.tests.browser import browser_marks, row_seqs, screenshot, serious_violations, signed_in_page, wait_for
 from tasks.tests.engine_support import make_task, make_workspace, step
 
 pytestmark = browser_marks
@@ -50,6 +50,7 @@ def test_earlier_rows_and_timeline_pages_load_in_place_in_order(stack, chromium,
     # The thread: newest rows only, then "Show earlier rows" from the keyboard until none are left.
     page.goto(f"{stack.url}/command/{run.task_id}/")
     assert row_seqs(page, run.pk) == list(range(TOTAL - THREAD_ROWS + 1, TOTAL + 1))
+    screenshot(page, "thread-long-history")
     shown = THREAD_ROWS
     control = f'[data-earlier-rows="{run.pk}"]'
     while shown < TOTAL:
@@ -73,6 +74,7 @@ def test_earlier_rows_and_timeline_pages_load_in_place_in_order(stack, chromium,
     assert row_seqs_in_timeline(page) == list(range(TOTAL - TIMELINE_PAGE + 1, TOTAL + 1))
     assert f"Events {TOTAL - TIMELINE_PAGE + 1}–{TOTAL} of {TOTAL}" in page.inner_text("[data-replay-position]")
     problems["task record, newest page"] = serious_violations(page)
+    screenshot(page, "task-long-history")
     page.click("nav.timeline-nav >> text=Earlier events")
     page.wait_for_url(f"**/task/{run.task_id}/?page=2*", timeout=10_000)
     page.wait_for_function("document.activeElement && document.activeElement.id === 'timeline-title'", timeout=5_000)
