@@ -1,7 +1,7 @@
 """Reads for tasks, by concept. Every selector takes the requesting user (or an object already
 checked against them) and returns only their objects."""
 
-from tasks.selectors.runs import run_get_for_owner, run_list_for_task, run_status, run_steps
+from tasks.selectors.runs import run_get_for_owner, run_list_for_task, run_status, run_steps, task_can_start
 from tasks.selectors.switcher import (
     NOTICE_MINUTES,
     SWITCHER_LIMIT,
@@ -53,6 +53,7 @@ __all__ = [
     "switcher_entries",
     "switcher_notice",
     "switcher_signature",
+    "task_can_start",
     "task_get_for_owner",
     "task_list_recent",
     "task_page_for_owner",

@@ -128,15 +128,19 @@ def _queue_positions(queued: list) -> dict[int, int]:
 def run_list_for_task(*, task, limit: int = 10) -> dict:
     """The runs section of a task page: newest runs first with their status, and whether a new
     run may start (the task has a plan and nothing is under way)."""
+    runs = list(task.runs.select_related("workspace").order_by("-created_at")[:limit])
+    return {"task": task, "runs": run_statuses(runs), "can_start": task_can_start(task=task)}
+
+
+def task_can_start(*, task) -> bool:
+    """A new run may start: the task is planned and none of its runs is under way."""
     from tasks.models import TaskRun
 
-    runs = list(task.runs.select_related("workspace").order_by("-created_at")[:limit])
-    active = any(r.state not in TaskRun.TERMINAL_STATES for r in runs)
-    return {
-        "task": task,
-        "runs": run_statuses(runs),
-        "can_start": not active and task.plan_revisions.exists() and task.status == task.Status.PLANNED,
-    }
+    return (
+        task.status == task.Status.PLANNED
+        and task.plan_revisions.exists()
+        and not task.runs.exclude(state__in=TaskRun.TERMINAL_STATES).exists()
+    )
 
 
 def run_steps(*, run) -> list:

@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from tasks.models import Task
-from tasks.selectors.runs import run_status, run_steps
+from tasks.selectors.runs import run_status, run_statuses, run_steps
 
 # Newest workstream rows per run on the thread page, and how many "Show earlier rows" adds.
 THREAD_ROWS = 25
@@ -132,14 +132,14 @@ def run_rows_before(*, run, before: int, limit: int = EARLIER_ROWS) -> tuple[lis
 # --- The thread and the record -----------------------------------------------------------------
 
 
-def _run_parts(*, owner, run) -> dict:
+def _run_parts(*, owner, run, status: dict | None = None) -> dict:
     """What the thread and the record show about one run, apart from its rows."""
     from approvals.selectors import approvals_for_run
     from outputs.selectors import asset_list_for_run
     from workspaces.models import FileChange
 
     return {
-        "status": run_status(run=run),
+        "status": status if status is not None else run_status(run=run),
         "run": run,
         "steps": run_steps(run=run),
         "approvals": list(approvals_for_run(owner=owner, run_id=run.pk).order_by("created_at")),
@@ -174,13 +174,14 @@ def thread_runs(*, owner, task, limit_rows: int = THREAD_ROWS, keep_from: dict |
     `keep_from` ({run id: seq}) asks for a run's rows from that seq on instead: the page already
     shows them (its settled card must not drop rows the operator was reading)."""
     runs = []
-    for run in _task_runs(task):
+    task_runs = _task_runs(task)
+    for run, status in zip(task_runs, run_statuses(task_runs), strict=True):
         first = (keep_from or {}).get(run.pk)
         if first:
             events, earlier = run_rows_from(run=run, first=first)
         else:
             events, earlier = run_rows_newest(run=run, limit=limit_rows)
-        runs.append({**_run_parts(owner=owner, run=run), "events": events, "earlier_rows": earlier})
+        runs.append({**_run_parts(owner=owner, run=run, status=status), "events": events, "earlier_rows": earlier})
     return runs
 
 
@@ -271,7 +272,10 @@ def task_record(*, owner, task, page: str | None = None, size: str | None = None
 
     task_runs = _task_runs(task)
     timeline = task_timeline(task=task, runs=task_runs, page=page, size=size)
-    runs = [_run_parts(owner=owner, run=run) for run in task_runs]
+    runs = [
+        _run_parts(owner=owner, run=run, status=status)
+        for run, status in zip(task_runs, run_statuses(task_runs), strict=True)
+    ]
     run_ids = [run.pk for run in task_runs]
     return {
         "record_runs": runs,
@@ -290,20 +294,14 @@ def task_record(*, owner, task, page: str | None = None, size: str | None = None
 
 def workspace_sidebar(*, owner, task=None) -> dict:
     """The left panel: memory summary, the thread's assets, the owner's workspaces."""
-    from approvals.selectors import approvals_pending_count, memory_for_owner
+    from approvals.selectors import memory_counts_for
     from outputs.selectors import asset_list_for_task
     from workspaces.models import Workspace
 
-    memory = memory_for_owner(owner=owner)
+    counts = memory_counts_for(owner=owner)
     return {
-        "memory": {
-            "approvals": len(memory.approvals),
-            "formats": len(memory.formats),
-            "styles": len(memory.styles),
-            "clarifications": len(memory.clarifications),
-            "empty": memory.is_empty,
-        },
-        "pending_approvals": approvals_pending_count(owner=owner),
+        "memory": {key: counts[key] for key in ("approvals", "formats", "styles", "clarifications", "empty")},
+        "pending_approvals": counts["pending"],
         "thread_assets": list(asset_list_for_task(owner=owner, task=task)[:8]) if task is not None else [],
         "sidebar_workspaces": list(Workspace.objects.filter(owner=owner).order_by("name")[:8]),
     }

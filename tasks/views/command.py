@@ -69,7 +69,7 @@ def command_task(request, task_id):
             owner=request.user, task=task, limit_rows=selectors.THREAD_ROWS, keep_from=keep_from
         ),
         focus_run=request.GET.get("run", ""),
-        can_start=selectors.run_list_for_task(task=task)["can_start"],
+        can_start=selectors.task_can_start(task=task),
         **_switcher_context(request),
         **selectors.workspace_sidebar(owner=request.user, task=task),
     )
