@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from tasks.engine.dispatch import enqueue_dispatch, run_create
+from tasks.engine.dispatch import dispatch_pending, enqueue_dispatch, run_create
 from tasks.engine.events import event_emit
 from tasks.engine.state import run_transition
 from tasks.models import StepExecution, TaskRun
@@ -94,12 +94,16 @@ def run_stop(*, run: TaskRun) -> ControlOutcome:
     (its whole process group) and marks the run cancelled."""
     current = _locked(run)
     if current.state in (S.QUEUED, S.PAUSED, S.WAITING_APPROVAL):
+        held_workspace = current.state in TaskRun.WORKSPACE_HOLDING_STATES
         StepExecution.objects.filter(run=current, status=SE.WAITING_APPROVAL).update(status=SE.CANCELLED)
         run_transition(run=current, to=S.CANCELLED, title=f"{run.reference} stopped", reason="Stopped at your request.")
         # A stopped run's open questions are closed, so nobody approves a step that will never run.
         from approvals.services import approvals_withdraw_for_run
 
         approvals_withdraw_for_run(run=current, reason="The run was stopped.")
+        if held_workspace and dispatch_pending():
+            # A run waiting for approval held its workspace: what queued behind it may start now.
+            enqueue_dispatch()
         return ControlOutcome(current, True, f"Stopped {run.reference}. Nothing more will run.")
     if current.state in TaskRun.LEASED_STATES:
         if current.control_request == "stop":

@@ -138,7 +138,7 @@ def _job_budget_seconds() -> float:
 
 # A draining job claims no further run after this long, so other background jobs (planning with
 # a provider, the reaper) get a worker slot at least this often even with one worker.
-DRAIN_TURN_SECONDS = 30.0
+DRAIN_TURN_SECONDS = 10.0
 
 
 @dataclass

@@ -139,3 +139,32 @@ def test_a_broken_approval_policy_never_lets_the_step_through(run, gate, tmp_pat
     assert run.state == S.FAILED
     assert "could not check whether" in run.state_reason and "policy table missing" in run.state_reason
     assert not (tmp_path / "ws" / "ledger.txt").exists()
+
+
+# Real commits: a test-wide transaction would count every earlier job against this one's limit.
+@pytest.mark.django_db(transaction=True)
+def test_stopping_a_run_that_waits_for_approval_lets_the_next_run_on_its_workspace_start(owner, tmp_path, gate):
+    from django_q.models import OrmQ
+
+    from tasks.engine.dispatch import DISPATCH_JOB
+
+    ws = make_workspace(owner, tmp_path / "shared")
+    first = run_create(task=make_task(owner, ws, [step("a", ActionType.WRITE_FILE), verify_step()]))
+    gate(
+        lambda ctx: (
+            GateDecision.wait("Writing files needs your approval.", approval_id="A1")
+            if ctx.plan_step.action_type == ActionType.WRITE_FILE
+            else GateDecision.proceed()
+        )
+    )
+    jobs.dispatch_next()
+    assert TaskRun.objects.get(pk=first.pk).state == S.WAITING_APPROVAL
+    second = run_create(task=make_task(owner, ws, [step("b", ActionType.WRITE_FILE), verify_step()]))
+    assert dispatch_claim(worker_id="w") is None, "the waiting run holds the workspace"
+    OrmQ.objects.all().delete()
+
+    assert run_stop(run=first).changed
+    dispatches = [row for row in OrmQ.objects.all() if row.task["func"] == DISPATCH_JOB]
+    assert dispatches, "the freed workspace is handed on at once, not at the next reaper pass"
+    claim = dispatch_claim(worker_id="w")
+    assert claim is not None and claim.run.pk == second.pk
