@@ -77,10 +77,12 @@ def task_answer(request, task_id):
     try:
         task_answer_clarifications(task=task, answers=answers, remember=set(request.POST.getlist("remember")))
     except PlanningRefused as exc:
+        from tasks.selectors import task_record
+
         task.refresh_from_db()
-        return render(
-            request, "tasks/task_detail.html", _detail_context(request, task, answer_error=str(exc)), status=400
-        )
+        # The whole record again (runs, timeline, outputs), with the answers' problem on top.
+        context = _detail_context(request, task, answer_error=str(exc), **task_record(owner=request.user, task=task))
+        return render(request, "tasks/task_detail.html", context, status=400)
     from tasks.services import task_start_if_ready
 
     run = task_start_if_ready(task=task)
