@@ -67,14 +67,30 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     var runId = event.detail.elt && event.detail.elt.dataset && event.detail.elt.dataset.earlierRows;
     var list = runId && document.getElementById("workstream-" + runId);
-    if (list) list.setAttribute("aria-live", "off");
+    if (!list) return;
+    list.setAttribute("aria-live", "off");
+    list.dataset.rowsBefore = list.querySelectorAll("[data-seq]").length;
   });
+  // One quiet sentence says how many earlier rows arrived, since the list itself stays silent.
+  function announce(text) {
+    var region = document.getElementById("earlier-announcer");
+    if (!region) {
+      region = document.createElement("div");
+      region.id = "earlier-announcer";
+      region.className = "visually-hidden";
+      region.setAttribute("role", "status");
+      document.body.appendChild(region);
+    }
+    region.textContent = text;
+  }
   document.addEventListener("htmx:afterSettle", function (event) {
     var list = event.detail.target;
     if (!list || !list.matches || !list.matches("[data-run-stream]")) return;
     var elt = event.detail.requestConfig && event.detail.requestConfig.elt;
     if (!elt || !elt.dataset || !elt.dataset.earlierRows) return;
     list.setAttribute("aria-live", "polite");
+    var added = list.querySelectorAll("[data-seq]").length - (parseInt(list.dataset.rowsBefore, 10) || 0);
+    announce(added === 1 ? "1 earlier row shown." : added + " earlier rows shown.");
     var again = document.querySelector('[data-earlier-rows="' + list.dataset.runStream + '"]');
     var first = list.querySelector("[data-seq]");
     if (again) again.focus();

@@ -56,12 +56,15 @@ def test_earlier_rows_and_timeline_pages_load_in_place_in_order(stack, chromium,
     while shown < TOTAL:
         page.focus(control)
         page.keyboard.press("Enter")
-        shown = min(TOTAL, shown + EARLIER_ROWS)
+        before, shown = shown, min(TOTAL, shown + EARLIER_ROWS)
         page.wait_for_function(
             f"document.querySelectorAll('#workstream-{run.pk} [data-seq]').length === {shown}", timeout=10_000
         )
         page.wait_for_function("document.activeElement && document.activeElement !== document.body", timeout=5_000)
         assert row_seqs(page, run.pk) == list(range(TOTAL - shown + 1, TOTAL + 1))
+        added = shown - before
+        # The list stays quiet while history arrives; one status line says how much came.
+        assert page.inner_text("#earlier-announcer") == f"{added} earlier row{'s' if added != 1 else ''} shown."
         if shown < TOTAL:  # focus stays on the control, ready for the next press
             assert page.evaluate("document.activeElement.dataset.earlierRows") == str(run.pk)
     assert page.query_selector(control) is None
