@@ -185,6 +185,15 @@
   });
 })();
 
+// The task record's newest timeline page refreshes itself while a run works, but never under the
+// operator's hands: not while a replay is under way, nor while focus is inside the card.
+window.commandTimelineIdle = function () {
+  var card = document.getElementById("timeline");
+  if (!card) return false;
+  if (card.querySelector("[data-replay-list].is-replaying")) return false;
+  return !card.contains(document.activeElement);
+};
+
 // Timeline replay on the task record: step through the recorded events in order.
 (function () {
   "use strict";

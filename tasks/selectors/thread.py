@@ -281,6 +281,11 @@ def task_record(*, owner, task, page: str | None = None, size: str | None = None
         "record_runs": runs,
         "timeline": timeline.events,
         "timeline_page": timeline,
+        # The newest page follows a run that is still working (it refreshes itself; older pages
+        # are history and stay still).
+        "timeline_live_run": next((run for run in reversed(task_runs) if run.state not in run.TERMINAL_STATES), None)
+        if timeline.number == 1
+        else None,
         "record_approvals": [(r["run"], a) for r in runs for a in r["approvals"]],
         "record_changes": [(r["run"], c) for r in runs for c in r["changes"]],
         "rollback_points": list(

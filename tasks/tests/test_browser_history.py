@@ -121,3 +121,33 @@ def row_seqs_in_timeline(page) -> list[int]:
     return page.eval_on_selector_all(
         "#timeline [data-replay-list] [data-seq]", "rows => rows.map(r => parseInt(r.dataset.seq, 10))"
     )
+
+
+def test_the_newest_timeline_page_follows_a_working_run_but_not_during_a_replay(stack, chromium, owner):
+    run = _long_finished_run(owner, stack)
+    final_state = TaskRun.objects.get(pk=run.pk).state
+    # Not leased, so neither the worker nor the reaper touches it while the page watches.
+    TaskRun.objects.filter(pk=run.pk).update(state=TaskRun.State.WAITING_APPROVAL)
+    page = signed_in_page(chromium, stack, owner)
+    try:
+        page.goto(f"{stack.url}/task/{run.task_id}/")
+        assert "this page shows its new events as they are recorded" in page.inner_text("[data-timeline-live]")
+
+        def add(seq: int) -> None:
+            WorkstreamEvent.objects.create(run=run, seq=seq, kind="note", status="info", title=f"Late note {seq}")
+            TaskRun.objects.filter(pk=run.pk).update(event_seq=seq)
+
+        add(TOTAL + 1)
+        page.wait_for_function(f"!!document.querySelector('#timeline [data-seq=\"{TOTAL + 1}\"]')", timeout=15_000)
+        # During a replay the card holds still: the refresh waits until the operator is done.
+        page.click("[data-replay=start]")
+        assert page.evaluate("window.commandTimelineIdle()") is False
+        page.click("[data-replay=all]")
+        page.evaluate("document.activeElement.blur()")
+        assert page.evaluate("window.commandTimelineIdle()") is True
+        add(TOTAL + 2)
+        page.wait_for_function(f"!!document.querySelector('#timeline [data-seq=\"{TOTAL + 2}\"]')", timeout=15_000)
+        assert row_seqs_in_timeline(page)[-1] == TOTAL + 2
+    finally:
+        page.context.close()
+        TaskRun.objects.filter(pk=run.pk).update(state=final_state)

@@ -332,3 +332,24 @@ def test_the_finished_runs_refresh_asks_to_keep_the_pages_rows(owner, tmp_path):
     events = list(WorkstreamEvent.objects.filter(run=run).order_by("seq"))
     html = realtime.render_rows_oob(run_id=run.pk, events=events).html
     assert f"rows_of: {run.pk}, rows_from: window.commandFirstSeq({run.pk})" in html
+
+
+def test_the_newest_timeline_page_follows_a_working_run_and_older_pages_stay_still(owner_client, owner, tmp_path):
+    from tasks.models import TaskRun
+
+    run = _run(owner, tmp_path, rows=TIMELINE_PAGE + 5)
+    url = f"/task/{run.task_id}/"
+    TaskRun.objects.filter(pk=run.pk).update(state=TaskRun.State.RUNNING)
+    newest = owner_client.get(url).content.decode()
+    live = "every 4s [window.commandTimelineIdle"
+    assert live in newest
+    assert f"{run.reference} is running: this page shows its new events as they are recorded." in newest
+    # Its own refresh answers the card alone, still live.
+    card = owner_client.get(f"{url}?page=1", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="timeline").content.decode()
+    assert "<html" not in card and 'id="timeline"' in card and live in card
+    older = owner_client.get(f"{url}?page=2").content.decode()
+    assert live not in older and "data-timeline-live" not in older
+
+    TaskRun.objects.filter(pk=run.pk).update(state=TaskRun.State.COMPLETED)
+    settled = owner_client.get(url).content.decode()
+    assert live not in settled and "data-timeline-live" not in settled
