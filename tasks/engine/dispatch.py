@@ -232,25 +232,15 @@ def _active_count(owner_id) -> int:
 
 def blocking_reason_for(run: TaskRun, now=None) -> str:
     """Why a queued run is not running yet, in plain words ("" when nothing blocks it)."""
-    now = now or timezone.now()
-    if run.state == S.WAITING_APPROVAL:
-        return "waiting for your approval"
-    if run.state == S.PAUSED:
-        return "paused by you"
-    if run.state != S.QUEUED:
-        return ""
-    if run.ready_at and run.ready_at > now:
-        return run.blocking_reason or f"waiting until {timezone.localtime(run.ready_at):%H:%M:%S}"
-    holder = _workspace_holder(run)
-    if holder is not None:
-        return f"behind {holder.reference} on the same workspace"
-    cap = settings.COMMAND_MAX_RUNS_PER_USER
-    if _active_count(run.owner_id) >= cap:
-        return f"you already have {cap} runs under way (the limit is {cap})"
-    ahead = queue_position(run) - 1
-    if ahead:
-        return f"{ahead} run{'s' if ahead != 1 else ''} ahead in the queue"
-    return "waiting for a free worker"
+    from tasks.engine.queue_reasons import blocking_reason_from
+
+    return blocking_reason_from(
+        run,
+        now=now or timezone.now(),
+        holder=lambda: _workspace_holder(run),
+        active=lambda: _active_count(run.owner_id),
+        position=lambda: queue_position(run),
+    )
 
 
 def queue_position(run: TaskRun) -> int:

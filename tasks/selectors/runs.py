@@ -74,7 +74,11 @@ def run_statuses(runs: list) -> list[dict]:
             if run.mutates and run.workspace_id:
                 holder = next((h for h in holders.get(run.workspace_id, []) if h.pk != run.pk), None)
             reason = blocking_reason_from(
-                run, now=now, holder=holder, active=active.get(run.owner_id, 0), position=positions.get(run.pk, 0)
+                run,
+                now=now,
+                holder=lambda holder=holder: holder,
+                active=lambda run=run: active.get(run.owner_id, 0),
+                position=lambda run=run: positions.get(run.pk, 0),
             )
         out.append(
             {
