@@ -8,13 +8,15 @@ the row from the database themselves.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
+import sqlite3
 import threading
 
 from asgiref.sync import async_to_sync
-from django.db import transaction
-from django.db.models import F
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
 
 from tasks.engine.errors import LeaseLost
 from tasks.models import TaskRun, WorkstreamEvent
@@ -47,17 +49,15 @@ def event_emit(
     """Persist one workstream event with the run's next gapless `seq`, publish it after commit.
 
     The seq counter on the run row is incremented in the same transaction as the insert, so a
-    rolled-back event leaves no gap and two writers never share a number. With `lease`
-    (attempt, worker_id) the write is fenced: a worker whose lease was superseded gets LeaseLost
-    and writes nothing.
+    rolled-back event leaves no gap and two writers never share a number (the counter's row lock
+    orders them). With `lease` (attempt, worker_id) the write is fenced: a worker whose lease was
+    superseded, or whose run left its leased states, gets LeaseLost and writes nothing.
     """
     with transaction.atomic():
-        counter = TaskRun.objects.filter(pk=run.pk)
-        if lease is not None:
-            counter = counter.filter(attempt=lease[0], worker_id=lease[1], state__in=TaskRun.LEASED_STATES)
-        if not counter.update(event_seq=F("event_seq") + 1):
+        advanced = _counter_advance(run_id=run.pk, lease=lease)
+        if advanced is None:
             raise LeaseLost(f"{run.reference}: this worker's lease was superseded; event not written.")
-        seq, attempt = TaskRun.objects.filter(pk=run.pk).values_list("event_seq", "attempt").get()
+        seq, attempt = advanced
         event = WorkstreamEvent.objects.create(
             run_id=run.pk,
             seq=seq,
@@ -76,6 +76,40 @@ def event_emit(
         owner_id = run.owner_id
         transaction.on_commit(lambda: event_publish(run_id=run.pk, owner_id=owner_id, event_id=event.pk, seq=seq))
     return event
+
+
+def _counter_advance(*, run_id: int, lease: tuple[int, str] | None) -> tuple[int, int] | None:
+    """Increment the run's event counter and read it back in one statement (UPDATE … RETURNING,
+    PostgreSQL and SQLite ≥ 3.35): (new seq, the run's attempt), or None when no row matched —
+    the run is gone or, with `lease`, the fence refused (another attempt, another worker, or no
+    longer running or verifying)."""
+    if connection.vendor == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+        raise ImproperlyConfigured(
+            f"Command needs SQLite 3.35 or newer (UPDATE … RETURNING); this Python has {sqlite3.sqlite_version}."
+        )
+    params: list = [run_id]
+    if lease is not None:
+        params += [lease[0], lease[1], *TaskRun.LEASED_STATES]
+    with connection.cursor() as cursor:
+        cursor.execute(_counter_sql(connection.vendor, fenced=lease is not None), params)
+        row = cursor.fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+@functools.cache
+def _counter_sql(vendor: str, *, fenced: bool) -> str:
+    """The counter statement, from the model's own table and column names (no outside input)."""
+    meta, quote = TaskRun._meta, connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    seq = column("event_seq")
+    sql = f"UPDATE {quote(meta.db_table)} SET {seq} = {seq} + 1 WHERE {column('id')} = %s"  # noqa: S608
+    if fenced:
+        states = ", ".join(["%s"] * len(TaskRun.LEASED_STATES))
+        sql += f" AND {column('attempt')} = %s AND {column('worker_id')} = %s AND {column('state')} IN ({states})"
+    return f"{sql} RETURNING {seq}, {column('attempt')}"
 
 
 def event_publish(*, run_id: int, owner_id, event_id: int, seq: int) -> None:

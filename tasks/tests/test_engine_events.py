@@ -11,9 +11,10 @@ from django.db import connection, transaction
 
 from providers.contracts import ActionType
 from tasks import jobs
-from tasks.engine.dispatch import run_create
+from tasks.engine.dispatch import dispatch_claim, run_create
+from tasks.engine.errors import LeaseLost
 from tasks.engine.events import event_emit
-from tasks.models import WorkstreamEvent
+from tasks.models import TaskRun, WorkstreamEvent
 from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
 
 
@@ -74,6 +75,35 @@ def test_publishing_failure_is_logged_never_fatal(run, monkeypatch, caplog, djan
         event = event_emit(run=run, kind="note", title="Still stored")
     assert WorkstreamEvent.objects.filter(pk=event.pk).exists()
     assert "Could not publish workstream event" in caplog.text
+
+
+def test_a_fenced_event_carries_the_leases_attempt_and_the_next_seq(run):
+    claim = dispatch_claim(worker_id="worker-a", run_id=run.pk)
+    before = TaskRun.objects.get(pk=run.pk).event_seq
+    event = event_emit(run=run, kind="note", title="fenced", lease=claim.lease.as_tuple())
+    assert (event.seq, event.attempt) == (before + 1, claim.lease.attempt) and run.event_seq == before + 1
+    assert TaskRun.objects.get(pk=run.pk).event_seq == before + 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"attempt": 99},  # a later attempt took over
+        {"worker_id": "worker-b"},  # another worker holds the lease
+        {"state": "paused"},  # the run left its leased states
+    ],
+    ids=["attempt", "worker", "state"],
+)
+def test_the_fence_refuses_a_superseded_writer_and_writes_nothing(run, change):
+    claim = dispatch_claim(worker_id="worker-a", run_id=run.pk)
+    TaskRun.objects.filter(pk=run.pk).update(**change)
+    before = TaskRun.objects.get(pk=run.pk).event_seq
+    count = run.events.count()
+    with pytest.raises(LeaseLost, match="lease was superseded"):
+        event_emit(run=run, kind="note", title="late write", lease=claim.lease.as_tuple())
+    assert TaskRun.objects.get(pk=run.pk).event_seq == before and run.events.count() == count
+    # The caller's transaction is still usable: the refusal rolled back nothing but itself.
+    assert event_emit(run=run, kind="note", title="unfenced").seq == before + 1
 
 
 @pytest.mark.django_db(transaction=True)
