@@ -123,7 +123,12 @@ def test_fifty_runs_five_workspaces_two_workers(owner, other_user, tmp_path, set
     for n in range(50):
         ws = workspaces[n % 5]
         task = make_task(
-            ws.owner, ws, [step("make", ActionType.WRITE_FILE, "Make it"), step("check", ActionType.VERIFY)]
+            # 0.1 s of work per run: long next to a claim even on a loaded machine, so two workers'
+            # runs of unrelated workspaces do overlap (with 0.02 s a busy CI database could
+            # serialise them by chance).
+            ws.owner,
+            ws,
+            [step("make", ActionType.WRITE_FILE, "Make it", sleep=0.1), step("check", ActionType.VERIFY)],
         )
         runs.append(run_create(task=task, priority=n % 3))
     handlers.register(ActionType.WRITE_FILE)(handlers._REGISTRY[str(ActionType.GENERATE_OUTPUT)])
