@@ -32,6 +32,22 @@ def user_group(user_id) -> str:
     return f"user-{user_id}"
 
 
+# Kinds that only add a row to the workstream: nothing the task switcher shows (state, steps done,
+# the current step, queue position, approvals) nor the run's step list and status card changes with
+# them. Any other kind, including one not listed here, counts as a possible change of those: the
+# engine writes every change of a run's state or a step's status in one transaction with an event
+# of such a kind (run.state, step.started, step.succeeded, …).
+ROW_ONLY_KINDS = frozenset(
+    {"command.started", "command.output", "command.finished", "file.written", "note", "step.progress"}
+)
+
+
+def kind_changes_run(kind: str) -> bool:
+    """Whether an event of this kind may change the run's state, steps or approvals (rather than
+    only add a row): such events are announced to the owner's group and bring the run's card."""
+    return kind not in ROW_ONLY_KINDS
+
+
 def event_emit(
     *,
     run: TaskRun,
@@ -74,7 +90,9 @@ def event_emit(
         )
         run.event_seq = seq
         owner_id = run.owner_id
-        transaction.on_commit(lambda: event_publish(run_id=run.pk, owner_id=owner_id, event_id=event.pk, seq=seq))
+        transaction.on_commit(
+            lambda: event_publish(run_id=run.pk, owner_id=owner_id, event_id=event.pk, seq=seq, kind=kind)
+        )
     return event
 
 
@@ -112,11 +130,14 @@ def _counter_sql(vendor: str, *, fenced: bool) -> str:
     return f"{sql} RETURNING {seq}, {column('attempt')}"
 
 
-def event_publish(*, run_id: int, owner_id, event_id: int, seq: int) -> None:
+def event_publish(*, run_id: int, owner_id, event_id: int, seq: int, kind: str = "") -> None:
     """Tell listeners that an event exists. Never raises: the database already has the event.
 
-    The run's group gets it first (that is what delivers the row); the owner's group gets the same
-    news for the task switcher of every page of the owner's that shows one.
+    The run's group gets it (that is what delivers the row). The owner's group, which feeds the
+    task switcher of every page of the owner's that shows one, gets the same news only when the
+    kind may change what the switcher shows (`kind_changes_run`; an unknown or empty kind does):
+    a row-only event would make every such socket look at the switcher for nothing but its "latest
+    row" line, which the consumers' periodic switcher check (about once a second) refreshes anyway.
     """
     try:
         from channels.layers import get_channel_layer
@@ -130,7 +151,8 @@ def event_publish(*, run_id: int, owner_id, event_id: int, seq: int) -> None:
             # "group" lets a socket in both groups tell the copies apart: only the owner's copy
             # concerns the switcher.
             await layer.group_send(run_group(run_id), {**message, "group": "run"})
-            await layer.group_send(user_group(owner_id), {**message, "group": "user"})
+            if kind_changes_run(kind):
+                await layer.group_send(user_group(owner_id), {**message, "group": "user"})
 
         if _is_in_memory(layer):
             # In-process layer: its queues belong to the serving event loop, which async_to_sync

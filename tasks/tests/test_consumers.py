@@ -343,8 +343,9 @@ async def test_the_owners_copy_of_a_push_does_not_deliver_the_rows_again(owner, 
     assert await communicator.receive_json_from() == {"type": "pong"}
     await communicator.receive_from()  # the fresh switcher
     reads = realtime.shared.reads
-    # Published after commit to the run's group and to the owner's: this socket is in both.
-    await sync_to_async(event_emit)(run=run, kind="note", title="Row 1")
+    # A step's change is published after commit to the run's group and to the owner's: this socket
+    # is in both.
+    await sync_to_async(event_emit)(run=run, kind="step.started", title="Row 1")
     messages = [await communicator.receive_from(timeout=3), await communicator.receive_from(timeout=3)]
     assert sum(len(seqs(m)) for m in messages) == 1, "the row once"
     assert any('id="task-switcher"' in m and "Row 1" in m for m in messages), "and the switcher with it"
@@ -368,6 +369,39 @@ async def test_the_switcher_follows_run_state_changes_to_the_last_one(owner, set
     while not await communicator.receive_nothing(timeout=1.5):
         last = await communicator.receive_from()
     assert last is not None and f'id="switcher-run-{run.pk}" data-state="cancelled"' in last, "the last state shown"
+    await communicator.disconnect()
+
+
+async def test_a_row_only_event_is_no_switcher_push_and_the_periodic_check_shows_it(owner, settings):
+    from tasks import consumers
+    from tasks.engine.events import event_emit
+
+    settings.COMMAND_TAIL_INTERVAL = settings.COMMAND_TAIL_ACTIVE_INTERVAL = 30  # no periodic check yet
+    run = await sync_to_async(make_run)(owner)
+    communicator = await subscribed(owner, run, 0)
+    await communicator.send_json_to({"type": "subscribe", "runs": [], "switcher": True})
+    assert await communicator.receive_json_from() == {"type": "pong"}
+    await communicator.receive_from()  # the fresh switcher
+    await sync_to_async(event_emit)(run=run, kind="command.output", title="Output line 1")
+    assert seqs(await communicator.receive_from(timeout=3)) == [1], "the row arrives at once"
+    assert await communicator.receive_nothing(timeout=1.0), "and no push about the switcher comes with it"
+    await communicator.disconnect()
+
+    # With the periodic check (about once a second), the switcher catches up with the row.
+    settings.COMMAND_TAIL_INTERVAL = settings.COMMAND_TAIL_ACTIVE_INTERVAL = 0.05
+    communicator = await subscribed(owner, run, 1)
+    await communicator.send_json_to({"type": "subscribe", "runs": [], "switcher": True})
+    assert await communicator.receive_json_from() == {"type": "pong"}
+    assert "Output line 1" in await communicator.receive_from()  # the fresh switcher
+    await sync_to_async(event_emit)(run=run, kind="command.output", title="Output line 2")
+    deadline = asyncio.get_running_loop().time() + consumers.SWITCHER_TAIL_EVERY + 3
+    rows, switcher = [], None
+    while switcher is None and asyncio.get_running_loop().time() < deadline:
+        message = await communicator.receive_from(timeout=3)
+        rows += seqs(message)
+        if 'id="task-switcher"' in message:
+            switcher = message
+    assert rows == [2] and switcher is not None and "Output line 2" in switcher
     await communicator.disconnect()
 
 

@@ -39,20 +39,49 @@ def _receive(layer, channel, expected):
     return async_to_sync(get)()
 
 
-def test_published_after_commit_to_run_and_user_groups(run, django_capture_on_commit_callbacks):
+def _listen(run):
     layer = get_channel_layer()
     run_channel = async_to_sync(layer.new_channel)()
     user_channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(f"run-{run.pk}", run_channel)
     async_to_sync(layer.group_add)(f"user-{run.owner_id}", user_channel)
+    return layer, run_channel, user_channel
+
+
+def _announcement(event, group):
+    return {"type": "workstream.event", "run_id": event.run_id, "event_id": event.pk, "seq": event.seq, "group": group}
+
+
+def test_published_after_commit_to_run_and_user_groups(run, django_capture_on_commit_callbacks):
+    layer, run_channel, user_channel = _listen(run)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        event = event_emit(run=run, kind="note", title="Hello")
+        event = event_emit(run=run, kind="step.started", title="Hello")
     assert callbacks, "nothing is published before the transaction commits"
     for callback in callbacks:
         callback()
-    expected = {"type": "workstream.event", "run_id": run.pk, "event_id": event.pk, "seq": event.seq}
-    assert _receive(layer, run_channel, {**expected, "group": "run"})
-    assert _receive(layer, user_channel, {**expected, "group": "user"})
+    assert _receive(layer, run_channel, _announcement(event, "run"))
+    assert _receive(layer, user_channel, _announcement(event, "user"))
+
+
+def test_a_row_only_event_is_not_announced_to_the_owners_group(run, django_capture_on_commit_callbacks):
+    layer, run_channel, user_channel = _listen(run)
+    with django_capture_on_commit_callbacks(execute=True):
+        rows = [event_emit(run=run, kind=kind, title=kind) for kind in ("command.output", "note", "step.progress")]
+    with django_capture_on_commit_callbacks(execute=True):
+        change = event_emit(run=run, kind="step.succeeded", title="Done")
+    for event in (*rows, change):
+        assert _receive(layer, run_channel, _announcement(event, "run")), "every row reaches the run's group"
+
+    async def first_for_this_run():
+        import asyncio
+
+        while True:
+            message = await asyncio.wait_for(layer.receive(user_channel), timeout=5)
+            if message.get("run_id") == run.pk:
+                return message
+
+    # One channel keeps the order of what was sent to it: the step's change is the first news.
+    assert async_to_sync(first_for_this_run)() == _announcement(change, "user")
 
 
 def test_a_rolled_back_event_leaves_no_gap(run):
