@@ -59,42 +59,54 @@ class Delivery:
     count: int
 
 
-def delivery_after(*, run_id: int, after: int) -> Delivery | None:
+def delivery_after(*, run_id: int, after: int, run_card: bool = False) -> Delivery | None:
     """The next batch after the cursor, rendered (one thread hop for the read and the render), or
-    None when there is nothing after it."""
+    None when there is nothing after it. The run's card comes with it when `run_card` is asked for
+    or when one of the rows may have changed the run (`render_rows_oob`)."""
     # The run (and its task) come with the rows: one query fewer per push.
     events = list(
         WorkstreamEvent.objects.filter(run_id=run_id, seq__gt=after)
         .select_related("run__task")
         .order_by("seq")[:REPLAY_BATCH]
     )
-    return render_rows_oob(run_id=run_id, events=events, run=events[-1].run) if events else None
+    if not events:
+        return None
+    return render_rows_oob(run_id=run_id, events=events, run=events[-1].run, run_card=True if run_card else None)
 
 
-def render_rows_oob(*, run_id: int, events: list[WorkstreamEvent], run: TaskRun | None = None) -> Delivery:
-    """Rows as one htmx out-of-band swap appended to the run's workstream container, plus the
-    run's step list (live plan-step status) and an empty narration line: a real event replaces
-    any fallback narration at once."""
-    from approvals.selectors import approvals_for_run
-    from tasks.selectors import run_status, run_steps
+def render_rows_oob(
+    *, run_id: int, events: list[WorkstreamEvent], run: TaskRun | None = None, run_card: bool | None = True
+) -> Delivery:
+    """Rows as one htmx out-of-band swap appended to the run's workstream container and an empty
+    narration line (a real event replaces any fallback narration at once), plus the run's card:
+    its step list (live plan-step status), status, task status and approvals.
+
+    `run_card` True (the default: the polling fallback, a replay) always brings the card; None
+    brings it only when one of these events is of a kind that may change the run's state, steps
+    or approvals (`kind_changes_run`): a push of command output or progress rows leaves the card
+    as it was, without reading it, since every change of state or step comes with an event of its
+    own. False never does."""
+    from tasks.engine.events import kind_changes_run
 
     if run is None:
         run = TaskRun.objects.select_related("task").get(pk=run_id)
-    approvals = None
-    if run.state == TaskRun.State.WAITING_APPROVAL or any(e.kind.startswith("approval") for e in events):
-        approvals = list(approvals_for_run(owner=run.owner_id, run_id=run_id).order_by("created_at"))
-    context = {
-        "approvals": approvals,
-        "run_id": run_id,
-        "run": run,
-        "events": events,
-        "tone": run.task.tone,
-        "steps": run_steps(run=run),
-        "status": run_status(run=run),
-        "oob": True,
-    }
+    if run_card is None:
+        run_card = any(kind_changes_run(event.kind) for event in events)
+    context = {"run_id": run_id, "run": run, "events": events, "tone": run.task.tone, "run_card": run_card, "oob": True}
+    if run_card:
+        context.update(_run_card_context(run=run, events=events))
     html = render_to_string("tasks/partials/workstream_oob.html", context)
     return Delivery(html=html, last_seq=events[-1].seq, count=len(events))
+
+
+def _run_card_context(*, run: TaskRun, events: list[WorkstreamEvent]) -> dict:
+    from approvals.selectors import approvals_for_run
+    from tasks.selectors import run_status, run_steps
+
+    approvals = None
+    if run.state == TaskRun.State.WAITING_APPROVAL or any(e.kind.startswith("approval") for e in events):
+        approvals = list(approvals_for_run(owner=run.owner_id, run_id=run.pk).order_by("created_at"))
+    return {"approvals": approvals, "steps": run_steps(run=run), "status": run_status(run=run)}
 
 
 # --- Work shared by the consumers of one process -----------------------------------------------
@@ -163,14 +175,23 @@ async def shared_delivery_after(
     seq a push announced, or the newest seq the tail saw), or its read started after `fresh_after`
     (event-loop time; a new subscription passes the moment it joined the run's group, so nothing
     committed before that can be missing). With neither, the caller reads for itself.
+
+    A new subscription (`fresh_after`: a first load or a replay after reconnect) always gets the
+    run's card with its rows, since the page may have missed changes while the socket was down;
+    such reads are shared only with each other.
     """
+    replay = fresh_after is not None
 
     def accept(started: float, delivery: Delivery | None) -> bool:
-        if fresh_after is not None and started >= fresh_after:
+        if replay and started >= fresh_after:
             return True
         return target is not None and delivery is not None and delivery.last_seq >= target
 
-    return await shared.get(("rows", run_id, after), lambda: delivery_after(run_id=run_id, after=after), accept=accept)
+    return await shared.get(
+        ("rows", run_id, after, replay),
+        lambda: delivery_after(run_id=run_id, after=after, run_card=replay),
+        accept=accept,
+    )
 
 
 # --- The task switcher over the user's group ---------------------------------------------------

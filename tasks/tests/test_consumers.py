@@ -405,6 +405,43 @@ async def test_a_row_only_event_is_no_switcher_push_and_the_periodic_check_shows
     await communicator.disconnect()
 
 
+async def test_a_push_of_rows_only_leaves_the_run_card_and_a_change_or_a_replay_brings_it(owner, settings):
+    from tasks.engine.events import event_emit
+
+    settings.COMMAND_TAIL_INTERVAL = settings.COMMAND_TAIL_ACTIVE_INTERVAL = 30  # only pushes deliver
+    run = await sync_to_async(make_working_run)(owner)
+    for title in ("Row 1", "Row 2"):
+        await sync_to_async(event_emit)(run=run, kind="note", title=title)
+    communicator = await subscribed(owner, run, 0)
+    replay = await communicator.receive_from()
+    assert seqs(replay) == [1, 2] and f'id="run-steps-{run.pk}"' in replay, "a replay brings the card"
+    assert await communicator.receive_json_from() == {"type": "pong"}
+
+    await sync_to_async(event_emit)(run=run, kind="command.output", title="Output line")
+    rows_only = await communicator.receive_from(timeout=3)
+    assert seqs(rows_only) == [3] and f'id="run-steps-{run.pk}"' not in rows_only
+    assert f'id="narration-{run.pk}"' in rows_only, "a real row still clears the narration line"
+
+    def finish_step():
+        from tasks.models import StepExecution
+
+        StepExecution.objects.filter(run=run, step_id="build").update(status="succeeded")
+        event_emit(run=run, kind="step.succeeded", title="Built the site")
+
+    await sync_to_async(finish_step)()
+    change = await communicator.receive_from(timeout=3)
+    assert seqs(change) == [4] and f'id="run-steps-{run.pk}"' in change
+    assert re.search(rf'id="run-step-{run.pk}-build" class="run-step run-step-succeeded', change), "as it is now"
+    await communicator.disconnect()
+
+    # A reconnect replays the gap with the card, even when the gap holds only output rows.
+    await sync_to_async(event_emit)(run=run, kind="command.output", title="Output while away")
+    communicator = await subscribed(owner, run, 4)
+    replay = await communicator.receive_from(timeout=3)
+    assert seqs(replay) == [5] and f'id="run-steps-{run.pk}"' in replay
+    await communicator.disconnect()
+
+
 async def test_a_working_runs_rows_arrive_through_the_tail_at_the_active_interval(owner, settings):
     settings.COMMAND_TAIL_INTERVAL = 30
     settings.COMMAND_TAIL_ACTIVE_INTERVAL = 0.05
