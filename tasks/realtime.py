@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
+from django.db import connection
+from django.db.models import F
 from django.template.loader import render_to_string
 
 from tasks.models import TaskRun, WorkstreamEvent
@@ -61,38 +64,70 @@ class Delivery:
 
 def delivery_after(*, run_id: int, after: int, run_card: bool = False) -> Delivery | None:
     """The next batch after the cursor, rendered (one thread hop for the read and the render), or
-    None when there is nothing after it. The run's card comes with it when `run_card` is asked for
-    or when one of the rows may have changed the run (`render_rows_oob`)."""
-    # The run (and its task) come with the rows: one query fewer per push.
-    events = list(
-        WorkstreamEvent.objects.filter(run_id=run_id, seq__gt=after)
-        .select_related("run__task")
-        .order_by("seq")[:REPLAY_BATCH]
-    )
+    None when there is nothing after it.
+
+    The run's card comes with the rows when `run_card` is asked for (a replay) or when one of them
+    is of a kind that may change the run's state, steps or approvals (`kind_changes_run`). A push
+    of command output or progress rows leaves the card as it was, without reading it: every change
+    of state or step comes with an event of its own, which brings the card then."""
+    from tasks.engine.events import kind_changes_run
+
+    events = _rows_after(run_id=run_id, after=after)
     if not events:
         return None
-    return render_rows_oob(run_id=run_id, events=events, run=events[-1].run, run_card=True if run_card else None)
+    if run_card or any(kind_changes_run(event.kind) for event in events):
+        return render_rows_oob(run_id=run_id, events=events)
+    return render_rows_oob(run_id=run_id, events=events, run_card=False, tone=events[0].task_tone)
+
+
+def _rows_after(*, run_id: int, after: int) -> list[WorkstreamEvent]:
+    """The rows after the cursor, oldest first, at most REPLAY_BATCH, each with its task's tone
+    (`task_tone`): the (run, seq) index and one join, as the ORM would read them.
+
+    The SQL is compiled once per process and run as a raw queryset (same fields, same converters):
+    compiling the same queryset on every push took longer than PostgreSQL takes to answer it
+    (measured: ~1.3 ms of a ~2.3 ms read of one row)."""
+    return list(WorkstreamEvent.objects.raw(_rows_after_sql(connection.vendor), [run_id, after]))
+
+
+@functools.cache
+def _rows_after_sql(vendor: str) -> str:
+    run_mark, after_mark = 987_654_321, 123_456_789  # stand-ins for the parameters, checked below
+    query = (
+        WorkstreamEvent.objects.filter(run_id=run_mark, seq__gt=after_mark)
+        .annotate(task_tone=F("run__task__tone"))
+        .order_by("seq")[:REPLAY_BATCH]
+        .query
+    )
+    sql, params = query.sql_with_params()
+    if [int(p) for p in params] != [run_mark, after_mark]:
+        raise RuntimeError(f"The workstream rows query has unexpected parameters on {vendor}: {params!r}")
+    return sql
 
 
 def render_rows_oob(
-    *, run_id: int, events: list[WorkstreamEvent], run: TaskRun | None = None, run_card: bool | None = True
+    *,
+    run_id: int,
+    events: list[WorkstreamEvent],
+    run: TaskRun | None = None,
+    run_card: bool = True,
+    tone: str | None = None,
 ) -> Delivery:
     """Rows as one htmx out-of-band swap appended to the run's workstream container and an empty
-    narration line (a real event replaces any fallback narration at once), plus the run's card:
-    its step list (live plan-step status), status, task status and approvals.
-
-    `run_card` True (the default: the polling fallback, a replay) always brings the card; None
-    brings it only when one of these events is of a kind that may change the run's state, steps
-    or approvals (`kind_changes_run`): a push of command output or progress rows leaves the card
-    as it was, without reading it, since every change of state or step comes with an event of its
-    own. False never does."""
-    from tasks.engine.events import kind_changes_run
-
-    if run is None:
+    narration line (a real event replaces any fallback narration at once), plus, with `run_card`
+    (the default: the polling fallback and replays always bring it), the run's card: its step list
+    (live plan-step status), status, task status and approvals. Without the card and with the
+    task's `tone`, nothing but the rows is read."""
+    if run is None and (run_card or tone is None):
         run = TaskRun.objects.select_related("task").get(pk=run_id)
-    if run_card is None:
-        run_card = any(kind_changes_run(event.kind) for event in events)
-    context = {"run_id": run_id, "run": run, "events": events, "tone": run.task.tone, "run_card": run_card, "oob": True}
+    context = {
+        "run_id": run_id,
+        "run": run,
+        "events": events,
+        "tone": run.task.tone if run is not None else tone,
+        "run_card": run_card,
+        "oob": True,
+    }
     if run_card:
         context.update(_run_card_context(run=run, events=events))
     html = render_to_string("tasks/partials/workstream_oob.html", context)
