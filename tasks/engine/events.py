@@ -137,7 +137,8 @@ def event_publish(*, run_id: int, owner_id, event_id: int, seq: int, kind: str =
     task switcher of every page of the owner's that shows one, gets the same news only when the
     kind may change what the switcher shows (`kind_changes_run`; an unknown or empty kind does):
     a row-only event would make every such socket look at the switcher for nothing but its "latest
-    row" line, which the consumers' periodic switcher check (about once a second) refreshes anyway.
+    row" line, which each consumer's periodic look at the switcher refreshes anyway (at the table
+    tail's pace, at least a second apart: every 1–2 s).
     """
     try:
         from channels.layers import get_channel_layer
