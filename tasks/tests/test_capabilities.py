@@ -151,7 +151,6 @@ def test_refine_replans_and_continues_in_a_linked_run(owner, tmp_path, django_ca
 
 
 def test_remembered_allow_is_announced_with_a_link_to_change_it(owner, tmp_path, django_capture_on_commit_callbacks):
-    from django.template.loader import render_to_string
 
     folder = tmp_path / "proj"
     task = make_task(
@@ -170,7 +169,9 @@ def test_remembered_allow_is_announced_with_a_link_to_change_it(owner, tmp_path,
     assert run.state == TaskRun.State.COMPLETED, run.state_reason
     auto = run.events.get(kind="approval.auto")
     assert auto.payload["change_url"] == "/memory/" or auto.payload["change_url"].startswith("/memory/")
-    html = render_to_string("tasks/partials/workstream_row.html", {"event": auto})
+    from tasks.templatetags.workstream import workstream_row
+
+    html = workstream_row(auto)
     assert f'href="{auto.payload["change_url"]}"' in html
 
 

@@ -1,0 +1,63 @@
+"""The workstream row every page and push renders: what it shows, and that every value is escaped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.template import Context, Template
+from django.test import override_settings
+
+from tasks.models import WorkstreamEvent
+from tasks.templatetags.workstream import workstream_row
+
+
+def _event(**fields) -> WorkstreamEvent:
+    base = {
+        "run_id": 7,
+        "seq": 12,
+        "kind": "command.finished",
+        "status": "success",
+        "phase": "execute",
+        "title": "`npm test` exited with code 0",
+        "created_at": datetime(2026, 11, 21, 9, 5, 7, tzinfo=UTC),
+    }
+    return WorkstreamEvent(**{**base, **fields})
+
+
+def test_a_row_shows_its_facts_in_the_tasks_tone():
+    html = workstream_row(_event(command="npm test", file_path="src/app.js", step_id="s2"), "friendly")
+    assert 'id="event-7-12" data-seq="12" data-step="s2"' in html
+    assert 'class="wsr wsr-success"' in html
+    assert '<code class="wsr-command">$ npm test</code>' in html and '<code class="wsr-file">src/app.js</code>' in html
+    assert '<span class="wsr-status">All good</span>' in html
+    assert '<time datetime="2026-11-21T09:05:07+00:00">' in html
+    assert "wsr-output" not in html and "wsr-explanation" not in html
+
+
+@override_settings(TIME_ZONE="Europe/Berlin")
+def test_the_clock_is_in_the_display_time_zone_and_info_rows_have_no_status_word():
+    html = workstream_row(_event(status="", phase=""))
+    assert ">10:05:07</time>" in html
+    assert "wsr-status" not in html and "wsr-phase" not in html and 'class="wsr wsr-info"' in html
+
+
+def test_every_value_is_escaped():
+    html = workstream_row(
+        _event(
+            title="<script>alert(1)</script>",
+            explanation="a & b",
+            command="echo '<x>'",
+            payload={"output": "</pre><b>", "output_truncated": True, "change_url": '/m/?a=1&b="2"'},
+        )
+    )
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "a &amp; b" in html and "echo &#x27;&lt;x&gt;&#x27;" in html
+    assert "<pre>&lt;/pre&gt;&lt;b&gt;</pre>" in html and "Raw output (truncated)" in html
+    assert 'href="/m/?a=1&amp;b=&quot;2&quot;"' in html
+
+
+def test_templates_use_the_tag_with_the_tone_in_context():
+    out = Template("{% load workstream %}{% workstream_row event tone %}").render(
+        Context({"event": _event(status="danger"), "tone": "professional"})
+    )
+    assert '<span class="wsr-status">Failed</span>' in out
