@@ -40,7 +40,11 @@ PHASES = [
             {"name": "make bench with ratios against same-run baselines", "live": True},
             {"name": "Fault-injection suite", "live": True},
             {"name": "manage.py audit", "live": True},
-            {"name": "Queue throughput of 100 runs/s (40 today: the bare django-q2 broker itself does 39; see bench/README.md)", "live": False},
+            {
+                "name": "Queue throughput of 100 runs/s (40 today: the bare django-q2 broker itself does 39; "
+                "see bench/README.md)",
+                "live": False,
+            },
         ],
     },
 ]
