@@ -584,7 +584,7 @@ def scenario_disk_full(cluster, owner, roots: Path, tally, deadline):
         elif run.state not in TaskRun.TERMINAL_STATES:
             tally.lost.append(f"{run.reference} still {run.state} after the disk filled")
         tally.notes.append(
-            f"disk full: {run.reference} ended {run.state}: “{run.state_reason[:220]}”; page kept its "
+            f"disk full: {run.reference} ended {run.state} ({run.state_reason[:220]}); page kept its "
             f"{'old' if now == old else 'new'} content"
         )
         return {run.pk: "full-000"}
