@@ -12,6 +12,29 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 PASSWORD = "correct horse battery staple 42"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _release_stray_database_sessions(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end the sessions this run left open on it elsewhere.
+
+    Playwright's sync API runs browser tests in a greenlet with its own context, so the database
+    connection a browser test's body opens is not one Django's teardown can reach; on PostgreSQL
+    that session, idle, made the drop fail ("being accessed by other users")."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        own = connection.connection.info.backend_pid if connection.connection is not None else None
+        name = connection.settings_dict["NAME"]
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid() AND pid IS DISTINCT FROM %s AND state = 'idle'",
+                [name, own],
+            )
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Personas are created per test; the production hasher costs ~0.5 s per user on a small machine.
