@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from command_site.testing import free_port, session_cookie  # noqa: F401 - the benchmarks import them from here
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -92,24 +94,6 @@ def make_user(username: str = "bench"):
     user_model = get_user_model()
     user = user_model.objects.filter(username=username).first()
     return user or user_model.objects.create_user(username=username, email=f"{username}@example.com", password=None)
-
-
-def session_cookie(user) -> str:
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    s = SessionStore()
-    s[SESSION_KEY] = str(user.pk)
-    s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    s[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    s.create()
-    return s.session_key
-
-
-def free_port() -> int:
-    from chaos.sandbox import free_port as _free
-
-    return _free()
 
 
 def child_env(**overrides: str) -> dict[str, str]:

@@ -40,7 +40,8 @@ from pathlib import Path
 
 import httpx
 
-from chaos.sandbox import PrivatePostgres, PrivateRedis, free_port, private_services
+from chaos.sandbox import PrivatePostgres, PrivateRedis, private_services
+from command_site.testing import free_port, session_cookie
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -251,18 +252,6 @@ def submit_request(owner, workspace, prompt: str):
         task = task_submit(owner=owner, prompt=prompt, workspace=workspace)
         task_understand(task=task)
     return task, task_start_if_ready(task=task)
-
-
-def session_cookie(user) -> str:
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    s = SessionStore()
-    s[SESSION_KEY] = str(user.pk)
-    s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    s[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    s.create()
-    return s.session_key
 
 
 def terminal_count(run_ids) -> int:

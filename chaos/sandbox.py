@@ -18,11 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from command_site.testing import free_port
 
 
 def _pg_bin() -> Path:

@@ -58,6 +58,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def session_cookie(user) -> str:
+    """A signed-in session for `user` in the database (the value of the session cookie), for
+    clients outside Django's test client: websockets, httpx, a browser context."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    s = SessionStore()
+    s[SESSION_KEY] = str(user.pk)
+    s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    s[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    s.create()
+    return s.session_key
+
+
 def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
     if proc.poll() is not None:
         return
