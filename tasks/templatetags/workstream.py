@@ -80,8 +80,8 @@ def workstream_row(event, tone: str = "mixed") -> str:
             f'    <details class="wsr-output"><summary>Raw output{cut}</summary><pre>{e(text)}</pre></details>\n'
         )
     out.append('  </div>\n  <div class="wsr-meta">\n')
-    if status != "info" and event.status:
-        out.append(f'    <span class="wsr-status">{e(status_word(event.status, tone))}</span>\n')
+    if status != "info":
+        out.append(f'    <span class="wsr-status">{e(status_word(status, tone))}</span>\n')
     if event.phase:
         out.append(f'    <span class="wsr-phase">{e(event.phase)}</span>\n')
     created = event.created_at

@@ -64,6 +64,12 @@ def _state(page, run_id: int) -> str:
     return page.get_attribute(f"#switcher-run-{run_id}", "data-state") or ""
 
 
+def _finished_with_every_row(page, run) -> bool:
+    """The run completed and the page shows each of its rows once, in order."""
+    stored = list(WorkstreamEvent.objects.filter(run=run).values_list("seq", flat=True))
+    return TaskRun.objects.get(pk=run.pk).state == "completed" and row_seqs(page, run.pk) == stored
+
+
 def test_two_runs_side_by_side_and_a_third_waits_its_turn(stack, chromium, owner):
     alpha = make_workspace(owner, stack.roots / "alpha", name="alpha")
     beta = make_workspace(owner, stack.roots / "beta", name="beta")
@@ -153,10 +159,7 @@ def test_a_dropped_socket_replays_the_missed_rows_once_in_order(stack, chromium,
     page.evaluate("window.__socketBlocked = false")
     live(page)
     wait_for(
-        lambda: (
-            TaskRun.objects.get(pk=run.pk).state == "completed"
-            and row_seqs(page, run.pk) == list(WorkstreamEvent.objects.filter(run=run).values_list("seq", flat=True))
-        ),
+        lambda: _finished_with_every_row(page, run),
         timeout=30,
         message="every row once, in order, after reconnecting",
     )
@@ -212,10 +215,7 @@ def test_without_a_websocket_the_same_partials_are_polled(stack, chromium, owner
     page.goto(f"{stack.url}/command/{run.task_id}/")
     at_load = len(row_seqs(page, run.pk))
     wait_for(
-        lambda: (
-            TaskRun.objects.get(pk=run.pk).state == "completed"
-            and row_seqs(page, run.pk) == list(WorkstreamEvent.objects.filter(run=run).values_list("seq", flat=True))
-        ),
+        lambda: _finished_with_every_row(page, run),
         timeout=30,
         message="every row once, in order, by polling",
     )
