@@ -68,7 +68,13 @@ def test_worker_killed_mid_step_resumes_and_writes_exactly_once(owner, tmp_path)
     ]
     run = run_create(task=make_task(owner, ws, plan))
     with worker_process(tmp_path / "worker1.log", **WORKER_ENV) as worker:
-        wait_for(lambda: _ledger(folder), timeout=60, message="the step to write its line")
+        # The line is written, then its event: kill only once both are there (a kill between the
+        # two leaves the line without its event, which is not what this test is about).
+        wait_for(
+            lambda: _ledger(folder) and run.events.filter(kind="file.written").exists(),
+            timeout=60,
+            message="the step to write its line and record it",
+        )
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
     dead = TaskRun.objects.get(pk=run.pk)
