@@ -8,6 +8,7 @@ the row from the database themselves.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import logging
 import os
@@ -69,30 +70,34 @@ def event_emit(
     orders them). With `lease` (attempt, worker_id) the write is fenced: a worker whose lease was
     superseded, or whose run left its leased states, gets LeaseLost and writes nothing.
     """
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (two statements fewer per event): a refused fence
+    # wrote nothing and LeaseLost is raised outside the block, so the caller's transaction stays
+    # usable; a database error here dooms the caller's transaction whichever way.
+    with transaction.atomic(savepoint=False):
         advanced = _counter_advance(run_id=run.pk, lease=lease)
-        if advanced is None:
-            raise LeaseLost(f"{run.reference}: this worker's lease was superseded; event not written.")
-        seq, attempt = advanced
-        event = WorkstreamEvent.objects.create(
-            run_id=run.pk,
-            seq=seq,
-            attempt=attempt,
-            kind=kind,
-            phase=phase,
-            status=status,
-            title=title[:300],
-            explanation=explanation,
-            step_id=step_id,
-            file_path=file_path,
-            command=command,
-            payload=payload or {},
-        )
-        run.event_seq = seq
-        owner_id = run.owner_id
-        transaction.on_commit(
-            lambda: event_publish(run_id=run.pk, owner_id=owner_id, event_id=event.pk, seq=seq, kind=kind)
-        )
+        if advanced is not None:
+            seq, attempt = advanced
+            event = WorkstreamEvent.objects.create(
+                run_id=run.pk,
+                seq=seq,
+                attempt=attempt,
+                kind=kind,
+                phase=phase,
+                status=status,
+                title=title[:300],
+                explanation=explanation,
+                step_id=step_id,
+                file_path=file_path,
+                command=command,
+                payload=payload or {},
+            )
+            run.event_seq = seq
+            owner_id = run.owner_id
+            transaction.on_commit(
+                lambda: event_publish(run_id=run.pk, owner_id=owner_id, event_id=event.pk, seq=seq, kind=kind)
+            )
+    if advanced is None:
+        raise LeaseLost(f"{run.reference}: this worker's lease was superseded; event not written.")
     return event
 
 
@@ -160,7 +165,7 @@ def event_publish(*, run_id: int, owner_id, event_id: int, seq: int, kind: str =
             # reaches from a sync_to_async thread.
             async_to_sync(send)()
         else:
-            _publisher.run(send())
+            _publisher.submit(send(), label=f"workstream event {event_id} of run {run_id}")
     except Exception:  # noqa: BLE001 - delivery is best effort; the event is persisted
         logger.warning("Could not publish workstream event %s of run %s", event_id, run_id, exc_info=True)
 
@@ -172,34 +177,83 @@ def _is_in_memory(layer) -> bool:
 
 
 class _Publisher:
-    """One event loop thread per process for publishing to a networked channel layer.
+    """One event loop thread per process that publishes to a networked channel layer, in the
+    order the events were committed, without making the writer wait.
 
     async_to_sync from a plain thread (a worker, the bench) starts a new event loop per call, and
-    channels-redis opens a new connection per loop: measured ~10 ms per published event, inside
-    the live latency. This loop lives as long as the process, so the layer's connection does too.
-    A forked child (django-q2 workers fork) has no such thread, so it starts its own on first use.
+    channels-redis opens a new connection per loop: measured ~10 ms per published event. This
+    loop lives as long as the process, so the layer's connection does too. Waiting for each send
+    still cost the writer about 1 ms per event (five per one-step run), so a send is queued and
+    the writer goes on: the event is already committed, and every socket's table tail delivers a
+    row whose push was lost or dropped (a send that fails, takes longer than SEND_TIMEOUT, or
+    finds QUEUE_LIMIT sends waiting is logged and dropped). A forked child (django-q2 workers
+    fork) has no such thread, so it starts its own on first use.
     """
 
-    TIMEOUT = 10.0
+    SEND_TIMEOUT = 10.0
+    QUEUE_LIMIT = 10_000
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue | None = None
 
     def reset_after_fork(self) -> None:
-        self._lock, self._loop = threading.Lock(), None
+        # The parent's loop thread does not exist here: its queued sends are the parent's to make.
+        for coroutine, _label in getattr(self._queue, "_queue", ()):
+            coroutine.close()
+        self._lock, self._loop, self._queue = threading.Lock(), None, None
 
-    def run(self, coroutine) -> None:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._running_loop())
-        future.result(self.TIMEOUT)
+    def submit(self, coroutine, *, label: str) -> None:
+        """Queue `coroutine` (a send) behind the ones already queued; never waits for it."""
+        self._running_loop().call_soon_threadsafe(self._enqueue, coroutine, label)
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until every queued send has been tried (at exit, and for tests); False on timeout."""
+        with self._lock:
+            loop, queue = self._loop, self._queue
+        if loop is None or queue is None:
+            return True
+        try:
+            asyncio.run_coroutine_threadsafe(queue.join(), loop).result(timeout)
+        except Exception:  # noqa: BLE001 - a timeout or a closed loop: the tails deliver the rest
+            return False
+        return True
+
+    def _enqueue(self, coroutine, label: str) -> None:
+        if self._queue.qsize() >= self.QUEUE_LIMIT:
+            coroutine.close()
+            logger.warning("Publishing is %s sends behind; dropped the push of %s", self.QUEUE_LIMIT, label)
+            return
+        self._queue.put_nowait((coroutine, label))
+
+    async def _send_in_order(self) -> None:
+        while True:
+            coroutine, label = await self._queue.get()
+            try:
+                await asyncio.wait_for(coroutine, self.SEND_TIMEOUT)
+            except Exception as exc:  # noqa: BLE001 - delivery is best effort; the event is persisted
+                # One line, not a traceback: while Redis is down every push fails the same way.
+                logger.warning("Could not publish %s: %s: %s", label, type(exc).__name__, exc)
+            finally:
+                self._queue.task_done()
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, name="workstream-publisher", daemon=True).start()
+                loop = asyncio.new_event_loop()
+                self._queue = asyncio.Queue()
+                threading.Thread(target=loop.run_forever, name="workstream-publisher", daemon=True).start()
+                asyncio.run_coroutine_threadsafe(self._send_in_order(), loop)
+                self._loop = loop
             return self._loop
 
 
 _publisher = _Publisher()
 os.register_at_fork(after_in_child=_publisher.reset_after_fork)
+atexit.register(_publisher.flush)
+
+
+def publish_flush(timeout: float = 2.0) -> bool:
+    """Wait until every push this process queued has been tried; False when `timeout` ran out."""
+    return _publisher.flush(timeout)

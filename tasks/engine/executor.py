@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -31,7 +32,7 @@ from tasks.engine.errors import IllegalTransition, LeaseLost, StepFailed
 from tasks.engine.handlers import StepContext, StepResult, handler_for
 from tasks.engine.remediation import remediation_propose
 from tasks.engine.retry import policy_for
-from tasks.engine.state import Lease, run_transition, verification_passed
+from tasks.engine.state import Lease, run_lock, run_steps, run_transition, verification_passed
 from tasks.models import StepExecution, TaskRun
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,19 @@ def _step_update(run: TaskRun, lease: Lease, step: StepExecution, run_fields: di
 
 def _workspace_path(run: TaskRun) -> Path | None:
     return Path(run.workspace.path) if run.workspace_id and run.workspace else None
+
+
+class _RunNow(NamedTuple):
+    """What the executor looks at between steps, read fresh."""
+
+    attempt: int
+    worker_id: str
+    state: str
+    control_request: str
+
+
+def _run_now(run_id: int) -> _RunNow:
+    return _RunNow(*TaskRun.objects.values_list(*_RunNow._fields).get(pk=run_id))
 
 
 def _next_step(run: TaskRun) -> StepExecution | None:
@@ -186,7 +200,7 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
     while True:
         if lost.is_set():
             raise LeaseLost(f"{run.reference}: lease lost between steps.")
-        current = TaskRun.objects.get(pk=run.pk)
+        current = _run_now(run.pk)
         if (current.attempt, current.worker_id) != lease.as_tuple():
             raise LeaseLost(f"{run.reference}: attempt {lease.attempt} superseded.")
         if current.control_request == "stop":
@@ -204,7 +218,7 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
             return S.PAUSED
         step = _next_step(run)
         if step is None:
-            return _finish(run, lease, current.state)
+            return _finish(run, lease)
         if not first and time.monotonic() - started > _job_budget_seconds() and current.control_request == "":
             run_transition(
                 run=run,
@@ -496,38 +510,48 @@ def _on_failure(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecutio
         return S.FAILED
 
 
-def _finish(run: TaskRun, lease: Lease, state: str) -> str:
-    """The verification gate, then `verifying` → `completed` in one transaction (`state` is the
-    run's state as the executor last read it under this lease)."""
-    ok, why = verification_passed(run)
-    if not ok:
-        run_transition(run=run, to=S.FAILED, lease=lease, title=f"{run.reference} not completed", reason=why)
-        return S.FAILED
-    reason = _completion_reason(run)
+def _finish(run: TaskRun, lease: Lease) -> str:
+    """The verification gate, then `verifying` → `completed`, in one transaction under the run's
+    row lock, so the gate reads the steps exactly as the transition leaves them."""
     with transaction.atomic():
-        locked = False
-        if state != S.VERIFYING:
+        current = run_lock(run.pk)  # a superseded lease is refused by the first transition below
+        for name in ("state", "attempt", "worker_id", "started_at", "task_id"):
+            setattr(run, name, getattr(current, name))
+        steps = run_steps(run)
+        ok, why = verification_passed(run, steps)
+        if not ok:
+            run_transition(
+                run=run, to=S.FAILED, lease=lease, locked=True, title=f"{run.reference} not completed", reason=why
+            )
+            return S.FAILED
+        if run.state != S.VERIFYING:
             run_transition(
                 run=run,
                 to=S.VERIFYING,
                 lease=lease,
+                locked=True,
                 title="Checking the verification gate",
                 explanation="Every verification step passed.",
             )
-            locked = True  # that transition locked the row and left `run` as written
         try:
             run_transition(
-                run=run, to=S.COMPLETED, lease=lease, locked=locked, title=f"{run.reference} completed", reason=reason
+                run=run,
+                to=S.COMPLETED,
+                lease=lease,
+                locked=True,
+                steps=steps,
+                title=f"{run.reference} completed",
+                reason=_completion_reason(steps),
             )
         except IllegalTransition as exc:
             title = f"{run.reference} not completed"
-            run_transition(run=run, to=S.FAILED, lease=lease, locked=locked, title=title, reason=str(exc))
+            run_transition(run=run, to=S.FAILED, lease=lease, locked=True, title=title, reason=str(exc))
             return S.FAILED
     return S.COMPLETED
 
 
-def _completion_reason(run: TaskRun) -> str:
-    skipped = list(StepExecution.objects.filter(run=run, status=SE.SKIPPED).values_list("title", flat=True))
+def _completion_reason(steps: list[tuple[str, str, str]]) -> str:
+    skipped = [title for _action, status, title in steps if status == SE.SKIPPED]
     if not skipped:
         return "Every step finished and every verification passed."
     names = ", ".join(f"“{t}”" for t in skipped)

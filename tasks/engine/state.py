@@ -60,12 +60,18 @@ class Lease:
 SELF_CHECKING_ACTIONS = frozenset({"run_command", "read_file"})
 
 
-def verification_passed(run: TaskRun) -> tuple[bool, str]:
+def run_steps(run: TaskRun) -> list[tuple[str, str, str]]:
+    """The run's steps as (action_type, status, title), in plan order: what the gate looks at."""
+    rows = StepExecution.objects.filter(run=run).order_by("position").values_list("action_type", "status", "title")
+    return list(rows)
+
+
+def verification_passed(run: TaskRun, steps: list[tuple[str, str, str]] | None = None) -> tuple[bool, str]:
     """Whether the run's verification gate holds: every verify step passed, and no step was left
     unfinished or failed. A plan without verify steps passes only when every step checks itself
     (a command that exited 0, a read); anything else unverified is never called completed.
-    Returns (ok, reason when not)."""
-    steps = list(StepExecution.objects.filter(run=run).values_list("action_type", "status", "title"))
+    `steps` is run_steps(run) when the caller has just read it. Returns (ok, reason when not)."""
+    steps = run_steps(run) if steps is None else steps
     verify = [s for s in steps if s[0] == "verify"]
     unchecked = [s for s in steps if s[0] not in SELF_CHECKING_ACTIONS and s[0] != "verify"]
     if not verify and (unchecked or not steps):
@@ -79,13 +85,13 @@ def verification_passed(run: TaskRun) -> tuple[bool, str]:
     return True, ""
 
 
-def _check_transition(run: TaskRun, current: TaskRun, to: str, lease: Lease | None) -> None:
+def _check_transition(run: TaskRun, current: TaskRun, to: str, lease: Lease | None, steps=None) -> None:
     if lease is not None and (current.attempt, current.worker_id) != lease.as_tuple():
         raise LeaseLost(f"{run.reference}: attempt {lease.attempt} was superseded; nothing written.")
     if to not in TRANSITIONS[current.state]:
         raise IllegalTransition(f"{run.reference} cannot go from {current.state} to {to}.")
     if to == S.COMPLETED:
-        ok, why = verification_passed(current)
+        ok, why = verification_passed(current, steps)
         if not ok:
             raise IllegalTransition(f"{run.reference} cannot be completed: {why}")
 
@@ -100,6 +106,7 @@ def run_transition(
     lease: Lease | None = None,
     payload: dict | None = None,
     locked: bool = False,
+    steps: list[tuple[str, str, str]] | None = None,
     **fields,
 ) -> TaskRun:
     """Move `run` to state `to`, or raise.
@@ -110,16 +117,16 @@ def run_transition(
     the task mirrors the run state; one workstream event says what happened. Extra `fields`
     (e.g. ready_at, blocking_reason) are written in the same UPDATE. With `locked` the caller
     already holds the run's row lock in the current transaction and `run` is the row as read (or
-    last transitioned) under that lock, so it is not read again.
+    last transitioned) under that lock, so it is not read again; then `steps` may be the run's
+    steps as run_steps read them under that lock, for the gate of `completed`.
     """
     if locked:
-        current = TaskRun(pk=run.pk, task_id=run.task_id, state=run.state, attempt=run.attempt)
-        current.worker_id, current.started_at = run.worker_id, run.started_at
-        _check_transition(run, current, to, lease)  # refusals write nothing: no savepoint needed
+        current = _as_read(run)
+        _check_transition(run, current, to, lease, steps)  # refusals write nothing: no savepoint needed
     # Under the caller's lock the block below only raises when the whole transaction must go.
     with transaction.atomic(savepoint=not locked):
         if not locked:
-            current = TaskRun.objects.select_for_update().get(pk=run.pk)
+            current = run_lock(run.pk)
             _check_transition(run, current, to, lease)
         now = timezone.now()
         values = {"state": to, "state_reason": reason, **fields}
@@ -151,3 +158,19 @@ def run_transition(
             payload={"from": current.state, "to": to, **(payload or {})},
         )
     return run
+
+
+_LOCKED_FIELDS = ("task_id", "state", "attempt", "worker_id", "started_at", "control_request")
+
+
+def _as_read(run: TaskRun) -> TaskRun:
+    return TaskRun(pk=run.pk, **{name: getattr(run, name) for name in _LOCKED_FIELDS})
+
+
+def run_lock(run_id: int) -> TaskRun:
+    """Lock the run's row for the current transaction and read what a transition checks (the
+    fields in _LOCKED_FIELDS, on an unsaved TaskRun); TaskRun.DoesNotExist when it is gone."""
+    row = TaskRun.objects.select_for_update().filter(pk=run_id).values_list(*_LOCKED_FIELDS).first()
+    if row is None:
+        raise TaskRun.DoesNotExist(f"RUN-{run_id:03d} does not exist.")
+    return TaskRun(pk=run_id, **dict(zip(_LOCKED_FIELDS, row, strict=True)))

@@ -13,7 +13,7 @@ from providers.contracts import ActionType
 from tasks import jobs
 from tasks.engine.dispatch import dispatch_claim, run_create
 from tasks.engine.errors import LeaseLost
-from tasks.engine.events import event_emit
+from tasks.engine.events import event_emit, publish_flush
 from tasks.models import TaskRun, WorkstreamEvent
 from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
 
@@ -102,8 +102,10 @@ def test_publishing_failure_is_logged_never_fatal(run, monkeypatch, caplog, djan
     monkeypatch.setattr("channels.layers.get_channel_layer", lambda *a, **k: BrokenLayer())
     with django_capture_on_commit_callbacks(execute=True):
         event = event_emit(run=run, kind="note", title="Still stored")
+    assert publish_flush()  # pushes are sent in the background, in order
     assert WorkstreamEvent.objects.filter(pk=event.pk).exists()
     assert "Could not publish workstream event" in caplog.text
+    assert "ConnectionError: channel layer down" in caplog.text
 
 
 def test_a_fenced_event_carries_the_leases_attempt_and_the_next_seq(run):
