@@ -9,13 +9,14 @@ with SELECT … FOR UPDATE SKIP LOCKED so that concurrent dispatchers never wait
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -26,6 +27,7 @@ from django.utils import timezone
 from providers.contracts import ActionType, Plan
 from tasks.engine.errors import LeaseLost
 from tasks.engine.events import event_emit
+from tasks.engine.sql import MARK_A, MARK_B, CompiledQuery, Mark, fetch_all, update_where
 from tasks.engine.state import SELF_CHECKING_ACTIONS, Lease, run_transition
 from tasks.models import PlanRevision, StepExecution, Task, TaskRun
 
@@ -281,9 +283,10 @@ def _lease_delta() -> timedelta:
     return timedelta(seconds=settings.COMMAND_LEASE_SECONDS)
 
 
-def _claimable(now):
+def _claimable(now, cap: int | None = None):
     """Queued, ready runs that nothing holds back: no other run holds their workspace and their
-    owner is under the cap."""
+    owner is under the cap (settings.COMMAND_MAX_RUNS_PER_USER unless `cap` is given)."""
+    cap = settings.COMMAND_MAX_RUNS_PER_USER if cap is None else cap
     held = TaskRun.objects.filter(
         state__in=TaskRun.WORKSPACE_HOLDING_STATES, mutates=True, workspace__isnull=False
     ).values("workspace_id")
@@ -291,10 +294,50 @@ def _claimable(now):
         TaskRun.objects.filter(state__in=TaskRun.LEASED_STATES)
         .values("owner_id")
         .annotate(n=Count("id"))
-        .filter(n__gte=settings.COMMAND_MAX_RUNS_PER_USER)
+        .filter(n__gte=cap)
         .values("owner_id")
     )
     return _eligible(now).exclude(mutates=True, workspace_id__in=held).exclude(owner_id__in=at_cap)
+
+
+# The claim's statements, compiled once (tasks.engine.sql): the candidate list alone took 1.8 ms
+# of CPU to compile per claim, against 0.13 ms for PostgreSQL to answer it.
+_NOW, _CAP, _ID = (
+    Mark(TaskRun, "ready_at", datetime(2001, 2, 3, 4, 5, 6, 789, tzinfo=UTC)),
+    Mark(None, "", MARK_B),
+    Mark(None, "", MARK_A),
+)
+
+
+@functools.cache
+def _candidates_query(scan: int) -> CompiledQuery:
+    def candidates():
+        rows = _claimable(_NOW.value, cap=_CAP.value).order_by(*_queue_order())
+        return rows.values_list("id", "workspace_id", "owner_id", "mutates")[:scan]
+
+    return CompiledQuery(candidates, _NOW, _CAP)
+
+
+def _queued_run_for_claim():
+    locked = TaskRun.objects.filter(pk=_ID.value, state=S.QUEUED)
+    if connection.features.has_select_for_update_skip_locked:
+        locked = locked.select_for_update(skip_locked=True)
+    return locked[:1]
+
+
+def _owner_lock():
+    return get_user_model().objects.select_for_update().filter(pk=_ID.value).values_list("pk")
+
+
+def _owner_active():
+    return TaskRun.objects.filter(owner_id=_ID.value, state__in=TaskRun.LEASED_STATES).values_list("pk")
+
+
+_QUEUED_RUN, _OWNER_LOCK, _OWNER_ACTIVE = (
+    CompiledQuery(_queued_run_for_claim, _ID),
+    CompiledQuery(_owner_lock, _ID),
+    CompiledQuery(_owner_active, _ID),
+)
 
 
 # Pauses before looking again when every claimable run was locked by another dispatcher's claim
@@ -329,13 +372,14 @@ def _claim_pass(worker_id: str, run_id: int | None, scan: int) -> Claim | str | 
     """One look at the queue: the claim, "contended" (a candidate was locked by another
     dispatcher and nothing was claimed), or None."""
     now = timezone.now()
-    # Without run_id, leave out runs that cannot start now, so a long blocked queue never hides a free one.
-    candidates = _eligible(now).filter(pk=run_id) if run_id is not None else _claimable(now)
-    rows = list(candidates.order_by(*_queue_order()).values_list("id", "workspace_id", "owner_id", "mutates")[:scan])
+    if run_id is None:
+        # Leave out runs that cannot start now, so a long blocked queue never hides a free one.
+        rows = fetch_all(*_candidates_query(scan).sql_params(now, settings.COMMAND_MAX_RUNS_PER_USER))
+    else:
+        rows = list(_eligible(now).filter(pk=run_id).values_list("id", "workspace_id", "owner_id", "mutates"))
     if run_id is not None and not rows:
         logger.info("RUN-%03d is not claimable (already leased, finished or not ready): no-op", run_id)
         return None
-    user_model = get_user_model()
     # A run passed over (locked by another dispatcher, workspace held, owner at the cap) also
     # holds back the runs behind it on the same workspace and of the same owner: skipping ahead
     # would break the queue order those runs are owed.
@@ -347,7 +391,7 @@ def _claim_pass(worker_id: str, run_id: int | None, scan: int) -> Claim | str | 
             continue
         try:
             with transaction.atomic():
-                claim = _try_claim(candidate_id, worker_id, now, user_model)
+                claim = _try_claim(candidate_id, worker_id, now)
         except IntegrityError:
             # Another run took the workspace between our check and our write: the database said no.
             logger.info("RUN-%03d: workspace taken concurrently; trying the next run", candidate_id)
@@ -362,19 +406,16 @@ def _claim_pass(worker_id: str, run_id: int | None, scan: int) -> Claim | str | 
     return "contended" if contended else None
 
 
-def _try_claim(candidate_id: int, worker_id: str, now, user_model) -> Claim | str:
+def _try_claim(candidate_id: int, worker_id: str, now) -> Claim | str:
     """The claim, or why not: "locked" (another dispatcher has it), "workspace", "cap"."""
-    locked = TaskRun.objects.filter(pk=candidate_id, state=S.QUEUED)
-    if connection.features.has_select_for_update_skip_locked:
-        locked = locked.select_for_update(skip_locked=True)
-    run = locked.first()
+    run = next(iter(TaskRun.objects.raw(*_QUEUED_RUN.sql_params(candidate_id))), None)
     if run is None:
         return "locked"  # or taken by another dispatcher meanwhile
     if _workspace_holder(run) is not None:
         return "workspace"
     # Serialise claims per owner so the cap holds under concurrency.
-    list(user_model.objects.select_for_update().filter(pk=run.owner_id).values_list("pk"))
-    if _active_count(run.owner_id) >= settings.COMMAND_MAX_RUNS_PER_USER:
+    fetch_all(*_OWNER_LOCK.sql_params(run.owner_id))
+    if len(fetch_all(*_OWNER_ACTIVE.sql_params(run.owner_id))) >= settings.COMMAND_MAX_RUNS_PER_USER:
         return "cap"
     attempt = run.attempt + 1
     # A run never claimed before has only pending steps (they are created pending).
@@ -402,9 +443,8 @@ def run_heartbeat(*, run_id: int, lease: Lease, **fields) -> None:
     """Extend the lease; LeaseLost when the run is no longer held with this lease. Extra `fields`
     (e.g. current_step_id) are written in the same fenced UPDATE."""
     now = timezone.now()
-    updated = TaskRun.objects.filter(
-        pk=run_id, attempt=lease.attempt, worker_id=lease.worker_id, state__in=TaskRun.LEASED_STATES
-    ).update(heartbeat_at=now, lease_expires_at=now + _lease_delta(), **fields)
+    fence = {"pk": run_id, "attempt": lease.attempt, "worker_id": lease.worker_id, "state__in": TaskRun.LEASED_STATES}
+    updated = update_where(TaskRun, fence, heartbeat_at=now, lease_expires_at=now + _lease_delta(), **fields)
     if not updated:
         raise LeaseLost(f"RUN-{run_id:03d}: lease {lease.attempt} is no longer held.")
 

@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
 from tasks.engine.errors import LeaseLost
+from tasks.engine.sql import insert_row
 from tasks.models import TaskRun, WorkstreamEvent
 
 logger = logging.getLogger(__name__)
@@ -77,19 +78,21 @@ def event_emit(
         advanced = _counter_advance(run_id=run.pk, lease=lease)
         if advanced is not None:
             seq, attempt = advanced
-            event = WorkstreamEvent.objects.create(
-                run_id=run.pk,
-                seq=seq,
-                attempt=attempt,
-                kind=kind,
-                phase=phase,
-                status=status,
-                title=title[:300],
-                explanation=explanation,
-                step_id=step_id,
-                file_path=file_path,
-                command=command,
-                payload=payload or {},
+            event = insert_row(
+                WorkstreamEvent(
+                    run_id=run.pk,
+                    seq=seq,
+                    attempt=attempt,
+                    kind=kind,
+                    phase=phase,
+                    status=status,
+                    title=title[:300],
+                    explanation=explanation,
+                    step_id=step_id,
+                    file_path=file_path,
+                    command=command,
+                    payload=payload or {},
+                )
             )
             run.event_seq = seq
             owner_id = run.owner_id

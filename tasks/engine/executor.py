@@ -32,6 +32,7 @@ from tasks.engine.errors import IllegalTransition, LeaseLost, StepFailed
 from tasks.engine.handlers import StepContext, StepResult, handler_for
 from tasks.engine.remediation import remediation_propose
 from tasks.engine.retry import policy_for
+from tasks.engine.sql import MARK_A, CompiledQuery, Mark, fetch_one, update_where
 from tasks.engine.state import Lease, run_lock, run_steps, run_transition, verification_passed
 from tasks.models import StepExecution, TaskRun
 
@@ -90,7 +91,7 @@ def _step_update(run: TaskRun, lease: Lease, step: StepExecution, run_fields: di
     # it only ever rolls back together with it.
     with transaction.atomic(savepoint=False):
         _fence(run, lease, **(run_fields or {}))
-        StepExecution.objects.filter(pk=step.pk).update(**values)
+        update_where(StepExecution, {"pk": step.pk}, **values)
         for key, value in values.items():
             setattr(step, key, value)
 
@@ -109,11 +110,21 @@ class _RunNow(NamedTuple):
 
 
 def _run_now(run_id: int) -> _RunNow:
-    return _RunNow(*TaskRun.objects.values_list(*_RunNow._fields).get(pk=run_id))
+    row = fetch_one(*_RUN_NOW.sql_params(run_id))
+    if row is None:
+        raise TaskRun.DoesNotExist(f"RUN-{run_id:03d} does not exist.")
+    return _RunNow(*row)
 
 
 def _next_step(run: TaskRun) -> StepExecution | None:
-    return StepExecution.objects.filter(run=run, status=SE.PENDING).order_by("position").first()
+    return next(iter(StepExecution.objects.raw(*_NEXT_STEP.sql_params(run.pk))), None)
+
+
+_RUN_ID = Mark(None, "", MARK_A)
+_RUN_NOW = CompiledQuery(lambda: TaskRun.objects.filter(pk=_RUN_ID.value).values_list(*_RunNow._fields)[:1], _RUN_ID)
+_NEXT_STEP = CompiledQuery(
+    lambda: StepExecution.objects.filter(run_id=_RUN_ID.value, status=SE.PENDING).order_by("position")[:1], _RUN_ID
+)
 
 
 def run_execute(*, claim: Claim, job_started: float | None = None, hand_on: bool = True) -> str:
@@ -515,7 +526,7 @@ def _finish(run: TaskRun, lease: Lease) -> str:
     row lock, so the gate reads the steps exactly as the transition leaves them."""
     with transaction.atomic():
         current = run_lock(run.pk)  # a superseded lease is refused by the first transition below
-        for name in ("state", "attempt", "worker_id", "started_at", "task_id"):
+        for name in ("state", "attempt", "worker_id", "started_at"):
             setattr(run, name, getattr(current, name))
         steps = run_steps(run)
         ok, why = verification_passed(run, steps)

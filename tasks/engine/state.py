@@ -6,12 +6,15 @@ the task, and emits a workstream event — all in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from tasks.engine.errors import IllegalTransition, LeaseLost
 from tasks.engine.events import event_emit
+from tasks.engine.sql import MARK_A, CompiledQuery, Mark, fetch_all, fetch_one, update_where
 from tasks.models import StepExecution, Task, TaskRun
 
 S = TaskRun.State
@@ -62,8 +65,18 @@ SELF_CHECKING_ACTIONS = frozenset({"run_command", "read_file"})
 
 def run_steps(run: TaskRun) -> list[tuple[str, str, str]]:
     """The run's steps as (action_type, status, title), in plan order: what the gate looks at."""
-    rows = StepExecution.objects.filter(run=run).order_by("position").values_list("action_type", "status", "title")
-    return list(rows)
+    return [tuple(row) for row in fetch_all(*_RUN_STEPS.sql_params(run.pk))]
+
+
+_RUN_ID = Mark(None, "", MARK_A)
+_RUN_STEPS = CompiledQuery(
+    lambda: (
+        StepExecution.objects.filter(run_id=_RUN_ID.value)
+        .order_by("position")
+        .values_list("action_type", "status", "title")
+    ),
+    _RUN_ID,
+)
 
 
 def verification_passed(run: TaskRun, steps: list[tuple[str, str, str]] | None = None) -> tuple[bool, str]:
@@ -142,9 +155,9 @@ def run_transition(
         conditions = {"pk": run.pk, "state": current.state, "attempt": current.attempt}
         if lease is not None:
             conditions["worker_id"] = lease.worker_id
-        if not TaskRun.objects.filter(**conditions).update(updated_at=now, **values):
+        if not update_where(TaskRun, conditions, updated_at=now, **values):
             raise LeaseLost(f"{run.reference} changed under this transition; nothing written.")
-        Task.objects.filter(pk=current.task_id).update(status=TASK_STATUS[to], updated_at=now)
+        update_where(Task, {"pk": current.task_id}, status=TASK_STATUS[to], updated_at=now)
         for key, value in values.items():
             setattr(run, key, value)
         run.attempt = values.get("attempt", current.attempt)
@@ -170,7 +183,22 @@ def _as_read(run: TaskRun) -> TaskRun:
 def run_lock(run_id: int) -> TaskRun:
     """Lock the run's row for the current transaction and read what a transition checks (the
     fields in _LOCKED_FIELDS, on an unsaved TaskRun); TaskRun.DoesNotExist when it is gone."""
-    row = TaskRun.objects.select_for_update().filter(pk=run_id).values_list(*_LOCKED_FIELDS).first()
+    row = fetch_one(*_RUN_LOCK.sql_params(run_id))
     if row is None:
         raise TaskRun.DoesNotExist(f"RUN-{run_id:03d} does not exist.")
-    return TaskRun(pk=run_id, **dict(zip(_LOCKED_FIELDS, row, strict=True)))
+    current = TaskRun(pk=run_id, **dict(zip(_LOCKED_FIELDS, row, strict=True)))
+    # A plain cursor skips the ORM's converters: the task's UUID and the start time as the ORM reads them.
+    current.task_id = TaskRun._meta.get_field("task").target_field.to_python(current.task_id)
+    current.started_at = _aware(current.started_at)
+    return current
+
+
+def _aware(value):
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return timezone.make_aware(value, UTC) if value is not None and timezone.is_naive(value) else value
+
+
+_RUN_LOCK = CompiledQuery(
+    lambda: TaskRun.objects.select_for_update().filter(pk=_RUN_ID.value).values_list(*_LOCKED_FIELDS)[:1], _RUN_ID
+)

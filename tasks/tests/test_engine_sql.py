@@ -1,0 +1,119 @@
+"""The engine's compiled statements (tasks.engine.sql) do exactly what the ORM statements they
+replace do, on SQLite and on PostgreSQL: same rows, same stored values, same conversions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from providers.contracts import ActionType
+from tasks.engine import dispatch
+from tasks.engine.dispatch import run_create
+from tasks.engine.sql import CompiledQuery, Mark, fetch_all, insert_row, update_where
+from tasks.engine.state import run_lock, run_steps
+from tasks.models import StepExecution, Task, TaskRun, WorkstreamEvent
+from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
+
+
+@pytest.fixture
+def run(owner, tmp_path):
+    ws = make_workspace(owner, tmp_path / "ws")
+    return run_create(task=make_task(owner, ws, [step("a", ActionType.WRITE_FILE), verify_step()]))
+
+
+def test_update_where_writes_what_the_orm_update_writes(run):
+    when = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    fence = {"pk": run.pk, "attempt": run.attempt, "state__in": (TaskRun.State.QUEUED, TaskRun.State.PAUSED)}
+    assert update_where(TaskRun, fence, heartbeat_at=when, blocking_reason='r’ésumé "quoted"', worker_id="w") == 1
+    stored = TaskRun.objects.get(pk=run.pk)
+    assert (stored.heartbeat_at, stored.blocking_reason, stored.worker_id) == (when, 'r’ésumé "quoted"', "w")
+
+    # A condition that does not hold changes nothing, like the ORM's filter().update().
+    assert update_where(TaskRun, {"pk": run.pk, "attempt": run.attempt + 1}, worker_id="other") == 0
+    assert TaskRun.objects.filter(pk=run.pk, attempt=run.attempt + 1).update(worker_id="other") == 0
+    assert TaskRun.objects.get(pk=run.pk).worker_id == "w"
+
+    # A UUID primary key and a JSON value are prepared as the ORM prepares them.
+    assert update_where(Task, {"pk": run.task_id}, status="running") == 1
+    assert Task.objects.get(pk=run.task_id).status == "running"
+    step_row = StepExecution.objects.filter(run=run).first()
+    result = {"summary": "done", "nested": {"n": 1, "list": [1, "two", None]}, "text": "<b>&</b>"}
+    assert update_where(StepExecution, {"pk": step_row.pk}, result=result, finished_at=None) == 1
+    assert StepExecution.objects.get(pk=step_row.pk).result == result
+
+
+def test_insert_row_stores_what_create_stores(run):
+    before = timezone.now()
+    fields = {
+        "run_id": run.pk,
+        "attempt": 2,
+        "kind": "note",
+        "title": "A title with ‘quotes’ and 'apostrophes'",
+        "payload": {"a": [1, 2, {"b": None}], "text": "ünïcode"},
+        "file_path": "src/app.py",
+    }
+    fast = insert_row(WorkstreamEvent(seq=1001, **fields))
+    orm = WorkstreamEvent.objects.create(seq=1002, **fields)
+    assert fast.pk and not fast._state.adding
+    read = {e.seq: e for e in WorkstreamEvent.objects.filter(pk__in=[fast.pk, orm.pk])}
+    columns = [f.attname for f in WorkstreamEvent._meta.concrete_fields if f.attname not in ("id", "seq", "created_at")]
+    assert [getattr(read[1001], c) for c in columns] == [getattr(read[1002], c) for c in columns]
+    assert before <= read[1001].created_at <= timezone.now()
+    assert read[1001].created_at == fast.created_at
+
+
+def test_compiled_candidates_match_the_orm_query(owner, tmp_path):
+    now = timezone.now()
+    ws = make_workspace(owner, tmp_path / "ws")
+    runs = [run_create(task=make_task(owner, ws, [step("a", ActionType.READ_FILE), verify_step()])) for _ in range(4)]
+    TaskRun.objects.filter(pk=runs[1].pk).update(ready_at=now + timedelta(minutes=5))  # not ready yet
+    TaskRun.objects.filter(pk=runs[2].pk).update(priority=5)
+    for cap in (1, 3):
+        for at in (now, now + timedelta(minutes=10)):
+            orm = list(
+                dispatch._claimable(at, cap=cap)
+                .order_by(*dispatch._queue_order())
+                .values_list("id", "workspace_id", "owner_id", "mutates")[:50]
+            )
+            compiled = [tuple(row) for row in fetch_all(*dispatch._candidates_query(50).sql_params(at, cap))]
+            assert [row[0] for row in compiled] == [row[0] for row in orm]
+    assert runs[1].pk not in [row[0] for row in fetch_all(*dispatch._candidates_query(50).sql_params(now, 3))]
+
+
+def test_a_stand_in_that_is_not_exactly_one_parameter_is_refused():
+    mark = Mark(None, "", 7)
+    twice = CompiledQuery(lambda: TaskRun.objects.filter(attempt=7, event_seq=7), mark)
+    with pytest.raises(RuntimeError, match="is 2 parameters"):
+        twice.sql_params(1)
+
+
+@override_settings(COMMAND_MAX_RUNS_PER_USER=1)
+def test_the_cap_is_read_at_each_claim_not_baked_into_the_compiled_query(owner, tmp_path):
+    ws = make_workspace(owner, tmp_path / "ws")
+    first, second = (run_create(task=make_task(owner, ws, [step("a", ActionType.READ_FILE)])) for _ in range(2))
+    assert dispatch.dispatch_claim(worker_id="w1").run.pk == first.pk
+    assert dispatch.dispatch_claim(worker_id="w2") is None  # at the cap of 1
+    with override_settings(COMMAND_MAX_RUNS_PER_USER=2):
+        assert dispatch.dispatch_claim(worker_id="w2").run.pk == second.pk
+
+
+def test_run_lock_and_run_steps_read_as_the_orm_reads(run):
+    TaskRun.objects.filter(pk=run.pk).update(started_at=datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC))
+    with transaction.atomic():
+        current = run_lock(run.pk)
+    orm = TaskRun.objects.get(pk=run.pk)
+    assert (current.task_id, current.started_at, current.state, current.attempt) == (
+        orm.task_id,
+        orm.started_at,
+        orm.state,
+        orm.attempt,
+    )
+    assert run_steps(run) == list(
+        StepExecution.objects.filter(run=run).order_by("position").values_list("action_type", "status", "title")
+    )
+    with transaction.atomic(), pytest.raises(TaskRun.DoesNotExist):
+        run_lock(10**9)
