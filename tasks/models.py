@@ -133,7 +133,8 @@ class TaskRun(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="runs")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
+    # Indexed by run_owner_state (owner first); every index here is written by each state change.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs", db_index=False)
     plan_revision = models.ForeignKey(PlanRevision, on_delete=models.PROTECT, related_name="runs")
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
@@ -146,7 +147,7 @@ class TaskRun(models.Model):
         related_name="next_runs",
         help_text="The run this one re-runs or continues.",
     )
-    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED, db_index=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)  # see Meta.indexes
     state_reason = models.TextField(blank=True, help_text="Why the run is in its state, in plain words.")
     # Queue
     priority = models.SmallIntegerField(default=0, help_text="Higher runs first.")
@@ -185,6 +186,10 @@ class TaskRun(models.Model):
         indexes = [
             models.Index(fields=["state", "-priority", "created_at"], name="run_queue_order"),
             models.Index(fields=["owner", "state"], name="run_owner_state"),
+            # The runs under way per owner (the cap), without the history of every finished run.
+            models.Index(
+                fields=["owner"], condition=models.Q(state__in=["running", "verifying"]), name="run_leased_owner"
+            ),
         ]
         constraints = [
             # Per-workspace exclusivity is the database's job, not a convention.
@@ -245,7 +250,8 @@ class StepExecution(models.Model):
 class WorkstreamEvent(models.Model):
     """One engine fact, written first (the database is the source of truth), published after commit."""
 
-    run = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="events")
+    # Indexed by workstream_event_unique_seq (run first).
+    run = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="events", db_index=False)
     seq = models.PositiveIntegerField(help_text="Per-run, gapless, monotonic.")
     kind = models.CharField(max_length=40, db_index=True)
     phase = models.CharField(max_length=40, blank=True)

@@ -41,6 +41,7 @@ from approvals.policy import (
 )
 from approvals.services.memory import approval_preference_touch
 from providers.contracts import PlanStep, RiskLevel
+from tasks.engine.sql import MARK_A, CompiledQuery, Mark
 
 EXPIRY_SCHEDULE_NAME = "Expire overdue approval requests"
 EXPIRY_JOB = "approvals.jobs.expire_overdue_approvals"
@@ -152,12 +153,7 @@ def approval_gate_check(*, run, step_execution, plan_step: PlanStep, facts: Acti
         return GateDecision(Outcome.REFUSE, f"Refused: this step {classification.reason}.", classification)
 
     with transaction.atomic():
-        latest = (
-            ApprovalRequest.objects.select_for_update()
-            .filter(run=run, step_id=plan_step.id)
-            .order_by("-created_at")
-            .first()
-        )
+        latest = next(iter(ApprovalRequest.objects.raw(*_LATEST_REQUEST.sql_params(run.pk, plan_step.id))), None)
         changed_note = ""
         if latest is not None:
             decided = _earlier_decision(latest, run=run, classification=classification)
@@ -230,6 +226,19 @@ def approval_gate_check(*, run, step_execution, plan_step: PlanStep, facts: Acti
             classification,
             request=request,
         )
+
+
+# The step's latest request, locked: asked before every step, so compiled once (tasks.engine.sql).
+_RUN_MARK, _STEP_MARK = Mark(None, "", MARK_A), Mark(ApprovalRequest, "step_id", "stand-in step 7f3a")
+_LATEST_REQUEST = CompiledQuery(
+    lambda: (
+        ApprovalRequest.objects.select_for_update()
+        .filter(run_id=_RUN_MARK.value, step_id=_STEP_MARK.value)
+        .order_by("-created_at")[:1]
+    ),
+    _RUN_MARK,
+    _STEP_MARK,
+)
 
 
 def _earlier_decision(latest: ApprovalRequest, *, run, classification: Classification) -> GateDecision | None:

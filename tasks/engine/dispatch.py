@@ -15,6 +15,7 @@ import os
 import socket
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +28,7 @@ from django.utils import timezone
 from providers.contracts import ActionType, Plan
 from tasks.engine.errors import LeaseLost
 from tasks.engine.events import event_emit
-from tasks.engine.sql import MARK_A, MARK_B, CompiledQuery, Mark, fetch_all, update_where
+from tasks.engine.sql import MARK_A, MARK_B, CompiledQuery, Mark, fetch_all, fetch_one, update_where
 from tasks.engine.state import SELF_CHECKING_ACTIONS, Lease, run_transition
 from tasks.models import PlanRevision, StepExecution, Task, TaskRun
 
@@ -333,8 +334,9 @@ def _owner_active():
     return TaskRun.objects.filter(owner_id=_ID.value, state__in=TaskRun.LEASED_STATES).values_list("pk")
 
 
-_QUEUED_RUN, _OWNER_LOCK, _OWNER_ACTIVE = (
+_QUEUED_RUN, _RUN_STATE, _OWNER_LOCK, _OWNER_ACTIVE = (
     CompiledQuery(_queued_run_for_claim, _ID),
+    CompiledQuery(lambda: TaskRun.objects.filter(pk=_ID.value).values_list("state"), _ID),
     CompiledQuery(_owner_lock, _ID),
     CompiledQuery(_owner_active, _ID),
 )
@@ -380,42 +382,50 @@ def _claim_pass(worker_id: str, run_id: int | None, scan: int) -> Claim | str | 
     if run_id is not None and not rows:
         logger.info("RUN-%03d is not claimable (already leased, finished or not ready): no-op", run_id)
         return None
-    # A run passed over (locked by another dispatcher, workspace held, owner at the cap) also
-    # holds back the runs behind it on the same workspace and of the same owner: skipping ahead
-    # would break the queue order those runs are owed.
+    # A run passed over (workspace held, owner at the cap) holds back the runs behind it on the
+    # same workspace and of the same owner: skipping ahead would break the queue order those runs
+    # are owed. A run another dispatcher is claiming right now ("locked") holds back its
+    # workspace, and keeps one of its owner's slots under the cap free for itself: a later run of
+    # the same owner may start alongside it, never in its place.
     held_workspaces: set = set()
     held_owners: set = set()
-    contended = False
+    being_claimed: Counter = Counter()
     for candidate_id, workspace_id, owner_id, mutates in rows:
         if owner_id in held_owners or (mutates and workspace_id is not None and workspace_id in held_workspaces):
             continue
         try:
             with transaction.atomic():
-                claim = _try_claim(candidate_id, worker_id, now)
+                claim = _try_claim(candidate_id, worker_id, now, keep_free=being_claimed[owner_id])
         except IntegrityError:
             # Another run took the workspace between our check and our write: the database said no.
             logger.info("RUN-%03d: workspace taken concurrently; trying the next run", candidate_id)
             claim = "workspace"
         if isinstance(claim, Claim):
             return claim
-        contended = contended or claim == "locked"
-        if claim in ("locked", "cap"):
+        if claim == "locked":
+            being_claimed[owner_id] += 1
+        if claim == "cap":
             held_owners.add(owner_id)
         if claim in ("locked", "workspace") and mutates and workspace_id is not None:
             held_workspaces.add(workspace_id)
-    return "contended" if contended else None
+    return "contended" if being_claimed else None
 
 
-def _try_claim(candidate_id: int, worker_id: str, now) -> Claim | str:
-    """The claim, or why not: "locked" (another dispatcher has it), "workspace", "cap"."""
+def _try_claim(candidate_id: int, worker_id: str, now, keep_free: int = 0) -> Claim | str:
+    """The claim, or why not: "locked" (another dispatcher is claiming it), "taken" (no longer
+    queued: claimed, paused or stopped since the candidates were read), "workspace", or "cap"
+    (the owner's runs under way, plus `keep_free` slots, reach the cap)."""
     run = next(iter(TaskRun.objects.raw(*_QUEUED_RUN.sql_params(candidate_id))), None)
     if run is None:
-        return "locked"  # or taken by another dispatcher meanwhile
+        # SKIP LOCKED returns nothing for a row another transaction holds, and for a row that is
+        # no longer queued; a plain read (it never waits) tells the two apart.
+        state = fetch_one(*_RUN_STATE.sql_params(candidate_id))
+        return "locked" if state is not None and state[0] == S.QUEUED else "taken"
     if _workspace_holder(run) is not None:
         return "workspace"
     # Serialise claims per owner so the cap holds under concurrency.
     fetch_all(*_OWNER_LOCK.sql_params(run.owner_id))
-    if len(fetch_all(*_OWNER_ACTIVE.sql_params(run.owner_id))) >= settings.COMMAND_MAX_RUNS_PER_USER:
+    if len(fetch_all(*_OWNER_ACTIVE.sql_params(run.owner_id))) + keep_free >= settings.COMMAND_MAX_RUNS_PER_USER:
         return "cap"
     attempt = run.attempt + 1
     # A run never claimed before has only pending steps (they are created pending).

@@ -20,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
 from tasks.engine.errors import LeaseLost
-from tasks.engine.sql import insert_row
+from tasks.engine.sql import fetch_one, insert_row
 from tasks.models import TaskRun, WorkstreamEvent
 
 logger = logging.getLogger(__name__)
@@ -116,9 +116,7 @@ def _counter_advance(*, run_id: int, lease: tuple[int, str] | None) -> tuple[int
     params: list = [run_id]
     if lease is not None:
         params += [lease[0], lease[1], *TaskRun.LEASED_STATES]
-    with connection.cursor() as cursor:
-        cursor.execute(_counter_sql(connection.vendor, fenced=lease is not None), params)
-        row = cursor.fetchone()
+    row = fetch_one(_counter_sql(connection.vendor, fenced=lease is not None), params)
     return None if row is None else (row[0], row[1])
 
 

@@ -17,6 +17,7 @@ Tests compare each with the ORM statement it replaces (tasks/tests/test_engine_s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,15 +75,36 @@ class CompiledQuery:
         return sql, params, tuple(positions)
 
 
+@contextlib.contextmanager
+def executed(sql: str, params: list):
+    """The cursor that ran `sql` on Django's connection, inside its current transaction.
+
+    On PostgreSQL it is a server-side-binding psycopg cursor and the statement is prepared the
+    first time a connection runs it, so PostgreSQL skips parsing and planning it after that
+    (Django's cursors bind client-side and never prepare; for these one-row statements parsing and
+    planning were most of the database's CPU). Database errors are raised as Django's, as the ORM
+    raises them. These statements do not pass through Django's query log or execute wrappers.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            yield cursor
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        yield cursor
+
+
 def fetch_one(sql: str, params: list):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with executed(sql, params) as cursor:
         return cursor.fetchone()
 
 
 def fetch_all(sql: str, params: list) -> list:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with executed(sql, params) as cursor:
         return cursor.fetchall()
 
 
@@ -128,8 +150,7 @@ def update_where(model: type[Model], where: dict, **values) -> int:
             where_shape.append((lookup, -1))
             params.append(_where_value(model, lookup, value))
     sql = _update_sql(model, connection.vendor, tuple(values), tuple(where_shape))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with executed(sql, params) as cursor:
         return cursor.rowcount
 
 
@@ -151,8 +172,6 @@ def insert_row(obj: Model) -> Model:
     model = type(obj)
     sql, fields = _insert_sql(model, connection.vendor)
     params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        obj.pk = cursor.fetchone()[0]
+    obj.pk = fetch_one(sql, params)[0]
     obj._state.adding, obj._state.db = False, connection.alias
     return obj
