@@ -63,6 +63,7 @@ def event_emit(
     command: str = "",
     payload: dict | None = None,
     lease: tuple[int, str] | None = None,
+    advanced: tuple[int, int] | None = None,
 ) -> WorkstreamEvent:
     """Persist one workstream event with the run's next gapless `seq`, publish it after commit.
 
@@ -70,12 +71,15 @@ def event_emit(
     rolled-back event leaves no gap and two writers never share a number (the counter's row lock
     orders them). With `lease` (attempt, worker_id) the write is fenced: a worker whose lease was
     superseded, or whose run left its leased states, gets LeaseLost and writes nothing.
+    `advanced` is (seq, attempt) when the caller has just taken the seq itself, in this
+    transaction's UPDATE of the run row (a state transition does, to save a statement).
     """
     # No savepoint inside a caller's transaction (two statements fewer per event): a refused fence
     # wrote nothing and LeaseLost is raised outside the block, so the caller's transaction stays
     # usable; a database error here dooms the caller's transaction whichever way.
     with transaction.atomic(savepoint=False):
-        advanced = _counter_advance(run_id=run.pk, lease=lease)
+        if advanced is None:
+            advanced = _counter_advance(run_id=run.pk, lease=lease)
         if advanced is not None:
             seq, attempt = advanced
             event = insert_row(

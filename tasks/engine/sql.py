@@ -122,21 +122,36 @@ def _where_value(model: type[Model], name: str, value):
 
 
 @functools.cache
-def _update_sql(model: type[Model], vendor: str, set_names: tuple[str, ...], where: tuple[tuple[str, int], ...]) -> str:
-    assignments = ", ".join(f"{_column(model, name)} = %s" for name in set_names)
+def _update_sql(
+    model: type[Model],
+    vendor: str,
+    set_names: tuple[str, ...],
+    where: tuple[tuple[str, int], ...],
+    increment: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> str:
+    assignments = ", ".join(
+        [f"{_column(model, name)} = %s" for name in set_names]
+        + [f"{_column(model, name)} = {_column(model, name)} + 1" for name in increment]
+    )
     conditions = []
     for name, count in where:
         column = _column(model, name)
         conditions.append(f"{column} = %s" if count < 0 else f"{column} IN ({', '.join(['%s'] * count)})")
     table = connection.ops.quote_name(model._meta.db_table)
-    return f"UPDATE {table} SET {assignments} WHERE {' AND '.join(conditions)}"  # noqa: S608 - names from the model
+    sql = f"UPDATE {table} SET {assignments} WHERE {' AND '.join(conditions)}"  # noqa: S608 - names from the model
+    if returning:
+        sql += " RETURNING " + ", ".join(_column(model, name) for name in returning)
+    return sql
 
 
-def update_where(model: type[Model], where: dict, **values) -> int:
-    """UPDATE `model` SET `values` WHERE every `where` item holds; the number of rows changed.
+def update_where(model: type[Model], where: dict, *, increment: tuple = (), returning: tuple = (), **values):
+    """UPDATE `model` SET `values` WHERE every `where` item holds: the number of rows changed, or
+    with `returning` (field names) the first changed row's values of those fields, None if none.
 
     `where` maps field names to a value (equality) or, for names ending in `__in`, to a tuple or
     list. Each value is prepared by its field as QuerySet.filter(...).update(...) prepares it.
+    `increment` names integer fields to add one to (as F(name) + 1 would).
     """
     where_shape, params = [], []
     for name, value in values.items():
@@ -149,9 +164,9 @@ def update_where(model: type[Model], where: dict, **values) -> int:
         else:
             where_shape.append((lookup, -1))
             params.append(_where_value(model, lookup, value))
-    sql = _update_sql(model, connection.vendor, tuple(values), tuple(where_shape))
+    sql = _update_sql(model, connection.vendor, tuple(values), tuple(where_shape), tuple(increment), tuple(returning))
     with executed(sql, params) as cursor:
-        return cursor.rowcount
+        return cursor.fetchone() if returning else cursor.rowcount
 
 
 @functools.cache

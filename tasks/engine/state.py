@@ -155,7 +155,11 @@ def run_transition(
         conditions = {"pk": run.pk, "state": current.state, "attempt": current.attempt}
         if lease is not None:
             conditions["worker_id"] = lease.worker_id
-        if not update_where(TaskRun, conditions, updated_at=now, **values):
+        # The event's seq is taken from the run's counter in this same UPDATE.
+        advanced = update_where(
+            TaskRun, conditions, increment=("event_seq",), returning=("event_seq", "attempt"), updated_at=now, **values
+        )
+        if advanced is None:
             raise LeaseLost(f"{run.reference} changed under this transition; nothing written.")
         update_where(Task, {"pk": current.task_id}, status=TASK_STATUS[to], updated_at=now)
         for key, value in values.items():
@@ -169,6 +173,7 @@ def run_transition(
             title=title,
             explanation=explanation or reason,
             payload={"from": current.state, "to": to, **(payload or {})},
+            advanced=advanced,
         )
     return run
 

@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from providers.contracts import ActionType
-from tasks.engine import handlers
+from tasks.engine import dispatch, handlers
 from tasks.engine.dispatch import blocking_reason_for, dispatch_claim, queue_position, run_create
 from tasks.engine.executor import run_execute
 from tasks.engine.handlers import StepResult
@@ -241,3 +241,59 @@ def test_a_run_without_workspace_is_still_dispatched(owner, tmp_path):
     loose = run_create(task=make_task(owner, None, [step("w", ActionType.WRITE_FILE)]))
     claim = dispatch_claim(worker_id="w")
     assert claim is not None and claim.run.pk == loose.pk
+
+
+def test_a_candidate_no_longer_queued_is_passed_without_waiting(owner, tmp_path, monkeypatch):
+    """The candidates were read before another worker claimed the first: the claim goes straight on
+    to the next run of the same owner, without the pauses it makes for a row another claim holds."""
+    ws = make_workspace(owner, tmp_path / "w", name="w")
+    first, second = (run_create(task=make_task(owner, ws, [step("r", ActionType.READ_FILE)])) for _ in range(2))
+    stale = [(r.pk, r.workspace_id, r.owner_id, r.mutates) for r in (first, second)]
+    TaskRun.objects.filter(pk=first.pk).update(state=S.RUNNING, attempt=1, worker_id="other")
+    monkeypatch.setattr(dispatch, "fetch_all", _stale_candidates(dispatch.fetch_all, stale))
+    pauses = []
+    monkeypatch.setattr(dispatch.time, "sleep", pauses.append)
+    claim = dispatch_claim(worker_id="w")
+    assert claim is not None and claim.run.pk == second.pk
+    assert pauses == []
+
+
+def _stale_candidates(fetch_all, rows):
+    def fetch(sql, params):
+        return list(rows) if "LIMIT" in sql and "ORDER BY" in sql else fetch_all(sql, params)
+
+    return fetch
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("cap, expected", [(3, "second"), (2, None)], ids=["room-for-both", "one-slot-left"])
+def test_a_run_being_claimed_keeps_its_owners_slot(owner, tmp_path, settings, cap, expected):
+    """While another worker claims the owner's first run, a later run of the same owner may start
+    alongside it only when the cap leaves room for both."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SELECT … FOR UPDATE SKIP LOCKED is a PostgreSQL feature; SQLite serialises writers instead")
+    settings.COMMAND_MAX_RUNS_PER_USER = cap
+    elsewhere = make_workspace(owner, tmp_path / "b", name="b")
+    busy = run_create(task=make_task(owner, elsewhere, [step("r", ActionType.READ_FILE)]))
+    TaskRun.objects.filter(pk=busy.pk).update(state=S.RUNNING, attempt=1, worker_id="other")
+    ws = make_workspace(owner, tmp_path / "w", name="w")
+    first, second = (run_create(task=make_task(owner, ws, [step("r", ActionType.READ_FILE)])) for _ in range(2))
+    locked, release = threading.Event(), threading.Event()
+
+    def holder():
+        with transaction.atomic():
+            list(TaskRun.objects.select_for_update().filter(pk=first.pk))
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    t = threading.Thread(target=holder)
+    t.start()
+    try:
+        locked.wait(10)
+        claim = dispatch_claim(worker_id="w")
+        assert (claim.run.pk if claim else None) == (second.pk if expected else None)
+        assert TaskRun.objects.get(pk=first.pk).state == S.QUEUED
+    finally:
+        release.set()
+        t.join()

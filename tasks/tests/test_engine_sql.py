@@ -117,3 +117,14 @@ def test_run_lock_and_run_steps_read_as_the_orm_reads(run):
     )
     with transaction.atomic(), pytest.raises(TaskRun.DoesNotExist):
         run_lock(10**9)
+
+
+def test_update_where_can_increment_and_return_like_an_f_expression_update(run):
+    before = TaskRun.objects.get(pk=run.pk).event_seq
+    row = update_where(
+        TaskRun, {"pk": run.pk}, increment=("event_seq",), returning=("event_seq", "attempt"), worker_id="w"
+    )
+    assert row == (before + 1, run.attempt)
+    refused = update_where(TaskRun, {"pk": run.pk, "attempt": 99}, increment=("event_seq",), returning=("event_seq",))
+    assert refused is None
+    assert TaskRun.objects.get(pk=run.pk).event_seq == before + 1
