@@ -41,7 +41,7 @@ from approvals.policy import (
 )
 from approvals.services.memory import approval_preference_touch
 from providers.contracts import PlanStep, RiskLevel
-from tasks.engine.sql import MARK_A, CompiledQuery, Mark
+from tasks.engine.sql import MARK_A, CompiledQuery, Mark, fetch_all
 
 EXPIRY_SCHEDULE_NAME = "Expire overdue approval requests"
 EXPIRY_JOB = "approvals.jobs.expire_overdue_approvals"
@@ -152,6 +152,9 @@ def approval_gate_check(*, run, step_execution, plan_step: PlanStep, facts: Acti
     if classification.default == Default.REFUSE:
         return GateDecision(Outcome.REFUSE, f"Refused: this step {classification.reason}.", classification)
 
+    if classification.default == Default.PROCEED and not fetch_all(*_ANY_REQUEST.sql_params(run.pk, plan_step.id)):
+        # Never asked about this step, and nothing to ask: no row to lock or write.
+        return GateDecision(Outcome.PROCEED, f"Proceeding: this step {classification.reason}.", classification)
     with transaction.atomic():
         latest = next(iter(ApprovalRequest.objects.raw(*_LATEST_REQUEST.sql_params(run.pk, plan_step.id))), None)
         changed_note = ""
@@ -236,6 +239,11 @@ _LATEST_REQUEST = CompiledQuery(
         .filter(run_id=_RUN_MARK.value, step_id=_STEP_MARK.value)
         .order_by("-created_at")[:1]
     ),
+    _RUN_MARK,
+    _STEP_MARK,
+)
+_ANY_REQUEST = CompiledQuery(
+    lambda: ApprovalRequest.objects.filter(run_id=_RUN_MARK.value, step_id=_STEP_MARK.value).values_list("pk")[:1],
     _RUN_MARK,
     _STEP_MARK,
 )

@@ -374,14 +374,19 @@ def _claim_pass(worker_id: str, run_id: int | None, scan: int) -> Claim | str | 
     """One look at the queue: the claim, "contended" (a candidate was locked by another
     dispatcher and nothing was claimed), or None."""
     now = timezone.now()
-    if run_id is None:
+    if run_id is not None:
+        rows = list(_eligible(now).filter(pk=run_id).values_list("id", "workspace_id", "owner_id", "mutates"))
+        if not rows:
+            logger.info("RUN-%03d is not claimable (already leased, finished or not ready): no-op", run_id)
+            return None
+    else:
         # Leave out runs that cannot start now, so a long blocked queue never hides a free one.
         rows = fetch_all(*_candidates_query(scan).sql_params(now, settings.COMMAND_MAX_RUNS_PER_USER))
-    else:
-        rows = list(_eligible(now).filter(pk=run_id).values_list("id", "workspace_id", "owner_id", "mutates"))
-    if run_id is not None and not rows:
-        logger.info("RUN-%03d is not claimable (already leased, finished or not ready): no-op", run_id)
-        return None
+    return _claim_first(rows, worker_id, now)
+
+
+def _claim_first(rows: list, worker_id: str, now) -> Claim | str | None:
+    """Claim the first of `rows` (candidates in queue order) that may start, as _claim_pass answers."""
     # A run passed over (workspace held, owner at the cap) holds back the runs behind it on the
     # same workspace and of the same owner: skipping ahead would break the queue order those runs
     # are owed. A run another dispatcher is claiming right now ("locked") holds back its
@@ -449,14 +454,17 @@ def _try_claim(candidate_id: int, worker_id: str, now, keep_free: int = 0) -> Cl
     return Claim(run=run, lease=Lease(attempt=attempt, worker_id=worker_id))
 
 
-def run_heartbeat(*, run_id: int, lease: Lease, **fields) -> None:
+def run_heartbeat(*, run_id: int, lease: Lease, take_seq: bool = False, **fields) -> tuple[int, int] | None:
     """Extend the lease; LeaseLost when the run is no longer held with this lease. Extra `fields`
-    (e.g. current_step_id) are written in the same fenced UPDATE."""
+    (e.g. current_step_id) are written in the same fenced UPDATE. With `take_seq` the same UPDATE
+    also takes the next event seq and returns (seq, attempt) for event_emit(advanced=…)."""
     now = timezone.now()
     fence = {"pk": run_id, "attempt": lease.attempt, "worker_id": lease.worker_id, "state__in": TaskRun.LEASED_STATES}
-    updated = update_where(TaskRun, fence, heartbeat_at=now, lease_expires_at=now + _lease_delta(), **fields)
+    seq = {"increment": ("event_seq",), "returning": ("event_seq", "attempt")} if take_seq else {}
+    updated = update_where(TaskRun, fence, heartbeat_at=now, lease_expires_at=now + _lease_delta(), **seq, **fields)
     if not updated:
         raise LeaseLost(f"RUN-{run_id:03d}: lease {lease.attempt} is no longer held.")
+    return updated if take_seq else None
 
 
 def dispatch_pending() -> bool:

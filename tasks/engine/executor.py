@@ -81,19 +81,20 @@ def _stopped(run: TaskRun, lease: Lease) -> str:
     return S.CANCELLED
 
 
-def _fence(run: TaskRun, lease: Lease, **run_fields) -> None:
-    """Inside a transaction: lock the run row if this lease still holds it, else LeaseLost."""
-    run_heartbeat(run_id=run.pk, lease=lease, **run_fields)
-
-
-def _step_update(run: TaskRun, lease: Lease, step: StepExecution, run_fields: dict | None = None, **values) -> None:
+def _step_update(
+    run: TaskRun, lease: Lease, step: StepExecution, run_fields: dict | None = None, take_seq: bool = False, **values
+) -> tuple[int, int] | None:
+    """Inside a transaction: fence (lock the run row if this lease still holds it, else
+    LeaseLost), then update the step. With `take_seq` the fence also takes the seq of the event
+    the caller writes next in this transaction, and returns it for ctx.emit(advanced=…)."""
     # No savepoint: nothing catches a failure of this block inside an enclosing transaction, so
     # it only ever rolls back together with it.
     with transaction.atomic(savepoint=False):
-        _fence(run, lease, **(run_fields or {}))
+        advanced = run_heartbeat(run_id=run.pk, lease=lease, take_seq=take_seq, **(run_fields or {}))
         update_where(StepExecution, {"pk": step.pk}, **values)
         for key, value in values.items():
             setattr(step, key, value)
+    return advanced
 
 
 def _workspace_path(run: TaskRun) -> Path | None:
@@ -335,17 +336,19 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
     """Run one step. None means "go on with the next step"; a state name means the loop ends."""
     attempt_no = step.attempts + 1
     with transaction.atomic():
-        _step_update(
+        advanced = _step_update(
             run,
             lease,
             step,
             run_fields={"current_step_id": step.step_id},
+            take_seq=True,
             status=SE.RUNNING,
             attempts=attempt_no,
             started_at=timezone.now(),
             next_attempt_at=None,
         )
         ctx.emit(
+            advanced=advanced,
             kind="step.started",
             phase="verify" if step.action_type == ActionType.VERIFY else "execute",
             status="info",
@@ -371,10 +374,11 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
             run, lease, ctx, step, StepFailed(str(exc) or type(exc).__name__, error_type=type(exc).__name__)
         )
     with transaction.atomic():
-        _step_update(
+        advanced = _step_update(
             run,
             lease,
             step,
+            take_seq=True,
             status=SE.SUCCEEDED,
             finished_at=timezone.now(),
             result={**(step.result or {}), **result.data, "summary": result.summary},
@@ -382,6 +386,7 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
             error_message="",
         )
         ctx.emit(
+            advanced=advanced,
             kind="step.succeeded",
             phase="verify" if step.action_type == ActionType.VERIFY else "execute",
             status="success",
