@@ -3,6 +3,7 @@ caps, queue positions and blocking reasons — and 50 runs over 5 workspaces wit
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import timedelta
@@ -186,25 +187,33 @@ def test_claims_skip_rows_locked_by_another_dispatcher(owner, other_user, tmp_pa
         pytest.skip("SELECT … FOR UPDATE SKIP LOCKED is a PostgreSQL feature; SQLite serialises writers instead")
     first = _run(owner, make_workspace(owner, tmp_path / "a", name="a"), priority=5)
     second = _run(other_user, make_workspace(other_user, tmp_path / "b", name="b"))
-    locked = threading.Event()
-    release = threading.Event()
+    with _row_locked_elsewhere(first.pk):
+        started = time.monotonic()
+        claim = dispatch_claim(worker_id="w")
+        assert time.monotonic() - started < 2, "the claim did not wait for the locked row"
+        assert claim is not None and claim.run.pk == second.pk
+
+
+@contextlib.contextmanager
+def _row_locked_elsewhere(run_id: int):
+    """The run's row locked by another connection's open transaction (another dispatcher's claim)."""
+    locked, release = threading.Event(), threading.Event()
 
     def holder():
         with transaction.atomic():
-            list(TaskRun.objects.select_for_update().filter(pk=first.pk))
+            list(TaskRun.objects.select_for_update().filter(pk=run_id))
             locked.set()
             release.wait(10)
         connection.close()
 
     t = threading.Thread(target=holder)
     t.start()
-    locked.wait(10)
-    started = time.monotonic()
-    claim = dispatch_claim(worker_id="w")
-    assert time.monotonic() - started < 2, "the claim did not wait for the locked row"
-    assert claim is not None and claim.run.pk == second.pk
-    release.set()
-    t.join()
+    try:
+        assert locked.wait(10)
+        yield
+    finally:
+        release.set()
+        t.join()
 
 
 def test_a_held_workspace_does_not_hold_back_the_same_owners_other_workspace(owner, tmp_path, settings):
@@ -278,22 +287,7 @@ def test_a_run_being_claimed_keeps_its_owners_slot(owner, tmp_path, settings, ca
     TaskRun.objects.filter(pk=busy.pk).update(state=S.RUNNING, attempt=1, worker_id="other")
     ws = make_workspace(owner, tmp_path / "w", name="w")
     first, second = (run_create(task=make_task(owner, ws, [step("r", ActionType.READ_FILE)])) for _ in range(2))
-    locked, release = threading.Event(), threading.Event()
-
-    def holder():
-        with transaction.atomic():
-            list(TaskRun.objects.select_for_update().filter(pk=first.pk))
-            locked.set()
-            release.wait(10)
-        connection.close()
-
-    t = threading.Thread(target=holder)
-    t.start()
-    try:
-        locked.wait(10)
+    with _row_locked_elsewhere(first.pk):
         claim = dispatch_claim(worker_id="w")
         assert (claim.run.pk if claim else None) == (second.pk if expected else None)
         assert TaskRun.objects.get(pk=first.pk).state == S.QUEUED
-    finally:
-        release.set()
-        t.join()
