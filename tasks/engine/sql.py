@@ -2,7 +2,7 @@
 
 Building and compiling a queryset costs more CPU than the database takes to answer it (measured
 on PostgreSQL: a fenced UPDATE 0.34 ms of CPU through the ORM, 0.10 ms as SQL; the claim's
-candidate query 1.8 ms against 0.13 ms), and a one-step run makes about forty of them. So the
+candidate query 1.8 ms against 0.13 ms), and a one-step run makes about thirty of them. So the
 hot path keeps the ORM as the author of each statement but not as its per-call compiler:
 
 - `CompiledQuery`: a queryset is compiled once with stand-in values (`Mark`) for what varies
@@ -12,7 +12,8 @@ hot path keeps the ORM as the author of each statement but not as its per-call c
   and column names (no outside input reaches the SQL text), with every value prepared by its
   field's `get_db_prep_save` / `get_db_prep_value`, exactly as the ORM prepares it.
 
-Tests compare each with the ORM statement it replaces (tasks/tests/test_engine_sql.py).
+tasks/tests/test_engine_sql.py compares the helpers with the ORM statements they replace, on both
+databases; the engine and approvals suites run every compiled statement.
 """
 
 from __future__ import annotations
