@@ -41,7 +41,7 @@ from approvals.policy import (
 )
 from approvals.services.memory import approval_preference_touch
 from providers.contracts import PlanStep, RiskLevel
-from tasks.engine.sql import MARK_A, CompiledQuery, Mark, fetch_all
+from tasks.engine.sql import ID, CompiledQuery, Mark, fetch_all
 
 EXPIRY_SCHEDULE_NAME = "Expire overdue approval requests"
 EXPIRY_JOB = "approvals.jobs.expire_overdue_approvals"
@@ -232,7 +232,7 @@ def approval_gate_check(*, run, step_execution, plan_step: PlanStep, facts: Acti
 
 
 # The step's latest request, locked: asked before every step, so compiled once (tasks.engine.sql).
-_RUN_MARK, _STEP_MARK = Mark(None, "", MARK_A), Mark(ApprovalRequest, "step_id", "stand-in step 7f3a")
+_RUN_MARK, _STEP_MARK = ID, Mark(ApprovalRequest, "step_id", "stand-in step 7f3a")
 _LATEST_REQUEST = CompiledQuery(
     lambda: (
         ApprovalRequest.objects.select_for_update()

@@ -32,7 +32,7 @@ from tasks.engine.errors import IllegalTransition, LeaseLost, StepFailed
 from tasks.engine.handlers import StepContext, StepResult, handler_for
 from tasks.engine.remediation import remediation_propose
 from tasks.engine.retry import policy_for
-from tasks.engine.sql import MARK_A, CompiledQuery, Mark, fetch_one, update_where
+from tasks.engine.sql import ID, CompiledQuery, fetch_one, update_where
 from tasks.engine.state import Lease, run_lock, run_steps, run_transition, verification_passed
 from tasks.models import StepExecution, TaskRun
 
@@ -121,7 +121,7 @@ def _next_step(run: TaskRun) -> StepExecution | None:
     return next(iter(StepExecution.objects.raw(*_NEXT_STEP.sql_params(run.pk))), None)
 
 
-_RUN_ID = Mark(None, "", MARK_A)
+_RUN_ID = ID
 _RUN_NOW = CompiledQuery(lambda: TaskRun.objects.filter(pk=_RUN_ID.value).values_list(*_RunNow._fields)[:1], _RUN_ID)
 _NEXT_STEP = CompiledQuery(
     lambda: StepExecution.objects.filter(run_id=_RUN_ID.value, status=SE.PENDING).order_by("position")[:1], _RUN_ID

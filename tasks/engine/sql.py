@@ -43,8 +43,9 @@ class Mark:
         return field.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
 
 
-# Stand-ins for integer parameters (ids): any int column prepares an int as itself.
-MARK_A, MARK_B = 987_654_321, 987_654_327
+# Stand-ins for integer parameters (an id, a count): every backend takes an int as it is.
+ID = Mark(None, "", 987_654_321)
+COUNT = Mark(None, "", 987_654_327)
 
 
 class CompiledQuery:

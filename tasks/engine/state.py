@@ -14,7 +14,7 @@ from django.utils.dateparse import parse_datetime
 
 from tasks.engine.errors import IllegalTransition, LeaseLost
 from tasks.engine.events import event_emit
-from tasks.engine.sql import MARK_A, CompiledQuery, Mark, fetch_all, fetch_one, update_where
+from tasks.engine.sql import ID, CompiledQuery, fetch_all, fetch_one, update_where
 from tasks.models import StepExecution, Task, TaskRun
 
 S = TaskRun.State
@@ -68,7 +68,7 @@ def run_steps(run: TaskRun) -> list[tuple[str, str, str]]:
     return [tuple(row) for row in fetch_all(*_RUN_STEPS.sql_params(run.pk))]
 
 
-_RUN_ID = Mark(None, "", MARK_A)
+_RUN_ID = ID
 _RUN_STEPS = CompiledQuery(
     lambda: (
         StepExecution.objects.filter(run_id=_RUN_ID.value)
