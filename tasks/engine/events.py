@@ -140,6 +140,10 @@ def _counter_sql(vendor: str, *, fenced: bool) -> str:
     return f"{sql} RETURNING {seq}, {column('attempt')}"
 
 
+# How long a push to the owner's group waits for more of the run's events (see event_publish).
+USER_PUSH_DELAY = 0.1
+
+
 def event_publish(*, run_id: int, owner_id, event_id: int, seq: int, kind: str = "") -> None:
     """Tell listeners that an event exists. Never raises: the database already has the event.
 
@@ -157,20 +161,32 @@ def event_publish(*, run_id: int, owner_id, event_id: int, seq: int, kind: str =
         if layer is None:
             return
         message = {"type": "workstream.event", "run_id": run_id, "event_id": event_id, "seq": seq}
-
-        async def send() -> None:
-            # "group" lets a socket in both groups tell the copies apart: only the owner's copy
-            # concerns the switcher.
-            await layer.group_send(run_group(run_id), {**message, "group": "run"})
-            if kind_changes_run(kind):
-                await layer.group_send(user_group(owner_id), {**message, "group": "user"})
-
+        # "group" lets a socket in both groups tell the copies apart: only the owner's copy
+        # concerns the switcher.
+        targets = [(run_group(run_id), "run")]
+        if kind_changes_run(kind):
+            targets.append((user_group(owner_id), "user"))
         if _is_in_memory(layer):
-            # In-process layer: its queues belong to the serving event loop, which async_to_sync
-            # reaches from a sync_to_async thread.
+            # The in-process layer reaches only sockets served by this process: none in a worker
+            # process, where a send would only start a thread and an event loop to find no one.
+            targets = [(group, tag) for group, tag in targets if layer.groups.get(group)]
+            if not targets:
+                return
+
+            # Its queues belong to the serving event loop, which async_to_sync reaches from a
+            # sync_to_async thread.
+            async def send() -> None:
+                for group, tag in targets:
+                    await layer.group_send(group, {**message, "group": tag})
+
             async_to_sync(send)()
         else:
-            _publisher.submit(send(), label=f"workstream event {event_id} of run {run_id}")
+            for group, tag in targets:
+                # The owner's copy only makes the switcher look again, which it does at most every
+                # half second (tasks.consumers.SWITCHER_PAUSE): it waits a moment to take in the
+                # run's next events, so a burst of them is one send, not one each.
+                delay = USER_PUSH_DELAY if tag == "user" else 0.0
+                _publisher.push(layer, group, {**message, "group": tag}, delay=delay)
     except Exception:  # noqa: BLE001 - delivery is best effort; the event is persisted
         logger.warning("Could not publish workstream event %s of run %s", event_id, run_id, exc_info=True)
 
@@ -182,17 +198,26 @@ def _is_in_memory(layer) -> bool:
 
 
 class _Publisher:
-    """One event loop thread per process that publishes to a networked channel layer, in the
-    order the events were committed, without making the writer wait.
+    """One event loop thread per process that publishes to a networked channel layer without
+    making the writer wait, and sends each run's news once however far it has fallen behind.
 
     async_to_sync from a plain thread (a worker, the bench) starts a new event loop per call, and
     channels-redis opens a new connection per loop: measured ~10 ms per published event. This
     loop lives as long as the process, so the layer's connection does too. Waiting for each send
-    still cost the writer about 1 ms per event (five per one-step run), so a send is queued and
+    still cost the writer about 1 ms per event (five per one-step run), so a push is queued and
     the writer goes on: the event is already committed, and every socket's table tail delivers a
     row whose push was lost or dropped (a send that fails, takes longer than SEND_TIMEOUT, or
-    finds QUEUE_LIMIT sends waiting is logged and dropped). A forked child (django-q2 workers
-    fork) has no such thread, so it starts its own on first use.
+    finds QUEUE_LIMIT pushes waiting is logged and dropped).
+
+    A push says "run R has events up to seq N", and a socket that gets it delivers every row up
+    to N it has not delivered yet (tasks.consumers). So while a push for a group and run still
+    waits, a newer one for the same group and run replaces its seq instead of queueing behind
+    it: nothing a socket would have shown is lost, and a busy worker sends fewer (each
+    channels-redis group send is at least two round trips to Redis). A push may also wait
+    `delay` seconds on purpose, to take in the pushes that follow it. Pushes leave in the order
+    their group and run first queued (after their delay). The loop is woken once for however
+    many pushes arrive while it is busy. A forked child (django-q2 workers fork) has no such
+    thread, so it starts its own on first use.
     """
 
     SEND_TIMEOUT = 10.0
@@ -201,47 +226,103 @@ class _Publisher:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Under _lock: pushes handed over by writers, and whether the loop was asked to take them.
+        self._incoming: list[tuple[object, str, dict, float]] = []
+        self._wake_asked = False
+        # The loop's own: (group, run id) → the newest (layer, message) not sent yet, and the
+        # order in which those keys are due.
+        self._waiting: dict[tuple[str, int], tuple[object, dict]] = {}
         self._queue: asyncio.Queue | None = None
 
     def reset_after_fork(self) -> None:
-        # The parent's loop thread does not exist here: its queued sends are the parent's to make.
-        for coroutine, _label in getattr(self._queue, "_queue", ()):
-            coroutine.close()
-        self._lock, self._loop, self._queue = threading.Lock(), None, None
+        # The parent's loop thread does not exist here: its queued pushes are the parent's to send.
+        self.__init__()
 
-    def submit(self, coroutine, *, label: str) -> None:
-        """Queue `coroutine` (a send) behind the ones already queued; never waits for it."""
-        self._running_loop().call_soon_threadsafe(self._enqueue, coroutine, label)
+    def push(self, layer, group: str, message: dict, *, delay: float = 0.0) -> None:
+        """Queue a group send of `message` (a workstream push: run_id, seq); never waits for it."""
+        loop = self._running_loop()
+        with self._lock:
+            self._incoming.append((layer, group, message, delay))
+            if self._wake_asked:
+                return
+            self._wake_asked = True
+        loop.call_soon_threadsafe(self._take_incoming)
 
     def flush(self, timeout: float = 2.0) -> bool:
-        """Wait until every queued send has been tried (at exit, and for tests); False on timeout."""
+        """Wait until every queued push has been tried (at exit, and for tests); False on timeout."""
         with self._lock:
-            loop, queue = self._loop, self._queue
-        if loop is None or queue is None:
+            loop = self._loop
+        if loop is None:
             return True
+
+        async def tried() -> None:
+            self._take_incoming()
+            while self._waiting:  # a delayed push is due later
+                await asyncio.sleep(0.01)
+                self._take_incoming()
+            await self._queue.join()
+
         try:
-            asyncio.run_coroutine_threadsafe(queue.join(), loop).result(timeout)
+            asyncio.run_coroutine_threadsafe(tried(), loop).result(timeout)
         except Exception:  # noqa: BLE001 - a timeout or a closed loop: the tails deliver the rest
             return False
         return True
 
-    def _enqueue(self, coroutine, label: str) -> None:
-        if self._queue.qsize() >= self.QUEUE_LIMIT:
-            coroutine.close()
-            logger.warning("Publishing is %s sends behind; dropped the push of %s", self.QUEUE_LIMIT, label)
+    def _take_incoming(self) -> None:
+        with self._lock:
+            incoming, self._incoming, self._wake_asked = self._incoming, [], False
+        for layer, group, message, delay in incoming:
+            self._enqueue(layer, group, message, delay)
+
+    def _enqueue(self, layer, group: str, message: dict, delay: float) -> None:
+        key = (group, message["run_id"])
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            if message["seq"] > waiting[1]["seq"]:
+                self._waiting[key] = (layer, message)
             return
-        self._queue.put_nowait((coroutine, label))
+        if len(self._waiting) >= self.QUEUE_LIMIT:
+            logger.warning(
+                "Publishing is %s pushes behind; dropped the push of run %s's event %s",
+                self.QUEUE_LIMIT,
+                message["run_id"],
+                message["seq"],
+            )
+            return
+        self._waiting[key] = (layer, message)
+        if delay > 0:
+            self._loop.call_later(delay, self._queue.put_nowait, key)
+        else:
+            self._queue.put_nowait(key)
 
     async def _send_in_order(self) -> None:
         while True:
-            coroutine, label = await self._queue.get()
+            key = await self._queue.get()
+            layer, message = self._waiting.pop(key)
             try:
-                await asyncio.wait_for(coroutine, self.SEND_TIMEOUT)
-            except Exception as exc:  # noqa: BLE001 - delivery is best effort; the event is persisted
-                # One line, not a traceback: while Redis is down every push fails the same way.
-                logger.warning("Could not publish %s: %s: %s", label, type(exc).__name__, exc)
+                await self._send(layer, key[0], message)
             finally:
                 self._queue.task_done()
+
+    async def _send(self, layer, group: str, message: dict) -> None:
+        """One group send; a send that fails at once is tried once more (after a Redis restart
+        the first command on a pooled connection finds it closed, and the next one reconnects)."""
+        for tries_left in (1, 0):
+            try:
+                await asyncio.wait_for(layer.group_send(group, message), self.SEND_TIMEOUT)
+                return
+            except Exception as exc:  # noqa: BLE001 - delivery is best effort; the event is persisted
+                if tries_left and not isinstance(exc, TimeoutError):
+                    continue
+                # One line, not a traceback: while Redis is down every push fails the same way.
+                logger.warning(
+                    "Could not publish run %s's event %s to %s: %s: %s",
+                    message["run_id"],
+                    message["seq"],
+                    group,
+                    type(exc).__name__,
+                    exc,
+                )
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:

@@ -13,7 +13,7 @@ from providers.contracts import ActionType
 from tasks import jobs
 from tasks.engine.dispatch import dispatch_claim, run_create
 from tasks.engine.errors import LeaseLost
-from tasks.engine.events import event_emit, publish_flush
+from tasks.engine.events import event_emit, event_publish, publish_flush
 from tasks.models import TaskRun, WorkstreamEvent
 from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
 
@@ -66,22 +66,26 @@ def test_published_after_commit_to_run_and_user_groups(run, django_capture_on_co
 def test_a_row_only_event_is_not_announced_to_the_owners_group(run, django_capture_on_commit_callbacks):
     layer, run_channel, user_channel = _listen(run)
     with django_capture_on_commit_callbacks(execute=True):
-        rows = [event_emit(run=run, kind=kind, title=kind) for kind in ("command.output", "note", "step.progress")]
+        for kind in ("command.output", "note", "step.progress"):
+            event_emit(run=run, kind=kind, title=kind)
     with django_capture_on_commit_callbacks(execute=True):
         change = event_emit(run=run, kind="step.succeeded", title="Done")
-    for event in (*rows, change):
-        assert _receive(layer, run_channel, _announcement(event, "run")), "every row reaches the run's group"
 
-    async def first_for_this_run():
+    async def for_this_run(channel, last_seq):
         import asyncio
 
-        while True:
-            message = await asyncio.wait_for(layer.receive(user_channel), timeout=5)
+        seqs = []
+        while not seqs or seqs[-1] < last_seq:
+            message = await asyncio.wait_for(layer.receive(channel), timeout=5)
             if message.get("run_id") == run.pk:
-                return message
+                seqs.append(message["seq"])
+        return seqs
 
+    # A push tells "events up to seq N": pushes still waiting to be sent are merged into the newest.
+    told = async_to_sync(for_this_run)(run_channel, change.seq)
+    assert told == sorted(set(told)) and told[-1] == change.seq, "the run's group hears of every row, in order"
     # One channel keeps the order of what was sent to it: the step's change is the first news.
-    assert async_to_sync(first_for_this_run)() == _announcement(change, "user")
+    assert async_to_sync(for_this_run)(user_channel, 1) == [change.seq]
 
 
 def test_a_rolled_back_event_leaves_no_gap(run):
@@ -104,8 +108,77 @@ def test_publishing_failure_is_logged_never_fatal(run, monkeypatch, caplog, djan
         event = event_emit(run=run, kind="note", title="Still stored")
     assert publish_flush()  # pushes are sent in the background, in order
     assert WorkstreamEvent.objects.filter(pk=event.pk).exists()
-    assert "Could not publish workstream event" in caplog.text
+    assert f"Could not publish run {run.pk}'s event {event.seq} to run-{run.pk}" in caplog.text
     assert "ConnectionError: channel layer down" in caplog.text
+
+
+def test_a_push_whose_connection_was_cut_is_sent_again_once(run, monkeypatch, caplog):
+    """After a Redis restart the first send on a pooled connection finds it closed; the next
+    reconnects. One more try delivers the push instead of leaving it to the sockets' tails."""
+    calls: list[str] = []
+
+    class RestartedLayer:
+        async def group_send(self, group, message):
+            calls.append(group)
+            if len(calls) == 1:
+                raise ConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr("channels.layers.get_channel_layer", lambda *a, **k: RestartedLayer())
+    event_publish(run_id=run.pk, owner_id=run.owner_id, event_id=1, seq=1, kind="note")
+    assert publish_flush(5)
+    assert calls == [f"run-{run.pk}", f"run-{run.pk}"]
+    assert "Could not publish" not in caplog.text
+
+
+def test_pushes_waiting_for_a_busy_layer_are_merged_per_group_and_run(run, monkeypatch):
+    """While a send is under way, later pushes for the same group and run wait as one, with the
+    newest seq: a socket delivers every row up to the seq it is told, so nothing is lost."""
+    release, first_started = threading.Event(), threading.Event()
+    sent: list[tuple[str, int]] = []
+
+    class SlowLayer:
+        async def group_send(self, group, message):
+            import asyncio
+
+            sent.append((group, message["seq"]))
+            if not first_started.is_set():
+                first_started.set()
+                await asyncio.get_running_loop().run_in_executor(None, release.wait, 5)
+
+    monkeypatch.setattr("channels.layers.get_channel_layer", lambda *a, **k: SlowLayer())
+    event_publish(run_id=run.pk, owner_id=run.owner_id, event_id=1, seq=1, kind="step.started")
+    assert first_started.wait(5)
+    for seq in (2, 3, 4):
+        event_publish(run_id=run.pk, owner_id=run.owner_id, event_id=seq, seq=seq, kind="step.started")
+    release.set()
+    assert publish_flush(5)
+    runs, owners = f"run-{run.pk}", f"user-{run.owner_id}"
+    assert [seq for group, seq in sent if group == runs] == [1, 4], "the first at once, then the newest"
+    # The owner's copy waits a moment for the run's next events (USER_PUSH_DELAY): one send.
+    assert [seq for group, seq in sent if group == owners] == [4]
+
+
+def test_the_in_process_layer_is_not_asked_to_send_to_groups_nobody_here_joined(run, monkeypatch):
+    from channels.layers import InMemoryChannelLayer
+
+    class CountingLayer(InMemoryChannelLayer):
+        sends: list[str] = []
+
+        async def group_send(self, group, message):
+            self.sends.append(group)
+            await super().group_send(group, message)
+
+    layer = CountingLayer()
+    monkeypatch.setattr("channels.layers.get_channel_layer", lambda *a, **k: layer)
+    # A worker process: no socket of this process listens, so nothing is sent.
+    event_publish(run_id=run.pk, owner_id=run.owner_id, event_id=1, seq=1, kind="step.started")
+    assert layer.sends == []
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(f"run-{run.pk}", channel)
+    event_publish(run_id=run.pk, owner_id=run.owner_id, event_id=2, seq=2, kind="step.started")
+    assert layer.sends == [f"run-{run.pk}"], "only the group a socket here joined"
+    message = async_to_sync(layer.receive)(channel)
+    assert (message["run_id"], message["seq"], message["group"]) == (run.pk, 2, "run")
 
 
 def test_a_fenced_event_carries_the_leases_attempt_and_the_next_seq(run):
