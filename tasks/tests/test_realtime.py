@@ -78,3 +78,32 @@ def test_a_replay_always_brings_the_card(owner):
     event_emit(run=run, kind="command.output", title="Compiling")
     assert f'id="run-steps-{run.pk}"' not in realtime.delivery_after(run_id=run.pk, after=0).html
     assert f'id="run-steps-{run.pk}"' in realtime.delivery_after(run_id=run.pk, after=0, run_card=True).html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_shared_reads_thread_keeps_its_connection_and_reconnects_once_when_it_was_cut(owner):
+    import asyncio
+
+    from django.db import OperationalError, connection
+
+    run = make_run(owner)
+    event_emit(run=run, kind="note", title="Row")
+    cut = {"left": 1}
+
+    def read():
+        if cut["left"]:  # the first read finds the connection cut (PostgreSQL restarted)
+            cut["left"] -= 1
+            raise OperationalError("server closed the connection unexpectedly")
+        delivery = realtime.delivery_after(run_id=run.pk, after=0)
+        return id(connection.connection), delivery.last_seq
+
+    async def twice():
+        thread = realtime._ReadThread()
+        try:
+            return await thread.run(read), await thread.run(read)
+        finally:
+            thread.close()
+
+    (first, seq), (second, _) = asyncio.run(twice())
+    assert seq == 1, "read again on a new connection after the cut one was closed"
+    assert first == second, "and that connection kept for the next read"
