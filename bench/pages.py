@@ -158,7 +158,7 @@ def _operator(name: str, *, tasks: int, events: int):
     return owner, workspace, task, run
 
 
-def pages(n: int = 40) -> list[dict]:
+def pages(n: int = 120) -> list[dict]:
     setup_django()
     from django.test import Client
     from django.urls import reverse

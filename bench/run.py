@@ -29,7 +29,7 @@ RESULTS = REPO / "bench" / "results"
 BENCHES: dict[str, list[tuple[list[str], str]]] = {
     "latency": [(["bench.live", "latency"], "pg+redis"), (["bench.live", "latency"], "sqlite")],
     "submit": [(["bench.pages", "submit"], "pg")],
-    "queue": [(["bench.throughput"], "pg")],
+    "queue": [(["bench.throughput"], "pg"), (["bench.throughput", "redis"], "pg+redis")],
     "snapshots": [([], "none")],
     "pages": [(["bench.pages", "pages"], "pg")],
     "fanout": [(["bench.live", "fanout"], "pg+redis")],
