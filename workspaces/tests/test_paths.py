@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,7 @@ def test_racing_symlink_swaps_never_escape(workspace, booby_trapped, roots):
             "-c",
             "import os, sys\n"
             "target, real, outside = sys.argv[1:4]\n"
+            "print('ready', flush=True)\n"
             "while True:\n"
             "    try:\n"
             "        os.rename(target, real); os.symlink(outside, target); os.unlink(target); os.rename(real, target)\n"
@@ -159,11 +161,19 @@ def test_racing_symlink_swaps_never_escape(workspace, booby_trapped, roots):
             str(target),
             str(booby_trapped / "race-real"),
             str(roots["outside"]),
-        ]
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     outcomes = {"ok": 0, "refused": 0, "gone": 0}
     try:
-        for i in range(4000):
+        # A loaded machine can take a while to start the flipper: wait for it, then run
+        # until the race has been seen (or a generous deadline), not a fixed count.
+        assert flipper.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 30
+        i = 0
+        while time.monotonic() < deadline:
+            i += 1
             try:
                 paths.write_atomic(booby_trapped, "race/secret.txt", f"inside {i}".encode())
                 paths.read_bytes(booby_trapped, "race/secret.txt")
