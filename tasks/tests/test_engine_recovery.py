@@ -155,8 +155,12 @@ def test_a_command_left_running_by_a_dead_worker_is_stopped(owner, tmp_path):
         start_new_session=True,
     )
     try:
-        time.sleep(0.3)
+        # The orphan's own child appears once Python has started it; a busy machine takes a while.
+        deadline = time.monotonic() + 10
         child = list(_descendants(orphan.pid))
+        while not child and time.monotonic() < deadline:
+            time.sleep(0.05)
+            child = list(_descendants(orphan.pid))
         step_row = StepExecution.objects.get(run=run, step_id="build")
         CommandExecution.objects.create(run=run, step=step_row, command="sleep 300", cwd=str(tmp_path), pid=orphan.pid)
         recover_expired_runs()
