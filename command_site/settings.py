@@ -252,6 +252,9 @@ RETRY_SAFE_TYPES = env_list(
     ["read_file", "write_file", "generate_output", "verify", "deliver"],
 )
 COMMAND_LEASE_SECONDS = env_int("COMMAND_LEASE_SECONDS", 60, minimum=5)
+# A draining worker job takes no new run after this many seconds, and a run under way steps
+# aside between steps past it when someone's request is waiting to be planned.
+COMMAND_DRAIN_TURN_SECONDS = env_float("COMMAND_DRAIN_TURN_SECONDS", 10.0, minimum=0.5)
 COMMAND_MAX_RUNS_PER_USER = env_int("COMMAND_MAX_RUNS_PER_USER", 3, minimum=1)
 COMMAND_COMMAND_TIMEOUT = env_int("COMMAND_COMMAND_TIMEOUT", 600, minimum=1)
 # How long an approval request waits for a decision before it expires (the run then asks again on resume).

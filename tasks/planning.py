@@ -135,8 +135,10 @@ def _plan_now(*, task: Task, answers: dict[str, str], change_note: str) -> PlanR
         from django_q.tasks import async_task
 
         # ORM broker: the job row is written in this transaction, so it exists iff the revision does.
+        from tasks.engine.dispatch import PLANNING_JOB
+
         async_task(
-            "tasks.jobs.understand_with_provider",
+            PLANNING_JOB,
             str(task.id),
             str(connection.id),
             revision.number,

@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 S = TaskRun.State
 
 DISPATCH_JOB = "tasks.jobs.dispatch_next"
+# A job a person is waiting on (their request read by a model provider): a long draining run
+# steps aside for it between steps (tasks.engine.executor).
+PLANNING_JOB = "tasks.jobs.understand_with_provider"
 REAPER_JOB = "tasks.jobs.recover_runs"
 REAPER_SCHEDULE_NAME = "command: recover runs"
 POSITION_GAP = 10  # step positions leave room for remediation steps
@@ -466,6 +469,17 @@ def run_heartbeat(*, run_id: int, lease: Lease, take_seq: bool = False, **fields
 def dispatch_pending() -> bool:
     """Whether a queued run is ready now (so another dispatch job is worth enqueueing)."""
     return _eligible(timezone.now()).exists()
+
+
+def planning_job_waiting() -> bool:
+    """Whether a planning job (PLANNING_JOB) is in django-q2's queue: enqueued, or taken by a
+    worker and not yet done. The queue holds a few rows at most; the signed payloads say which job
+    each is (a row that cannot be read is not counted)."""
+    from django_q.conf import Conf
+    from django_q.models import OrmQ
+
+    rows = OrmQ.objects.filter(key=Conf.CLUSTER_NAME).only("payload")[:200]
+    return any(row.task.get("func") == PLANNING_JOB for row in rows)
 
 
 def dispatch_claimable() -> bool:

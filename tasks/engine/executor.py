@@ -25,6 +25,7 @@ from tasks.engine.dispatch import (
     dispatch_claimable,
     dispatch_pending,
     enqueue_dispatch,
+    planning_job_waiting,
     run_heartbeat,
     schedule_dispatch_at,
 )
@@ -162,9 +163,35 @@ def _job_budget_seconds() -> float:
     return float(getattr(settings, "Q_TIMEOUT", 1800)) * 0.5
 
 
-# A draining job claims no further run after this long, so other background jobs (planning with
-# a provider, the reaper) get a worker slot at least this often even with one worker.
-DRAIN_TURN_SECONDS = 10.0
+def _drain_turn_seconds() -> float:
+    """A draining job claims no further run after this long (COMMAND_DRAIN_TURN_SECONDS), so
+    other background jobs (planning with a provider, the reaper) get a worker slot at least this
+    often even with one worker; past it, a run under way steps aside for a waiting planning job."""
+    return min(float(settings.COMMAND_DRAIN_TURN_SECONDS), _job_budget_seconds())
+
+
+def _hand_back_why(started: float) -> tuple[str, str] | None:
+    """Why a run under way should go back to the queue at this step boundary (a title and a
+    reason for its event), or None to carry on.
+
+    Past half of Q_TIMEOUT, always: django-q2 would kill the job mid-step. Past the drain turn,
+    when a planning job is in the queue: someone is waiting for their request to be read, and
+    with every worker slot on long runs it would wait until they end. The run continues from
+    its next step when a dispatch job comes round again (behind that job, on one worker)."""
+    elapsed = time.monotonic() - started
+    if elapsed > _job_budget_seconds():
+        return (
+            "{run} continues in a fresh worker slot",
+            "Long runs are handed back to the queue between steps so no worker is cut off mid-step.",
+        )
+    if elapsed > _drain_turn_seconds() and planning_job_waiting():
+        return (
+            "{run} steps aside for a request being planned",
+            "A new request is in the queue to be planned. This run went back to the queue "
+            "between steps so that request is not held up behind it; it continues from its "
+            "next step right after.",
+        )
+    return None
 
 
 @dataclass
@@ -182,15 +209,16 @@ def queue_drain(*, job_started: float | None = None) -> Drained:
 
     Promises: every run is claimed by dispatch_claim and executed by run_execute exactly as a
     single-run job would (lease, fencing, heartbeats, workspace and per-user limits unchanged);
-    no run is claimed once min(DRAIN_TURN_SECONDS, half of Q_TIMEOUT) has passed since
-    `job_started`, and a run under way hands itself back at a step boundary past half of
-    Q_TIMEOUT; the job always claims at least once. When it stops with a run still waiting that
+    no run is claimed once the drain turn (COMMAND_DRAIN_TURN_SECONDS, at most half of
+    Q_TIMEOUT) has passed since `job_started`, and a run under way hands itself back at a step
+    boundary past half of Q_TIMEOUT, or past the turn while a planning job waits (_hand_back_why);
+    the job always claims at least once. When it stops with a run still waiting that
     it may not leave behind, it enqueues one dispatch job: after its turn, any ready run; when
     it found nothing to claim, only a run nothing holds back (one locked by another claim that
     did not happen). Runs held by a workspace or the cap are dispatched when their holder ends.
     """
     started = time.monotonic() if job_started is None else job_started
-    turn = min(DRAIN_TURN_SECONDS, _job_budget_seconds())
+    turn = _drain_turn_seconds()
     drained = Drained()
     while True:
         claim = dispatch_claim()
@@ -231,13 +259,15 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
         step = _next_step(run)
         if step is None:
             return _finish(run, lease)
-        if not first and time.monotonic() - started > _job_budget_seconds() and current.control_request == "":
+        handing_back = None if first or current.control_request else _hand_back_why(started)
+        if handing_back is not None:
+            title, reason = handing_back
             run_transition(
                 run=run,
                 to=S.QUEUED,
                 lease=lease,
-                title=f"{run.reference} continues in a fresh worker slot",
-                reason="Long runs are handed back to the queue between steps so no worker is cut off mid-step.",
+                title=title.format(run=run.reference),
+                reason=reason,
                 blocking_reason="continuing shortly",
             )
             return S.QUEUED

@@ -16,8 +16,8 @@ from django_q.models import Task as QTask
 from command_site.testing import wait_for, worker_process
 from providers.contracts import ActionType
 from tasks import jobs
-from tasks.engine.dispatch import DISPATCH_JOB, run_create
-from tasks.models import TaskRun
+from tasks.engine.dispatch import DISPATCH_JOB, PLANNING_JOB, run_create
+from tasks.models import StepExecution, TaskRun
 from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
 
 S = TaskRun.State
@@ -134,6 +134,55 @@ def test_a_run_held_by_its_workspace_is_dispatched_when_the_holder_ends(owner, t
     assert TaskRun.objects.get(pk=behind.pk).state == S.COMPLETED
 
 
+def _three_steps():
+    return [
+        step("a", ActionType.GENERATE_OUTPUT, "First part", sleep=0.05),
+        step("b", ActionType.GENERATE_OUTPUT, "Second part", sleep=0.8),
+        verify_step(command="true"),
+    ]
+
+
+def test_a_run_past_its_turn_steps_aside_between_steps_for_a_waiting_planning_job(owner, tmp_path, settings):
+    from django_q.tasks import async_task
+
+    settings.COMMAND_WORKERS = 1
+    settings.COMMAND_DRAIN_TURN_SECONDS = 0.5
+    ws = make_workspace(owner, tmp_path / "ws")
+    run = run_create(task=make_task(owner, ws, _three_steps()))
+    [dispatch] = _dispatch_rows()
+    # Someone's request is queued to be planned while the run's job is under way.
+    async_task(PLANNING_JOB, "00000000-0000-0000-0000-000000000000", "0", 1, task_name="understand TASK-1 r1")
+    dispatch.delete()
+    result = jobs.dispatch_next()
+    run.refresh_from_db()
+    assert result.endswith("queued; the rest handed back to the queue"), result
+    assert (run.state, run.blocking_reason) == (S.QUEUED, "continuing shortly")
+    statuses = dict(StepExecution.objects.filter(run=run).values_list("step_id", "status"))
+    # The turn (0.5 s) ends during step b, which finishes; the run steps aside before verifying.
+    assert statuses == {"a": "succeeded", "b": "succeeded", "verify": "pending"}, "it stopped between steps"
+    aside = run.events.get(title__contains="steps aside")
+    assert aside.title == f"{run.reference} steps aside for a request being planned"
+    assert "in the queue to be planned" in aside.explanation
+    # The dispatch it enqueued comes after the planning job: one worker takes that job first.
+    rows = list(OrmQ.objects.order_by("id"))
+    assert [row.task["func"] for row in rows] == [PLANNING_JOB, DISPATCH_JOB]
+    rows[0].delete()  # the planning job has been done
+    assert _work_off_queue() == [f"{run.reference}: completed"]
+    run.refresh_from_db()
+    assert (run.state, run.attempt) == (S.COMPLETED, 2)
+    _assert_events_whole(run)
+
+
+def test_without_a_planning_job_waiting_a_run_keeps_its_worker_past_the_turn(owner, tmp_path, settings):
+    settings.COMMAND_WORKERS = 1
+    settings.COMMAND_DRAIN_TURN_SECONDS = 0.5
+    run = run_create(task=make_task(owner, make_workspace(owner, tmp_path / "ws"), _three_steps()))
+    _work_off_queue()
+    run.refresh_from_db()
+    assert (run.state, run.attempt) == (S.COMPLETED, 1)
+    assert not run.events.filter(title__contains="steps aside").exists()
+
+
 @pytest.mark.slow
 def test_two_workers_drain_a_batch_with_the_workspace_and_owner_limits_held(owner, other_user, tmp_path, settings):
     """A real qcluster with 2 workers; no reaper, so only the dispatch jobs the batch enqueued
@@ -177,3 +226,34 @@ def test_two_workers_drain_a_batch_with_the_workspace_and_owner_limits_held(owne
     for run in done.values():
         assert run.attempt == 1
         _assert_events_whole(run)
+
+
+@pytest.mark.slow
+def test_one_real_worker_plans_a_new_request_while_a_long_run_is_under_way(owner, tmp_path, settings):
+    """A real one-worker qcluster (the embedded default): a planning job queued behind a long
+    run's job is done before that run ends, and the run completes after stepping aside once."""
+    from django_q.tasks import async_task
+
+    settings.COMMAND_WORKERS = 1
+    plan = [step(f"s{i}", ActionType.GENERATE_OUTPUT, f"Part {i}", sleep=0.5) for i in range(8)]
+    run = run_create(task=make_task(owner, make_workspace(owner, tmp_path / "ws"), [*plan, verify_step()]))
+    Schedule.objects.all().delete()
+    env = {
+        "COMMAND_WORKERS": "1",
+        "COMMAND_Q_POLL": "0.1",
+        "COMMAND_DRAIN_TURN_SECONDS": "1",
+        "COMMAND_HANDLER_MODULES": "tasks.tests.engine_worker_handlers",
+    }
+    with worker_process(tmp_path / "worker.log", **env):
+        wait_for(lambda: TaskRun.objects.get(pk=run.pk).state == S.RUNNING, timeout=60, message="the run to start")
+        async_task(PLANNING_JOB, "00000000-0000-0000-0000-000000000000", "0", 1, task_name="understand TASK-0 r1")
+        wait_for(
+            lambda: TaskRun.objects.get(pk=run.pk).state == S.COMPLETED, timeout=60, message="the run to complete"
+        )
+    run.refresh_from_db()
+    [planned] = QTask.objects.filter(func=PLANNING_JOB)
+    assert planned.success
+    assert planned.stopped < run.finished_at, "the request was planned before the long run ended"
+    assert run.events.filter(title__contains="steps aside for a request being planned").count() == 1
+    assert run.attempt == 2
+    _assert_events_whole(run)
