@@ -41,7 +41,7 @@ from pathlib import Path
 import httpx
 
 from chaos.sandbox import PrivatePostgres, PrivateRedis, private_services
-from command_site.testing import free_port, session_cookie
+from command_site.testing import free_port, session_cookie, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -157,13 +157,7 @@ class Cluster:
                 continue
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGCONT)
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+            stop_process(proc, timeout=10)  # SIGTERM to the leader only: see its docstring
 
 
 # --- the world ---------------------------------------------------------------------------------

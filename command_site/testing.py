@@ -73,16 +73,19 @@ def session_cookie(user) -> str:
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    """SIGTERM to the process itself, then SIGKILL to whatever is left of its group.
+
+    Only the leader is asked: a qcluster whose children get SIGTERM too does not stop (its
+    sentinel dies at once and the cluster waits for it until killed), while a SIGTERM to the
+    cluster alone stops it in under a second when it is idle."""
+    if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
+            proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=timeout)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=5)
 
 
 QCLUSTER_COMMAND = [sys.executable, "manage.py", "qcluster"]
