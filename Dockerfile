@@ -29,5 +29,5 @@ USER command
 EXPOSE 8080
 
 # Web: daphne on $PORT (Cloud Run sets it). Worker: override the command with
-#   python manage.py qcluster
+#   python -m command_site.worker
 CMD ["sh", "-c", "python manage.py migrate --no-input && python manage.py createcachetable && exec daphne -b 0.0.0.0 -p ${PORT} command_site.asgi:application"]

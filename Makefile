@@ -48,7 +48,7 @@ web: migrate
 	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) command_site.asgi:application
 
 worker: migrate
-	$(PY) manage.py qcluster
+	$(PY) -m command_site.worker
 
 superuser: migrate
 	$(PY) manage.py createsuperuser

@@ -55,7 +55,7 @@ def check_worker() -> CheckResult:
         return False, f"could not read the worker heartbeat: {exc.__class__.__name__}: {exc}"
     alive = [s for s in stats if s.status not in ("Stopped", "Stopping")]
     if not alive:
-        return False, "no background worker is running (start it with: python manage.py qcluster)"
+        return False, "no background worker is running (start it with: make worker, or python -m command_site.worker)"
     workers = sum(len(s.workers) for s in alive)
     return True, f"{len(alive)} cluster(s), {workers} worker process(es)"
 

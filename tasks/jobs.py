@@ -18,7 +18,7 @@ def dispatch_next() -> str:
     recover_expired_runs()
     drained = queue_drain(job_started=started)
     if not drained.runs:
-        return "nothing to run"
+        return "the worker is stopping: no run taken" if drained.stopping else "nothing to run"
     shown = "; ".join(f"{reference}: {outcome}" for reference, outcome in drained.runs[:20])
     more = len(drained.runs) - 20
     if more > 0:

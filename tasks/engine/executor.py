@@ -7,6 +7,7 @@ the lease, the worker's next write raises LeaseLost and it stops without changin
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -170,26 +171,51 @@ def _drain_turn_seconds() -> float:
     return min(float(settings.COMMAND_DRAIN_TURN_SECONDS), _job_budget_seconds())
 
 
-def _hand_back_why(started: float) -> tuple[str, str] | None:
-    """Why a run under way should go back to the queue at this step boundary (a title and a
-    reason for its event), or None to carry on.
+def worker_stopping() -> bool:
+    """Whether this worker has been asked to stop (command_site.worker touches the file its
+    cluster was started with): take no new run, and hand back the one under way between steps."""
+    path = os.environ.get("COMMAND_WORKER_STOP_FILE")
+    return bool(path) and os.path.exists(path)
+
+
+class HandBack(NamedTuple):
+    title: str  # with {run} for the run's reference
+    reason: str
+    blocking_reason: str
+
+
+def _hand_back_why(started: float, *, first: bool) -> HandBack | None:
+    """Why a run under way should go back to the queue at this step boundary, or None to carry on.
 
     Past half of Q_TIMEOUT, always: django-q2 would kill the job mid-step. Past the drain turn,
     when a planning job is in the queue: someone is waiting for their request to be read, and
     with every worker slot on long runs it would wait until they end. The run continues from
-    its next step when a dispatch job comes round again (behind that job, on one worker)."""
+    its next step when a dispatch job comes round again (behind that job, on one worker).
+    When the worker is stopping, at once, even before the job's first step. Otherwise never
+    before the job has done a step (`first`), so every job makes progress."""
+    if worker_stopping():
+        return HandBack(
+            "{run} goes back to the queue: the worker is stopping",
+            "The worker was asked to stop, so this run went back to the queue between steps, "
+            "with nothing half-done. It continues from its next step when a worker runs again.",
+            "waiting for a worker",
+        )
+    if first:
+        return None
     elapsed = time.monotonic() - started
     if elapsed > _job_budget_seconds():
-        return (
+        return HandBack(
             "{run} continues in a fresh worker slot",
             "Long runs are handed back to the queue between steps so no worker is cut off mid-step.",
+            "continuing shortly",
         )
     if elapsed > _drain_turn_seconds() and planning_job_waiting():
-        return (
+        return HandBack(
             "{run} steps aside for a request being planned",
             "A new request is in the queue to be planned. This run went back to the queue "
             "between steps so that request is not held up behind it; it continues from its "
             "next step right after.",
+            "continuing shortly",
         )
     return None
 
@@ -201,6 +227,7 @@ class Drained:
 
     runs: list[tuple[str, str]] = field(default_factory=list)
     handed_back: bool = False
+    stopping: bool = False  # it stopped claiming because the worker is stopping
 
 
 def queue_drain(*, job_started: float | None = None) -> Drained:
@@ -221,6 +248,13 @@ def queue_drain(*, job_started: float | None = None) -> Drained:
     turn = _drain_turn_seconds()
     drained = Drained()
     while True:
+        if worker_stopping():
+            # No new run; the runs left behind get a dispatch job for the next worker.
+            drained.stopping = True
+            drained.handed_back = dispatch_pending()
+            if drained.handed_back:
+                enqueue_dispatch()
+            return drained
         claim = dispatch_claim()
         if claim is None:
             if drained.runs and dispatch_claimable():
@@ -259,16 +293,15 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
         step = _next_step(run)
         if step is None:
             return _finish(run, lease)
-        handing_back = None if first or current.control_request else _hand_back_why(started)
-        if handing_back is not None:
-            title, reason = handing_back
+        hand_back = None if current.control_request else _hand_back_why(started, first=first)
+        if hand_back is not None:
             run_transition(
                 run=run,
                 to=S.QUEUED,
                 lease=lease,
-                title=title.format(run=run.reference),
-                reason=reason,
-                blocking_reason="continuing shortly",
+                title=hand_back.title.format(run=run.reference),
+                reason=hand_back.reason,
+                blocking_reason=hand_back.blocking_reason,
             )
             return S.QUEUED
         first = False

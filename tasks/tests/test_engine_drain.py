@@ -257,3 +257,18 @@ def test_one_real_worker_plans_a_new_request_while_a_long_run_is_under_way(owner
     assert run.events.filter(title__contains="steps aside for a request being planned").count() == 1
     assert run.attempt == 2
     _assert_events_whole(run)
+
+
+def test_a_stopping_worker_claims_nothing_and_leaves_a_dispatch_for_the_next(owner, tmp_path, settings, monkeypatch):
+    settings.COMMAND_WORKERS = 1
+    run = run_create(task=make_task(owner, make_workspace(owner, tmp_path / "ws"), _plan()))
+    [row] = _dispatch_rows()
+    row.delete()
+    stop_file = tmp_path / "stopping"
+    monkeypatch.setenv("COMMAND_WORKER_STOP_FILE", str(stop_file))
+    stop_file.touch()  # command_site.worker was asked to stop
+    assert jobs.dispatch_next() == "the worker is stopping: no run taken"
+    assert TaskRun.objects.get(pk=run.pk).state == S.QUEUED
+    assert len(_dispatch_rows()) == 1, "the next worker is told"
+    stop_file.unlink()  # the next worker's cluster
+    assert _work_off_queue() == [f"{run.reference}: completed"]
