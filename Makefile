@@ -37,6 +37,7 @@ migrate: env
 	@$(PY) manage.py collectstatic --no-input -v0
 
 run: migrate
+	@$(PY) -m command_site.port_check "$(PORT)"
 	@echo ""
 	@echo "  Command is starting at http://127.0.0.1:$(PORT)/"
 	@echo "  First time? Create an account at http://127.0.0.1:$(PORT)/accounts/signup/"
