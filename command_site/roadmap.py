@@ -27,6 +27,7 @@ PHASES = [
         "capabilities": [
             {"name": "Durable run queue with priorities and honest blocking reasons", "live": True},
             {"name": "Leases, heartbeats and recovery of runs whose worker died", "live": True},
+            {"name": "A worker that stops cleanly: runs under way go back to the queue between steps", "live": True},
             {"name": "Retry policies and self-healing, each step explained", "live": True},
             {"name": "Approvals with remembered preferences", "live": True},
             {"name": "Task switcher for several runs at once", "live": True},
