@@ -15,7 +15,7 @@ def test_health_is_503_naming_the_worker_when_none_runs(anon_client):
     body = response.json()
     assert body["status"] == "failing"
     assert body["failing"] == ["worker"]
-    assert "qcluster" in body["checks"]["worker"]["detail"]
+    assert "make worker" in body["checks"]["worker"]["detail"]
     for name in ("database", "channel_layer", "storage"):
         assert body["checks"][name]["ok"], body["checks"][name]
 
