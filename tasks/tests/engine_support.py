@@ -11,6 +11,9 @@ from tasks.engine import handlers
 from tasks.models import PlanRevision, Task
 from workspaces.models import Workspace
 
+# The environment of a real worker process in the engine tests: quick polling, the test handlers.
+WORKER_ENV = {"COMMAND_Q_POLL": "0.1", "COMMAND_HANDLER_MODULES": "tasks.tests.engine_worker_handlers"}
+
 
 def step(step_id: str, action: ActionType, title: str | None = None, **inputs) -> PlanStep:
     return PlanStep(

@@ -18,7 +18,14 @@ from providers.contracts import ActionType
 from tasks import jobs
 from tasks.engine.dispatch import DISPATCH_JOB, PLANNING_JOB, run_create
 from tasks.models import StepExecution, TaskRun
-from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
+from tasks.tests.engine_support import (  # noqa: F401
+    WORKER_ENV,
+    make_task,
+    make_workspace,
+    step,
+    test_handlers,
+    verify_step,
+)
 
 S = TaskRun.State
 
@@ -198,13 +205,7 @@ def test_two_workers_drain_a_batch_with_the_workspace_and_owner_limits_held(owne
             runs.append(run_create(task=make_task(ws.owner, ws, plan, prompt=f"batch {n}")))
     assert len(_dispatch_rows()) == 2
     Schedule.objects.all().delete()  # the reaper is the safety net; this test proves the normal path
-    env = {
-        "COMMAND_WORKERS": "2",
-        "COMMAND_MAX_RUNS_PER_USER": "1",
-        "COMMAND_Q_POLL": "0.1",
-        "COMMAND_HANDLER_MODULES": "tasks.tests.engine_worker_handlers",
-    }
-    with worker_process(tmp_path / "worker.log", **env):
+    with worker_process(tmp_path / "worker.log", **WORKER_ENV, COMMAND_WORKERS="2", COMMAND_MAX_RUNS_PER_USER="1"):
         wait_for(
             lambda: TaskRun.objects.filter(state=S.COMPLETED).count() == len(runs),
             timeout=120,
@@ -238,13 +239,7 @@ def test_one_real_worker_plans_a_new_request_while_a_long_run_is_under_way(owner
     plan = [step(f"s{i}", ActionType.GENERATE_OUTPUT, f"Part {i}", sleep=0.5) for i in range(8)]
     run = run_create(task=make_task(owner, make_workspace(owner, tmp_path / "ws"), [*plan, verify_step()]))
     Schedule.objects.all().delete()
-    env = {
-        "COMMAND_WORKERS": "1",
-        "COMMAND_Q_POLL": "0.1",
-        "COMMAND_DRAIN_TURN_SECONDS": "1",
-        "COMMAND_HANDLER_MODULES": "tasks.tests.engine_worker_handlers",
-    }
-    with worker_process(tmp_path / "worker.log", **env):
+    with worker_process(tmp_path / "worker.log", **WORKER_ENV, COMMAND_WORKERS="1", COMMAND_DRAIN_TURN_SECONDS="1"):
         wait_for(lambda: TaskRun.objects.get(pk=run.pk).state == S.RUNNING, timeout=60, message="the run to start")
         async_task(PLANNING_JOB, "00000000-0000-0000-0000-000000000000", "0", 1, task_name="understand TASK-0 r1")
         wait_for(

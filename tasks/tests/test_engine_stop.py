@@ -18,11 +18,10 @@ from command_site.testing import process_env, spawn, stop_process, wait_for, wor
 from providers.contracts import ActionType
 from tasks.engine.dispatch import run_create
 from tasks.models import StepExecution, TaskRun
-from tasks.tests.engine_support import make_task, make_workspace, step, verify_step
+from tasks.tests.engine_support import WORKER_ENV, make_task, make_workspace, step, verify_step
 
 S = TaskRun.State
 WORKER_COMMAND = [sys.executable, "-m", "command_site.worker"]
-ENV = {"COMMAND_Q_POLL": "0.1", "COMMAND_HANDLER_MODULES": "tasks.tests.engine_worker_handlers"}
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -65,7 +64,7 @@ def test_sigterm_to_the_whole_group_stops_cleanly_and_the_run_continues_later(ow
     run = _long_run(owner, tmp_path / "ws")
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
-        wrapper = spawn(WORKER_COMMAND, env=process_env(**ENV), out=out)
+        wrapper = spawn(WORKER_COMMAND, env=process_env(**WORKER_ENV), out=out)
         try:
             wait_for(_started(run), timeout=60, message="the run's first step")
             [cluster] = _children(wrapper.pid)
@@ -83,7 +82,7 @@ def test_sigterm_to_the_whole_group_stops_cleanly_and_the_run_continues_later(ow
     done_before = statuses.count("succeeded")
     assert "Worker stopping" in log.read_text()
 
-    with worker_process(tmp_path / "worker2.log", **ENV):
+    with worker_process(tmp_path / "worker2.log", **WORKER_ENV):
         wait_for(lambda: TaskRun.objects.get(pk=run.pk).state == S.COMPLETED, timeout=60, message="the run to finish")
     run.refresh_from_db()
     assert run.attempt == 2
@@ -97,7 +96,7 @@ def test_a_second_signal_stops_at_once(owner, tmp_path):
     Schedule.objects.all().delete()
     run = _long_run(owner, tmp_path / "ws", seconds=20, steps=2)
     with open(tmp_path / "worker.log", "wb") as out:
-        wrapper = spawn(WORKER_COMMAND, env=process_env(**ENV), out=out)
+        wrapper = spawn(WORKER_COMMAND, env=process_env(**WORKER_ENV), out=out)
         try:
             wait_for(lambda: TaskRun.objects.get(pk=run.pk).state == S.RUNNING, timeout=60, message="the run")
             [cluster] = _children(wrapper.pid)
@@ -117,7 +116,7 @@ def test_a_second_signal_stops_at_once(owner, tmp_path):
 
 def test_a_killed_wrapper_takes_its_cluster_with_it(tmp_path):
     with open(tmp_path / "worker.log", "wb") as out:
-        wrapper = spawn(WORKER_COMMAND, env=process_env(**ENV), out=out)
+        wrapper = spawn(WORKER_COMMAND, env=process_env(**WORKER_ENV), out=out)
         try:
             wait_for(lambda: _children(wrapper.pid), timeout=30, message="the qcluster to start")
             [cluster] = _children(wrapper.pid)
