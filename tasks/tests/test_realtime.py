@@ -107,3 +107,31 @@ def test_the_shared_reads_thread_keeps_its_connection_and_reconnects_once_when_i
     (first, seq), (second, _) = asyncio.run(twice())
     assert seq == 1, "read again on a new connection after the cut one was closed"
     assert first == second, "and that connection kept for the next read"
+
+
+def test_a_slow_switcher_read_does_not_hold_up_a_runs_rows():
+    import asyncio
+    import threading
+    import time
+
+    shared = realtime.SharedReads()
+    switcher_started, release = threading.Event(), threading.Event()
+
+    def slow_switcher():
+        switcher_started.set()
+        release.wait(5)
+        return "switcher"
+
+    async def both():
+        switcher = asyncio.ensure_future(shared.get("s", slow_switcher, accept=lambda *_: True, lane="switcher"))
+        while not switcher_started.is_set():
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        rows = await shared.get("r", lambda: "rows", accept=lambda *_: True)
+        waited = time.monotonic() - started
+        release.set()
+        return rows, waited, await switcher
+
+    rows, waited, switcher = asyncio.run(both())
+    assert (rows, switcher) == ("rows", "switcher")
+    assert waited < 2, "the rows were read while the switcher's read was still going"
