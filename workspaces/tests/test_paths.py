@@ -150,11 +150,19 @@ def test_racing_symlink_swaps_never_escape(workspace, booby_trapped, roots):
         [
             sys.executable,
             "-c",
-            "import os, sys\n"
+            "import os, shutil, sys\n"
             "target, real, outside = sys.argv[1:4]\n"
             "print('ready', flush=True)\n"
             "while True:\n"
             "    try:\n"
+            # A write while the real folder was away creates a new one in its place (write_atomic
+            # makes missing parents): clear it and put the real one back, or every flip would fail.
+            "        if os.path.lexists(real):\n"
+            "            if os.path.islink(target):\n"
+            "                os.unlink(target)\n"
+            "            elif os.path.isdir(target):\n"
+            "                shutil.rmtree(target)\n"
+            "            os.rename(real, target)\n"
             "        os.rename(target, real); os.symlink(outside, target); os.unlink(target); os.rename(real, target)\n"
             "    except OSError:\n"
             "        pass\n",
