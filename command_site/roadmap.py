@@ -41,7 +41,7 @@ PHASES = [
             {"name": "make bench with ratios against same-run baselines", "live": True},
             {"name": "Fault-injection suite", "live": True},
             {"name": "manage.py audit", "live": True},
-            {"name": "Queue throughput of 100 runs/s (about 150 on 2 cores; see bench/README.md)", "live": True},
+            {"name": "Queue throughput of 100 runs/s (150–180 on 2 cores; see bench/README.md)", "live": True},
         ],
     },
 ]
