@@ -203,9 +203,9 @@ class SharedReads:
         self._threads: dict[str, _ReadThread] = {}
 
     async def get(self, key, read: Callable, *, accept: Callable[[float, object], bool], lane: str = "rows"):
-        """`lane` names the database thread the read runs on: the task switcher's reads have one
-        of their own, so a run's rows never wait behind a switcher render (measured: they did,
-        every half second, which set the live latency's p95)."""
+        """`lane` names the database thread the read runs on: the task switcher's reads (about
+        twice a second per owner) have one of their own, so a run's rows never queue behind a
+        switcher read and render."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop (tests): nothing of the old one is usable
             for thread in self._threads.values():

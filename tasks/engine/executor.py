@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from command_site.worker import STOP_FILE_ENV
 from providers.contracts import ActionType, PlanStep
 from tasks.engine.approval import approval_gate
 from tasks.engine.dispatch import (
@@ -174,7 +175,7 @@ def _drain_turn_seconds() -> float:
 def worker_stopping() -> bool:
     """Whether this worker has been asked to stop (command_site.worker touches the file its
     cluster was started with): take no new run, and hand back the one under way between steps."""
-    path = os.environ.get("COMMAND_WORKER_STOP_FILE")
+    path = os.environ.get(STOP_FILE_ENV)
     return bool(path) and os.path.exists(path)
 
 
@@ -214,7 +215,7 @@ def _hand_back_why(started: float, *, first: bool) -> HandBack | None:
             "{run} steps aside for a request being planned",
             "A new request is in the queue to be planned. This run went back to the queue "
             "between steps so that request is not held up behind it; it continues from its "
-            "next step right after.",
+            "next step when the queue comes back to it.",
             "continuing shortly",
         )
     return None

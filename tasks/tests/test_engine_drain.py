@@ -14,6 +14,7 @@ from django_q.models import OrmQ, Schedule
 from django_q.models import Task as QTask
 
 from command_site.testing import wait_for, worker_process
+from command_site.worker import STOP_FILE_ENV
 from providers.contracts import ActionType
 from tasks import jobs
 from tasks.engine.dispatch import DISPATCH_JOB, PLANNING_JOB, run_create
@@ -260,7 +261,7 @@ def test_a_stopping_worker_claims_nothing_and_leaves_a_dispatch_for_the_next(own
     [row] = _dispatch_rows()
     row.delete()
     stop_file = tmp_path / "stopping"
-    monkeypatch.setenv("COMMAND_WORKER_STOP_FILE", str(stop_file))
+    monkeypatch.setenv(STOP_FILE_ENV, str(stop_file))
     stop_file.touch()  # command_site.worker was asked to stop
     assert jobs.dispatch_next() == "the worker is stopping: no run taken"
     assert TaskRun.objects.get(pk=run.pk).state == S.QUEUED

@@ -123,6 +123,6 @@ def test_a_killed_wrapper_takes_its_cluster_with_it(tmp_path):
             time.sleep(2)  # let it finish starting
             wrapper.kill()  # only the wrapper: SIGKILL cannot be forwarded
             wrapper.wait(timeout=5)
-            wait_for(lambda: _gone(cluster), timeout=20, message="the orphaned qcluster to stop")
+            assert wait_for(lambda: _gone(cluster), timeout=20, message="the orphaned qcluster to stop")
         finally:
             stop_process(wrapper)
