@@ -12,15 +12,17 @@ def run_get_for_owner(*, owner, run_id):
     return get_object_or_404(TaskRun.objects.select_related("task", "workspace"), pk=run_id, owner=owner)
 
 
-def run_status(*, run) -> dict:
-    """What the run status partial shows: position, why it waits, where it is, what can be done."""
-    return run_statuses([run])[0]
+def run_status(*, run, steps: list | None = None) -> dict:
+    """What the run status partial shows: position, why it waits, where it is, what can be done.
+    `steps`: the run's step executions when the caller has just read them (`run_steps`)."""
+    return run_statuses([run], steps=None if steps is None else {run.pk: steps})[0]
 
 
-def run_statuses(runs: list) -> list[dict]:
+def run_statuses(runs: list, *, steps: dict[int, list] | None = None) -> list[dict]:
     """`run_status` for a list of runs with a fixed number of queries, however long the list
     (the task switcher and the thread show many runs at once): steps, queue positions, workspace
-    holders and the owners' runs under way are each read once for all of them."""
+    holders and the owners' runs under way are each read once for all of them. `steps` (run id →
+    its step executions in order) saves reading the steps again."""
     from django.db.models import Count
     from django.utils import timezone
 
@@ -30,13 +32,16 @@ def run_statuses(runs: list) -> list[dict]:
     S = TaskRun.State
     if not runs:
         return []
-    steps: dict[int, list[tuple]] = {run.pk: [] for run in runs}
-    for run_id, step_id, title, status in (
-        StepExecution.objects.filter(run_id__in=list(steps))
-        .order_by("run_id", "position")
-        .values_list("run_id", "step_id", "title", "status")
-    ):
-        steps[run_id].append((step_id, title, status))
+    if steps is not None:
+        steps = {run.pk: [(s.step_id, s.title, s.status) for s in steps[run.pk]] for run in runs}
+    else:
+        steps = {run.pk: [] for run in runs}
+        for run_id, step_id, title, status in (
+            StepExecution.objects.filter(run_id__in=list(steps))
+            .order_by("run_id", "position")
+            .values_list("run_id", "step_id", "title", "status")
+        ):
+            steps[run_id].append((step_id, title, status))
 
     queued = [run for run in runs if run.state == S.QUEUED]
     positions: dict[int, int] = {}

@@ -91,3 +91,20 @@ def test_switcher_entries_read_in_constant_queries(owner, other_user, tmp_path):
     for entry in large:
         newest = entry["run"].events.order_by("-seq").first()
         assert entry["latest"] == newest
+
+
+def test_a_status_from_steps_just_read_is_the_same_without_reading_them_again(owner, tmp_path):
+    from tasks.models import StepExecution
+    from tasks.selectors.runs import run_status, run_steps
+
+    run = _mixed(owner, tmp_path, 5)[0]
+    StepExecution.objects.filter(run=run, step_id="w").update(status=StepExecution.Status.SUCCEEDED)
+    TaskRun.objects.filter(pk=run.pk).update(current_step_id="v")
+    run.refresh_from_db()
+    steps = run_steps(run=run)
+    with CaptureQueriesContext(connection) as given:
+        from_steps = run_status(run=run, steps=steps)
+    with CaptureQueriesContext(connection) as read:
+        assert run_status(run=run) == from_steps
+    assert from_steps["steps_done"] == 1 and from_steps["current_step_title"] == "Check it"
+    assert len(given) == len(read) - 1, "the steps are not read again"
