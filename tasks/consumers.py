@@ -1,7 +1,9 @@
 """The workstream websocket: one consumer per browser connection.
 
 Thin by design: it authorises, keeps a cursor per subscribed run and asks tasks.realtime for what
-comes after it. Pushes from the channel layer carry ids only and merely say "look now".
+comes after it. Pushes from the channel layer say "look now"; one that carries its committed row
+is rendered at once when it is the very next row after the cursor (the run's card, when the row
+may have changed it, is read after it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from tasks import realtime
+from tasks.engine.events import kind_changes_run
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,12 @@ SWITCHER_TAIL_EVERY = 1.0
 class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.cursors: dict[int, int] = {}
+        self.tones: dict[int, str] = {}  # per subscribed run: its task's tone (rows' wording)
+        # Per run: the newest seq whose changes the page's card shows, and the card still owed
+        # after pushed rows (the newest seq it must show, the kinds announced since) with its task.
+        self.card_seq: dict[int, int] = {}
+        self.card_owed: dict[int, tuple[int, list[str]]] = {}
+        self.card_tasks: dict[int, asyncio.Task] = {}
         self.locks: dict[int, asyncio.Lock] = {}
         self.tail_task: asyncio.Task | None = None
         # The switcher is pushed only to pages that show it (they say so when subscribing).
@@ -56,7 +65,7 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
         self.tail_task = asyncio.ensure_future(self._tail())
 
     async def disconnect(self, code):
-        for task in (self.tail_task, self.switcher_task):
+        for task in (self.tail_task, self.switcher_task, *self.card_tasks.values()):
             if task:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -86,6 +95,8 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "unsubscribe":
             for run_id in content.get("runs", []):
                 if isinstance(run_id, int) and self.cursors.pop(run_id, None) is not None:
+                    self.tones.pop(run_id, None)
+                    self.card_seq.pop(run_id, None)
                     await self.channel_layer.group_discard(realtime.run_group(run_id), self.channel_name)
 
     async def _subscribe(self, item) -> None:
@@ -96,11 +107,12 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
             return
         if len(self.cursors) >= MAX_SUBSCRIPTIONS and run_id not in self.cursors:
             return
-        visible = await database_sync_to_async(realtime.run_is_visible_to)(run_id=run_id, user=self.user)
-        if not visible:
+        tone = await database_sync_to_async(realtime.run_tone_for)(run_id=run_id, user=self.user)
+        if tone is None:
             # Same answer for "no such run" and "someone else's run".
             await self.send_json({"type": "error", "message": f"Run {run_id} is not available."})
             return
+        self.tones[run_id] = tone
         self.cursors[run_id] = max(after, 0)
         self.locks.setdefault(run_id, asyncio.Lock())
         await self.channel_layer.group_add(realtime.run_group(run_id), self.channel_name)
@@ -119,11 +131,14 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
             await super().dispatch(message)
 
     async def workstream_event(self, message):
-        """A push from the engine (ids only): deliver from our cursor up to the announced seq. The
-        owner's group carries the same message for the task switcher."""
+        """A push from the engine: deliver from our cursor up to the announced seq, from the row
+        the push carries when it is the next one, else from the database. The owner's group
+        carries the same message (without a row) for the task switcher."""
         run_id, seq = message.get("run_id"), message.get("seq")
         if run_id in self.cursors:
-            await self._flush(run_id, target=seq if isinstance(seq, int) else None)
+            row = message.get("row")
+            if not (isinstance(row, str) and isinstance(seq, int) and await self._deliver_pushed(run_id, seq, row)):
+                await self._flush(run_id, target=seq if isinstance(seq, int) else None)
         if message.get("group") != "run" and isinstance(run_id, int) and isinstance(seq, int):
             self._switcher_changed(run_id=run_id, seq=seq)
 
@@ -184,6 +199,56 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
             html = await database_sync_to_async(realtime.render_narration_oob)(run_id=run_id, text=text)
             await self.send(text_data=html)
 
+    async def _deliver_pushed(self, run_id: int, seq: int, row: str) -> bool:
+        """Send the pushed row if it is the next one after the cursor (or already sent); False
+        when the database has to settle it (a gap before it, or a row not renderable as sent)."""
+        async with self.locks[run_id]:
+            after = self.cursors.get(run_id)
+            if after is None or after >= seq:
+                return True  # unsubscribed meanwhile, or already delivered (a replay got there first)
+            if after != seq - 1 or run_id not in self.tones:
+                return False
+            delivery = realtime.pushed_delivery(run_id=run_id, seq=seq, row=row, tone=self.tones[run_id])
+            if delivery is None:
+                return False
+            await self.send(text_data=delivery.html)
+            self._delivered(run_id, delivery)
+            if any(kind_changes_run(kind) for kind in delivery.kinds):
+                self._card_owed(run_id, seq, delivery.kinds)
+            return True
+
+    def _delivered(self, run_id: int, delivery: realtime.Delivery) -> None:
+        self.cursors[run_id] = delivery.last_seq
+        if delivery.card_seq is not None:
+            self.card_seq[run_id] = max(delivery.card_seq, self.card_seq.get(run_id, 0))
+        # The rows cleared any narration line; the next quiet spell starts from here.
+        self.narration.pop(run_id, None)
+        self.narration_checked[run_id] = asyncio.get_running_loop().time()
+
+    def _card_owed(self, run_id: int, seq: int, kinds: tuple[str, ...]) -> None:
+        """A row sent from its push may have changed the run's card (state, steps, approvals):
+        read the card next, in the background, so the following rows never wait for it."""
+        owed_seq, owed_kinds = self.card_owed.get(run_id, (0, []))
+        self.card_owed[run_id] = (max(seq, owed_seq), [*owed_kinds, *kinds])
+        task = self.card_tasks.get(run_id)
+        if task is None or task.done():
+            self.card_tasks[run_id] = asyncio.ensure_future(self._send_cards(run_id))
+
+    async def _send_cards(self, run_id: int) -> None:
+        while run_id in self.card_owed:
+            seq, kinds = self.card_owed.pop(run_id)
+            if run_id not in self.cursors or self.card_seq.get(run_id, 0) >= seq:
+                continue  # unsubscribed, or a replay's card already showed it
+            try:
+                card = await realtime.shared_card(run_id=run_id, seq=seq, kinds=kinds)
+            except Exception:
+                logger.exception("run card refresh failed; the next change or replay brings it")
+                continue
+            # A card read before a newer one was sent would show the run as it was: not sent.
+            if card is not None and run_id in self.cursors and card.seen_seq > self.card_seq.get(run_id, 0):
+                self.card_seq[run_id] = card.seen_seq
+                await self.send(text_data=card.html)
+
     async def _flush(self, run_id: int, *, target: int | None = None, fresh_after: float | None = None) -> None:
         """Send every event after the cursor, in order, exactly once: up to `target` (a pushed or
         tailed seq), or everything committed before `fresh_after` (a new subscription)."""
@@ -198,10 +263,7 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
                 if delivery is None or run_id not in self.cursors:
                     return
                 await self.send(text_data=delivery.html)
-                self.cursors[run_id] = delivery.last_seq
-                # The rows cleared any narration line; the next quiet spell starts from here.
-                self.narration.pop(run_id, None)
-                self.narration_checked[run_id] = asyncio.get_running_loop().time()
+                self._delivered(run_id, delivery)
                 if delivery.count < realtime.REPLAY_BATCH and (target is None or delivery.last_seq >= target):
                     return
 

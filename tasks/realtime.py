@@ -7,13 +7,21 @@ all go through the same path: rows arrive once, in order, without gaps.
 Consumers in one process share that work (`SharedReads`): those at the same cursor of the same run
 get one database read and one render between them, since rows are immutable and the pushed HTML
 is the run's, not the viewer's.
+
+One shortcut: a push carries the committed row (tasks.engine.events.pushed_row), sent only after
+its transaction committed. A consumer whose cursor is right behind it renders that row
+(`pushed_delivery`) instead of reading it back: the same HTML, without a database round trip on
+the way to the screen. When the row may have changed the run's card (state, steps, approvals),
+the card is read next (`shared_card`). Any other case reads from the database as above.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import functools
+import json
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,9 +44,11 @@ def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
-def run_is_visible_to(*, run_id: int, user) -> bool:
-    """Ownership check for a socket subscription (404-equivalent: simply not visible)."""
-    return TaskRun.objects.filter(pk=run_id, owner_id=user.pk).exists()
+def run_tone_for(*, run_id: int, user) -> str | None:
+    """Ownership check for a socket subscription: the run's task tone (its rows' wording, fixed
+    when the task is made), or None when the run is not visible to `user` (404-equivalent: the
+    same answer for "no such run" and "someone else's run")."""
+    return TaskRun.objects.filter(pk=run_id, owner_id=user.pk).values_list("task__tone", flat=True).first()
 
 
 def events_after(*, run_id: int, after: int, limit: int = REPLAY_BATCH) -> list[WorkstreamEvent]:
@@ -60,6 +70,18 @@ class Delivery:
     html: str
     last_seq: int
     count: int
+    # With the run's card: the run's event counter when it was read (the card shows every change
+    # up to that seq); None when the card did not come.
+    card_seq: int | None = None
+    kinds: tuple[str, ...] = ()  # the rows' kinds, oldest first
+
+
+@dataclass(frozen=True)
+class Card:
+    """The run's card alone (`card_now`), read after a pushed row that may have changed it."""
+
+    html: str
+    seen_seq: int  # the run's event counter when it was read: the card shows every change up to it
 
 
 def delivery_after(*, run_id: int, after: int, run_card: bool = False) -> Delivery | None:
@@ -129,19 +151,86 @@ def render_rows_oob(
         "oob": True,
     }
     if run_card:
-        context.update(_run_card_context(run=run, events=events))
+        context.update(_run_card_context(run=run, kinds=[event.kind for event in events]))
     html = render_to_string("tasks/partials/workstream_oob.html", context)
-    return Delivery(html=html, last_seq=events[-1].seq, count=len(events))
+    return Delivery(
+        html=html,
+        last_seq=events[-1].seq,
+        count=len(events),
+        card_seq=run.event_seq if run_card else None,
+        kinds=tuple(event.kind for event in events),
+    )
 
 
-def _run_card_context(*, run: TaskRun, events: list[WorkstreamEvent]) -> dict:
+def card_now(*, run_id: int, kinds: list[str]) -> Card | None:
+    """The run's card as the database has it now, for the kinds of events announced since the
+    last one (an approval's event brings the approvals too); None when the run is gone."""
+    run = TaskRun.objects.select_related("task").filter(pk=run_id).first()
+    if run is None:
+        return None
+    context = {"run_id": run_id, "run": run, "oob": True, **_run_card_context(run=run, kinds=kinds)}
+    return Card(html=render_to_string("tasks/partials/run_card_oob.html", context), seen_seq=run.event_seq)
+
+
+def _run_card_context(*, run: TaskRun, kinds: list[str]) -> dict:
     from approvals.selectors import approvals_for_run
     from tasks.selectors import run_status, run_steps
 
     approvals = None
-    if run.state == TaskRun.State.WAITING_APPROVAL or any(e.kind.startswith("approval") for e in events):
+    if run.state == TaskRun.State.WAITING_APPROVAL or any(kind.startswith("approval") for kind in kinds):
         approvals = list(approvals_for_run(owner=run.owner_id, run_id=run.pk).order_by("created_at"))
-    return {"approvals": approvals, "steps": run_steps(run=run), "status": run_status(run=run)}
+    steps = run_steps(run=run)
+    return {"approvals": approvals, "steps": steps, "status": run_status(run=run, steps=steps)}
+
+
+# --- Rows that came with their push ----------------------------------------------------------
+
+# Recent renders of pushed rows, shared by the consumers of this process (one render per row and
+# tone, not one per socket).
+_pushed_renders: OrderedDict = OrderedDict()
+PUSHED_RENDERS_KEPT = 256
+
+
+def pushed_delivery(*, run_id: int, seq: int, row: str, tone: str) -> Delivery | None:
+    """The rendered row a push carried (its committed JSON, `tasks.engine.events.pushed_row`), or
+    None when the push's row is not one this process can render as the database would give it
+    (the consumer then reads the row). The row alone: when its kind may have changed the run's
+    card, the consumer asks for the card next (`shared_card`). Pure: no database, so it runs on
+    the event loop."""
+    key = (run_id, seq, tone, row)
+    delivery = _pushed_renders.get(key)
+    if delivery is None:
+        event = _event_from_push(run_id=run_id, seq=seq, row=row)
+        if event is None:
+            return None
+        delivery = render_rows_oob(run_id=run_id, events=[event], run_card=False, tone=tone)
+        _pushed_renders[key] = delivery
+        while len(_pushed_renders) > PUSHED_RENDERS_KEPT:
+            _pushed_renders.popitem(last=False)
+    return delivery
+
+
+_PUSHED_TEXT_FIELDS = ("kind", "phase", "status", "title", "explanation", "step_id", "file_path", "command")
+
+
+def _event_from_push(*, run_id: int, seq: int, row: str) -> WorkstreamEvent | None:
+    try:
+        data = json.loads(row)
+        created_at = datetime.datetime.fromisoformat(data["created_at"])
+        fields = {name: data[name] for name in _PUSHED_TEXT_FIELDS}
+        payload, attempt = data["payload"], data["attempt"]
+    except (TypeError, ValueError, KeyError):
+        return None
+    if (
+        not all(isinstance(value, str) for value in fields.values())
+        or not isinstance(payload, dict)
+        or not isinstance(attempt, int)
+        or created_at.tzinfo is None
+    ):
+        return None
+    return WorkstreamEvent(
+        run_id=run_id, seq=seq, payload=payload, attempt=attempt, created_at=created_at, **fields
+    )
 
 
 # --- Work shared by the consumers of one process -----------------------------------------------
@@ -204,8 +293,8 @@ class SharedReads:
 
     async def get(self, key, read: Callable, *, accept: Callable[[float, object], bool], lane: str = "rows"):
         """`lane` names the database thread the read runs on: the task switcher's reads (about
-        twice a second per owner) have one of their own, so a run's rows never queue behind a
-        switcher read and render."""
+        twice a second per owner) and the run cards read after pushed rows have one each, so a
+        run's rows never queue behind them."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop (tests): nothing of the old one is usable
             for thread in self._threads.values():
@@ -268,6 +357,22 @@ async def shared_delivery_after(
         ("rows", run_id, after, replay),
         lambda: delivery_after(run_id=run_id, after=after, run_card=replay),
         accept=accept,
+    )
+
+
+async def shared_card(*, run_id: int, seq: int, kinds: list[str]) -> Card | None:
+    """`card_now`, shared between the consumers of this process: a card already read is taken
+    when it shows the run as of `seq` or later."""
+
+    def accept(started: float, card: Card | None) -> bool:
+        return card is not None and card.seen_seq >= seq
+
+    approvals = any(kind.startswith("approval") for kind in kinds)
+    return await shared.get(
+        ("card", run_id, approvals),
+        lambda: card_now(run_id=run_id, kinds=kinds),
+        accept=accept,
+        lane="card",
     )
 
 

@@ -1,8 +1,11 @@
 """Workstream events: every engine fact, written first, then published after commit.
 
 The database is the source of truth; the channel layer is only delivery, so a publishing
-failure is logged and never fatal. Pushes carry ids only: consumers check ownership and render
-the row from the database themselves.
+failure is logged and never fatal. Pushes carry ids, and the push to the run's group also carries
+the committed row (`pushed_row`), which a consumer whose cursor is right behind it renders without
+reading it back. Consumers check ownership (when they subscribe) and render the row themselves;
+what a push cannot settle (a gap, a replay, a large row, the run's card after a change) is read
+from the database.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import functools
+import json
 import logging
 import os
 import sqlite3
@@ -48,6 +52,39 @@ def kind_changes_run(kind: str) -> bool:
     """Whether an event of this kind may change the run's state, steps or approvals (rather than
     only add a row): such events are announced to the owner's group and bring the run's card."""
     return kind not in ROW_ONLY_KINDS
+
+
+# The largest row (as JSON) a push carries; a consumer reads a larger one from the database.
+PUSHED_ROW_LIMIT = 16_384
+# The fields of a pushed row: everything a workstream row shows (tasks.templatetags.workstream).
+PUSHED_ROW_FIELDS = (
+    "kind",
+    "phase",
+    "status",
+    "title",
+    "explanation",
+    "step_id",
+    "file_path",
+    "command",
+    "payload",
+    "attempt",
+)
+
+
+def pushed_row(event: WorkstreamEvent) -> str | None:
+    """The committed row as its push carries it (JSON), or None when the push carries ids only
+    (a row larger than PUSHED_ROW_LIMIT). The payload goes through JSON exactly as the JSONField
+    stores it, so the pushed row renders as the stored one does. The run's card is never pushed:
+    after a row that may have changed it (`kind_changes_run`), the consumer reads it."""
+    if event.created_at is None:
+        return None
+    row = {name: getattr(event, name) for name in PUSHED_ROW_FIELDS}
+    row["created_at"] = event.created_at.isoformat()
+    try:
+        text = json.dumps(row, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+    return text if len(text) <= PUSHED_ROW_LIMIT else None
 
 
 def event_emit(
@@ -100,8 +137,11 @@ def event_emit(
             )
             run.event_seq = seq
             owner_id = run.owner_id
+            row = pushed_row(event)
             transaction.on_commit(
-                lambda: event_publish(run_id=run.pk, owner_id=owner_id, event_id=event.pk, seq=seq, kind=kind)
+                lambda: event_publish(
+                    run_id=run.pk, owner_id=owner_id, event_id=event.pk, seq=seq, kind=kind, row=row
+                )
             )
     if advanced is None:
         raise LeaseLost(f"{run.reference}: this worker's lease was superseded; event not written.")
@@ -144,10 +184,13 @@ def _counter_sql(vendor: str, *, fenced: bool) -> str:
 USER_PUSH_DELAY = 0.1
 
 
-def event_publish(*, run_id: int, owner_id, event_id: int, seq: int, kind: str = "") -> None:
+def event_publish(
+    *, run_id: int, owner_id, event_id: int, seq: int, kind: str = "", row: str | None = None
+) -> None:
     """Tell listeners that an event exists. Never raises: the database already has the event.
 
-    The run's group gets it (that is what delivers the row). The owner's group, which feeds the
+    The run's group gets it (that is what delivers the row), with the committed `row` when there
+    is one (`pushed_row`). The owner's group, which feeds the
     task switcher of every page of the owner's that shows one, gets the same news only when the
     kind may change what the switcher shows (`kind_changes_run`; an unknown or empty kind does):
     a row-only event would make every such socket look at the switcher for nothing but its "latest
@@ -177,7 +220,7 @@ def event_publish(*, run_id: int, owner_id, event_id: int, seq: int, kind: str =
             # sync_to_async thread.
             async def send() -> None:
                 for group, tag in targets:
-                    await layer.group_send(group, {**message, "group": tag})
+                    await layer.group_send(group, _message(message, tag, row))
 
             async_to_sync(send)()
         else:
@@ -186,9 +229,16 @@ def event_publish(*, run_id: int, owner_id, event_id: int, seq: int, kind: str =
                 # half second (tasks.consumers.SWITCHER_PAUSE): it waits a moment to take in the
                 # run's next events, so a burst of them is one send, not one each.
                 delay = USER_PUSH_DELAY if tag == "user" else 0.0
-                _publisher.push(layer, group, {**message, "group": tag}, delay=delay)
+                _publisher.push(layer, group, _message(message, tag, row), delay=delay)
     except Exception:  # noqa: BLE001 - delivery is best effort; the event is persisted
         logger.warning("Could not publish workstream event %s of run %s", event_id, run_id, exc_info=True)
+
+
+def _message(message: dict, tag: str, row: str | None) -> dict:
+    """The push for one group: only the run's group delivers rows, so only its copy has the row."""
+    if tag == "run" and row is not None:
+        return {**message, "group": tag, "row": row}
+    return {**message, "group": tag}
 
 
 def _is_in_memory(layer) -> bool:

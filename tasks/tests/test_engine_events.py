@@ -1,4 +1,4 @@
-"""Workstream events: written first with a gapless seq, published after commit with ids only."""
+"""Workstream events: written first with a gapless seq, published after commit (with the row, to the run's group)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from providers.contracts import ActionType
 from tasks import jobs
 from tasks.engine.dispatch import dispatch_claim, run_create
 from tasks.engine.errors import LeaseLost
-from tasks.engine.events import event_emit, event_publish, publish_flush
+from tasks.engine.events import event_emit, event_publish, publish_flush, pushed_row
 from tasks.models import TaskRun, WorkstreamEvent
 from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
 
@@ -49,7 +49,9 @@ def _listen(run):
 
 
 def _announcement(event, group):
-    return {"type": "workstream.event", "run_id": event.run_id, "event_id": event.pk, "seq": event.seq, "group": group}
+    message = {"type": "workstream.event", "run_id": event.run_id, "event_id": event.pk, "seq": event.seq}
+    # The run's group delivers rows, so its copy carries the committed row; the owner's does not.
+    return {**message, "group": group, **({"row": pushed_row(event)} if group == "run" else {})}
 
 
 def test_published_after_commit_to_run_and_user_groups(run, django_capture_on_commit_callbacks):
