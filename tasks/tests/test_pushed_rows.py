@@ -190,3 +190,31 @@ async def test_a_row_only_push_is_not_followed_by_a_card(owner):
     assert await communicator.receive_nothing(timeout=0.3), "a row-only kind changes no card"
     assert realtime.shared.reads == reads
     await communicator.disconnect()
+
+
+async def test_a_card_that_shows_nothing_newer_than_the_one_on_the_page_is_not_sent(owner):
+    run = await sync_to_async(make_run)(owner)
+    for title in ("One", "Two"):
+        await sync_to_async(_emit)(run, {"kind": "step.started", "title": title})
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 0}]})
+    replay = await communicator.receive_from()
+    assert seqs(replay) == [1, 2] and f'id="run-status-{run.pk}"' in replay, "the replay's card shows seq 2"
+    layer = get_channel_layer()
+
+    async def push(event):
+        message = {"type": "workstream.event", "run_id": run.pk, "event_id": event.pk, "seq": event.seq}
+        await layer.group_send(f"run-{run.pk}", {**message, "group": "run", "row": pushed_row(event)})
+
+    # A row whose run counter was not advanced: the card read after it still shows the run as of
+    # seq 2, no newer than the page's, so it is not sent.
+    stale = await sync_to_async(WorkstreamEvent.objects.create)(run=run, seq=3, kind="step.started", title="Three")
+    await push(stale)
+    assert seqs(await communicator.receive_from(timeout=3)) == [3]
+    assert await communicator.receive_nothing(timeout=0.5)
+    # Written the engine's way (the counter moves with the row): the card follows the row.
+    await sync_to_async(TaskRun.objects.filter(pk=run.pk).update)(event_seq=3)
+    await sync_to_async(_emit)(run, {"kind": "step.succeeded", "title": "Four"})
+    assert seqs(await communicator.receive_from(timeout=3)) == [4]
+    assert f'id="run-status-{run.pk}"' in await communicator.receive_from(timeout=3)
+    await communicator.disconnect()
