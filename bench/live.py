@@ -10,6 +10,11 @@ way a run produces them. Clients subscribe the way the thread page does: to the 
 the task switcher, so the socket gets the owner's switcher news too. The baseline is a bare
 Channels consumer echoing through the same channel layer (bench.echo), timed the same way from the
 same client.
+
+The events are a run's mix (`RUN_MIX`): mostly rows that only add to the workstream (command
+output, progress, files written), and about one in three a change of a step or of the run, which
+also brings the run's card (status, step list) after the row: the p95 note gives each kind's p95,
+and a figure of its own times that card.
 """
 
 from __future__ import annotations
@@ -24,14 +29,34 @@ import time
 
 from bench.harness import daphne, emit, figure, make_run, make_user, percentile, rss_kb, session_cookie, setup_django
 
+# One step of a run as the engine writes it, repeated: 3 of 10 events change the step or the run.
+RUN_MIX = (
+    "step.started",
+    "command.started",
+    "command.output",
+    "command.output",
+    "command.output",
+    "command.finished",
+    "file.written",
+    "step.progress",
+    "step.succeeded",
+    "run.state",
+)
+
 
 class Clients:
-    """`n` websocket clients in a background event loop, recording when each row arrives."""
+    """`n` websocket clients in a background event loop, recording when each row arrives and,
+    with `card`, when a run's card arrives (keyed by the newest row the client had then)."""
 
-    def __init__(self, url: str, headers: dict, subscribe: dict | None, n: int, pattern: str) -> None:
+    def __init__(
+        self, url: str, headers: dict, subscribe: dict | None, n: int, pattern: str, card: str | None = None
+    ) -> None:
         self.url, self.headers, self.subscribe, self.n = url, headers, subscribe, n
         self.pattern = re.compile(pattern)
+        self.card = re.compile(card) if card else None
         self.arrivals: dict[tuple[int, int], float] = {}
+        self.cards: dict[tuple[int, int], float] = {}
+        self.newest: dict[int, int] = {}
         self.ready = threading.Event()
         self.loop = asyncio.new_event_loop()
         self.sockets = []
@@ -87,8 +112,13 @@ class Clients:
         try:
             async for message in ws:
                 now = time.perf_counter()
-                for m in self.pattern.finditer(message if isinstance(message, str) else message.decode()):
-                    self.arrivals.setdefault((i, int(m.group(1))), now)
+                text = message if isinstance(message, str) else message.decode()
+                for m in self.pattern.finditer(text):
+                    seq = int(m.group(1))
+                    self.arrivals.setdefault((i, seq), now)
+                    self.newest[i] = max(seq, self.newest.get(i, 0))
+                if self.card is not None and self.card.search(text):
+                    self.cards.setdefault((i, self.newest.get(i, 0)), now)
         except Exception:  # noqa: BLE001 - a closed socket ends the reader
             return
 
@@ -98,16 +128,18 @@ class Clients:
             time.sleep(0.05)
 
 
-def _emit_paced(run, count: int, pace: float) -> tuple[dict[int, float], dict[int, float]]:
-    """Emit `count` events `pace` apart. Returns two clocks per seq: when the event became
-    persisted (its transaction committed: the issue's start, "event persisted → row received"),
-    and just before `event_emit` was called (so also the INSERT and the commit)."""
+def _emit_paced(run, count: int, pace: float) -> tuple[dict[int, float], dict[int, float], dict[int, str]]:
+    """Emit `count` events `pace` apart, of RUN_MIX's kinds in turn. Returns two clocks per seq:
+    when the event became persisted (its transaction committed: the issue's start, "event
+    persisted → row received"), and just before `event_emit` was called (so also the INSERT and
+    the commit); and each seq's kind."""
     from django.db import transaction
 
     from tasks.engine.events import event_emit
 
     persisted: dict[int, float] = {}
     called: dict[int, float] = {}
+    kinds: dict[int, str] = {}
     for i in range(count):
         t0 = time.perf_counter()
         committed: list[float] = []
@@ -116,7 +148,7 @@ def _emit_paced(run, count: int, pace: float) -> tuple[dict[int, float], dict[in
             transaction.on_commit(lambda committed=committed: committed.append(time.perf_counter()))
             event = event_emit(
                 run=run,
-                kind="step.progress",
+                kind=RUN_MIX[i % len(RUN_MIX)],
                 phase="execute",
                 status="info",
                 title=f"Bench event {i + 1}",
@@ -124,8 +156,9 @@ def _emit_paced(run, count: int, pace: float) -> tuple[dict[int, float], dict[in
             )
         called[event.seq] = t0
         persisted[event.seq] = committed[0]
+        kinds[event.seq] = event.kind
         time.sleep(max(0.0, pace - (time.perf_counter() - t0)))
-    return persisted, called
+    return persisted, called, kinds
 
 
 def _latencies(clients: Clients, sent: dict[int, float], n_clients: int) -> tuple[list[float], int]:
@@ -150,6 +183,17 @@ def _missing_note(clients: Clients, sent: dict[int, float], n_clients: int) -> s
     return f" ({len(short)} clients short, {silent} of them got none of the rows)"
 
 
+def _card_latencies(clients: Clients, sent: dict[int, float], kinds: dict[int, str]) -> list[float]:
+    """For each change of a step or the run: from its commit to the first card after its row."""
+    from tasks.engine.events import kind_changes_run
+
+    return [
+        (clients.cards[(0, seq)] - t0) * 1000
+        for seq, t0 in sent.items()
+        if kind_changes_run(kinds[seq]) and (0, seq) in clients.cards
+    ]
+
+
 def _command_latency(base: str, cookie: str, owner, *, events: int, n_clients: int, pace: float, proc=None):
     _, run = make_run(owner, title="live latency")
     headers = {"Origin": base, "Cookie": f"sessionid={cookie}"}
@@ -157,17 +201,17 @@ def _command_latency(base: str, cookie: str, owner, *, events: int, n_clients: i
     # What the thread page sends (command.html has data-switcher): the run's rows and the switcher.
     sub = {"type": "subscribe", "runs": [{"run": run.pk, "after": 0}], "switcher": True}
     rss_before = rss_kb(proc.pid) if proc else 0
-    clients = Clients(url, headers, sub, n_clients, rf'id="event-{run.pk}-(\d+)"')
+    clients = Clients(url, headers, sub, n_clients, rf'id="event-{run.pk}-(\d+)"', card=rf'id="run-status-{run.pk}"')
     clients.start()
     rss_connected = rss_kb(proc.pid) if proc else 0
-    sent, called = _emit_paced(run, events, pace)
+    sent, called, kinds = _emit_paced(run, events, pace)
     clients.wait_for({(c, s) for c in range(n_clients) for s in sent}, timeout=60)
     rss_after = rss_kb(proc.pid) if proc else 0
     clients.stop()
     values, missing = _latencies(clients, sent, n_clients)
     with_write, _ = _latencies(clients, called, n_clients)
     note = (missing, _missing_note(clients, sent, n_clients))
-    return values, note, (rss_before, rss_connected, rss_after), with_write
+    return values, note, (rss_before, rss_connected, rss_after), with_write, (clients, sent, kinds)
 
 
 def _echo_latency(events: int, pace: float) -> list[float]:
@@ -189,17 +233,25 @@ def _echo_latency(events: int, pace: float) -> list[float]:
 
 def latency(events: int = 1000, pace: float = 0.015) -> list[dict]:
     setup_django()
+    from tasks.engine.events import kind_changes_run
+
     owner = make_user()
     cookie = session_cookie(owner)
     redis = bool(os.environ.get("REDIS_URL"))
     mode = "Redis layer" if redis else "embedded (SQLite, table tail)"
     with daphne(log="latency.log") as (base, _):
-        values, (missing, why), _, with_write = _command_latency(
+        values, (missing, why), _, with_write, (clients, sent, kinds) = _command_latency(
             base, cookie, owner, events=events, n_clients=1, pace=pace
         )
     echo = _echo_latency(events, pace)
     p50, p95, e50, e95 = percentile(values, 50), percentile(values, 95), percentile(echo, 50), percentile(echo, 95)
-    note = f"{len(values)} of {events} rows received" + (f", {missing} missing{why}" if missing else "")
+    by_kind = _p95_by_change(clients, sent, kinds)
+    cards = _card_latencies(clients, sent, kinds)
+    note = (
+        f"{len(values)} of {events} rows received"
+        + (f", {missing} missing{why}" if missing else "")
+        + f"; p95 {by_kind}"
+    )
     if redis:
         target, met = "p95 ≤ 1.5× baseline", (p95 <= 1.5 * e95 and not missing)
     else:
@@ -228,6 +280,18 @@ def latency(events: int = 1000, pace: float = 0.015) -> list[dict]:
         ),
         figure(
             f"latency-{key}",
+            f"run card after a step or run change p95 ({mode})",
+            percentile(cards, 95) if cards else 0.0,
+            "ms",
+            baseline=e95,
+            baseline_name="bare Channels echo p95, same layer",
+            note=f"{len(cards)} of {sum(kind_changes_run(k) for k in kinds.values())} changes timed"
+            " (a card is timed when it comes before the next row); the card (status, steps) is read"
+            " after the change's row is sent; "
+            f"p50 {percentile(cards, 50) if cards else 0:.1f} ms",
+        ),
+        figure(
+            f"latency-{key}",
             f"live latency p95 with the write ({mode})",
             percentile(with_write, 95),
             "ms",
@@ -239,13 +303,25 @@ def latency(events: int = 1000, pace: float = 0.015) -> list[dict]:
     ]
 
 
+def _p95_by_change(clients: Clients, sent: dict[int, float], kinds: dict[int, str]) -> str:
+    from tasks.engine.events import kind_changes_run
+
+    parts = []
+    for label, changes in (("rows only", False), ("step or run changes", True)):
+        subset = {seq: t0 for seq, t0 in sent.items() if kind_changes_run(kinds[seq]) == changes}
+        values, _ = _latencies(clients, subset, 1)
+        if values:
+            parts.append(f"{label} {percentile(values, 95):.1f} ms ({len(values)})")
+    return ", ".join(parts)
+
+
 def fanout(n_clients: int = 200, events: int = 50, pace: float = 0.1) -> list[dict]:
     setup_django()
     owner = make_user()
     cookie = session_cookie(owner)
     with daphne(log="fanout.log") as (base, proc):
-        one, _, _, _ = _command_latency(base, cookie, owner, events=events, n_clients=1, pace=pace)
-        values, (missing, why), (rss0, rss1, rss2), _ = _command_latency(
+        one, _, _, _, _ = _command_latency(base, cookie, owner, events=events, n_clients=1, pace=pace)
+        values, (missing, why), (rss0, rss1, rss2), _, _ = _command_latency(
             base, cookie, owner, events=events, n_clients=n_clients, pace=pace, proc=proc
         )
     p95, b95 = percentile(values, 95), percentile(one, 95)
