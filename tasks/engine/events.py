@@ -137,10 +137,9 @@ def event_emit(
             )
             run.event_seq = seq
             owner_id = run.owner_id
-            row = pushed_row(event)
             transaction.on_commit(
                 lambda: event_publish(
-                    run_id=run.pk, owner_id=owner_id, event_id=event.pk, seq=seq, kind=kind, row=row
+                    run_id=run.pk, owner_id=owner_id, event_id=event.pk, seq=seq, kind=kind, event=event
                 )
             )
     if advanced is None:
@@ -185,12 +184,12 @@ USER_PUSH_DELAY = 0.1
 
 
 def event_publish(
-    *, run_id: int, owner_id, event_id: int, seq: int, kind: str = "", row: str | None = None
+    *, run_id: int, owner_id, event_id: int, seq: int, kind: str = "", event: WorkstreamEvent | None = None
 ) -> None:
     """Tell listeners that an event exists. Never raises: the database already has the event.
 
-    The run's group gets it (that is what delivers the row), with the committed `row` when there
-    is one (`pushed_row`). The owner's group, which feeds the
+    The run's group gets it (that is what delivers the row), with the committed `event`'s row
+    when there is one (`pushed_row`; only worked out when someone can be reached). The owner's group, which feeds the
     task switcher of every page of the owner's that shows one, gets the same news only when the
     kind may change what the switcher shows (`kind_changes_run`; an unknown or empty kind does):
     a row-only event would make every such socket look at the switcher for nothing but its "latest
@@ -209,13 +208,15 @@ def event_publish(
         targets = [(run_group(run_id), "run")]
         if kind_changes_run(kind):
             targets.append((user_group(owner_id), "user"))
-        if _is_in_memory(layer):
+        in_memory = _is_in_memory(layer)
+        if in_memory:
             # The in-process layer reaches only sockets served by this process: none in a worker
             # process, where a send would only start a thread and an event loop to find no one.
             targets = [(group, tag) for group, tag in targets if layer.groups.get(group)]
             if not targets:
                 return
-
+        row = pushed_row(event) if event is not None else None
+        if in_memory:
             # Its queues belong to the serving event loop, which async_to_sync reaches from a
             # sync_to_async thread.
             async def send() -> None:
