@@ -73,6 +73,8 @@ def test_sign_up_request_approve_diff_result_download_revert(stack, chromium, tm
     run.refresh_from_db()
     assert run.state == "completed", run.state_reason
     page.wait_for_selector(f"#run-{run.pk} .thread-changes", timeout=20_000)
+    # The thread's assets panel comes with the settled card: the new PDF is listed without a reload.
+    page.wait_for_selector("#thread-assets a:has-text('PDF')", timeout=10_000)
     # The switcher follows too (pushed, no reload).
     page.wait_for_selector(f"#switcher-run-{run.pk}[data-state=completed]", timeout=10_000)
     assert len(row_seqs(page, run.pk)) > rows_before
