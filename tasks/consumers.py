@@ -220,7 +220,12 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
     def _delivered(self, run_id: int, delivery: realtime.Delivery) -> None:
         self.cursors[run_id] = delivery.last_seq
         if delivery.card_seq is not None:
-            self.card_seq[run_id] = max(delivery.card_seq, self.card_seq.get(run_id, 0))
+            shown = self.card_seq.get(run_id, 0)
+            self.card_seq[run_id] = delivery.card_seq
+            if delivery.card_seq < shown:
+                # Its card was read before the one the page had (a card read after a pushed row
+                # may finish first): the page now shows the older one, so read the card again.
+                self._card_owed(run_id, shown, ())
         # The rows cleared any narration line; the next quiet spell starts from here.
         self.narration.pop(run_id, None)
         self.narration_checked[run_id] = asyncio.get_running_loop().time()

@@ -189,12 +189,12 @@ def event_publish(
     """Tell listeners that an event exists. Never raises: the database already has the event.
 
     The run's group gets it (that is what delivers the row), with the committed `event`'s row
-    when there is one (`pushed_row`; only worked out when someone can be reached). The owner's group, which feeds the
-    task switcher of every page of the owner's that shows one, gets the same news only when the
-    kind may change what the switcher shows (`kind_changes_run`; an unknown or empty kind does):
-    a row-only event would make every such socket look at the switcher for nothing but its "latest
-    row" line, which each consumer's periodic look at the switcher refreshes anyway (at the table
-    tail's pace, at least a second apart: every 1–2 s).
+    when there is one (`pushed_row`, worked out only when a socket can be reached). The owner's
+    group, which feeds the task switcher of every page of the owner's that shows one, gets the
+    same news only when the kind may change what the switcher shows (`kind_changes_run`; an
+    unknown or empty kind does): a row-only event would make every such socket look at the
+    switcher for nothing but its "latest row" line, which each consumer's periodic look at the
+    switcher refreshes anyway (at the table tail's pace, at least a second apart: every 1–2 s).
     """
     try:
         from channels.layers import get_channel_layer

@@ -218,3 +218,31 @@ async def test_a_card_that_shows_nothing_newer_than_the_one_on_the_page_is_not_s
     assert seqs(await communicator.receive_from(timeout=3)) == [4]
     assert f'id="run-status-{run.pk}"' in await communicator.receive_from(timeout=3)
     await communicator.disconnect()
+
+
+async def test_rows_whose_card_is_older_than_the_one_shown_bring_the_card_again(owner, monkeypatch):
+    """A card read after a pushed row can finish before a gap's read that started earlier; the
+    gap's rows come with their older card, and the page must not be left showing it."""
+    run = await sync_to_async(make_run)(owner)
+    for title in ("One", "Two", "Three"):
+        await sync_to_async(_emit)(run, {"kind": "step.started", "title": title})
+    communicator = await connect_as(owner)
+    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": 0}]})
+    assert seqs(await communicator.receive_from()) == [1, 2, 3]  # with the card as of seq 3
+
+    fourth = await sync_to_async(_write_without_publishing)(run, 4, "Four")
+    rows = await sync_to_async(realtime._rows_after)(run_id=run.pk, after=3)
+    stale = realtime.render_rows_oob(run_id=run.pk, events=rows, run_card=False, tone=rows[0].task_tone)
+
+    async def delivery_with_an_older_card(**kwargs):
+        # What that race hands the consumer: the gap's rows, with a card read as of seq 2.
+        return realtime.Delivery(html=stale.html, last_seq=4, count=1, card_seq=2, kinds=("step.started",))
+
+    monkeypatch.setattr(realtime, "shared_delivery_after", delivery_with_an_older_card)
+    await sync_to_async(TaskRun.objects.filter(pk=run.pk).update)(event_seq=4)
+    message = {"type": "workstream.event", "run_id": run.pk, "event_id": fourth.pk, "seq": 4, "group": "run"}
+    await get_channel_layer().group_send(f"run-{run.pk}", message)
+    assert seqs(await communicator.receive_from(timeout=3)) == [4]
+    card = await communicator.receive_from(timeout=3)
+    assert f'id="run-status-{run.pk}"' in card and seqs(card) == [], "the card as the database has it now"
+    await communicator.disconnect()
