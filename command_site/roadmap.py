@@ -42,7 +42,7 @@ PHASES = [
             {"name": "Fault-injection suite", "live": True},
             {"name": "manage.py audit", "live": True},
             {"name": "Queue throughput over 100 runs/s (124–178 on 2 cores; see bench/README.md)", "live": True},
-            {"name": "Live rows as fast as a bare Channels echo (p95 0.7–1.2× in bench/README.md)", "live": True},
+            {"name": "Live rows within 1.2× of a bare Channels echo (p95; see bench/README.md)", "live": True},
         ],
     },
 ]

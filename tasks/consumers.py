@@ -206,7 +206,7 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
             after = self.cursors.get(run_id)
             if after is None or after >= seq:
                 return True  # unsubscribed meanwhile, or already delivered (a replay got there first)
-            if after != seq - 1 or run_id not in self.tones:
+            if after != seq - 1:
                 return False
             delivery = realtime.pushed_delivery(run_id=run_id, seq=seq, row=row, tone=self.tones[run_id])
             if delivery is None:

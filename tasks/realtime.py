@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import functools
-import json
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -172,12 +170,17 @@ def card_now(*, run_id: int, kinds: list[str]) -> Card | None:
     return Card(html=render_to_string("tasks/partials/run_card_oob.html", context), seen_seq=run.event_seq)
 
 
+def _approval_news(kinds) -> bool:
+    """Whether events of these kinds may have changed the run's approvals (the card then shows them)."""
+    return any(kind.startswith("approval") for kind in kinds)
+
+
 def _run_card_context(*, run: TaskRun, kinds: list[str]) -> dict:
     from approvals.selectors import approvals_for_run
     from tasks.selectors import run_status, run_steps
 
     approvals = None
-    if run.state == TaskRun.State.WAITING_APPROVAL or any(kind.startswith("approval") for kind in kinds):
+    if run.state == TaskRun.State.WAITING_APPROVAL or _approval_news(kinds):
         approvals = list(approvals_for_run(owner=run.owner_id, run_id=run.pk).order_by("created_at"))
     steps = run_steps(run=run)
     return {"approvals": approvals, "steps": steps, "status": run_status(run=run, steps=steps)}
@@ -200,7 +203,9 @@ def pushed_delivery(*, run_id: int, seq: int, row: str, tone: str) -> Delivery |
     key = (run_id, seq, tone, row)
     delivery = _pushed_renders.get(key)
     if delivery is None:
-        event = _event_from_push(run_id=run_id, seq=seq, row=row)
+        from tasks.engine.events import event_from_pushed_row
+
+        event = event_from_pushed_row(run_id=run_id, seq=seq, row=row)
         if event is None:
             return None
         delivery = render_rows_oob(run_id=run_id, events=[event], run_card=False, tone=tone)
@@ -208,29 +213,6 @@ def pushed_delivery(*, run_id: int, seq: int, row: str, tone: str) -> Delivery |
         while len(_pushed_renders) > PUSHED_RENDERS_KEPT:
             _pushed_renders.popitem(last=False)
     return delivery
-
-
-_PUSHED_TEXT_FIELDS = ("kind", "phase", "status", "title", "explanation", "step_id", "file_path", "command")
-
-
-def _event_from_push(*, run_id: int, seq: int, row: str) -> WorkstreamEvent | None:
-    try:
-        data = json.loads(row)
-        created_at = datetime.datetime.fromisoformat(data["created_at"])
-        fields = {name: data[name] for name in _PUSHED_TEXT_FIELDS}
-        payload, attempt = data["payload"], data["attempt"]
-    except (TypeError, ValueError, KeyError):
-        return None
-    if (
-        not all(isinstance(value, str) for value in fields.values())
-        or not isinstance(payload, dict)
-        or not isinstance(attempt, int)
-        or created_at.tzinfo is None
-    ):
-        return None
-    return WorkstreamEvent(
-        run_id=run_id, seq=seq, payload=payload, attempt=attempt, created_at=created_at, **fields
-    )
 
 
 # --- Work shared by the consumers of one process -----------------------------------------------
@@ -367,9 +349,8 @@ async def shared_card(*, run_id: int, seq: int, kinds: list[str]) -> Card | None
     def accept(started: float, card: Card | None) -> bool:
         return card is not None and card.seen_seq >= seq
 
-    approvals = any(kind.startswith("approval") for kind in kinds)
     return await shared.get(
-        ("card", run_id, approvals),
+        ("card", run_id, _approval_news(kinds)),
         lambda: card_now(run_id=run_id, kinds=kinds),
         accept=accept,
         lane="card",

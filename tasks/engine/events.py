@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import datetime
 import functools
 import json
 import logging
@@ -56,35 +57,47 @@ def kind_changes_run(kind: str) -> bool:
 
 # The largest row (as JSON) a push carries; a consumer reads a larger one from the database.
 PUSHED_ROW_LIMIT = 16_384
-# The fields of a pushed row: everything a workstream row shows (tasks.templatetags.workstream).
-PUSHED_ROW_FIELDS = (
-    "kind",
-    "phase",
-    "status",
-    "title",
-    "explanation",
-    "step_id",
-    "file_path",
-    "command",
-    "payload",
-    "attempt",
-)
+# The fields of a pushed row: everything a workstream row shows (tasks.templatetags.workstream),
+# with the type each must have when it is read back.
+PUSHED_ROW_FIELDS = {
+    "kind": str,
+    "phase": str,
+    "status": str,
+    "title": str,
+    "explanation": str,
+    "step_id": str,
+    "file_path": str,
+    "command": str,
+    "payload": dict,
+    "attempt": int,
+}
 
 
 def pushed_row(event: WorkstreamEvent) -> str | None:
     """The committed row as its push carries it (JSON), or None when the push carries ids only
     (a row larger than PUSHED_ROW_LIMIT). The payload goes through JSON exactly as the JSONField
-    stores it, so the pushed row renders as the stored one does. The run's card is never pushed:
-    after a row that may have changed it (`kind_changes_run`), the consumer reads it."""
-    if event.created_at is None:
-        return None
+    stored it (so this cannot fail for a row that was written), and the pushed row renders as the
+    stored one does. The run's card is never pushed: after a row that may have changed it
+    (`kind_changes_run`), the consumer reads it."""
     row = {name: getattr(event, name) for name in PUSHED_ROW_FIELDS}
     row["created_at"] = event.created_at.isoformat()
-    try:
-        text = json.dumps(row, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return None
+    text = json.dumps(row, separators=(",", ":"))
     return text if len(text) <= PUSHED_ROW_LIMIT else None
+
+
+def event_from_pushed_row(*, run_id: int, seq: int, row: str) -> WorkstreamEvent | None:
+    """The unsaved event a push's `row` describes, or None when it is not a row `pushed_row`
+    wrote: not JSON, a field missing or of another type, a time without its time zone."""
+    try:
+        data = json.loads(row)
+        fields = {name: data[name] for name in PUSHED_ROW_FIELDS}
+        created_at = datetime.datetime.fromisoformat(data["created_at"])
+    except (TypeError, ValueError, KeyError):
+        return None
+    typed = all(isinstance(fields[name], kind) for name, kind in PUSHED_ROW_FIELDS.items())
+    if not typed or created_at.tzinfo is None:
+        return None
+    return WorkstreamEvent(run_id=run_id, seq=seq, created_at=created_at, **fields)
 
 
 def event_emit(

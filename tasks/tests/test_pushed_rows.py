@@ -13,7 +13,7 @@ from django.db import transaction
 from tasks import realtime
 from tasks.engine.events import PUSHED_ROW_LIMIT, event_emit, pushed_row
 from tasks.models import Task, TaskRun, WorkstreamEvent
-from tasks.tests.test_consumers import connect_as, make_run, seqs
+from tasks.tests.test_consumers import connect_as, make_run, seqs, subscribed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,10 +102,10 @@ def test_a_push_row_of_the_wrong_shape_is_refused(owner):
 
 
 async def _subscribed(owner, run, after: int):
-    communicator = await connect_as(owner)
-    await communicator.send_json_to({"type": "subscribe", "runs": [{"run": run.pk, "after": after}]})
-    if after < run.event_seq:
-        await communicator.receive_from()  # the replay up to now
+    """A socket subscribed to `run` that has received the replay up to now (it comes before the pong)."""
+    communicator = await subscribed(owner, run, after)
+    while await communicator.receive_from() != '{"type": "pong"}':
+        pass
     assert await communicator.receive_nothing(timeout=0.2)
     return communicator
 
