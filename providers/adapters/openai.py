@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 from providers.adapters.transport import ProviderError, RetryPolicy, request_events, request_json
 from providers.adapters.turns import (
@@ -25,6 +26,11 @@ class OpenAICompatibleClient:
     def __init__(self, *, base_url: str, model: str, api_key: str, timeout: float, policy: RetryPolicy):
         self.base_url, self.model, self.timeout, self.policy = base_url.rstrip("/"), model, timeout, policy
         self._headers = {"Content-Type": "application/json"}
+        # OpenAI's own API refuses `max_tokens` for its newer models; other servers may not know
+        # the newer name (Ollama, LM Studio and older vLLM read only `max_tokens`).
+        self._limit_field = (
+            "max_completion_tokens" if urlsplit(self.base_url).hostname == "api.openai.com" else "max_tokens"
+        )
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
 
@@ -76,7 +82,7 @@ class OpenAICompatibleClient:
         body = {
             "model": self.model,
             "messages": [{"role": "system", "content": system}, *openai_messages(messages)],
-            "max_tokens": max_tokens,
+            self._limit_field: max_tokens,
         }
         if tools:
             body["tools"] = [
