@@ -7,7 +7,7 @@ import json
 import pytest
 
 from providers.adapters import ProviderError, RetryPolicy, ToolCall, ToolSpec, ToolsUnsupported, Usage
-from providers.adapters.turns import messages_check, tools_check
+from providers.adapters.turns import messages_check, tool_result, tools_check
 from providers.tests.scripted_model import Raw, call, call_raw, reply, say
 
 FORMATS = ["openai", "anthropic"]
@@ -45,12 +45,11 @@ def run_turn(model, messages, *, stream=False, tools=TOOLS):
 
 def answered(messages, turn, results):
     """The conversation after `turn`, with the engine's results for its calls."""
-    calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
     tool_messages = [
-        {"role": "tool", "tool_call_id": c.id, "name": c.name, "content": content, "is_error": is_error}
+        tool_result(c, content, is_error=is_error)
         for c, (content, is_error) in zip(turn.tool_calls, results, strict=True)
     ]
-    return [*messages, {"role": "assistant", "content": turn.text, "tool_calls": calls}, *tool_messages]
+    return [*messages, turn.message(), *tool_messages]
 
 
 @pytest.mark.parametrize("stream", STREAM)
@@ -370,3 +369,36 @@ def test_tool_call_dataclass_is_the_neutral_interface():
     assert call_.arguments_error == ""
     with pytest.raises(AttributeError):
         call_.name = "other"  # frozen
+
+
+def test_openai_itself_gets_the_newer_token_limit_field(settings):
+    from providers.adapters.openai import OpenAICompatibleClient
+
+    common = {"model": "m", "api_key": "", "timeout": 1, "policy": RetryPolicy()}
+    assert (
+        OpenAICompatibleClient(base_url="https://api.openai.com/v1", **common)._limit_field == "max_completion_tokens"
+    )
+    assert OpenAICompatibleClient(base_url="http://127.0.0.1:11434/v1", **common)._limit_field == "max_tokens"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_slow_turn_is_answered_after_its_delay(fmt, scripted_model):
+    import time
+
+    model = scripted_model(fmt, [reply(say("late"), delay=0.4)])
+    started = time.monotonic()
+    turn, _ = run_turn(model, [ASK])
+    assert turn.text == "late" and time.monotonic() - started >= 0.4
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_saved_connection_to_the_scripted_model_takes_turns(fmt, owner, scripted_model):
+    from providers.adapters import client_for
+
+    model = scripted_model(fmt, [call("list_files")])
+    connection = model.connection(owner)
+    assert connection.kind == model.kind and connection.is_default
+    turn = client_for(connection).chat_turn(system="s", messages=[ASK], tools=TOOLS)
+    assert [c.name for c in turn.tool_calls] == ["list_files"]
+    seen = model.requests[0].headers
+    assert (seen.get("x-api-key") or seen.get("authorization")).endswith("sk-scripted-key-0000")
