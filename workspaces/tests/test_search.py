@@ -126,6 +126,24 @@ def test_results_are_capped_and_say_so(engine, tree):
     assert "results cut" in result.as_text()
 
 
+def test_a_search_out_of_time_stops_and_says_so(tree):
+    result = file_search_in(root=str(tree), query="foo", engine="python", timeout=0)
+    assert result.truncated and result.matches == []
+    assert "the search stopped after 0 s" in result.note and "the search stopped" in result.as_text()
+
+
+@pytest.mark.parametrize("engine", ENGINES[1:])
+def test_a_program_killed_for_time_is_reported_only_when_it_was_cut(engine, tree):
+    # The program may finish before the timer kills it: then the answer is whole and says nothing.
+    for _ in range(5):
+        result = file_search_in(root=str(tree), query="foo", engine=engine, timeout=0)
+        if result.truncated:
+            assert "the search stopped after 0 s" in result.note
+            assert len(result.matches) <= len(EXPECTED_FOO)
+        else:
+            assert found(result) == EXPECTED_FOO and result.note == ""
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_long_lines_are_shortened_around_the_match(engine, tree):
     [match] = [m for m in file_search_in(root=str(tree), query="foo", engine=engine).matches if m.path == "long.txt"]
