@@ -181,7 +181,8 @@ MALFORMED = {
     "openai": [
         ({"id": "x"}, "no choices[0]"),
         ({"choices": [{"index": 0}]}, "no choices[0].message"),
-        ({"choices": [{"message": {"content": ["a"]}}]}, "content was not text"),
+        ({"choices": [{"message": {"content": ["a"]}}]}, "content had parts that were not text"),
+        ({"choices": [{"message": {"content": 7}}]}, "content was not text"),
         ({"choices": [{"message": {"tool_calls": {"id": "c"}}}]}, "tool_calls was not a list"),
         (
             {"choices": [{"message": {"tool_calls": [{"function": {"name": "x"}}]}}]},
@@ -402,3 +403,29 @@ def test_a_saved_connection_to_the_scripted_model_takes_turns(fmt, owner, script
     assert [c.name for c in turn.tool_calls] == ["list_files"]
     seen = model.requests[0].headers
     assert (seen.get("x-api-key") or seen.get("authorization")).endswith("sk-scripted-key-0000")
+
+
+def test_content_parts_and_index_less_streamed_calls_are_read(scripted_model):
+    parts = {"choices": [{"message": {"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}}]}
+    model = scripted_model("openai", [Raw(body=parts)])
+    assert run_turn(model, [ASK])[0].text == "ab"
+    chunks = [
+        {
+            "choices": [
+                {
+                    "delta": {
+                        "tool_calls": [{"id": "c1", "function": {"name": "read_file", "arguments": '{"path":"a"}'}}]
+                    }
+                }
+            ]
+        },
+        {"choices": [{"delta": {"tool_calls": [{"id": "c2", "function": {"name": "list_files", "arguments": "{}"}}]}}]},
+        {"choices": [{"delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    stream = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    model = scripted_model("openai", [Raw(raw=stream, content_type="text/event-stream")])
+    turn, _ = run_turn(model, [ASK], stream=True)
+    assert [(c.id, c.name, c.arguments) for c in turn.tool_calls] == [
+        ("c1", "read_file", {"path": "a"}),
+        ("c2", "list_files", {}),
+    ]
