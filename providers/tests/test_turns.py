@@ -429,3 +429,20 @@ def test_content_parts_and_index_less_streamed_calls_are_read(scripted_model):
         ("c1", "read_file", {"path": "a"}),
         ("c2", "list_files", {}),
     ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_busy_server_is_retried_before_the_stream_starts(fmt, scripted_model):
+    model = scripted_model(fmt, [Raw(status=503, body={"error": {"message": "busy"}}), say("streamed after a retry")])
+    pieces: list[str] = []
+    turn = model.client(policy=RetryPolicy(max_attempts=2, initial_interval=0.01)).chat_turn(
+        system="s", messages=[ASK], tools=TOOLS, on_text=pieces.append
+    )
+    assert turn.text == "streamed after a retry" == "".join(pieces)
+    assert model.count == 2
+
+
+def test_two_assistant_messages_in_a_row_are_one_anthropic_message(scripted_model):
+    model = scripted_model("anthropic", [say("ok")])
+    run_turn(model, [ASK, {"role": "assistant", "content": "Thinking."}, {"role": "assistant", "content": "Still."}])
+    assert [m["role"] for m in model.requests[0].body["messages"]] == ["user", "assistant"]
