@@ -350,6 +350,7 @@ def _json_text(value: dict) -> str:
 
 def _search_ripgrep(root, target, query, *, regex, ignore_case, found: _Collector) -> str | None:
     argv = ["rg", "--json", "--no-config", "--hidden", "--no-require-git", "--no-follow", "--sort", "path"]
+    argv += ["--no-ignore-dot", "--no-ignore-global"]  # the same rules on every machine: .gitignore files only
     argv += ["--max-filesize", str(MAX_FILE_BYTES), "--no-messages"]
     argv += [f"--glob=!{name}/" for name in sorted(IGNORED_DIRS)]
     argv += (["--fixed-strings"] if not regex else []) + (["--ignore-case"] if ignore_case else [])
