@@ -58,7 +58,8 @@ class TurnReply:
         """This reply as the neutral assistant message that goes into the next turn's conversation.
 
         A call whose arguments could not be read goes back with empty arguments: its tool result
-        must then say what was wrong (tool_result(..., is_error=True))."""
+        must then say what was wrong (tool_result(..., is_error=True)). A reply with neither text
+        nor calls is no message at all (messages_check refuses it): the engine decides what then."""
         message: dict = {"role": "assistant", "content": self.text}
         if self.tool_calls:
             message["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls]
