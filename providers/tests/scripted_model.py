@@ -16,7 +16,8 @@ conversation the client sent, parsed back into neutral messages, and returns the
     assert model.count == 2                        # provider calls, one per turn
 
 Replies: say(text), call(name, **arguments), several joined with reply(…, usage=(in, out)) or `+`;
-call_raw(name, text) sends arguments that are not JSON; Raw(...) sends any body or bytes as is.
+call_raw(name, text) sends arguments that are not JSON; Raw(...) sends any body or bytes as is;
+transcript([...]) turns a recorded-style list of turns (JSON) into replies.
 The server is strict like the real ones: a tool result that answers no call, or a call left
 without a result, gets HTTP 400 and is kept in `wire_errors`. `tools_unsupported=True` answers
 every request that offers tools with the format's "tools not supported" error.
@@ -96,6 +97,22 @@ def reply(*parts: Turn, usage: tuple[int, int] | None = None, stop_reason: str =
         stop_reason=stop_reason or turn.stop_reason,
         delay=delay or turn.delay,
     )
+
+
+def transcript(items: list[dict]) -> list[Turn]:
+    """Replies from a recorded-style transcript (e.g. loaded from JSON), one item per turn:
+    {"say": "text", "calls": [{"name": "read_file", "arguments": {...}}], "usage": [in, out]}."""
+    turns = []
+    for n, item in enumerate(items, 1):
+        unknown = set(item) - {"say", "calls", "usage", "stop_reason"}
+        if unknown:
+            raise ValueError(f"transcript turn {n}: unknown keys {sorted(unknown)}")
+        turn = say(item.get("say", ""))
+        for c in item.get("calls", []):
+            turn = turn + Turn(calls=[(c.get("id", ""), c["name"], c.get("arguments", {}))])
+        usage = tuple(item["usage"]) if "usage" in item else None
+        turns.append(reply(turn, usage=usage, stop_reason=item.get("stop_reason", "")))
+    return turns
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pytest
 
 from providers.adapters import ProviderError, RetryPolicy, ToolCall, ToolSpec, ToolsUnsupported, Usage
 from providers.adapters.turns import messages_check, tool_result, tools_check
-from providers.tests.scripted_model import Raw, call, call_raw, reply, say
+from providers.tests.scripted_model import Raw, call, call_raw, reply, say, transcript
 
 FORMATS = ["openai", "anthropic"]
 STREAM = [False, True]
@@ -446,3 +446,22 @@ def test_two_assistant_messages_in_a_row_are_one_anthropic_message(scripted_mode
     model = scripted_model("anthropic", [say("ok")])
     run_turn(model, [ASK, {"role": "assistant", "content": "Thinking."}, {"role": "assistant", "content": "Still."}])
     assert [m["role"] for m in model.requests[0].body["messages"]] == ["user", "assistant"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_recorded_transcript_plays_back_turn_by_turn(fmt, scripted_model):
+    recorded = json.loads(
+        """[{"say": "Looking.", "calls": [{"name": "search", "arguments": {"query": "foo"}}], "usage": [50, 9]},
+            {"calls": [{"name": "edit_file", "arguments": {"path": "a.py", "find": "foo", "replace": "bar"}}]},
+            {"say": "Renamed."}]"""
+    )
+    model = scripted_model(fmt, transcript(recorded))
+    search = ToolSpec(name="search", description="Search.", parameters={"type": "object", "properties": {}})
+    first, _ = run_turn(model, [ASK], tools=[search, EDIT])
+    assert first.usage == Usage(50, 9) and first.tool_calls[0].arguments == {"query": "foo"}
+    sent = answered([ASK], first, [("a.py:3: foo()", False)])
+    second, _ = run_turn(model, sent, tools=[search, EDIT])
+    third, _ = run_turn(model, answered(sent, second, [("edited", False)]), tools=[search, EDIT])
+    assert third.text == "Renamed." and model.count == 3
+    with pytest.raises(ValueError, match="unknown keys"):
+        transcript([{"sya": "typo"}])
