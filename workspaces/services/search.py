@@ -283,9 +283,29 @@ def _skipped(rel: str) -> bool:
     return any(part in IGNORED_DIRS for part in rel.split("/")[:-1])
 
 
+def _file_filter(glob: str) -> list[gitignore.Rule]:
+    """Which files a search covers, written like a .gitignore line: `*.py` (any folder), `src/*.py`."""
+    if not glob:
+        return []
+    if not isinstance(glob, str) or len(glob) > 200 or any(c in glob for c in "\n\r\x00") or glob.startswith("!"):
+        raise SearchRefused("The file filter must be one glob such as *.py or src/**/*.ts (at most 200 characters).")
+    rules = gitignore.rules_parse(glob)
+    if not rules:
+        raise SearchRefused(f"The file filter {glob!r} matches nothing; give a glob such as *.py.")
+    return rules
+
+
+def _filter_matches(rules: list[gitignore.Rule], path: str) -> bool:
+    parts = path.split("/")
+    return any(
+        gitignore.is_ignored(rules, "/".join(parts[: n + 1]), is_folder=n < len(parts) - 1) for n in range(len(parts))
+    )
+
+
 class _Collector:
-    def __init__(self, root: str, pattern: re.Pattern, limit: int, timeout: float):
+    def __init__(self, root: str, pattern: re.Pattern, limit: int, timeout: float, only: list | None = None):
         self.root, self.pattern, self.limit, self.matches = root, pattern, limit, []
+        self.only = only or []
         self.deadline = time.monotonic() + timeout
         self.timed_out = False
         self._checked: dict[str, bool] = {}
@@ -298,6 +318,9 @@ class _Collector:
         # What a program reported is checked again here: only a regular file inside the root
         # (never a link, whatever the program did with it) may reach the model.
         if path not in self._checked:
+            if self.only and not _filter_matches(self.only, path):
+                self._checked[path] = False
+                return False
             try:
                 info = paths.lstat(self.root, path, follow_last=False)
                 self._checked[path] = info is not None and stat.S_ISREG(info.st_mode) and not _skipped(path)
@@ -479,6 +502,7 @@ def file_search_in(
     regex: bool = False,
     ignore_case: bool = False,
     path: str = "",
+    glob: str = "",
     limit: int = MAX_RESULTS,
     engine: str | None = None,
     timeout: float = MAX_SEARCH_SECONDS,
@@ -486,16 +510,18 @@ def file_search_in(
     """Lines matching `query` (plain text, or a regular expression with `regex`) under `path`.
 
     At most `limit` matches, ordered by path then line, each with its line number and the line
-    (long lines shortened around the match); `truncated` says when there were more. Refuses an
+    (long lines shortened around the match); `truncated` says when there were more. `glob` keeps
+    only the files it matches, written like a .gitignore line (`*.py`, `src/**/*.ts`). Refuses an
     empty, multi-line or invalid pattern (SearchRefused) and paths outside the root (PathRefused).
     `engine` forces "ripgrep", "git" or "python"; by default the fastest one available. A search
     still running after `timeout` seconds is stopped and returns what it found, marked as cut."""
     pattern = _pattern(query, regex=regex, ignore_case=ignore_case)
+    only = _file_filter(glob)
     resolved, is_folder = _start(root, path)
     engine = engine or search_engine_default(resolved.root)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
-    found = _Collector(resolved.root, pattern, limit, timeout)
+    found = _Collector(resolved.root, pattern, limit, timeout, only)
     note = None
     if engine == "ripgrep":
         note = _search_ripgrep(
@@ -506,7 +532,7 @@ def file_search_in(
             raise SearchRefused("The workspace is not in a git repository, so git grep cannot search it.")
         note = _search_git(resolved.root, resolved.relative, query, regex=regex, ignore_case=ignore_case, found=found)
     if engine == "python" or note:
-        found = _Collector(resolved.root, pattern, limit, max(0.0, found.deadline - time.monotonic()))
+        found = _Collector(resolved.root, pattern, limit, max(0.0, found.deadline - time.monotonic()), only)
         root_fd = os.open(resolved.root, _DIR_FLAGS)
         try:
             _search_python(root_fd, resolved.parts, is_folder, pattern, found)
@@ -533,6 +559,7 @@ def file_search(
     regex: bool = False,
     ignore_case: bool = False,
     path: str = "",
+    glob: str = "",
     limit: int = MAX_RESULTS,
 ) -> SearchResult:
     """file_search_in on the workspace's folder (WorkspaceUnavailable when it is not there)."""
@@ -542,5 +569,6 @@ def file_search(
         regex=regex,
         ignore_case=ignore_case,
         path=path,
+        glob=glob,
         limit=limit,
     )

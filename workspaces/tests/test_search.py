@@ -119,6 +119,24 @@ def test_a_sub_folder_or_one_file_can_be_searched(engine, tree):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_a_file_filter_keeps_only_the_files_it_matches_and_never_unignores(engine, tree):
+    def files(glob):
+        return sorted({m.path for m in file_search_in(root=str(tree), query="foo", glob=glob, engine=engine).matches})
+
+    assert files("*.py") == ["src/app.py"]
+    assert files("src/util") == ["src/util/helpers.js"]
+    assert files("src/**/*.js") == ["src/util/helpers.js"]
+    assert files("*.log") == ["keep.log"]  # debug.log stays ignored
+    assert files("*.md") == []
+
+
+def test_a_bad_file_filter_is_refused(tree):
+    for glob in ("!*.py", "a\nb", "x" * 201):
+        with pytest.raises(SearchRefused, match="file filter"):
+            file_search_in(root=str(tree), query="foo", glob=glob)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_results_are_capped_and_say_so(engine, tree):
     (tree / "many.txt").write_text("".join(f"foo {i}\n" for i in range(150)))
     result = file_search_in(root=str(tree), query="foo", limit=20, engine=engine)
