@@ -47,6 +47,29 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 
 
+# The arguments of the model's `list_files` and `search` tools, as JSON schemas: the keyword
+# arguments of file_list / file_search, so a tool call's arguments can be passed straight through.
+FILE_LIST_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string", "description": "A folder relative to the workspace; empty for all of it."},
+    },
+    "additionalProperties": False,
+}
+FILE_SEARCH_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "description": "Text to find within one line (or a regular expression)."},
+        "regex": {"type": "boolean", "description": "Treat query as a regular expression (Python syntax)."},
+        "ignore_case": {"type": "boolean"},
+        "path": {"type": "string", "description": "A folder or file relative to the workspace; empty for all."},
+        "glob": {"type": "string", "description": "Only files matching this glob, e.g. *.py or src/**/*.ts."},
+    },
+    "required": ["query"],
+    "additionalProperties": False,
+}
+
+
 class SearchRefused(Exception):
     """The search could not be done as asked; `str(exc)` says why in a sentence fit for the model."""
 

@@ -300,3 +300,17 @@ def test_the_services_search_a_workspace_folder(workspace):
         handle.write("<p>pricing</p>\n")
     assert [(m.path, m.line) for m in file_search(workspace=workspace, query="pricing").matches] == [("page.html", 1)]
     assert "page.html" in [e.path for e in file_list(workspace=workspace).entries]
+
+
+def test_the_tool_schemas_name_the_services_own_arguments(workspace):
+    import inspect
+
+    from workspaces.services.search import FILE_LIST_PARAMETERS, FILE_SEARCH_PARAMETERS
+
+    assert set(FILE_SEARCH_PARAMETERS["properties"]) <= set(inspect.signature(file_search).parameters)
+    assert set(FILE_LIST_PARAMETERS["properties"]) <= set(inspect.signature(file_list).parameters)
+    # a model's arguments, as the schema allows them, go straight through
+    with open(os.path.join(workspace.path, "a.py"), "w") as handle:
+        handle.write("x = 1\n")
+    arguments = {"query": "X = 1", "ignore_case": True, "glob": "*.py", "path": "", "regex": False}
+    assert [m.path for m in file_search(workspace=workspace, **arguments).matches] == ["a.py"]
