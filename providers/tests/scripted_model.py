@@ -76,13 +76,18 @@ def say(text: str) -> Turn:
     return Turn(text=text)
 
 
-def call(name: str, /, *, id: str = "", **arguments) -> Turn:  # noqa: A002 - the wire's own word
-    return Turn(calls=[(id, name, arguments)])
+def call(name: str, /, **arguments) -> Turn:
+    """A tool call with these arguments; its id is made up per turn (call_with_id to choose it)."""
+    return Turn(calls=[("", name, arguments)])
 
 
-def call_raw(name: str, arguments_text: str, *, id: str = "") -> Turn:  # noqa: A002
+def call_with_id(call_id: str, name: str, arguments: dict) -> Turn:
+    return Turn(calls=[(call_id, name, arguments)])
+
+
+def call_raw(name: str, arguments_text: str) -> Turn:
     """A tool call whose arguments are sent as this text (e.g. not JSON)."""
-    return Turn(calls=[(id, name, arguments_text)])
+    return Turn(calls=[("", name, arguments_text)])
 
 
 def reply(*parts: Turn, usage: tuple[int, int] | None = None, stop_reason: str = "", delay: float = 0.0) -> Turn:

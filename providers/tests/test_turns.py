@@ -8,7 +8,7 @@ import pytest
 
 from providers.adapters import ProviderError, RetryPolicy, ToolCall, ToolSpec, ToolsUnsupported, Usage
 from providers.adapters.turns import messages_check, tool_result, tools_check
-from providers.tests.scripted_model import Raw, call, call_raw, reply, say, transcript
+from providers.tests.scripted_model import Raw, call, call_raw, call_with_id, reply, say, transcript
 
 FORMATS = ["openai", "anthropic"]
 STREAM = [False, True]
@@ -465,3 +465,12 @@ def test_a_recorded_transcript_plays_back_turn_by_turn(fmt, scripted_model):
     assert third.text == "Renamed." and model.count == 3
     with pytest.raises(ValueError, match="unknown keys"):
         transcript([{"sya": "typo"}])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_reply_that_uses_one_call_id_twice_is_refused(fmt, scripted_model):
+    model = scripted_model(
+        fmt, [call_with_id("dup", "list_files", {}) + call_with_id("dup", "read_file", {"path": "a"})]
+    )
+    with pytest.raises(ProviderError, match="same tool.* id twice"):
+        run_turn(model, [ASK])
