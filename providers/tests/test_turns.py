@@ -474,3 +474,14 @@ def test_a_reply_that_uses_one_call_id_twice_is_refused(fmt, scripted_model):
     )
     with pytest.raises(ProviderError, match="same tool.* id twice"):
         run_turn(model, [ASK])
+
+
+def test_a_stream_with_the_wrong_content_type_is_still_read_as_a_stream(scripted_model):
+    chunks = [
+        {"choices": [{"delta": {"content": "Hello "}}]},
+        {"choices": [{"delta": {"content": "there"}, "finish_reason": "stop"}]},
+    ]
+    stream = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    model = scripted_model("openai", [Raw(raw=stream, content_type="application/json")])
+    turn, pieces = run_turn(model, [ASK], stream=True)
+    assert pieces == ["Hello ", "there"] and turn.text == "Hello there"
