@@ -485,3 +485,11 @@ def test_a_stream_with_the_wrong_content_type_is_still_read_as_a_stream(scripted
     model = scripted_model("openai", [Raw(raw=stream, content_type="application/json")])
     turn, pieces = run_turn(model, [ASK], stream=True)
     assert pieces == ["Hello ", "there"] and turn.text == "Hello there"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_client_that_gives_up_still_counts_as_one_call(fmt, scripted_model):
+    model = scripted_model(fmt, [reply(say("too late"), delay=1.0)])
+    with pytest.raises(ProviderError, match="no answer within 0.3 s"):
+        model.client(timeout=0.3).chat_turn(system="s", messages=[ASK], tools=TOOLS)
+    assert model.count == 1
