@@ -1,4 +1,5 @@
-"""Model provider adapters: OpenAI-compatible and Anthropic clients behind the Planner interface."""
+"""Model provider adapters: OpenAI-compatible and Anthropic clients behind the Planner interface,
+and their tool-calling turns (`client.chat_turn`, in the neutral terms of adapters/turns.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,22 @@ from providers.adapters.anthropic import AnthropicClient
 from providers.adapters.openai import OpenAICompatibleClient
 from providers.adapters.planner import ProviderOutcome, ProviderPlanner
 from providers.adapters.transport import ProviderError, RetryPolicy
+from providers.adapters.turns import ToolCall, ToolSpec, ToolsUnsupported, TurnReply, Usage
 from providers.crypto import secret_decrypt
 
-__all__ = ["ProviderError", "ProviderOutcome", "ProviderPlanner", "RetryPolicy", "client_for", "planner_for"]
+__all__ = [
+    "ProviderError",
+    "ProviderOutcome",
+    "ProviderPlanner",
+    "RetryPolicy",
+    "ToolCall",
+    "ToolSpec",
+    "ToolsUnsupported",
+    "TurnReply",
+    "Usage",
+    "client_for",
+    "planner_for",
+]
 
 
 def client_for(connection, *, timeout: float | None = None, policy: RetryPolicy | None = None):
