@@ -130,7 +130,9 @@ def request_json(
                     status=response.status_code,
                     attempts=attempt,
                 )
-            error = ProviderError(_describe(response, _credentials(headers)), status=response.status_code, attempts=attempt)
+            error = ProviderError(
+                _describe(response, _credentials(headers)), status=response.status_code, attempts=attempt
+            )
             if response.status_code not in RETRYABLE_STATUS:
                 raise error
             retry_after = _retry_after(response)

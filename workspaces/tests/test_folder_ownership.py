@@ -111,9 +111,7 @@ def test_transfer_waits_for_unfinished_runs(alices, owner, other_user):
 
     task = Task.objects.create(owner=owner, raw_prompt="x", workspace=alices)
     revision = PlanRevision.objects.create(task=task, number=1)
-    TaskRun.objects.create(
-        task=task, owner=owner, plan_revision=revision, workspace=alices, state="waiting_approval"
-    )
+    TaskRun.objects.create(task=task, owner=owner, plan_revision=revision, workspace=alices, state="waiting_approval")
     with pytest.raises(WorkspaceError, match="unfinished"):
         workspace_transfer(workspaces=[alices], to_owner=other_user)
     assert Workspace.objects.get(pk=alices.pk).owner == owner
