@@ -70,6 +70,14 @@ COMMAND_PROVIDER_TIMEOUT = env_float("COMMAND_PROVIDER_TIMEOUT", 60.0, minimum=1
 COMMAND_PROMPT_MAX_CHARS = env_int("COMMAND_PROMPT_MAX_CHARS", 20_000, minimum=100)
 COMMAND_UPLOAD_MAX_BYTES = env_int("COMMAND_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
 COMMAND_UPLOAD_MAX_FILES = env_int("COMMAND_UPLOAD_MAX_FILES", 10, minimum=1)
+# Request bodies over these are refused with 413 before they are read (command_site.request_limits):
+# every page, and the two pages that take uploads (the request form, the workspace zip import).
+COMMAND_REQUEST_MAX_BYTES = env_int("COMMAND_REQUEST_MAX_BYTES", 10 * 1024 * 1024, minimum=64 * 1024)
+COMMAND_UPLOAD_REQUEST_MAX_BYTES = env_int(
+    "COMMAND_UPLOAD_REQUEST_MAX_BYTES",
+    max(COMMAND_UPLOAD_MAX_BYTES * COMMAND_UPLOAD_MAX_FILES + 1024 * 1024, COMMAND_REQUEST_MAX_BYTES),
+    minimum=64 * 1024,
+)
 
 # --- Applications ---------------------------------------------------------------------------
 
@@ -364,7 +372,10 @@ if _oidc_url or _oidc_id or _oidc_secret:
         ]
     }
 
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Without a mail server, mail goes to an outbox folder (one file per message, owner-only), never
+# to the console: a password-reset link printed there stays in the web process's log.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "command_site.mail.OutboxEmailBackend")
+EMAIL_FILE_PATH = str(env_path("COMMAND_OUTBOX_DIR", COMMAND_DATA_DIR / "outbox"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Command <command@localhost>")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
@@ -391,6 +402,8 @@ SILENCED_SYSTEM_CHECKS: list[str] = []
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Uploaded files are streamed to temporary files as they arrive, never held whole in memory.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 
 # --- Internationalisation -------------------------------------------------------------------
 
@@ -406,7 +419,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Reset and confirmation keys, preview tokens and query values never reach the log.
+    "filters": {"secret_urls": {"()": "command_site.log_redaction.SecretUrlFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_urls"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
