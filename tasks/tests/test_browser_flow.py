@@ -20,7 +20,7 @@ NOTES = "Old plan for Acme\nkeep this line\n"
 
 
 def test_sign_up_request_approve_diff_result_download_revert(stack, chromium, tmp_path):
-    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page = chromium.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page.set_default_timeout(20_000)
 
     # Sign up.
