@@ -11,6 +11,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from command_site.idle_sessions import IdleSessionWebsocketMiddleware  # noqa: E402
 from command_site.request_limits import RequestBodyLimit  # noqa: E402
 from command_site.websocket_origin import SameOriginValidator  # noqa: E402
 from tasks.routing import websocket_urlpatterns  # noqa: E402
@@ -18,6 +19,8 @@ from tasks.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": RequestBodyLimit(django_asgi_app),
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(
+            AuthMiddlewareStack(IdleSessionWebsocketMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

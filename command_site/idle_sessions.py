@@ -33,3 +33,23 @@ class IdleSessionMiddleware:
             elif seen is None or now - seen >= min(WRITE_EVERY, idle):
                 request.session[LAST_SEEN] = now
         return self.get_response(request)
+
+
+class IdleSessionWebsocketMiddleware:
+    """The same rule for websockets (inside channels' AuthMiddlewareStack): a socket opened with an
+    idle session is treated as signed out (the consumer then closes it with its sign-in code)."""
+
+    def __init__(self, application):
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        idle = settings.COMMAND_SESSION_IDLE_SECONDS
+        user = scope.get("user")
+        if idle and user is not None and user.is_authenticated:
+            from channels.db import database_sync_to_async
+            from django.contrib.auth.models import AnonymousUser
+
+            seen = await database_sync_to_async(scope["session"].get)(LAST_SEEN)
+            if seen is not None and int(time.time()) - seen > idle:
+                scope = {**scope, "user": AnonymousUser()}
+        return await self.application(scope, receive, send)

@@ -8,7 +8,7 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from command_site.testing import session_cookie
@@ -97,3 +97,23 @@ def test_a_malformed_message_gets_an_error_frame_and_the_socket_stays_open(daphn
         assert reply["type"] == "error" and reply["message"], reply
         ws.send(json.dumps({"type": "ping"}))
         assert json.loads(ws.recv(timeout=5)) == {"type": "pong"}
+
+
+def test_a_socket_with_an_idle_session_is_treated_as_signed_out(daphne_url, owner):
+    import time
+
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from command_site.idle_sessions import LAST_SEEN
+
+    cookie = session_cookie(owner)
+    session = SessionStore(session_key=cookie)
+    session[LAST_SEEN] = int(time.time()) - 9 * 3600  # past the default 8 hours
+    session.save()
+    port = urlsplit(daphne_url).port
+    with (
+        _socket(daphne_url, origin=f"http://127.0.0.1:{port}", cookie=cookie) as ws,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        ws.recv(timeout=5)
+    assert closed.value.rcvd.code == 4401
