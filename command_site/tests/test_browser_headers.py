@@ -109,3 +109,30 @@ def test_signed_out_pages_pass_the_csp(live_server, db):
             _strict(response.headers["content-security-policy"])
             assert "camera=()" in response.headers.get("permissions-policy", "")
     assert problems == [], problems
+
+
+def test_the_back_office_passes_the_csp(live_server, django_user_model, live_run):
+    from django.conf import settings
+    from django.test import Client
+
+    from command_site.testing import chromium_browser
+
+    _, _, workspace = live_run
+    admin = django_user_model.objects.create_superuser("ops", "ops@example.com", "pw-ops-123456")
+    client = Client()
+    client.force_login(admin)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    problems: list[str] = []
+    with chromium_browser() as browser:
+        context = browser.new_context()
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+        page = context.new_page()
+        for path in (
+            "/admin/",
+            "/admin/workspaces/workspace/",
+            f"/admin/workspaces/workspace/{workspace.pk}/change/",
+            "/admin/tasks/taskrun/",
+            "/admin/audit/",
+        ):
+            _load(page, live_server.url + path, problems)
+    assert problems == [], problems
