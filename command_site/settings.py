@@ -441,6 +441,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Also at the loggers that log request paths, for any handler Django itself adds (DEBUG).
+        "django.request": {"filters": ["secret_urls"]},
+        "django.server": {"filters": ["secret_urls"]},
         "httpx": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },

@@ -64,3 +64,23 @@ def test_a_preview_token_and_query_values_are_not_logged(web):
     log = _log(web)
     assert token not in log and "PreviewTokenValue" not in log and "oauth-code-value" not in log
     assert "/preview/[hidden]/missing.html" in log
+
+
+def test_every_handler_of_the_request_log_gets_the_redacted_line():
+    """Filtered at the logger too: a handler on the "django" logger (as Django adds in DEBUG)
+    handles the record before the console handler's filter would, and must not see the token."""
+    import logging
+
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    handler = Collect(level=logging.WARNING)
+    logging.getLogger("django").addHandler(handler)
+    try:
+        logging.getLogger("django.request").warning("Not Found: %s", "/agent/x/preview/SECRETTOKEN1/a.html")
+    finally:
+        logging.getLogger("django").removeHandler(handler)
+    assert seen == ["Not Found: /agent/x/preview/[hidden]/a.html"]
