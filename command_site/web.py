@@ -11,7 +11,6 @@ Usage is daphne's own: `python -m command_site.web -b 127.0.0.1 -p 8000 command_
 from __future__ import annotations
 
 import daphne.cli
-import daphne.server
 
 from command_site.log_redaction import RedactedAccessLog
 from command_site.request_limits import install_daphne_body_limit
