@@ -332,6 +332,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Behind this many reverse proxies, the client address (for login rate limits) is read from
+# X-Forwarded-For; 0 uses the connection's address (which behind a proxy is the proxy's).
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("COMMAND_TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 # A signed-in session that makes no request for this long is signed out (0: never).
 COMMAND_SESSION_IDLE_SECONDS = env_int("COMMAND_SESSION_IDLE_SECONDS", 8 * 3600, minimum=0)
 ACCOUNT_RATE_LIMITS = {

@@ -82,6 +82,17 @@ def test_a_stranger_guessing_passwords_does_not_lock_out_the_owner(anon_client, 
     assert mine.get("/").context["user"] == owner
 
 
+def test_behind_a_proxy_the_forwarded_client_address_counts(owner, password, fresh_rate_limits, settings):
+    from django.test import Client
+
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    stranger = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    for i in range(7):
+        stranger.post("/accounts/login/", {"login": owner.email, "password": f"guess{i}"})
+    mine = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert mine.post("/accounts/login/", {"login": owner.email, "password": password}).status_code == 302
+
+
 def test_an_idle_session_is_signed_out(owner_client, owner, settings):
     from command_site.idle_sessions import LAST_SEEN
 
