@@ -8,7 +8,7 @@ from workspaces.models import FileChange, RollbackPoint, Workspace
 
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "path", "origin", "folder_state", "created_at", "last_seen_at")
+    list_display = ("name", "owner", "path", "origin", "folder_state", "overlaps", "created_at", "last_seen_at")
     list_filter = ("origin",)
     search_fields = ("name", "path", "owner__email")
     raw_id_fields = ("owner",)
@@ -44,6 +44,13 @@ class WorkspaceAdmin(admin.ModelAdmin):
     @admin.display(description="Folder")
     def folder_state(self, obj: Workspace) -> str:
         return services.workspace_status(workspace=obj).state.value
+
+    @admin.display(description="Also claimed by")
+    def overlaps(self, obj: Workspace) -> str:
+        """Other accounts' workspaces at, above or inside this folder: registered before folders
+        belonged to one account. Transfer one side to settle it."""
+        others = services.workspace_overlaps(workspace=obj)
+        return ", ".join(f"{w.owner} ({w.name})" for w in others) or "—"
 
 
 @admin.register(FileChange)

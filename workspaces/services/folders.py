@@ -351,6 +351,12 @@ def workspace_relink(*, workspace: Workspace, path: str = "") -> Workspace:
     return workspace
 
 
+def workspace_overlaps(*, workspace: Workspace) -> list[Workspace]:
+    """Other accounts' workspaces at, above or inside this one's folder (none, since folders
+    belong to one account; older installations may hold some: transfer settles them)."""
+    return _folders_of_others(workspace.path, owner=workspace.owner_id)
+
+
 def workspace_transfer(*, workspaces: list[Workspace], to_owner) -> list[Workspace]:
     """Hand `workspaces` (with their change history and rollback points) to another account.
 

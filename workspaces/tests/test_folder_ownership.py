@@ -140,3 +140,15 @@ def test_admin_transfer_action(alices, client, django_user_model, other_user):
         {"action": "transfer_workspaces", "_selected_action": [str(alices.pk)], "apply": "1", "to_owner": "x@nowhere"},
     )
     assert "No account" in refused.content.decode()
+
+
+def test_the_admin_lists_folders_two_accounts_claimed_before_the_rule(alices, other_user, client, django_user_model):
+    # A claim from before folders belonged to one account (written directly, as an old install holds it).
+    older = Workspace.objects.create(owner=other_user, name="Bob's copy", path=alices.path + "/src")
+    admin_user = django_user_model.objects.create_superuser("ops", "ops@example.com", "pw")
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:workspaces_workspace_changelist")).content.decode()
+    assert "other@example.com (Bob&#x27;s copy)" in page and "owner@example.com (" in page
+    workspace_transfer(workspaces=[older], to_owner=alices.owner)
+    page = client.get(reverse("admin:workspaces_workspace_changelist")).content.decode()
+    assert "Bob&#x27;s copy)" not in page
