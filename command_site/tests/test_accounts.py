@@ -36,8 +36,9 @@ def test_signup_does_not_reveal_whether_an_address_has_an_account(anon_client, o
         return sent["Location"] + re.sub(r'"X-CSRFToken": "[^"]+"', "", text)
 
     assert page(owner.email) == page("fresh@example.com")
+    assert "A new account can sign in with its password right away" in page("third@example.com")
     assert get_user_model().objects.filter(email=owner.email).count() == 1
-    assert sorted(m.to[0] for m in mail.outbox) == ["fresh@example.com", owner.email]
+    assert sorted(m.to[0] for m in mail.outbox) == ["fresh@example.com", owner.email, "third@example.com"]
     owner.refresh_from_db()
     assert owner.check_password(password)  # untouched
 
@@ -56,6 +57,9 @@ def test_password_reset_does_not_reveal_whether_an_address_has_an_account(anon_c
     known = anon_client.post("/accounts/password/reset/", {"email": owner.email})
     unknown = anon_client.post("/accounts/password/reset/", {"email": "nobody@example.com"})
     assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
+    # What the page says is what happened: both addresses got an e-mail.
+    assert "handed to the mail system" in anon_client.get(known["Location"]).content.decode()
+    assert sorted(m.to[0] for m in mail.outbox) == ["nobody@example.com", owner.email]
 
 
 @pytest.fixture
