@@ -78,6 +78,11 @@ COMMAND_UPLOAD_REQUEST_MAX_BYTES = env_int(
     max(COMMAND_UPLOAD_MAX_BYTES * COMMAND_UPLOAD_MAX_FILES + 1024 * 1024, COMMAND_REQUEST_MAX_BYTES),
     minimum=64 * 1024,
 )
+if COMMAND_UPLOAD_REQUEST_MAX_BYTES < COMMAND_UPLOAD_MAX_BYTES:
+    raise ImproperlyConfigured(
+        f"COMMAND_UPLOAD_REQUEST_MAX_BYTES ({COMMAND_UPLOAD_REQUEST_MAX_BYTES}) must be at least "
+        f"COMMAND_UPLOAD_MAX_BYTES ({COMMAND_UPLOAD_MAX_BYTES}): a request could not carry even one allowed upload."
+    )
 
 # --- Applications ---------------------------------------------------------------------------
 
