@@ -98,9 +98,7 @@ def anon_client(db):
     return Client()
 
 
-@pytest.fixture
-def browser_page(live_server, owner, client):
-    """A Chromium page signed in as `owner` against pytest-django's live server."""
+def _signed_in_chromium_page(live_server, owner, client, **context_options):
     from django.conf import settings
 
     from command_site.testing import chromium_browser
@@ -108,6 +106,20 @@ def browser_page(live_server, owner, client):
     client.force_login(owner)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     with chromium_browser() as browser:
-        context = browser.new_context()
+        context = browser.new_context(**context_options)
         context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
         yield context.new_page()
+
+
+@pytest.fixture
+def browser_page(live_server, owner, client):
+    """A Chromium page signed in as `owner` against pytest-django's live server (CSP enforced)."""
+    yield from _signed_in_chromium_page(live_server, owner, client)
+
+
+@pytest.fixture
+def browser_page_without_csp(live_server, owner, client):
+    """The same, with the pages' Content-Security-Policy bypassed: Playwright's wait_for_function
+    evaluates strings, which the policy forbids (the policy is tested in
+    command_site/tests/test_browser_headers.py)."""
+    yield from _signed_in_chromium_page(live_server, owner, client, bypass_csp=True)

@@ -70,6 +70,19 @@ COMMAND_PROVIDER_TIMEOUT = env_float("COMMAND_PROVIDER_TIMEOUT", 60.0, minimum=1
 COMMAND_PROMPT_MAX_CHARS = env_int("COMMAND_PROMPT_MAX_CHARS", 20_000, minimum=100)
 COMMAND_UPLOAD_MAX_BYTES = env_int("COMMAND_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
 COMMAND_UPLOAD_MAX_FILES = env_int("COMMAND_UPLOAD_MAX_FILES", 10, minimum=1)
+# Request bodies over these are refused with 413 before they are read (command_site.request_limits):
+# every page, and the two pages that take uploads (the request form, the workspace zip import).
+COMMAND_REQUEST_MAX_BYTES = env_int("COMMAND_REQUEST_MAX_BYTES", 10 * 1024 * 1024, minimum=64 * 1024)
+COMMAND_UPLOAD_REQUEST_MAX_BYTES = env_int(
+    "COMMAND_UPLOAD_REQUEST_MAX_BYTES",
+    max(COMMAND_UPLOAD_MAX_BYTES * COMMAND_UPLOAD_MAX_FILES + 1024 * 1024, COMMAND_REQUEST_MAX_BYTES),
+    minimum=64 * 1024,
+)
+if COMMAND_UPLOAD_REQUEST_MAX_BYTES < COMMAND_UPLOAD_MAX_BYTES:
+    raise ImproperlyConfigured(
+        f"COMMAND_UPLOAD_REQUEST_MAX_BYTES ({COMMAND_UPLOAD_REQUEST_MAX_BYTES}) must be at least "
+        f"COMMAND_UPLOAD_MAX_BYTES ({COMMAND_UPLOAD_MAX_BYTES}): a request could not carry even one allowed upload."
+    )
 
 # --- Applications ---------------------------------------------------------------------------
 
@@ -100,11 +113,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "command_site.security_headers.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "command_site.idle_sessions.IdleSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -310,6 +325,23 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env_choice("COMMAND_EMAIL_VERIFICATION", "optional", {"none", "optional", "mandatory"})
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SESSION_REMEMBER = None
+# See command_site.accounts: no account enumeration at sign-up, failed logins counted per client
+# address and account together (an attacker cannot lock the owner out).
+ACCOUNT_ADAPTER = "command_site.accounts.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "command_site.accounts.SignupForm"}
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Behind this many reverse proxies, the client address (for login rate limits) is read from
+# X-Forwarded-For; 0 uses the connection's address (which behind a proxy is the proxy's).
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("COMMAND_TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+# A signed-in session that makes no request for this long is signed out (0: never).
+COMMAND_SESSION_IDLE_SECONDS = env_int("COMMAND_SESSION_IDLE_SECONDS", 8 * 3600, minimum=0)
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
@@ -364,7 +396,10 @@ if _oidc_url or _oidc_id or _oidc_secret:
         ]
     }
 
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Without a mail server, mail goes to an outbox folder (one file per message, owner-only), never
+# to the console: a password-reset link printed there stays in the web process's log.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "command_site.mail.OutboxEmailBackend")
+EMAIL_FILE_PATH = str(env_path("COMMAND_OUTBOX_DIR", COMMAND_DATA_DIR / "outbox"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Command <command@localhost>")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
@@ -391,6 +426,8 @@ SILENCED_SYSTEM_CHECKS: list[str] = []
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Uploaded files are streamed to temporary files as they arrive, never held whole in memory.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 
 # --- Internationalisation -------------------------------------------------------------------
 
@@ -406,10 +443,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Reset and confirmation keys, preview tokens and query values never reach the log.
+    "filters": {"secret_urls": {"()": "command_site.log_redaction.SecretUrlFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_urls"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Also at the loggers that log request paths, for any handler Django itself adds (DEBUG).
+        "django.request": {"filters": ["secret_urls"]},
+        "django.server": {"filters": ["secret_urls"]},
         "httpx": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },
