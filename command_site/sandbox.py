@@ -1,0 +1,344 @@
+"""The sandbox every command runs in: bubblewrap, or an honest "runs unsandboxed".
+
+What a sandboxed command sees (DESIGN.md, "Commands run in a sandbox"):
+- its workspace folder, read-write, at its real absolute path;
+- a home folder of its own per workspace (npm and pip caches live there), read-write;
+- a private `/tmp`, a minimal `/dev`, its own `/proc` (own PID namespace: no `/proc/$PPID`);
+- the system's program folders (`/usr`, `/bin`, `/lib*`), a few harmless `/etc` files and the
+  folders in COMMAND_SANDBOX_READONLY_PATHS, all read-only;
+- nothing else: not Command's data folder, `.env`, the database, other workspaces, home folders.
+It starts with no capabilities, an environment of a few plain variables (bwrap itself is started
+with an empty one, so the sandbox's PID 1 holds nothing either), no network unless the command's
+approval allowed it, and limits on address space, file size and — where a pids cgroup can be
+made — processes. It dies with its parent (the worker) and with its PID namespace.
+
+Where bubblewrap is missing, cannot create namespaces, or COMMAND_SANDBOX=off, `sandbox_status()`
+says so in words and commands run unsandboxed; the approval and `/health` repeat it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+SANDBOX_HOME = "/home/command"  # where the per-workspace home folder appears inside
+BWRAP_NAMES = ("bwrap",)
+PATH_INSIDE = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+
+# /etc files tools need (users' names, DNS, certificates, the loader, locales) and nothing secret:
+# never shadow, ssh keys, sudoers or anything an administrator puts there.
+ETC_READONLY = (
+    "passwd", "group", "hosts", "host.conf", "nsswitch.conf", "resolv.conf", "gai.conf", "protocols",
+    "services", "ssl", "ca-certificates", "ca-certificates.conf", "ld.so.cache", "ld.so.conf",
+    "ld.so.conf.d", "localtime", "timezone", "alternatives", "mime.types", "os-release",
+    "debian_version", "npmrc", "gitconfig", "python3", "inputrc", "locale.alias", "magic", "magic.mime",
+)  # fmt: skip
+PROGRAM_FOLDERS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+UNSANDBOXED = "runs unsandboxed"
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    """Whether commands run sandboxed here, and the words that say why or why not."""
+
+    sandboxed: bool
+    detail: str
+    process_limit: bool = False
+
+    @property
+    def label(self) -> str:
+        return "runs in a sandbox" if self.sandboxed else UNSANDBOXED
+
+
+_status_lock = threading.Lock()
+_status_cache: dict[tuple, SandboxStatus] = {}
+
+
+def bwrap_path() -> str | None:
+    for name in BWRAP_NAMES:
+        found = shutil.which(name, path="/usr/bin:/bin:/usr/local/bin:/usr/sbin")
+        if found:
+            return found
+    return None
+
+
+def sandbox_status(*, refresh: bool = False) -> SandboxStatus:
+    """Probe once per process (and per setting): can a real sandbox start on this machine?
+
+    The probe starts bubblewrap with the same namespaces a command gets and runs `true` in it;
+    anything short of exit 0 means commands run unsandboxed, and the detail says why.
+    """
+    key = (settings.COMMAND_SANDBOX, bwrap_path())
+    with _status_lock:
+        if not refresh and key in _status_cache:
+            return _status_cache[key]
+        status = _probe(*key)
+        _status_cache[key] = status
+        return status
+
+
+def _probe(setting: str, bwrap: str | None) -> SandboxStatus:
+    if setting == "off":
+        return SandboxStatus(False, "the sandbox is turned off (COMMAND_SANDBOX=off): commands run unsandboxed")
+    if bwrap is None:
+        return SandboxStatus(
+            False, "bubblewrap (bwrap) is not installed: commands run unsandboxed (install the “bubblewrap” package)"
+        )
+    probe_dir = Path(settings.COMMAND_DATA_DIR) / "sandbox" / "probe"
+    try:
+        probe_dir.mkdir(parents=True, exist_ok=True)
+        launch = sandbox_launch("true", workspace=probe_dir, cwd=probe_dir, home=probe_dir, use_cgroup=False)
+        done = subprocess.run(launch.argv, env=launch.env, capture_output=True, timeout=20, start_new_session=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return SandboxStatus(
+            False, f"bubblewrap could not start ({exc.__class__.__name__}: {exc}): commands run unsandboxed"
+        )
+    if done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip().splitlines()
+        return SandboxStatus(
+            False,
+            f"bubblewrap cannot create its namespaces here ({why[-1] if why else f'exit {done.returncode}'}): "
+            "commands run unsandboxed",
+        )
+    limit = pids_cgroup_root() is not None or os.geteuid() != 0
+    return SandboxStatus(
+        True,
+        "commands run in a bubblewrap sandbox (workspace only, no network unless approved"
+        + (", process limit on)" if limit else "; no process limit: no pids cgroup is writable here)"),
+        process_limit=limit,
+    )
+
+
+# --- Toolchains ---------------------------------------------------------------------------
+
+
+def toolchain_folders() -> list[Path]:
+    """Language toolchains that live outside /usr, shown read-only at their own paths: the Python
+    Command itself runs on (e.g. a pyenv version) and the `node` on the worker's PATH (e.g. nvm),
+    each as its installation prefix only — never the home folder around it."""
+    found: list[Path] = []
+    python = Path(os.path.realpath(sys.base_prefix))
+    node = shutil.which("node")
+    candidates = [python]
+    if node:
+        candidates.append(Path(os.path.realpath(node)).parent.parent)
+    for prefix in candidates:
+        if prefix == Path("/usr") or Path("/usr") in prefix.parents or prefix == Path("/"):
+            continue
+        if (prefix / "bin").is_dir() and prefix not in found:
+            found.append(prefix)
+    return found
+
+
+# --- Per-workspace home --------------------------------------------------------------------
+
+
+def sandbox_home(workspace: Path) -> Path:
+    """The workspace's own writable home (HOME, npm and pip caches), outside the workspace itself."""
+    real = os.path.realpath(workspace)
+    digest = hashlib.sha256(real.encode()).hexdigest()[:20]
+    home = Path(settings.COMMAND_DATA_DIR) / "sandbox" / "homes" / digest
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return home
+
+
+# --- Process limit (pids cgroup) ----------------------------------------------------------
+
+
+def pids_cgroup_root() -> Path | None:
+    """A pids cgroup folder this process may create children in, or None.
+
+    cgroup v1 (`/sys/fs/cgroup/pids`) or a v2 cgroup whose subtree already enables `pids`. As root,
+    RLIMIT_NPROC is not enforced by the kernel, so this is the only process limit that holds.
+    """
+    own = ""
+    v2 = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            hierarchy, controllers, path = line.split(":", 2)
+            if "pids" in controllers.split(","):
+                own = path
+            if hierarchy == "0":
+                v2 = path
+    candidates = []
+    if own:
+        candidates.append(Path("/sys/fs/cgroup/pids") / own.lstrip("/"))
+    if v2:
+        for mount in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
+            base = mount / v2.lstrip("/")
+            with contextlib.suppress(OSError):
+                if "pids" in (base / "cgroup.subtree_control").read_text().split():
+                    candidates.append(base)
+    for base in candidates:
+        if (base / "cgroup.procs").exists() and os.access(base, os.W_OK):
+            return base
+    return None
+
+
+@dataclass
+class PidsCgroup:
+    path: Path
+
+    @classmethod
+    def create(cls, max_processes: int) -> PidsCgroup | None:
+        root = pids_cgroup_root()
+        if root is None:
+            return None
+        path = root / f"command-sandbox-{uuid.uuid4().hex[:12]}"
+        try:
+            path.mkdir()
+            (path / "pids.max").write_text(str(max_processes))
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            return None
+        return cls(path)
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def kill_all(self) -> None:
+        """SIGKILL every process in the cgroup (a setsid'd one too) until it is empty, then remove it."""
+        for _ in range(50):
+            pids = self.pids()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            threading.Event().wait(0.02)
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
+# --- The launch -----------------------------------------------------------------------------
+
+
+@dataclass
+class SandboxLaunch:
+    """What to hand to Popen: argv and env, plus the pids cgroup to empty afterwards (if any)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    sandboxed: bool
+    network: bool = False
+    cgroup: PidsCgroup | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def cleanup(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+
+
+def sandbox_environment(*, home: str) -> dict[str, str]:
+    """The whole environment inside: plain variables, the workspace's home and caches, nothing else."""
+    return {
+        "PATH": PATH_INSIDE,
+        "HOME": home,
+        "USER": "command",
+        "LOGNAME": "command",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TERM": "dumb",
+        "TMPDIR": "/tmp",  # noqa: S108 — the sandbox's own private /tmp
+        "SHELL": "/bin/sh",
+        "CI": "1",
+        "XDG_CACHE_HOME": f"{home}/.cache",
+        "npm_config_cache": f"{home}/.npm",
+        "PIP_CACHE_DIR": f"{home}/.cache/pip",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def _limits_prefix(cgroup: PidsCgroup | None) -> str:
+    """Shell builtins run just before exec'ing bwrap: join the pids cgroup, set rlimits."""
+    memory_kb = settings.COMMAND_SANDBOX_MEMORY_MB * 1024
+    file_blocks = settings.COMMAND_SANDBOX_FILE_MB * 1024  # ulimit -f counts 1024-byte blocks
+    parts = []
+    if cgroup is not None:
+        parts.append('echo $$ > "$0" || exit 125')
+    parts.append(f"ulimit -v {memory_kb} && ulimit -f {file_blocks} && ulimit -c 0 || exit 125")
+    processes = settings.COMMAND_SANDBOX_MAX_PROCESSES
+    parts.append(f"ulimit -u {processes} 2>/dev/null || ulimit -p {processes} 2>/dev/null || true")
+    parts.append('exec "$@"')
+    return "; ".join(parts)
+
+
+def sandbox_launch(
+    command: str,
+    *,
+    workspace: Path,
+    cwd: Path,
+    network: bool = False,
+    home: Path | None = None,
+    use_cgroup: bool = True,
+) -> SandboxLaunch:
+    """The sandboxed launch of `/bin/sh -c command` in `cwd` (inside `workspace`).
+
+    Promises: only the folders listed in the module docstring are visible; network only when
+    `network`; every process the command starts lives in a fresh PID namespace that dies with
+    bwrap, and bwrap dies with its parent. Refuses (ValueError) a cwd outside the workspace.
+    """
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise FileNotFoundError("bwrap is not installed")
+    ws = Path(os.path.realpath(workspace))
+    folder = Path(os.path.realpath(cwd))
+    if folder != ws and ws not in folder.parents:
+        raise ValueError(f"{folder} is not inside the workspace {ws}")
+    home = Path(os.path.realpath(home if home is not None else sandbox_home(ws)))
+    argv = [bwrap, "--ro-bind", "/usr", "/usr"]
+    for name in PROGRAM_FOLDERS:
+        path = Path(name)
+        if path.is_symlink():
+            argv += ["--symlink", os.readlink(path), name]
+        elif path.is_dir():
+            argv += ["--ro-bind", name, name]
+    for name in ETC_READONLY:
+        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    toolchains = toolchain_folders()
+    for extra in [*toolchains, *settings.COMMAND_SANDBOX_READONLY_PATHS]:
+        argv += ["--ro-bind-try", str(extra), str(extra)]
+    argv += [
+        "--dev", "/dev",
+        "--proc", "/proc",
+        "--tmpfs", "/tmp",  # noqa: S108 — a fresh tmpfs, private to this command
+        "--bind", str(home), SANDBOX_HOME,
+        "--bind", str(ws), str(ws),
+        "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+        "--hostname", "sandbox",
+        "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        "--clearenv",
+    ]  # fmt: skip
+    if not network:
+        argv.append("--unshare-net")
+    env_inside = sandbox_environment(home=SANDBOX_HOME)
+    env_inside["PATH"] = ":".join([*(str(t / "bin") for t in toolchains), PATH_INSIDE])
+    for key, value in env_inside.items():
+        argv += ["--setenv", key, value]
+    argv += ["--chdir", str(folder), "--", "/bin/sh", "-c", command]
+
+    cgroup = PidsCgroup.create(settings.COMMAND_SANDBOX_MAX_PROCESSES) if use_cgroup else None
+    wrapper = [
+        "/bin/sh",
+        "-c",
+        _limits_prefix(cgroup),
+        str(cgroup.path / "cgroup.procs") if cgroup else "sandbox",
+        *argv,
+    ]
+    # bwrap itself starts with an (almost) empty environment: its PID 1 inside keeps it readable.
+    return SandboxLaunch(argv=wrapper, env={"PATH": PATH_INSIDE}, sandboxed=True, network=network, cgroup=cgroup)
