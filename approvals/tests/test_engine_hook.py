@@ -101,7 +101,7 @@ def test_denied_step_is_skipped_and_the_run_ends_honestly(
     run = run_create(task=task)
     jobs.dispatch_next()
     request = ApprovalRequest.objects.get(run=run, status="pending")
-    assert request.risk_level == "high" and "delete or overwrite" in request.risk_reason
+    assert request.risk_level == "high" and "deletes files (rm -rf src)" in request.risk_reason
     with django_capture_on_commit_callbacks(execute=True):
         approval_deny(request=request, user=owner, action_hash=request.action_hash)
     assert StepExecution.objects.get(run=run, step_id="wipe").status == "skipped"
