@@ -95,7 +95,7 @@ def _probe(setting: str, bwrap: str | None) -> SandboxStatus:
         return SandboxStatus(
             False, "bubblewrap (bwrap) is not installed: commands run unsandboxed (install the “bubblewrap” package)"
         )
-    probe_dir = Path(settings.COMMAND_DATA_DIR) / "sandbox" / "probe"
+    probe_dir = Path(settings.COMMAND_SANDBOX_HOME_DIR) / "probe"
     try:
         probe_dir.mkdir(parents=True, exist_ok=True)
         launch = sandbox_launch("true", workspace=probe_dir, cwd=probe_dir, home=probe_dir, use_cgroup=False)
@@ -148,7 +148,7 @@ def sandbox_home(workspace: Path) -> Path:
     """The workspace's own writable home (HOME, npm and pip caches), outside the workspace itself."""
     real = os.path.realpath(workspace)
     digest = hashlib.sha256(real.encode()).hexdigest()[:20]
-    home = Path(settings.COMMAND_DATA_DIR) / "sandbox" / "homes" / digest
+    home = Path(settings.COMMAND_SANDBOX_HOME_DIR) / "homes" / digest
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     return home
 

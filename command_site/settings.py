@@ -263,6 +263,8 @@ COMMAND_SANDBOX_MAX_PROCESSES = env_int("COMMAND_SANDBOX_MAX_PROCESSES", 256, mi
 COMMAND_SANDBOX_MEMORY_MB = env_int("COMMAND_SANDBOX_MEMORY_MB", 4096, minimum=64)
 COMMAND_SANDBOX_OUTPUT_MB = env_int("COMMAND_SANDBOX_OUTPUT_MB", 16, minimum=1)
 COMMAND_SANDBOX_FILE_MB = env_int("COMMAND_SANDBOX_FILE_MB", 1024, minimum=1)
+# Each workspace's writable home inside the sandbox (HOME, npm and pip caches) lives under here.
+COMMAND_SANDBOX_HOME_DIR = env_path("COMMAND_SANDBOX_HOME_DIR", COMMAND_DATA_DIR / "sandbox")
 # Extra read-only folders a toolchain needs (e.g. /opt/node), beside /usr, /bin and /lib.
 COMMAND_SANDBOX_READONLY_PATHS = env_paths("COMMAND_SANDBOX_READONLY_PATHS", [])
 # How long an approval request waits for a decision before it expires (the run then asks again on resume).

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.policy import command_needs_network
+from approvals.selectors import approval_network_granted
 from command_site.sandbox import SandboxLaunch, sandbox_launch, sandbox_status
 from tasks.engine.errors import LeaseLost, StepFailed
 from tasks.models import CommandExecution
@@ -118,12 +118,12 @@ def _alive_in_group(pgid: int) -> bool:
     return True
 
 
-def command_launch(*, command: str, workspace: Path, cwd: Path) -> SandboxLaunch:
+def command_launch(*, command: str, workspace: Path, cwd: Path, network: bool = False) -> SandboxLaunch:
     """How `command` starts: in the sandbox when one can start here, otherwise unsandboxed (and
-    the launch says so). Network is on only for a command the policy reads as needing it — the
-    approval gate asked about exactly that before the step could start."""
+    the launch says so). Network stays off unless `network` — which command_run passes only
+    when this exact command's approval allowed the network."""
     if sandbox_status().sandboxed:
-        return sandbox_launch(command, workspace=workspace, cwd=cwd, network=command_needs_network(command))
+        return sandbox_launch(command, workspace=workspace, cwd=cwd, network=network)
     return SandboxLaunch(argv=["/bin/sh", "-c", command], env=command_environment(), sandboxed=False, network=True)
 
 
@@ -153,7 +153,8 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
     if not folder.is_dir():
         raise StepFailed(f"“{cwd}” is not a folder in the workspace.", error_type="InvalidStep", retryable=False)
     cwd = str(folder)
-    launch = command_launch(command=command, workspace=Path(ctx.workspace_path), cwd=folder)
+    network = approval_network_granted(run_id=ctx.run.pk, step_id=ctx.step.step_id, command=command)
+    launch = command_launch(command=command, workspace=Path(ctx.workspace_path), cwd=folder, network=network)
     where = (
         ("in the sandbox with network" if launch.network else "in the sandbox") if launch.sandboxed else "unsandboxed"
     )
