@@ -18,6 +18,7 @@ says so in words and commands run unsandboxed; the approval and `/health` repeat
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import os
@@ -26,6 +27,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,14 +38,16 @@ SANDBOX_HOME = "/home/command"  # where the per-workspace home folder appears in
 BWRAP_NAMES = ("bwrap",)
 PATH_INSIDE = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
-# /etc files tools need (users' names, DNS, certificates, the loader, locales) and nothing secret:
-# never shadow, ssh keys, sudoers or anything an administrator puts there.
-ETC_READONLY = (
-    "passwd", "group", "hosts", "host.conf", "nsswitch.conf", "resolv.conf", "gai.conf", "protocols",
-    "services", "ssl", "ca-certificates", "ca-certificates.conf", "ld.so.cache", "ld.so.conf",
-    "ld.so.conf.d", "localtime", "timezone", "alternatives", "mime.types", "os-release",
-    "debian_version", "npmrc", "gitconfig", "python3", "inputrc", "locale.alias", "magic", "magic.mime",
+# /etc as the sandbox sees it: copies of the files tools need (users' names, the loader's cache,
+# DNS, certificates, the alternatives symlinks /usr/bin points through) and nothing secret — never
+# shadow, ssl/private, ssh keys or sudoers. A prepared copy, mounted once: one mount per file was
+# most of the sandbox's start-up cost.
+ETC_FILES = (
+    "passwd", "group", "hosts", "nsswitch.conf", "resolv.conf", "gai.conf", "host.conf", "ld.so.cache",
+    "localtime", "timezone", "os-release", "mime.types", "services", "protocols", "npmrc", "gitconfig",
+    "ssl/openssl.cnf",
 )  # fmt: skip
+ETC_TREES = ("alternatives", "ssl/certs", "ca-certificates", "python3")  # copied with their symlinks as links
 PROGRAM_FOLDERS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 UNSANDBOXED = "runs unsandboxed"
 
@@ -141,6 +145,50 @@ def toolchain_folders() -> list[Path]:
     return found
 
 
+# --- The sandbox's /etc --------------------------------------------------------------------
+
+_etc_lock = threading.Lock()
+
+
+def _etc_sources() -> list[Path]:
+    return [p for p in (Path("/etc", n) for n in (*ETC_FILES, *ETC_TREES)) if p.is_symlink() or p.exists()]
+
+
+def sandbox_etc() -> Path:
+    """The prepared /etc (built again whenever one of its sources changes on the host)."""
+    sources = _etc_sources()
+    stamp = hashlib.sha256()
+    for path in sources:
+        st = path.lstat()
+        stamp.update(f"{path}:{st.st_mtime_ns}:{st.st_size}".encode())
+    target = Path(settings.COMMAND_SANDBOX_HOME_DIR) / "etc" / stamp.hexdigest()[:16]
+    if target.is_dir():
+        return target
+    with _etc_lock:
+        if target.is_dir():
+            return target
+        building = target.with_name(f"{target.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
+        building.mkdir(parents=True)
+        for path in sources:
+            dest = building / path.relative_to("/etc")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_symlink():
+                os.symlink(os.readlink(path), dest)
+            elif path.is_dir():
+                shutil.copytree(path, dest, symlinks=True)
+            else:
+                shutil.copy2(path, dest)
+        for folder in sorted(building.rglob("*"), reverse=True):
+            if folder.is_dir() and not folder.is_symlink():
+                folder.chmod(0o755)
+        building.chmod(0o755)
+        try:
+            building.rename(target)
+        except OSError:  # another process built it first
+            shutil.rmtree(building, ignore_errors=True)
+    return target
+
+
 # --- Per-workspace home --------------------------------------------------------------------
 
 
@@ -186,24 +234,49 @@ def pids_cgroup_root() -> Path | None:
     return None
 
 
+_pool_lock = threading.Lock()
+_pool: list[PidsCgroup] = []  # emptied cgroups of this process, ready to be used again
+
+
 @dataclass
 class PidsCgroup:
+    """A pids cgroup holding one command's processes at a time.
+
+    Making and removing a cgroup for every command costs the kernel ~20 ms (RCU grace periods), so
+    each worker process keeps the cgroups its commands used and reuses them once they are empty;
+    they are removed when the process exits (and stale ones of dead processes on the next start).
+    """
+
     path: Path
 
     @classmethod
     def create(cls, max_processes: int) -> PidsCgroup | None:
+        with _pool_lock:
+            while _pool:
+                cgroup = _pool.pop()
+                if cgroup.path.is_dir() and not cgroup.pids() and cgroup._set_max(max_processes):
+                    return cgroup
         root = pids_cgroup_root()
         if root is None:
             return None
-        path = root / f"command-sandbox-{uuid.uuid4().hex[:12]}"
+        _remove_stale(root)
+        path = root / f"command-sandbox-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             path.mkdir()
-            (path / "pids.max").write_text(str(max_processes))
         except OSError:
-            with contextlib.suppress(OSError):
-                path.rmdir()
             return None
-        return cls(path)
+        cgroup = cls(path)
+        if not cgroup._set_max(max_processes):
+            cgroup.remove()
+            return None
+        return cgroup
+
+    def _set_max(self, max_processes: int) -> bool:
+        try:
+            (self.path / "pids.max").write_text(str(max_processes))
+        except OSError:
+            return False
+        return True
 
     def pids(self) -> list[int]:
         try:
@@ -212,17 +285,46 @@ class PidsCgroup:
             return []
 
     def kill_all(self) -> None:
-        """SIGKILL every process in the cgroup (a setsid'd one too) until it is empty, then remove it."""
-        for _ in range(50):
+        """SIGKILL every process in the cgroup (a setsid'd one too) until it is empty; then the
+        cgroup goes back to the pool (or is removed if something in it would not die)."""
+        pause = 0.0005
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
             pids = self.pids()
             if not pids:
-                break
+                with _pool_lock:
+                    _pool.append(self)
+                return
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
-            threading.Event().wait(0.02)
+            time.sleep(pause)  # a killed process leaves the cgroup within a millisecond or two
+            pause = min(pause * 2, 0.05)
+        self.remove()
+
+    def remove(self) -> None:
         with contextlib.suppress(OSError):
             self.path.rmdir()
+
+
+def _remove_stale(root: Path) -> None:
+    """Empty cgroups left by worker processes that no longer exist."""
+    if getattr(_remove_stale, "done", False):
+        return
+    _remove_stale.done = True
+    for folder in root.glob("command-sandbox-*"):
+        owner = folder.name.split("-")[2]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
+@atexit.register
+def _empty_pool() -> None:
+    with _pool_lock:
+        for cgroup in _pool:
+            cgroup.remove()
+        _pool.clear()
 
 
 # --- The launch -----------------------------------------------------------------------------
@@ -308,8 +410,7 @@ def sandbox_launch(
             argv += ["--symlink", os.readlink(path), name]
         elif path.is_dir():
             argv += ["--ro-bind", name, name]
-    for name in ETC_READONLY:
-        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    argv += ["--ro-bind", str(sandbox_etc()), "/etc"]
     toolchains = toolchain_folders()
     for extra in [*toolchains, *settings.COMMAND_SANDBOX_READONLY_PATHS]:
         argv += ["--ro-bind-try", str(extra), str(extra)]
