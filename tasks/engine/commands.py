@@ -23,10 +23,12 @@ from django.utils import timezone
 
 from approvals.selectors import approval_network_granted
 from command_site.sandbox import SandboxLaunch, sandbox_launch, sandbox_status
+from tasks.engine.command_summary import command_summary
 from tasks.engine.errors import LeaseLost, StepFailed
 from tasks.models import CommandExecution
 
 OUTPUT_LIMIT = 64 * 1024  # characters stored per command
+TAIL_LIMIT = 16 * 1024  # the end of the output, kept for the summary (pytest, jest, cargo … report last)
 TRUNCATION_MARKER = "\n… output truncated by Command: only the first {limit} characters were kept …\n"
 BATCH_SECONDS = 1.0  # how often new output becomes one workstream event
 POLL_SECONDS = 0.2
@@ -188,16 +190,19 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
 
     chunks: list[str] = []
     chunks_lock = threading.Lock()
+    tail = ""
 
     def reader() -> None:
         assert proc.stdout is not None
-        nonlocal read_bytes
+        nonlocal read_bytes, tail
         for raw in iter(lambda: proc.stdout.read1(65536), b""):
             read_bytes += len(raw)
             if read_bytes > output_cap:
                 continue  # past the cap: drained, not kept; the loop below stops the command
+            text = raw.decode("utf-8", errors="replace")
             with chunks_lock:
-                chunks.append(raw.decode("utf-8", errors="replace"))
+                chunks.append(text)
+            tail = (tail + text)[-TAIL_LIMIT:]
 
     reader_thread = threading.Thread(target=reader, daemon=True)
     reader_thread.start()
@@ -293,6 +298,9 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
     else:
         outcome = f"`{command}` exited with code {exit_code}"
         status = "success" if exit_code == 0 else "danger"
+    summary = command_summary(command, tail, exit_code)
+    if summary:
+        outcome += f": {summary}"
     with contextlib.suppress(LeaseLost):
         ctx.emit(
             kind="command.finished",
@@ -308,8 +316,10 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
                 "output_truncated": truncated,
                 "output_limited": output_limited,
                 "sandboxed": launch.sandboxed,
+                "summary": summary,
             },
         )
+    execution.summary = summary
     return execution
 
 
