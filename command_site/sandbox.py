@@ -3,7 +3,8 @@
 What a sandboxed command sees (DESIGN.md, "Commands run in a sandbox"):
 - its workspace folder, read-write, at its real absolute path;
 - a home folder of its own per workspace (npm and pip caches live there), read-write;
-- a private `/tmp`, a minimal `/dev`, its own `/proc` (own PID namespace: no `/proc/$PPID`);
+- a private `/tmp`, a minimal `/dev`, its own `/proc` (own PID namespace: no `/proc/$PPID`) with
+  `/proc/sys` read-only (kernel settings are global);
 - the system's program folders (`/usr`, `/bin`, `/lib*`), a few harmless `/etc` files and the
   folders in COMMAND_SANDBOX_READONLY_PATHS, all read-only;
 - nothing else: not Command's data folder, `.env`, the database, other workspaces, home folders.
@@ -417,7 +418,12 @@ def sandbox_launch(
     argv += [
         "--dev", "/dev",
         "--proc", "/proc",
-        "--tmpfs", "/tmp",  # noqa: S108 — a fresh tmpfs, private to this command
+        # As uid 0 (even with no capabilities) /proc/sys is writable and most kernel settings are
+        # global: kernel.core_pattern alone would run a program as root on the host. Read-only.
+        "--ro-bind", "/proc/sys", "/proc/sys",
+        "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger",
+        "--size", str(settings.COMMAND_SANDBOX_FILE_MB * 1024 * 1024),
+        "--tmpfs", "/tmp",  # noqa: S108 — a fresh tmpfs, private to this command, as big as one file may be
         "--bind", str(home), SANDBOX_HOME,
         "--bind", str(ws), str(ws),
         "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from command_site.sandbox import bwrap_path, sandbox_status
+from command_site.sandbox import bwrap_path, sandbox_home, sandbox_status
 from tasks.engine.commands import _alive, command_launch, kill_process_tree
 
 SECRET = f"canary-{uuid.uuid4().hex}"
@@ -70,6 +70,8 @@ def place(tmp_path, settings, monkeypatch):
     # A link planted in the workspace before the command runs, pointing out (a symlink escape).
     os.symlink(outside / "secret.txt", ws / "planted-link")
     os.symlink(data, ws / "planted-dir-link")
+    # Another workspace's sandbox home (its npm token, say) must stay out of this one's sight.
+    (sandbox_home(other) / ".npmrc").write_text(f"//registry.npmjs.org/:_authToken={SECRET}\n")
     home_secret = Path.home() / f".command-escape-{uuid.uuid4().hex}"
     home_secret.write_text(SECRET)
     # The worker's own environment holds secrets; the sandbox must not show them.
@@ -173,6 +175,7 @@ VECTORS: list[tuple[str, str, list[str]]] = [
     ("read another workspace", "cat {other}/keys.txt", []),
     ("find another workspace", "find / -path /usr -prune -o -path /proc -prune -o -name keys.txt -exec cat {{}} +", []),
     ("grep the visible disk", "grep -rs canary- /home /root /tmp /etc /work /var /srv /opt 2>/dev/null | head", []),
+    ("another workspace's home", "cat ~/.npmrc; ls -a /home", []),
     ("read a home secret", "cat {home}", []),
     ("list the home folder", "ls -A $(dirname {home}) | grep -q command-escape && echo {token}-reached", []),
     ("read /etc/shadow", f"cat /etc/shadow > /dev/null {R}", []),
@@ -211,6 +214,12 @@ VECTORS: list[tuple[str, str, list[str]]] = [
         [],
     ),
     ("read /sys", f"ls /sys/class/net {R}", []),
+    # Kernel settings: a sysctl written from inside would change the host (core_pattern runs a program as
+    # root). Only harmless ones are tried: the same value written back, a cache drop.
+    ("write a kernel setting", f"cat /proc/sys/kernel/printk_ratelimit > /proc/sys/kernel/printk_ratelimit {R}", []),
+    ("drop the host's caches", f"echo 1 > /proc/sys/vm/drop_caches {R}", []),
+    ("sysrq", f"test -w /proc/sysrq-trigger {R}", []),
+    ("hostname", f"hostname evil-{{token}} {R}; cat /proc/sys/kernel/hostname", []),
     ("docker socket", "test -e /var/run/docker.sock -o -e /run/docker.sock && echo {token}-reached", []),
 ]
 
