@@ -161,14 +161,21 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
         ("in the sandbox with network" if launch.network else "in the sandbox") if launch.sandboxed else "unsandboxed"
     )
     with transaction.atomic():
+        execution = CommandExecution.objects.create(run=ctx.run, step=ctx.step, command=command, cwd=cwd)
         ctx.emit(
             kind="command.started",
             title=f"Running `{command}`" + ("" if launch.sandboxed else " (unsandboxed)"),
             phase="execute",
             command=command,
-            payload={"sandboxed": launch.sandboxed, "network": launch.network, "where": where, "cwd": cwd},
+            payload={
+                "sandboxed": launch.sandboxed,
+                "network": launch.network,
+                "where": where,
+                "cwd": cwd,
+                # The row's terminal pane: later output rows of this command are shown inside it.
+                "command_execution_id": execution.pk,
+            },
         )
-        execution = CommandExecution.objects.create(run=ctx.run, step=ctx.step, command=command, cwd=cwd)
 
     try:
         proc = subprocess.Popen(
