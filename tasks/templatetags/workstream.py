@@ -4,6 +4,7 @@ import html
 import re
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
@@ -84,9 +85,11 @@ def workstream_row(event, tone: str = "mixed") -> str:
             out.append(f'      <code class="wsr-command">$ {e(event.command)}</code>\n')
         out.append("    </p>\n")
     if terminal and event.kind == "command.started":
+        log = e(reverse("tasks:command_output", args=[event.run_id, execution]))
         out.append(
             '    <details class="wsr-terminal" open><summary>Output</summary>'
-            f'<pre id="{e(terminal)}" class="wsr-terminal-text" data-terminal tabindex="0"></pre></details>\n'
+            f'<pre id="{e(terminal)}" class="wsr-terminal-text" data-terminal tabindex="0"></pre>'
+            f'<a class="wsr-link" href="{log}" download>Download the full log</a></details>\n'
         )
     text = payload.get("text") or payload.get("output")
     if text and event.kind == "command.output":
