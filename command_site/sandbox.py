@@ -362,6 +362,7 @@ def sandbox_environment(*, home: str) -> dict[str, str]:
         "CI": "1",
         "XDG_CACHE_HOME": f"{home}/.cache",
         "npm_config_cache": f"{home}/.npm",
+        "npm_config_prefer_offline": "true",  # the workspace's cache first: works without network when it can
         "PIP_CACHE_DIR": f"{home}/.cache/pip",
         "PYTHONDONTWRITEBYTECODE": "1",
     }

@@ -84,3 +84,27 @@ def test_the_environment_inside_is_only_plain_variables(tmp_path, monkeypatch):
         assert "--unshare-net" in launch.argv and "--unshare-pid" in launch.argv
     finally:
         launch.cleanup()
+
+
+def _run(command: str, ws):
+    import subprocess
+
+    launch = sandbox.sandbox_launch(command, workspace=ws, cwd=ws)
+    try:
+        return subprocess.run(launch.argv, env=launch.env, cwd="/", capture_output=True, text=True, timeout=30)
+    finally:
+        launch.cleanup()
+
+
+def test_each_workspace_has_its_own_home_that_lasts_between_commands(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    assert _run("echo kept > ~/marker && echo $npm_config_cache $PIP_CACHE_DIR", one).stdout.split() == [
+        "/home/command/.npm",
+        "/home/command/.cache/pip",
+    ]
+    assert _run("cat ~/marker", one).stdout == "kept\n"
+    assert _run("cat ~/marker", two).returncode != 0
+    assert (sandbox.sandbox_home(one) / "marker").read_text() == "kept\n"
+    assert not list(one.iterdir())  # the home is not inside the workspace
