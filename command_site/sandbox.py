@@ -67,7 +67,8 @@ class SandboxStatus:
 
 
 _status_lock = threading.Lock()
-_status_cache: dict[tuple, SandboxStatus] = {}
+_status_cache: dict[tuple, tuple[SandboxStatus, float]] = {}
+RETRY_FAILED_PROBE_SECONDS = 60.0  # a failed probe (a busy machine, a missing package) is tried again
 
 
 def bwrap_path() -> str | None:
@@ -86,10 +87,13 @@ def sandbox_status(*, refresh: bool = False) -> SandboxStatus:
     """
     key = (settings.COMMAND_SANDBOX, bwrap_path())
     with _status_lock:
-        if not refresh and key in _status_cache:
-            return _status_cache[key]
+        cached = _status_cache.get(key)
+        if cached is not None and not refresh:
+            status, at = cached
+            if status.sandboxed or key[0] == "off" or time.monotonic() - at < RETRY_FAILED_PROBE_SECONDS:
+                return status
         status = _probe(*key)
-        _status_cache[key] = status
+        _status_cache[key] = (status, time.monotonic())
         return status
 
 
