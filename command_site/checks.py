@@ -34,11 +34,11 @@ def commands_are_sandboxed(app_configs, **kwargs):
     status = sandbox_status()
     if status.sandboxed:
         return []
-    return [
-        Warning(
-            f"Commands run unsandboxed: {status.detail}.",
-            hint="Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) on a host or container that "
-            "allows namespaces; every command's approval and /health say “runs unsandboxed” until then.",
-            id="command.W010",
+    if settings.COMMAND_SANDBOX == "off":
+        hint = "Set COMMAND_SANDBOX=on (the default) to run commands in the sandbox."
+    else:
+        hint = (
+            "Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) on a host or container that allows "
+            "namespaces; every command's approval and /health say “runs unsandboxed” until then."
         )
-    ]
+    return [Warning(f"Commands run unsandboxed: {status.detail}.", hint=hint, id="command.W010")]
