@@ -360,6 +360,8 @@ def test_a_fork_bomb_is_contained_and_the_machine_keeps_working(place, settings)
 
 
 def test_the_process_limit_holds(place, settings):
+    if not sandbox_status().process_limit:
+        pytest.fail("no process limit can be enforced here (no writable pids cgroup and running as root)")
     settings.COMMAND_SANDBOX_MAX_PROCESSES = 40
     script = (
         "import subprocess\nok = 0\nkids = []\n"
