@@ -108,6 +108,7 @@ class ActionFacts:
     provider_paid: bool = False
     ambiguities: tuple[str, ...] = ()
     sandboxed: bool | None = None
+    network_reach: str = ""  # what a command allowed the network could reach here (shown, not hashed)
 
 
 @dataclass(frozen=True)
@@ -413,6 +414,8 @@ def _classify_command(facts: ActionFacts) -> Classification:
             category = Category.NETWORK
     result = _result(category, risk, reason, Default.ASK, facts)
     action = {**result.action, "sandboxed": facts.sandboxed, "network": network}
+    if network and facts.network_reach:
+        action["network_reach"] = facts.network_reach
     return replace(result, action=action, action_hash=action_hash(action))
 
 

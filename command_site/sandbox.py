@@ -337,7 +337,8 @@ def _empty_pool() -> None:
 
 @dataclass
 class SandboxLaunch:
-    """What to hand to Popen: argv and env, plus the pids cgroup to empty afterwards (if any)."""
+    """What to hand to Popen (argv, env, pass_fds); `started(proc)` right after Popen; `cleanup()`
+    at the end (empties the pids cgroup, stops the network helper)."""
 
     argv: list[str]
     env: dict[str, str]
@@ -345,10 +346,97 @@ class SandboxLaunch:
     network: bool = False
     cgroup: PidsCgroup | None = None
     notes: list[str] = field(default_factory=list)
+    pass_fds: tuple[int, ...] = ()
+    private_network: _PrivateNetwork | None = None
+
+    def started(self, proc: subprocess.Popen) -> None:
+        """Finish what needs the started sandbox: its private network, then let the command run."""
+        if self.private_network is not None:
+            self.network = self.private_network.connect()
 
     def cleanup(self) -> None:
+        if self.private_network is not None:
+            self.private_network.close()
         if self.cgroup is not None:
             self.cgroup.kill_all()
+
+
+def slirp_path() -> str | None:
+    return shutil.which("slirp4netns", path="/usr/bin:/bin:/usr/local/bin")
+
+
+def network_reach() -> str:
+    """What a command allowed the network can reach here, in the approval's words."""
+    if slirp_path():
+        return "the internet, but not this machine's own services (127.0.0.1 is closed to it)"
+    return "the internet and this machine's own services (install slirp4netns to close 127.0.0.1 to it)"
+
+
+class _PrivateNetwork:
+    """Network for one sandbox through slirp4netns: the sandbox keeps its own network namespace,
+    slirp4netns gives it a user-mode link out with the host's loopback closed to it
+    (--disable-host-loopback). bwrap waits on `block` until the link is up (or has failed: then
+    the command runs with no network, and the launch says so)."""
+
+    def __init__(self) -> None:
+        self.info_r, self.info_w = os.pipe()
+        self.block_r, self.block_w = os.pipe()
+        self.helper: subprocess.Popen | None = None
+
+    def bwrap_args(self) -> list[str]:
+        return ["--info-fd", str(self.info_w), "--block-fd", str(self.block_r)]
+
+    def connect(self) -> bool:
+        import json
+        import select
+
+        self._close("info_w", "block_r")  # the sandbox holds its own copies now
+        ok = False
+        try:
+            data = b""
+            deadline = time.monotonic() + 10
+            while b"}" not in data and time.monotonic() < deadline:
+                ready, _, _ = select.select([self.info_r], [], [], max(0.0, deadline - time.monotonic()))
+                chunk = os.read(self.info_r, 4096) if ready else b""
+                if not chunk:
+                    break
+                data += chunk
+            pid = json.loads(data.decode().split("}", 1)[0] + "}")["child-pid"]
+            ready_r, ready_w = os.pipe()
+            try:
+                self.helper = subprocess.Popen(
+                    [slirp_path() or "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+                     "--ready-fd", str(ready_w), str(pid), "tap0"],
+                    pass_fds=(ready_w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, env={"PATH": PATH_INSIDE}, start_new_session=True,
+                )  # fmt: skip
+            finally:
+                os.close(ready_w)
+            ready, _, _ = select.select([ready_r], [], [], 10)
+            ok = bool(ready) and os.read(ready_r, 1) == b"1"
+            os.close(ready_r)
+        except (OSError, ValueError, KeyError):
+            ok = False
+        finally:
+            with contextlib.suppress(OSError):
+                os.write(self.block_w, b"1")  # let the command start, with or without its link
+            self._close("block_w", "info_r")
+        return ok
+
+    def _close(self, *names: str) -> None:
+        # Each descriptor is closed once: a number closed twice may by then be someone else's file.
+        for name in names:
+            fd = getattr(self, name)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                setattr(self, name, -1)
+
+    def close(self) -> None:
+        self._close("info_r", "info_w", "block_r", "block_w")
+        if self.helper is not None and self.helper.poll() is None:
+            self.helper.kill()
+            self.helper.wait(timeout=5)
 
 
 def sandbox_environment(*, home: str) -> dict[str, str]:
@@ -436,8 +524,11 @@ def sandbox_launch(
         "--die-with-parent", "--new-session", "--cap-drop", "ALL",
         "--clearenv",
     ]  # fmt: skip
-    if not network:
+    private = _PrivateNetwork() if network and slirp_path() else None
+    if not network or private is not None:
         argv.append("--unshare-net")
+    if private is not None:
+        argv += ["--ro-bind", str(_slirp_resolv_conf()), "/etc/resolv.conf", *private.bwrap_args()]
     env_inside = sandbox_environment(home=SANDBOX_HOME)
     env_inside["PATH"] = ":".join([*(str(t / "bin") for t in toolchains), PATH_INSIDE])
     for key, value in env_inside.items():
@@ -453,4 +544,21 @@ def sandbox_launch(
         *argv,
     ]
     # bwrap itself starts with an (almost) empty environment: its PID 1 inside keeps it readable.
-    return SandboxLaunch(argv=wrapper, env={"PATH": PATH_INSIDE}, sandboxed=True, network=network, cgroup=cgroup)
+    return SandboxLaunch(
+        argv=wrapper,
+        env={"PATH": PATH_INSIDE},
+        sandboxed=True,
+        network=network,
+        cgroup=cgroup,
+        pass_fds=(private.info_w, private.block_r) if private else (),
+        private_network=private,
+    )
+
+
+def _slirp_resolv_conf() -> Path:
+    """DNS inside a slirp4netns link: its own resolver at 10.0.2.3, which forwards to the host's."""
+    path = Path(settings.COMMAND_SANDBOX_HOME_DIR) / "slirp-resolv.conf"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("nameserver 10.0.2.3\n")
+    return path

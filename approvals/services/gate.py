@@ -41,7 +41,7 @@ from approvals.policy import (
     facts_for_step,
 )
 from approvals.services.memory import approval_preference_touch
-from command_site.sandbox import sandbox_status
+from command_site.sandbox import network_reach, sandbox_status
 from providers.contracts import PlanStep, RiskLevel
 from tasks.engine.sql import ID, CompiledQuery, Mark, fetch_all
 
@@ -160,7 +160,9 @@ def approval_gate_check(*, run, step_execution, plan_step: PlanStep, facts: Acti
     workspace = run.workspace
     facts = _facts_with_workspace(facts, workspace)
     if facts.command and facts.sandboxed is None:
-        facts = dataclasses.replace(facts, sandboxed=sandbox_status().sandboxed)
+        sandboxed = sandbox_status().sandboxed
+        reach = network_reach() if sandboxed else "everything this machine's account can reach"
+        facts = dataclasses.replace(facts, sandboxed=sandboxed, network_reach=reach)
     classification = classify(plan_step, facts)
     if classification.default == Default.REFUSE:
         return GateDecision(Outcome.REFUSE, f"Refused: this step {classification.reason}.", classification)

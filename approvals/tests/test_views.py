@@ -89,6 +89,10 @@ def test_a_network_command_asks_for_the_network_for_this_workspace_only(owner_cl
     assert req.category == "network" and req.risk_level == "high"
     assert "uses the network (npm install)" in page
     assert 'value="workspace"' in page and 'value="everywhere"' not in page
+    from command_site.sandbox import network_reach
+
+    reach = network_reach().replace("'", "&#x27;")
+    assert f"<strong>with network access</strong>: it can reach {reach}" in page
 
 
 def test_the_dialog_can_be_pushed_out_of_band(pending):

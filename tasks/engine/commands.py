@@ -187,11 +187,22 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own session and process group: the group can be killed whole
+            pass_fds=launch.pass_fds,
         )
+        launch.started(proc)  # the sandbox's private network link, when the approval allowed one
     except BaseException:
         launch.cleanup()
         raise
     CommandExecution.objects.filter(pk=execution.pk).update(pid=proc.pid)
+    if network and not launch.network:
+        with contextlib.suppress(LeaseLost):
+            ctx.emit(
+                kind="note",
+                title="The network link could not be set up: the command runs without network",
+                phase="execute",
+                status="warning",
+                command=command,
+            )
     output_cap = settings.COMMAND_SANDBOX_OUTPUT_MB * 1024 * 1024
     read_bytes = 0
 
