@@ -368,7 +368,10 @@ def slirp_path() -> str | None:
 def network_reach() -> str:
     """What a command allowed the network can reach here, in the approval's words."""
     if slirp_path():
-        return "the internet, but not this machine's own services (127.0.0.1 is closed to it)"
+        return (
+            "the internet, but not this machine's own services nor private networks (127.0.0.1, this "
+            "machine's addresses, 10/8, 172.16/12, 192.168/16, 169.254/16 and 100.64/10 are closed to it)"
+        )
     return "the internet and this machine's own services (install slirp4netns to close 127.0.0.1 to it)"
 
 
@@ -415,6 +418,9 @@ class _PrivateNetwork:
             ready, _, _ = select.select([ready_r], [], [], 10)
             ok = bool(ready) and os.read(ready_r, 1) == b"1"
             os.close(ready_r)
+            ok = ok and _close_local_networks(pid)
+            if not ok and self.helper is not None:
+                self.helper.kill()
         except (OSError, ValueError, KeyError):
             ok = False
         finally:
@@ -553,6 +559,45 @@ def sandbox_launch(
         pass_fds=(private.info_w, private.block_r) if private else (),
         private_network=private,
     )
+
+
+# Networks a command allowed "the network" must still not reach: private and link-local ranges (the
+# cloud's metadata service, the LAN, other containers) and this machine's own addresses. slirp's own
+# 10.0.2.0/24 (its DNS at 10.0.2.3) stays reachable: a connected route is more specific than 10/8.
+CLOSED_NETWORKS = ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")
+
+
+def _host_addresses() -> list[str]:
+    """This machine's own IPv4 addresses (other than loopback), to close them to the sandbox too."""
+    try:
+        done = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found = []
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if "inet" in parts:
+            address = parts[parts.index("inet") + 1].split("/")[0]
+            if not address.startswith("127."):
+                found.append(f"{address}/32")
+    return found
+
+
+def _close_local_networks(pid: int) -> bool:
+    """Prohibit routes in the sandbox's network namespace (it has no capability to remove them)."""
+    ip = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
+    nsenter = shutil.which("nsenter", path="/usr/bin:/bin:/usr/sbin:/sbin")
+    if not ip or not nsenter:
+        return False
+    routes = "".join(f"route add prohibit {net}\n" for net in (*CLOSED_NETWORKS, *_host_addresses()))
+    try:
+        done = subprocess.run(
+            [nsenter, "--target", str(pid), "--net", ip, "-batch", "-"],
+            input=routes, capture_output=True, text=True, timeout=10, env={"PATH": PATH_INSIDE},
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def _slirp_resolv_conf() -> Path:

@@ -492,7 +492,7 @@ def test_network_is_on_only_when_the_launch_was_granted_it(place):
     """Granted network gives the sandbox a link out (the switch is real); with slirp4netns installed
     this machine's own services stay closed to it even then, and without it they are reachable —
     which is what the approval says."""
-    from command_site.sandbox import network_reach, slirp_path
+    from command_site.sandbox import _host_addresses, network_reach, slirp_path
 
     probe = (
         "cat /proc/net/dev | grep -c -E 'tap0|eth' ; "
@@ -504,6 +504,24 @@ def test_network_is_on_only_when_the_launch_was_granted_it(place):
     assert opened.splitlines()[0] != "0", opened
     if slirp_path():
         assert SECRET not in opened and "not this machine's own services" in network_reach()
+        # Not through this machine's own addresses either, nor the metadata service or private ranges.
+        server = socket.socket()
+        server.bind(("0.0.0.0", 0))  # noqa: S104 — listening everywhere is the point: the sandbox must still not reach it
+        server.listen(5)
+        port = server.getsockname()[1]
+        served = []
+        threading.Thread(target=lambda: served.append(server.accept()), daemon=True).start()
+        own = [a.split("/")[0] for a in _host_addresses()]
+        targets = [(a, port) for a in own] + [("169.254.169.254", 80), ("10.1.2.3", 80), ("192.168.1.1", 80)]
+        reach = ";".join(
+            f"python3 -c \"import socket\ntry:\n socket.create_connection(('{h}', {p}), 2); print('REACHED {h}')\n"
+            f"except OSError as e: print('closed {h}', e)\""
+            for h, p in targets
+        )
+        _, out, _ = run_in_sandbox(reach, place.workspace, network=True)
+        server.close()
+        assert "REACHED" not in out and not served, out
+        assert out.count("closed") == len(targets)
     else:
         assert SECRET in opened and "and this machine's own services" in network_reach()
         place.connection_expected = True
