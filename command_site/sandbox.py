@@ -177,12 +177,15 @@ def sandbox_etc() -> Path:
         for path in sources:
             dest = building / path.relative_to("/etc")
             dest.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_symlink():
-                os.symlink(os.readlink(path), dest)
-            elif path.is_dir():
-                shutil.copytree(path, dest, symlinks=True)
-            else:
-                shutil.copy2(path, dest)
+            try:
+                if path.is_symlink():
+                    os.symlink(os.readlink(path), dest)
+                elif path.is_dir():
+                    shutil.copytree(path, dest, symlinks=True)
+                else:
+                    shutil.copy2(path, dest)
+            except (OSError, shutil.Error):  # unreadable for this account: the sandbox goes without it
+                continue
         for folder in sorted(building.rglob("*"), reverse=True):
             if folder.is_dir() and not folder.is_symlink():
                 folder.chmod(0o755)
