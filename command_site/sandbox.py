@@ -387,6 +387,7 @@ class _PrivateNetwork:
     def __init__(self) -> None:
         self.info_r, self.info_w = os.pipe()
         self.block_r, self.block_w = os.pipe()
+        self.exit_w = -1
         self.helper: subprocess.Popen | None = None
 
     def bwrap_args(self) -> list[str]:
@@ -409,15 +410,18 @@ class _PrivateNetwork:
                 data += chunk
             pid = json.loads(data.decode().split("}", 1)[0] + "}")["child-pid"]
             ready_r, ready_w = os.pipe()
+            # slirp4netns exits when this pipe closes: when the command ends, or its worker dies.
+            exit_r, self.exit_w = os.pipe()
             try:
                 self.helper = subprocess.Popen(
                     [slirp_path() or "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
-                     "--ready-fd", str(ready_w), str(pid), "tap0"],
-                    pass_fds=(ready_w,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     "--ready-fd", str(ready_w), "--exit-fd", str(exit_r), str(pid), "tap0"],
+                    pass_fds=(ready_w, exit_r), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL, env={"PATH": PATH_INSIDE}, start_new_session=True,
                 )  # fmt: skip
             finally:
                 os.close(ready_w)
+                os.close(exit_r)
             ready, _, _ = select.select([ready_r], [], [], 10)
             ok = bool(ready) and os.read(ready_r, 1) == b"1"
             os.close(ready_r)
@@ -442,7 +446,7 @@ class _PrivateNetwork:
                 setattr(self, name, -1)
 
     def close(self) -> None:
-        self._close("info_r", "info_w", "block_r", "block_w")
+        self._close("info_r", "info_w", "block_r", "block_w", "exit_w")
         if self.helper is not None and self.helper.poll() is None:
             self.helper.kill()
             self.helper.wait(timeout=5)
