@@ -5,13 +5,16 @@ What a sandboxed command sees (DESIGN.md, "Commands run in a sandbox"):
 - a home folder of its own per workspace (npm and pip caches live there), read-write;
 - a private `/tmp`, a minimal `/dev`, its own `/proc` (own PID namespace: no `/proc/$PPID`) with
   `/proc/sys` read-only (kernel settings are global);
-- the system's program folders (`/usr`, `/bin`, `/lib*`), a few harmless `/etc` files and the
-  folders in COMMAND_SANDBOX_READONLY_PATHS, all read-only;
+- the system's program folders (`/usr`, `/bin`, `/lib*`), a prepared copy of a few harmless `/etc`
+  files, the prefix of the Python Command runs on and of `node` (e.g. a pyenv version, not the home
+  folder around it) and the folders in COMMAND_SANDBOX_READONLY_PATHS, all read-only;
 - nothing else: not Command's data folder, `.env`, the database, other workspaces, home folders.
 It starts with no capabilities, an environment of a few plain variables (bwrap itself is started
 with an empty one, so the sandbox's PID 1 holds nothing either), no network unless the command's
-approval allowed it, and limits on address space, file size and — where a pids cgroup can be
-made — processes. It dies with its parent (the worker) and with its PID namespace.
+approval allowed it — and then, with slirp4netns installed, a private link out with this machine's
+own addresses and private ranges closed (`network_reach()` says what it reaches) — and limits on
+address space, file size, output and — where a pids cgroup can be made — processes. It dies with
+its parent (the worker) and with its PID namespace.
 
 Where bubblewrap is missing, cannot create namespaces, or COMMAND_SANDBOX=off, `sandbox_status()`
 says so in words and commands run unsandboxed; the approval and `/health` repeat it.
