@@ -51,6 +51,7 @@ def _test_folders_are_workspace_roots(settings, tmp_path_factory):
     base = tmp_path_factory.getbasetemp()
     settings.COMMAND_WORKSPACE_ROOTS = [base]
     settings.COMMAND_SNAPSHOT_DIR = base / "_snapshots"
+    settings.COMMAND_SANDBOX_HOME_DIR = base / "_sandbox"
 
 
 @pytest.fixture

@@ -272,6 +272,16 @@ COMMAND_LEASE_SECONDS = env_int("COMMAND_LEASE_SECONDS", 60, minimum=5)
 COMMAND_DRAIN_TURN_SECONDS = env_float("COMMAND_DRAIN_TURN_SECONDS", 10.0, minimum=0.5)
 COMMAND_MAX_RUNS_PER_USER = env_int("COMMAND_MAX_RUNS_PER_USER", 3, minimum=1)
 COMMAND_COMMAND_TIMEOUT = env_int("COMMAND_COMMAND_TIMEOUT", 600, minimum=1)
+# Commands run under bubblewrap (command_site.sandbox); "off" runs them unsandboxed, and says so everywhere.
+COMMAND_SANDBOX = env_choice("COMMAND_SANDBOX", "on", {"on", "off"})
+COMMAND_SANDBOX_MAX_PROCESSES = env_int("COMMAND_SANDBOX_MAX_PROCESSES", 256, minimum=8)
+COMMAND_SANDBOX_MEMORY_MB = env_int("COMMAND_SANDBOX_MEMORY_MB", 4096, minimum=64)
+COMMAND_SANDBOX_OUTPUT_MB = env_int("COMMAND_SANDBOX_OUTPUT_MB", 16, minimum=1)
+COMMAND_SANDBOX_FILE_MB = env_int("COMMAND_SANDBOX_FILE_MB", 1024, minimum=1)
+# Each workspace's writable home inside the sandbox (HOME, npm and pip caches) lives under here.
+COMMAND_SANDBOX_HOME_DIR = env_path("COMMAND_SANDBOX_HOME_DIR", COMMAND_DATA_DIR / "sandbox")
+# Extra read-only folders a toolchain needs (e.g. /opt/node), beside /usr, /bin and /lib.
+COMMAND_SANDBOX_READONLY_PATHS = env_paths("COMMAND_SANDBOX_READONLY_PATHS", [])
 # How long an approval request waits for a decision before it expires (the run then asks again on resume).
 COMMAND_APPROVAL_TTL_SECONDS = env_int("COMMAND_APPROVAL_TTL_SECONDS", 86400, minimum=60)
 

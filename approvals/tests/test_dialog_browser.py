@@ -54,7 +54,7 @@ def test_decide_from_the_keyboard(transactional_db, live_server, browser_page_wi
 
 def test_refine_with_ctrl_enter_sends_instructions(transactional_db, live_server, browser_page_without_csp, make_run):
     run, step = make_run(action_type="run_command")
-    plan_step = make_step(action_type="run_command", command="npm install")
+    plan_step = make_step(action_type="run_command", command="npm run build")
     req = approval_gate_check(
         run=run, step_execution=step, plan_step=plan_step, facts=facts_for_step(plan_step)
     ).request

@@ -307,3 +307,29 @@ window.commandTimelineIdle = function () {
     say("Command cannot be reached right now. This page keeps trying.");
   });
 })();
+
+// A command is one workstream row: its output rows (data-terminal-for) are moved into the
+// terminal pane of the row that started it, in order, and kept in the list hidden (their seq
+// still counts for the socket's cursor). The pane follows the tail unless it was scrolled up.
+// Where the command's row is not on the page (an earlier page), the output stays a row of its own.
+(function () {
+  "use strict";
+  function merge(root) {
+    var rows = (root || document).querySelectorAll("li[data-terminal-for]:not(.is-merged)");
+    for (var i = 0; i < rows.length; i++) {
+      var pane = document.getElementById(rows[i].dataset.terminalFor);
+      var text = rows[i].querySelector(".wsr-output pre");
+      if (!pane || !text) continue;
+      var following = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 24;
+      pane.appendChild(document.createTextNode(text.textContent));
+      rows[i].classList.add("is-merged");
+      rows[i].setAttribute("aria-hidden", "true");
+      if (following) pane.scrollTop = pane.scrollHeight;
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () { merge(document); });
+  ["htmx:afterSettle", "htmx:oobAfterSwap", "htmx:wsAfterMessage", "htmx:afterSwap"].forEach(function (name) {
+    document.addEventListener(name, function () { merge(document); });
+  });
+  window.commandMergeTerminals = merge;
+})();
