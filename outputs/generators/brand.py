@@ -44,6 +44,16 @@ NAMED_COLOURS = {
 }
 DEFAULT_PRIMARY = "#1e3a8a"
 DEFAULT_ACCENT = "#14b8a6"
+# Palette words from a brief: (primary, accent) pairs whose hues are what the word says.
+PALETTES = {
+    "warm": ("#c2410c", "#d97706"),
+    "cool": ("#1d4ed8", "#0e7490"),
+    "pastel": ("#f472b6", "#93c5fd"),
+    "earthy": ("#7c4a1e", "#6b8e23"),
+    "vibrant": ("#db2777", "#f59e0b"),
+    "muted": ("#57534e", "#78716c"),
+    "monochrome": ("#171717", "#525252"),
+}
 
 
 def parse_colour(value: str) -> str | None:
@@ -87,6 +97,8 @@ class Brand:
     dark: str
     light: str
     muted: str
+    # "chart" (the analytics mark) or "monogram" (initials in a roundel, for everyone else).
+    mark: str = "chart"
 
     @property
     def initials(self) -> str:
@@ -111,12 +123,16 @@ class Brand:
 
 def brand_from(request: GenerationRequest) -> Brand:
     e = request.entities
-    colours = [c for c in (parse_colour(x) for x in e.colours) if c]
-    primary = colours[0] if colours else DEFAULT_PRIMARY
-    accent = colours[1] if len(colours) > 1 else DEFAULT_ACCENT
+    brief = request.brief
+    colours = [c for c in (parse_colour(x) for x in [*brief.colours, *e.colours]) if c]
+    palette = PALETTES.get(brief.palette, (DEFAULT_PRIMARY, DEFAULT_ACCENT))
+    primary = colours[0] if colours else palette[0]
+    accent = colours[1] if len(colours) > 1 else palette[1]
     if accent == primary:
-        accent = DEFAULT_ACCENT
-    name = (e.brand or e.product or "").strip() or "Your Company"
+        accent = palette[1] if palette[1] != primary else DEFAULT_ACCENT
+    name = (e.brand or e.product or (brief.names[0] if brief.names else "")).strip() or "Your Company"
+    analytics = not brief.business or brief.business == "SaaS"
+    mark = "chart" if analytics and brief.genre != "logo" else "monogram"
     return Brand(
         name=name,
         audience=(e.audience or "").strip() or "operations and finance leaders",
@@ -127,6 +143,7 @@ def brand_from(request: GenerationRequest) -> Brand:
         dark=shade(primary, 0.12),
         light=shade(primary, 0.96),
         muted=shade(primary, 0.42),
+        mark=mark,
     )
 
 

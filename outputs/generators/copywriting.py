@@ -40,6 +40,14 @@ class Copy:
     tiers: list[Tier]
     closing: str
     notes: list[str] = field(default_factory=list)
+    # Site wording that depends on the kind of business; empty means the SaaS defaults.
+    features_heading: str = ""
+    features_lede: str = ""
+    steps_heading: str = ""
+    steps_lede: str = ""
+    hero_alt: str = ""
+    contact_lede: str = ""
+    booking: bool = False
 
 
 ILLUSTRATIVE = (
@@ -215,11 +223,41 @@ def report_sections(brand: Brand) -> list[Section]:
     ]
 
 
+def by_genre(request: GenerationRequest, brand: Brand, copy: Copy) -> Copy:
+    """The built-in author's writing for the brief's genre and subject, over the SaaS defaults."""
+    from outputs.generators import genre_copy
+
+    brief = request.brief
+    category = str(request.deliverable.category)
+    named = brand.name if brand.name != "Your Company" else None
+    if category == "website" and brief.business and brief.business != "SaaS":
+        for key, value in genre_copy.local_business_site(request, brand).items():
+            setattr(copy, key, value)
+        copy.tiers = []
+        return copy
+    if category not in ("pdf", "document", "presentation"):
+        return copy
+    if brief.genre == "onboarding guide":
+        copy.sections = genre_copy.onboarding_sections(request, named)
+        who = brief.subject or "new starters"
+        copy.subheadline = f"Everything {who} need for their first day, first week and first month."
+        copy.closing = "Welcome aboard. Questions about this guide go to [your onboarding contact]."
+    elif brief.genre == "report" or document_kind(request) == "report":
+        copy.sections = report_sections(brand)
+    elif brief.subject:
+        copy.sections = genre_copy.subject_sections(request, named)
+        copy.subheadline = f"About {brief.subject}."
+        copy.closing = "Written from Command's built-in templates; the bracketed parts are yours to fill in."
+    else:
+        return copy
+    copy.tiers = []
+    copy.notes = [genre_copy.PLACEHOLDER_NOTE]
+    return copy
+
+
 def copy_for(request: GenerationRequest, brand: Brand) -> Copy:
     """Built-in copy, with every field a provider wrote taking precedence."""
-    copy = built_in_copy(request, brand)
-    if request.deliverable.category in ("pdf", "document") and document_kind(request) == "report":
-        copy.sections = report_sections(brand)
+    copy = by_genre(request, brand, built_in_copy(request, brand))
     given = request.copy or {}
     if not given:
         return copy

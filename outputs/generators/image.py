@@ -25,16 +25,33 @@ def logo_svg(brand: Brand, *, on_dark: bool = False) -> str:
       <stop offset="1" stop-color="{brand.accent}"/>
     </linearGradient>
   </defs>
-  <rect x="4" y="4" width="56" height="56" rx="14" fill="url(#g)"/>
-  <path d="M18 42 L28 22 L36 36 L46 18" fill="none" stroke="#ffffff" stroke-width="5" stroke-linecap="round"
-    stroke-linejoin="round"/>
+  {_mark_shape(brand)}
   <text x="74" y="42" font-family="Inter, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="28"
     font-weight="700" fill="{"#f5f7fc" if on_dark else brand.dark}">{name}</text>
 </svg>
 """
 
 
+def _mark_shape(brand: Brand) -> str:
+    if brand.mark == "monogram":
+        return (
+            f'<circle cx="32" cy="32" r="28" fill="url(#g)"/>'
+            f'<text x="32" y="41" text-anchor="middle" font-family="Georgia, \'Times New Roman\', serif" '
+            f'font-size="24" font-weight="700" fill="#ffffff">{escape(brand.initials)}</text>'
+        )
+    return """<rect x="4" y="4" width="56" height="56" rx="14" fill="url(#g)"/>
+  <path d="M18 42 L28 22 L36 36 L46 18" fill="none" stroke="#ffffff" stroke-width="5" stroke-linecap="round"
+    stroke-linejoin="round"/>"""
+
+
 def mark_svg(brand: Brand) -> str:
+    if brand.mark == "monogram":
+        return f"""<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
+  <circle cx="32" cy="32" r="32" fill="{brand.primary}"/>
+  <text x="32" y="42" text-anchor="middle" font-family="Georgia, 'Times New Roman', serif" font-size="26"
+    font-weight="700" fill="{brand.light}">{escape(brand.initials)}</text>
+</svg>
+"""
     return f"""<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
   <rect x="0" y="0" width="64" height="64" rx="14" fill="{brand.primary}"/>
   <path d="M14 44 L26 20 L36 36 L50 14" fill="none" stroke="{brand.accent}" stroke-width="6" stroke-linecap="round"
@@ -57,6 +74,16 @@ def _gradient(size: tuple[int, int], start: str, end: str) -> Image.Image:
 def draw_mark(draw: ImageDraw.ImageDraw, brand: Brand, box: tuple[int, int, int], *, on_dark: bool) -> None:
     """The logo mark at (x, y, size), drawn with Pillow so PNG and SVG match."""
     x, y, s = box
+    if brand.mark == "monogram":
+        draw.ellipse([x, y, x + s, y + s], fill=brand.primary if not on_dark else "#ffffff")
+        draw.text(
+            (x + s / 2, y + s / 2),
+            brand.initials,
+            font=font(max(8, int(s * 0.42)), bold=True),
+            fill="#ffffff" if not on_dark else brand.primary,
+            anchor="mm",
+        )
+        return
     draw.rounded_rectangle([x, y, x + s, y + s], radius=int(s * 0.22), fill=brand.primary if not on_dark else "#ffffff")
     stroke = "#ffffff" if not on_dark else brand.primary
     pts = [
@@ -155,15 +182,18 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     card_size = render_social_card(
         brand, copy.headline, copy.tagline, dest / "social-card.png", width=width, height=height
     )
+    # A logo asked for is the logo itself; otherwise the social card shows the brand kit best.
+    is_logo = request.brief.genre == "logo" or request.deliverable.title.lower() == "logo"
+    primary = "logo.png" if is_logo else "social-card.png"
     names = ["social-card.png", "logo.png", "logo.svg", "mark.svg", "palette.png"]
     files = describe_files(dest, [dest / n for n in names])
     sizes = {"social-card.png": list(card_size), "logo.png": list(logo_size), "palette.png": list(palette_size)}
     return GeneratedOutput(
         category="image",
         deliverable_id=request.deliverable.id,
-        title=request.deliverable.title,
+        title=request.title,
         root=str(dest),
-        primary="social-card.png",
+        primary=primary,
         files=files,
         metadata={
             "dimensions": {"width": card_size[0], "height": card_size[1]},

@@ -142,7 +142,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     copy = copy_for(request, brand)
     st = _styles(brand)
     one_pager = is_one_pager(request)
-    title = request.deliverable.title
+    title = request.title
     dest.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "document"
     path = dest / f"{name}.pdf"

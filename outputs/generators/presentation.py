@@ -55,7 +55,7 @@ def _place_title_slide(slide) -> None:
 def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     brand = brand_from(request)
     copy = copy_for(request, brand)
-    title = request.deliverable.title
+    title = request.title
     dest.mkdir(parents=True, exist_ok=True)
     prs = Presentation()
     prs.slide_width, prs.slide_height = Inches(13.333), Inches(7.5)

@@ -59,7 +59,8 @@ _NOUNS: list[tuple[str, OutputCategory, str, str]] = [
         "audio",
     ),
     (r"proposals?", C.DOCUMENT, "Proposal", "doc"),
-    (r"one[- ]pagers?", C.DOCUMENT, "One-pager", "doc"),
+    # "one page" ending a clause is the noun ("make a one pager" is spelt "one page" by then).
+    (r"one[- ]pagers?|(?<=a )one[- ]page(?=\s*$|\s+(?:about|on|for|covering)\b)", C.DOCUMENT, "One-pager", "doc"),
     (r"white ?papers?", C.DOCUMENT, "Whitepaper", "doc"),
     (r"brochures?|flyers?", C.DOCUMENT, "Brochure", "doc"),
     (r"invoices?", C.DOCUMENT, "Invoice", "doc"),

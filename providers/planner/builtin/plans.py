@@ -76,6 +76,8 @@ def build_plan(understanding: UnderstandingSnapshot, commands: list[NamedCommand
             "length": deliverable.details.get("length"),
         }
         inputs.update({k: v for k, v in optional.items() if v})
+        if not deliverable.brief.is_empty:
+            inputs["deliverable_brief"] = deliverable.brief.model_dump(exclude_defaults=True)
         steps.append(
             PlanStep(
                 id=make_id,
