@@ -53,7 +53,11 @@ def output_generate(*, request: GenerationRequest, dest_dir: Path) -> GeneratedO
         raise GenerationError(f"Command has no generator for “{category}” outputs.")
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
-    return generator(request, dest)
+    generated = generator(request, dest)
+    if not request.brief.is_empty:
+        # Verification checks the file against the brief as asked, not as the generator read it.
+        generated.expectations["brief"] = request.brief.model_dump(exclude_defaults=True)
+    return generated
 
 
 def output_verify(*, category: str, path_or_dir: Path, expectations: dict) -> VerificationReport:
