@@ -65,19 +65,33 @@ class GenerationRequest:
             return title
         brief = self.brief
         label = (brief.genre.split(" for a ")[0] or title).strip()
-        if label.lower() in GENERIC_TITLES and label.lower() != title.lower():
-            label = title
-        if brief.period and brief.genre in {"budget", "forecast", "report", "tracker", "expense tracker"}:
+        if label.lower().endswith(" document") or label.lower() == "spreadsheet" and not brief.period:
+            label = title  # "PDF document" says only the format
+        elif label.lower() == "spreadsheet":
+            label = "plan"
+        if brief.period and brief.genre in {
+            "budget",
+            "forecast",
+            "report",
+            "tracker",
+            "expense tracker",
+            "spreadsheet",
+        }:
             label = f"{brief.period} {label}"
         label = label[:1].upper() + label[1:]
         name = brief.names[0] if brief.names else (self.entities.brand or "")
         if name:
             return f"{name} {label[:1].lower() + label[1:]}"[:200]
         if brief.subject:
-            joiner = " for " if brief.genre in {"onboarding guide", "guide", "handbook"} else " about "
+            joiner = " about "
+            if brief.genre in {"onboarding guide", "guide", "budget", "pricing", "forecast", "tracker"}:
+                joiner = " for "
             if brief.business and brief.subject == brief.business:
                 joiner = " for a "
             return f"{label}{joiner}{brief.subject}"[:200]
+        if brief.counts:
+            noun, n = next(iter(brief.counts.items()))
+            return f"{label} for {n} {noun}"[:200]
         return label[:200]
 
     @classmethod

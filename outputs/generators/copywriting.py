@@ -242,12 +242,12 @@ def by_genre(request: GenerationRequest, brand: Brand, copy: Copy) -> Copy:
         who = brief.subject or "new starters"
         copy.subheadline = f"Everything {who} need for their first day, first week and first month."
         copy.closing = "Welcome aboard. Questions about this guide go to [your onboarding contact]."
-    elif brief.genre == "report" or document_kind(request) == "report":
-        copy.sections = report_sections(brand)
     elif brief.subject:
         copy.sections = genre_copy.subject_sections(request, named)
         copy.subheadline = f"About {brief.subject}."
         copy.closing = "Written from Command's built-in templates; the bracketed parts are yours to fill in."
+    elif brief.genre == "report" or document_kind(request) == "report":
+        copy.sections = report_sections(brand)
     else:
         return copy
     copy.tiers = []

@@ -184,6 +184,16 @@ def subject_sections(request: GenerationRequest, brand_name: str | None) -> list
     about = brief.subject or (brief.names[0] if brief.names else "") or "[the subject]"
     by = brand_name or "[your organisation]"
     genre = brief.genre or "document"
+    if genre == "report":
+        return [
+            Section("Executive summary", [f"This report looks at {about}: where things stand, what the findings "
+                                          "show and what should happen next."]),
+            Section("Key findings", [], [f"[Finding 1 about {about}, with its figure and source]", "[Finding 2]",
+                                         "[Finding 3]"]),
+            Section("Analysis", [f"[What explains the findings about {about}; keep each claim tied to data.]"]),
+            Section("Recommendations", [], ["[Recommendation 1, with an owner]", "[Recommendation 2]"]),
+            Section("Next steps", [f"[Who does what next about {about}, and when {by} reports back.]"]),
+        ]  # fmt: skip
     return [
         Section(
             "Overview",

@@ -45,11 +45,12 @@ def _period_table(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     brand = brand_from(request)
     title = request.title
     dest.mkdir(parents=True, exist_ok=True)
-    noun = next((n for n in brief.counts if n in ROW_NOUNS), "departments" if brief.genre == "budget" else "items")
+    # Rows as counted in the request; unnamed rows are marked placeholders, never invented names.
+    noun = next((n for n in brief.counts if n in ROW_NOUNS), "categories" if brief.genre == "budget" else "items")
     n_rows = max(1, min(50, brief.counts.get(noun, 4)))
     label = ROW_NOUNS.get(noun, "Item")
-    names = DEPARTMENTS if noun == "departments" else [f"{label} {i}" for i in range(1, n_rows + 1)]
-    names = (names + [f"{label} {i}" for i in range(len(names) + 1, n_rows + 1)])[:n_rows]
+    names = DEPARTMENTS if noun == "departments" else []
+    names = (names + [f"[{label} {i}]" for i in range(len(names) + 1, n_rows + 1)])[:n_rows]
     periods = PERIOD_LABELS.get(brief.period or "quarterly", PERIOD_LABELS["quarterly"])
     headers = [label, *periods, "Year total" if brief.period != "annual" else "Total"]
     wb = Workbook()

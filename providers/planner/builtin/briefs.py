@@ -57,6 +57,14 @@ _GENRES: dict[str, list[tuple[str, str]]] = {
         (r"(?:instagram|social(?: media)?|linkedin|facebook) posts?", "social post"),
     ],
     "slides": [(r"pitch ?decks?", "pitch deck")],
+    "video": [
+        (r"explainer", "explainer video"),
+        (r"trailers?", "trailer"),
+        (r"intro", "intro video"),
+        (r"animations?", "animation"),
+        (r"videos?|clips?", "video"),
+    ],
+    "audio": [(r"jingles?", "jingle"), (r"soundtracks?|music", "soundtrack"), (r"sound effects?", "sound effect")],
 }
 _KIND = {
     C.SPREADSHEET: "sheet",
@@ -65,6 +73,8 @@ _KIND = {
     C.WEBSITE: "site",
     C.IMAGE: "image",
     C.PRESENTATION: "slides",
+    C.VIDEO: "video",
+    C.AUDIO: "audio",
 }
 BUSINESSES = (
     "coffee shop", "bakery", "patisserie", "cafe", "café", "restaurant", "pizzeria", "bistro", "pub", "bar",
@@ -100,7 +110,9 @@ _SECTION = re.compile(
     + r")\b"
 )
 _LOCATION = re.compile(r"\b(?:in|based in|located in|from)\s+([A-Z][a-zA-Z-]+(?:\s+[A-Z][a-zA-Z-]+)?)")
-_SUBJECT = re.compile(r"\b(?:about|on|for|covering|explaining|describing|introducing)\s+(.+)$")
+# "about" says what a thing is about more surely than "for" (which often names a client).
+_SUBJECT_STRONG = re.compile(r"\b(?:about|covering|explaining|describing|introducing|on)\s+(.+)$")
+_SUBJECT = re.compile(r"\b(?:for)\s+(.+)$")
 _SUBJECT_STOP = re.compile(
     r"\s*(?:\b(?:as|in|into|with|using|please|pls|asap|thanks|thank you|by|that|which|so|and|plus)\b|[,.;!?(+&—]).*$"
 )
@@ -172,7 +184,8 @@ def read_brief(
             genre = name
             break
     if not genre:
-        genre = deliverable.title.lower() if deliverable.title.lower() not in {"image", "text"} else ""
+        title = re.sub(r"\s*\(.*$", "", deliverable.title.lower())  # "Presentation (PowerPoint (.pptx))"
+        genre = title if title not in {"image", "text"} else ""
     business = location = ""
     if kind == "site":
         m = _BUSINESS.search(low)
@@ -190,9 +203,16 @@ def read_brief(
     if m and m.group(1) not in entities.names and not any(m.group(1) in n for n in entities.names):
         location = m.group(1)
 
-    subject = subject_answer.strip().rstrip(".")[:200] or _subject(low, genre)
-    if any(subject == n.lower() or subject in n.lower() for n in entities.names):
-        subject = ""  # the name is its own criterion
+    unnamed = low
+    for name in entities.names:  # a name is its own criterion, not the subject
+        unnamed = re.sub(rf"['\"“‘]?\b{re.escape(name.lower())}\b['\"”’]?", " ", unnamed)
+    subject = subject_answer.strip().rstrip(".")[:200] or _subject(unnamed, genre)
+    for name in entities.names:  # a name is its own criterion, not the subject
+        subject = re.sub(rf"\b{re.escape(name.lower())}\b", " ", subject).strip()
+    subject = re.sub(r"\s+", " ", subject)
+    if re.match(rf"^{_NUMBER}\s", subject) or subject.lower() in ("saas", "", "about"):
+        subject = ""  # "for 6 teams" is a count, not a subject
+    subject = _raw_case(raw, subject)
     if business and business != "SaaS" and (not subject or business in subject or subject in business):
         subject = business
     names = [n for n in entities.names if n.lower() in low] or (list(entities.names[:1]) if only_one else [])
@@ -233,7 +253,8 @@ def read_brief(
         counts=counts,
         period=period,
         totals=totals,
-        colours=list(entities.colours) if visual else [],
+        # "ice cream shop" names a business, not the colour cream
+        colours=[c for c in entities.colours if c not in business] if visual else [],
         palette=palette_m.group(1) if palette_m else "",
         theme=theme,
         duration_seconds=duration,
@@ -253,7 +274,7 @@ def too_vague(deliverable: Deliverable, brief: DeliverableBrief, *, only_one: bo
 
 
 def _subject(low: str, genre: str) -> str:
-    m = _SUBJECT.search(low)
+    m = _SUBJECT_STRONG.search(low) or _SUBJECT.search(low)
     if not m:
         return ""
     phrase = _SUBJECT_STOP.sub("", m.group(1)).strip(" '\"“”‘’")
@@ -262,6 +283,14 @@ def _subject(low: str, genre: str) -> str:
     if not phrase or phrase in _EMPTY_SUBJECTS or len(phrase) < 3:
         return ""
     return phrase
+
+
+def _raw_case(raw: str, phrase: str) -> str:
+    """The phrase as the user typed it (“Q3 sales”, not “q3 sales”), when it can be found."""
+    if not phrase:
+        return ""
+    m = re.search(re.escape(phrase).replace("\\ ", r"\s+"), raw, re.IGNORECASE)
+    return m.group(0) if m else phrase
 
 
 def _raw_span(raw: str, segment: str) -> str:

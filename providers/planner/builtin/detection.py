@@ -136,6 +136,10 @@ _CLAUSE_SPLIT = re.compile(
 )
 _THEME = re.compile(r"\b(dark|light)(?:[- ](?:theme|mode|background|colou?r scheme))\b")
 _LENGTH = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2})[- ](page|slide|minute|second)s?\b")
+_ONLY_LENGTH = re.compile(
+    r"^\s*(?:one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2})[- ]"
+    r"(?:page|slide|minute|second)s?\s*(?:long)?\s*$"
+)
 _TOPIC = re.compile(
     r"\b(?:about|on|of|for|from|with|describing|explaining|summari[sz]ing|based on|covering|using|into|in|inside|to)\b"
 )
@@ -205,6 +209,10 @@ def detect(text: str) -> Detection:
     deliverables: list[FoundDeliverable] = []
     hints: list[FormatHint] = []
     for clause in (c for c in _CLAUSE_SPLIT.split(lowered) if c and c.strip()):
+        if deliverables and _ONLY_LENGTH.match(clause):
+            # "a pitch deck for Solar Sprout, 6 slides": the length belongs to the deck before it.
+            deliverables[-1].clause = f"{deliverables[-1].clause}, {clause.strip()}"
+            continue
         nouns = _find_nouns(clause)
         formats = _find_formats(clause)
         clause_items: list[FoundDeliverable] = []
