@@ -42,6 +42,8 @@ NAMED_COLOURS = {
     "mint": "#10b981",
     "coral": "#f97316",
 }
+# No name was given: the placeholder says so instead of passing for a real company's name.
+PLACEHOLDER_NAME = "[Your company]"
 DEFAULT_PRIMARY = "#1e3a8a"
 DEFAULT_ACCENT = "#14b8a6"
 # Palette words from a brief: (primary, accent) pairs whose hues are what the word says.
@@ -130,7 +132,7 @@ def brand_from(request: GenerationRequest) -> Brand:
     accent = colours[1] if len(colours) > 1 else palette[1]
     if accent == primary:
         accent = palette[1] if palette[1] != primary else DEFAULT_ACCENT
-    name = (e.brand or e.product or (brief.names[0] if brief.names else "")).strip() or "Your Company"
+    name = (e.brand or e.product or (brief.names[0] if brief.names else "")).strip() or PLACEHOLDER_NAME
     analytics = not brief.business or brief.business == "SaaS"
     mark = "chart" if analytics and brief.genre != "logo" else "monogram"
     return Brand(

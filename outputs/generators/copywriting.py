@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from outputs.generators.base import GenerationRequest
-from outputs.generators.brand import Brand
+from outputs.generators.brand import PLACEHOLDER_NAME, Brand
 
 
 @dataclass
@@ -229,7 +229,7 @@ def by_genre(request: GenerationRequest, brand: Brand, copy: Copy) -> Copy:
 
     brief = request.brief
     category = str(request.deliverable.category)
-    named = brand.name if brand.name != "Your Company" else None
+    named = brand.name if brand.name != PLACEHOLDER_NAME else None
     if category == "website" and brief.business and brief.business != "SaaS":
         for key, value in genre_copy.local_business_site(request, brand).items():
             setattr(copy, key, value)

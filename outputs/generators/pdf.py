@@ -153,6 +153,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         # A one-pager keeps the summary, the approach and the next step; the rest is for a proposal.
         keep = {s.heading.lower() for s in sections[:1]} | {
             "our approach",
+            "key points",
             "scope and deliverables",
             "key findings",
             "recommendations",

@@ -492,7 +492,9 @@ def dominant_hue(path: Path) -> float | None:
         im = im.convert("RGBA")
         im.thumbnail((200, 200))
         bins = [0] * 36
-        for r, g, b, a in im.getdata():
+        data = im.tobytes()
+        for i in range(0, len(data), 4):
+            r, g, b, a = data[i : i + 4]
             if a < 128:
                 continue
             h, light, sat = colorsys.rgb_to_hls(r / 255, g / 255, b / 255)
