@@ -11,6 +11,7 @@ the engine keep both in a step's result between steps.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import uuid
 from pathlib import Path
 
@@ -123,6 +124,11 @@ def asset_deliver(
     if run is not None and run.task_id != task.pk:
         raise AssetRefused("That run belongs to a different task.")
     root = generated.root_path
+    if step is not None:
+        # A repeated delivery of the same step: its scratch copy was released after the first one.
+        existing = OutputAsset.objects.filter(step=step, deliverable_key=generated.deliverable_id).first()
+        if existing is not None and not root.exists():
+            return existing
     for f in generated.files:
         if not (root / f.path).is_file() or sha256_of(root / f.path) != f.sha256:
             raise AssetRefused(f"{f.path} changed or disappeared after verification; generate it again.")
@@ -203,7 +209,29 @@ def asset_deliver(
     except Exception:
         delete_quietly(stored)
         raise
+    # The bytes are in storage now; the scratch copy goes once the delivery is committed.
+    transaction.on_commit(lambda: output_scratch_release(root=root))
     return asset
+
+
+def output_scratch_release(*, root: Path) -> bool:
+    """Delete one generation's scratch folder (and its task folder once empty).
+
+    Refuses (returns False) anything that is not a folder inside COMMAND_DATA_DIR/outputs-scratch,
+    so it can never delete a workspace or a caller's own folder.
+    """
+    base = (Path(settings.COMMAND_DATA_DIR) / "outputs-scratch").resolve()
+    target = Path(root).resolve()
+    if target == base or not target.is_relative_to(base) or not target.is_dir():
+        return False
+    shutil.rmtree(target, ignore_errors=True)
+    parent = target.parent
+    if parent != base and parent.is_relative_to(base):
+        try:
+            parent.rmdir()  # only when empty: other deliverables of the task may still be working
+        except OSError:
+            pass
+    return not target.exists()
 
 
 def _zip_sha(generated: GeneratedOutput) -> str:
