@@ -237,7 +237,12 @@ def by_genre(request: GenerationRequest, brand: Brand, copy: Copy) -> Copy:
         return copy
     if category not in ("pdf", "document", "presentation"):
         return copy
-    if brief.genre == "onboarding guide":
+    if brief.genre == "pitch deck" and not (brief.business == "SaaS" or request.entities.industry):
+        copy.sections = genre_copy.pitch_sections(request, named)
+        copy.subheadline = f"{brand.name if named else 'Our'} pitch" + (f": {brief.subject}" if brief.subject else "")
+        copy.tagline = brief.subject or "Investor pitch"
+        copy.closing = "Thank you. [Contact details]"
+    elif brief.genre == "onboarding guide":
         copy.sections = genre_copy.onboarding_sections(request, named)
         who = brief.subject or "new starters"
         copy.subheadline = f"Everything {who} need for their first day, first week and first month."
@@ -250,7 +255,9 @@ def by_genre(request: GenerationRequest, brand: Brand, copy: Copy) -> Copy:
         copy.sections = report_sections(brand)
     else:
         return copy
-    copy.tiers = []
+    # The analytics template's features, metrics and tiers belong to none of these.
+    copy.tiers, copy.features, copy.metrics = [], [], []
+    copy.quote = copy.quote_by = ""
     copy.notes = [genre_copy.PLACEHOLDER_NOTE]
     return copy
 

@@ -213,3 +213,20 @@ def subject_sections(request: GenerationRequest, brand_name: str | None) -> list
             [f"[What you want the reader to do next, and how to contact {by}.]"],
         ),
     ]
+
+
+def pitch_sections(request: GenerationRequest, brand_name: str | None) -> list:
+    """A pitch deck's usual arc, every claim a placeholder for the founder's own facts."""
+    from outputs.generators.copywriting import Section
+
+    name = brand_name or "[your company]"
+    about = request.brief.subject or request.brief.business or "[what you do]"
+    return [
+        Section("The problem", [f"[The problem {name} solves, and who has it]"]),
+        Section("Our solution", [f"{name}: {about}.", "[How it works, in one sentence]"]),
+        Section("The market", [], ["[Who buys, and how many of them]", "[Why now]"]),
+        Section("Business model", [], ["[How you make money]", "[Price and margin]"]),
+        Section("Traction", [], ["[Customers, revenue or pilots so far — real figures only]"]),
+        Section("Team", [], ["[Founders and what they have done before]"]),
+        Section("The ask", [], ["[How much you are raising and what it pays for]"]),
+    ]

@@ -77,8 +77,10 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     content += [
         (sec.heading, (sec.paragraphs[:1] + sec.bullets)[:5]) for sec in copy.sections if sec.paragraphs or sec.bullets
     ]
-    content.insert(2, ("What you get", [f"{t} — {b}" if b else t for t, b in copy.features[:5]]))
-    content.insert(3, ("Results customers see", [f"{v}: {label}" for v, label in copy.metrics]))
+    if copy.features:
+        content.insert(2, ("What you get", [f"{t} — {b}" if b else t for t, b in copy.features[:5]]))
+    if copy.metrics:
+        content.insert(3, ("Results customers see", [f"{v}: {label}" for v, label in copy.metrics]))
     # A requested slide count (e.g. “ten-slide deck”) includes the title and closing slides.
     wanted = option_int(request, "slides", min(len(content), 8) + 2, lo=3, hi=40)
     notes = list(copy.notes)

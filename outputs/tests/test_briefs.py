@@ -159,6 +159,8 @@ def _pptx(root: Path, primary: Path, spec: dict) -> None:
     text = _norm(" ".join(s.text_frame.text for slide in prs.slides for s in slide.shapes if s.has_text_frame))
     for phrase in spec.get("contains", []):
         assert phrase.lower() in text
+    for phrase in spec.get("excludes", []):
+        assert phrase.lower() not in text, phrase
 
 
 def _html(root: Path, primary: Path, spec: dict) -> None:
