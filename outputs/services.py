@@ -61,6 +61,44 @@ def output_generate(*, request: GenerationRequest, dest_dir: Path) -> GeneratedO
     return generated
 
 
+def output_render(*, spec, request: GenerationRequest, dest_dir: Path, author: str) -> GeneratedOutput:
+    """Render content another author wrote (``spec``: an outputs.content spec or its JSON) with the
+    same generator the built-in author uses, for the deliverable of ``request``.
+
+    Promises: the spec is validated (SVG marks sanitised, formulas limited to SUM, references and
+    arithmetic) before any file is written; the output names ``author`` as the writer of its
+    content; the deliverable's brief is still what verification checks. Refuses (GenerationError)
+    a spec that does not validate or that cannot be rendered as this deliverable's category.
+    """
+    from dataclasses import replace
+
+    from outputs.content import RENDERS_AS, content_spec, generation_fields
+
+    try:
+        parsed = content_spec(spec)
+    except ValueError as exc:
+        raise GenerationError(f"The content written by {author} is not valid: {exc}") from exc
+    category = str(request.deliverable.category)
+    if category not in RENDERS_AS[parsed.kind]:
+        raise GenerationError(f"A {parsed.kind} spec cannot be rendered as a {category} output.")
+    fields = generation_fields(parsed)
+    deliverable = request.deliverable
+    if fields["title"]:
+        deliverable = deliverable.model_copy(update={"title": fields["title"][:200]})
+    entities = request.entities
+    if parsed.kind == "logo":
+        entities = entities.model_copy(update={"brand": parsed.name, "colours": parsed.colours or entities.colours})
+    rendered = replace(
+        request,
+        deliverable=deliverable,
+        entities=entities,
+        copy=fields["copy"],
+        copy_source=author,
+        options={**request.options, **fields["options"]},
+    )
+    return output_generate(request=rendered, dest_dir=dest_dir)
+
+
 def output_verify(*, category: str, path_or_dir: Path, expectations: dict) -> VerificationReport:
     """Open and read back the output's files and check them against ``expectations``.
 

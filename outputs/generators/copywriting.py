@@ -277,6 +277,20 @@ def copy_for(request: GenerationRequest, brand: Brand) -> Copy:
     bullets = [b for b in given.get("bullets") or [] if isinstance(b, str) and b.strip()]
     if bullets:
         copy.features = [(b, "") for b in bullets[:6]]
+    for key in ("features", "steps"):  # pairs of [title, text]; an empty list clears the template's
+        if isinstance(given.get(key), list):
+            setattr(copy, key, [(str(t), str(b)) for t, b, *_ in (list(x) + [""] for x in given[key])])
+    for key in ("metrics", "tiers"):
+        if given.get(key) == []:
+            setattr(copy, key, [])
+    if given.get("quote") == "":
+        copy.quote = copy.quote_by = ""
+    for key in ("features_heading", "steps_heading", "contact_lede"):
+        if isinstance(given.get(key), str) and given[key].strip():
+            setattr(copy, key, given[key].strip())
+    if "steps" in given:
+        copy.steps_lede = copy.features_lede = ""
+    copy.booking = bool(given.get("booking", copy.booking))
     sections = []
     for s in given.get("sections") or []:
         if isinstance(s, dict) and str(s.get("heading", "")).strip():

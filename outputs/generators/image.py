@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -12,7 +13,12 @@ from outputs.generators.brand import Brand, brand_from, font, hex_to_rgb
 from outputs.generators.copywriting import copy_for
 
 
-def logo_svg(brand: Brand, *, on_dark: bool = False) -> str:
+def _spec_mark(svg: str, *, x: int, y: int, size: int) -> str:
+    """A sanitised SVG mark (outputs.content.LogoSpec) nested into a box of the logo."""
+    return re.sub(r"^<svg\b", f'<svg x="{x}" y="{y}" width="{size}" height="{size}"', svg.strip(), count=1)
+
+
+def logo_svg(brand: Brand, *, on_dark: bool = False, mark: str = "") -> str:
     """A monogram mark plus word mark; pure vector, no fonts embedded beyond a system stack."""
     name = escape(brand.name)
     width = 64 + 18 * max(4, len(brand.name)) + 24
@@ -25,7 +31,7 @@ def logo_svg(brand: Brand, *, on_dark: bool = False) -> str:
       <stop offset="1" stop-color="{brand.accent}"/>
     </linearGradient>
   </defs>
-  {_mark_shape(brand)}
+  {_spec_mark(mark, x=4, y=4, size=56) if mark else _mark_shape(brand)}
   <text x="74" y="42" font-family="Inter, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="28"
     font-weight="700" fill="{"#f5f7fc" if on_dark else brand.dark}">{name}</text>
 </svg>
@@ -175,8 +181,9 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     width = option_int(request, "width", 1200, lo=200, hi=2400)
     height = option_int(request, "height", 630, lo=105, hi=1260)
     dest.mkdir(parents=True, exist_ok=True)
-    (dest / "logo.svg").write_text(logo_svg(brand), encoding="utf-8")
-    (dest / "mark.svg").write_text(mark_svg(brand), encoding="utf-8")
+    spec_mark = str(request.options.get("mark_svg") or "")  # sanitised by outputs.content
+    (dest / "logo.svg").write_text(logo_svg(brand, mark=spec_mark), encoding="utf-8")
+    (dest / "mark.svg").write_text(spec_mark or mark_svg(brand), encoding="utf-8")
     logo_size = render_logo_png(brand, dest / "logo.png", height=max(64, min(256, height // 2)))
     palette_size = render_palette_png(brand, dest / "palette.png", width=width, height=max(120, height * 2 // 3))
     card_size = render_social_card(
@@ -186,6 +193,13 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     is_logo = request.brief.genre == "logo" or request.deliverable.title.lower() == "logo"
     primary = "logo.png" if is_logo else "social-card.png"
     names = ["social-card.png", "logo.png", "logo.svg", "mark.svg", "palette.png"]
+    notes = []
+    if spec_mark:
+        primary = "logo.svg" if is_logo else primary
+        notes.append(
+            "logo.svg and mark.svg carry the written mark; logo.png and the social card show a monogram, "
+            "because Command does not rasterise a written SVG offline."
+        )
     files = describe_files(dest, [dest / n for n in names])
     sizes = {"social-card.png": list(card_size), "logo.png": list(logo_size), "palette.png": list(palette_size)}
     return GeneratedOutput(
@@ -199,6 +213,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
             "dimensions": {"width": card_size[0], "height": card_size[1]},
             "palette": [{"name": n, "hex": c} for n, c in brand.palette()],
             "brand": brand.name,
+            "notes": notes,
         },
         expectations={"images": sizes, "svgs": ["logo.svg", "mark.svg"]},
         content_source=request.content_source,

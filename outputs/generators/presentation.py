@@ -73,13 +73,16 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
             r.font.color.rgb = _rgb(brand.light)
     slide_titles.append(title)
 
-    content = [("The opportunity", [copy.subheadline])]
+    exact = bool(request.options.get("exact_slides"))  # a spec's slides, as written
+    content = [] if exact else [("The opportunity", [copy.subheadline])]
     content += [
-        (sec.heading, (sec.paragraphs[:1] + sec.bullets)[:5]) for sec in copy.sections if sec.paragraphs or sec.bullets
+        (sec.heading, (sec.paragraphs[:1] + sec.bullets)[:8])
+        for sec in copy.sections
+        if sec.paragraphs or sec.bullets or exact
     ]
-    if copy.features:
+    if copy.features and not exact:
         content.insert(2, ("What you get", [f"{t} — {b}" if b else t for t, b in copy.features[:5]]))
-    if copy.metrics:
+    if copy.metrics and not exact:
         content.insert(3, ("Results customers see", [f"{v}: {label}" for v, label in copy.metrics]))
     # A requested slide count (e.g. “ten-slide deck”) includes the title and closing slides.
     wanted = option_int(request, "slides", min(len(content), 8) + 2, lo=3, hi=40)

@@ -33,6 +33,8 @@ ROW_NOUNS = {"departments": "Department", "teams": "Team", "projects": "Project"
 
 
 def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
+    if request.options.get("sheet_spec"):
+        return _from_spec(request, dest)
     if request.brief.genre in {"budget", "forecast", "tracker", "expense tracker"} or request.brief.period:
         return _period_table(request, dest)
     return _pricing(request, dest)
@@ -262,3 +264,59 @@ def _tiers(base: list[Tier], n: int) -> list[Tier]:
         k = len(out) + 1
         out.append(Tier(f"Tier {k}", 10 * 4**k, max(9.0, 49.0 - 10 * k), "[Describe this tier]"))
     return out
+
+
+def _from_spec(request: GenerationRequest, dest: Path) -> GeneratedOutput:
+    """A sheet exactly as a validated outputs.content.SheetSpec describes it: its columns, its
+    rows (values and formulas as written) and, when asked, a row of SUM totals."""
+    from outputs.content import SheetSpec
+
+    spec = SheetSpec.model_validate(request.options["sheet_spec"])
+    brand = brand_from(request)
+    dest.mkdir(parents=True, exist_ok=True)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = re.sub(r"[\\/*?:\[\]]", " ", spec.title)[:31] or "Sheet"
+    ws["A1"] = spec.title
+    ws["A1"].font = Font(bold=True, size=14, color=brand.dark.lstrip("#").upper())
+    header_row, first = 3, 4
+    head_fill = PatternFill("solid", fgColor=brand.primary.lstrip("#").upper())
+    for col, name in enumerate(spec.columns, start=1):
+        c = ws.cell(row=header_row, column=col, value=name)
+        c.font = Font(bold=True, color="FFFFFF")
+        c.fill = head_fill
+    formulas: dict[str, str] = {}
+    for i, row in enumerate(spec.rows):
+        for col, value in enumerate(row, start=1):
+            cell = ws.cell(row=first + i, column=col, value=value)
+            if isinstance(value, str) and value.startswith("="):
+                formulas[cell.coordinate] = value
+    last = first + len(spec.rows) - 1
+    if spec.totals:
+        ws.cell(row=last + 1, column=1, value="Total").font = Font(bold=True)
+        for col in range(2, len(spec.columns) + 1):
+            values = [ws.cell(row=r, column=col).value for r in range(first, last + 1)]
+            if all(v is None or isinstance(v, int | float) or str(v).startswith("=") for v in values):
+                letter = get_column_letter(col)
+                formula = f"=SUM({letter}{first}:{letter}{last})"
+                ws[f"{letter}{last + 1}"] = formula
+                ws[f"{letter}{last + 1}"].font = Font(bold=True)
+                formulas[f"{letter}{last + 1}"] = formula
+    stem = re.sub(r"[^a-z0-9]+", "-", spec.title.lower()).strip("-")[:60] or "spreadsheet"
+    xlsx = dest / f"{stem}.xlsx"
+    wb.save(xlsx)
+    return GeneratedOutput(
+        category="spreadsheet",
+        deliverable_id=request.deliverable.id,
+        title=spec.title,
+        root=str(dest),
+        primary=xlsx.name,
+        files=describe_files(dest, [xlsx]),
+        metadata={"notes": [], "sheets": [ws.title], "rows": len(spec.rows), "formulas": len(formulas)},
+        expectations={
+            "sheets": {ws.title: {"header_row": header_row, "headers": list(spec.columns)}},
+            "formulas": {ws.title: formulas},
+        },
+        content_source=request.content_source,
+        source_prompt=request.source_prompt,
+    )
