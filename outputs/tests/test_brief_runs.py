@@ -83,3 +83,34 @@ def test_a_logo_shows_what_was_not_checked_and_is_not_called_verified(owner, own
     page = owner_client.get(reverse("outputs:library")).content.decode()
     assert "Not checked" in page and "not checked</span>" in page
     assert ">Verified<" not in page
+
+
+def test_the_understanding_card_shows_the_brief_and_a_vague_request_asks(owner, owner_client):
+    task = task_submit(owner=owner, prompt=PROMPT)
+    task_understand(task=task)
+    page = owner_client.get(reverse("tasks:detail", args=[task.pk])).content.decode()
+    assert "what it must meet" in page
+    for criterion in (
+        "It is a budget",
+        "4 departments",
+        "Broken down quarterly",
+        "A totals row whose formulas compute",
+    ):
+        assert criterion in page
+
+    vague = task_submit(owner=owner, prompt="make a one pager")
+    task_understand(task=vague)
+    page = owner_client.get(reverse("tasks:detail", args=[vague.pk])).content.decode()
+    assert "What should the one-pager be about, and who is it for?" in page
+    assert task_start_if_ready(task=vague) is None  # nothing is made until it is answered
+
+
+def test_answering_what_it_is_about_plans_a_one_pager_about_that(owner):
+    from tasks.planning import task_answer_clarifications
+
+    task = task_submit(owner=owner, prompt="make a one pager")
+    task_understand(task=task)
+    revision = task_answer_clarifications(task=task, answers={"subject-d1": "our spring open day for new parents"})
+    brief = revision.understanding["deliverables"][0]["brief"]
+    assert brief["subject"] == "our spring open day for new parents"
+    assert revision.plan["steps"], "once the subject is known, the one-pager is planned"
