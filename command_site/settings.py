@@ -70,6 +70,8 @@ COMMAND_PROVIDER_TIMEOUT = env_float("COMMAND_PROVIDER_TIMEOUT", 60.0, minimum=1
 COMMAND_PROMPT_MAX_CHARS = env_int("COMMAND_PROMPT_MAX_CHARS", 20_000, minimum=100)
 COMMAND_UPLOAD_MAX_BYTES = env_int("COMMAND_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
 COMMAND_UPLOAD_MAX_FILES = env_int("COMMAND_UPLOAD_MAX_FILES", 10, minimum=1)
+# Pictures of DOCX/PPTX/XLSX first pages through LibreOffice headless, when soffice is installed.
+COMMAND_OFFICE_PREVIEWS = env_bool("COMMAND_OFFICE_PREVIEWS", True)
 
 # --- Applications ---------------------------------------------------------------------------
 

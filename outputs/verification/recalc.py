@@ -12,8 +12,6 @@ from __future__ import annotations
 import ast
 import operator
 import re
-import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,25 +149,12 @@ def check_totals(path: Path) -> str:
 def libreoffice_values(path: Path, sheet: str, refs: list[str]) -> dict[str, float] | str:
     """The refs' values after LibreOffice headless recalculates the workbook, or a sentence
     saying why that could not happen (not installed, timed out)."""
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if not soffice:
-        return "LibreOffice is not installed, so it did not recalculate as well"
+    from outputs.libreoffice import convert
+
     with tempfile.TemporaryDirectory(prefix="command-recalc-") as tmp:
-        tmp_path = Path(tmp)
-        profile = (tmp_path / "profile").as_uri()  # a private profile: conversions never share state
-        out = tmp_path / "out"
-        try:
-            proc = subprocess.run(  # noqa: S603 — a fixed program and arguments, no shell
-                [soffice, f"-env:UserInstallation={profile}", "--headless", "--norestore", "--convert-to", "xlsx",
-                 "--outdir", str(out), str(path)],
-                capture_output=True,
-                timeout=120,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
-            return "LibreOffice timed out, so only Command's own recalculation counts"
-        converted = out / (path.stem + ".xlsx")
-        if proc.returncode != 0 or not converted.is_file():
-            return "LibreOffice could not convert the file, so only Command's own recalculation counts"
+        converted = convert(path, to="xlsx", workdir=Path(tmp))
+        if isinstance(converted, str):
+            return f"{converted}, so only Command's own recalculation counts"
         ws = load_workbook(str(converted), data_only=True)[sheet]
         values = {}
         for ref in refs:
