@@ -280,3 +280,15 @@ class PlannerResult(Contract):
     understanding: UnderstandingSnapshot
     brief: ExecutionBrief
     plan: Plan
+
+    @model_validator(mode="after")
+    def _deliverable_briefs_reach_their_steps(self):
+        """Each generate_output step carries its deliverable's brief (as ``deliverable_brief``), so
+        verification checks what was asked whichever planner wrote the plan; a brief the step
+        already carries is kept as written."""
+        briefs = {d.id: d.brief for d in self.understanding.deliverables if not d.brief.is_empty}
+        for step in self.plan.steps:
+            wanted = briefs.get(step.deliverable_id or "")
+            if step.action_type == ActionType.GENERATE_OUTPUT and wanted and "deliverable_brief" not in step.inputs:
+                step.inputs["deliverable_brief"] = wanted.model_dump(exclude_defaults=True)
+        return self
