@@ -123,11 +123,24 @@ class Brand:
         ]
 
 
+# When no colour was asked for, a local business gets colours of its trade, not the SaaS navy.
+TRADE_PALETTES = {"bakery": "warm", "coffee shop": "earthy", "restaurant": "warm", "florist": "pastel",
+                  "salon": "pastel", "plumber": "cool"}  # fmt: skip
+
+
+def _palette_for(business: str) -> str:
+    if not business or business == "SaaS":
+        return ""
+    from outputs.generators.genre_copy import business_kind
+
+    return TRADE_PALETTES.get(business_kind(business), "warm")
+
+
 def brand_from(request: GenerationRequest) -> Brand:
     e = request.entities
     brief = request.brief
     colours = [c for c in (parse_colour(x) for x in [*brief.colours, *e.colours]) if c]
-    palette = PALETTES.get(brief.palette, (DEFAULT_PRIMARY, DEFAULT_ACCENT))
+    palette = PALETTES.get(brief.palette or _palette_for(brief.business), (DEFAULT_PRIMARY, DEFAULT_ACCENT))
     primary = colours[0] if colours else palette[0]
     accent = colours[1] if len(colours) > 1 else palette[1]
     if accent == primary:

@@ -172,6 +172,10 @@ def _html(root: Path, primary: Path, spec: dict) -> None:
         assert phrase.lower() not in text, phrase
     if spec.get("form"):
         assert any("<form" in page for page in pages.values())
+    if spec.get("primary_hue"):  # a trade's own colours when none were asked for, not the SaaS navy
+        hexa = re.search(r"--primary:\s*#([0-9a-f]{6})", (root / "styles.css").read_text()).group(1)
+        h, _l, _s = colorsys.rgb_to_hls(*(int(hexa[i : i + 2], 16) / 255 for i in (0, 2, 4)))
+        assert any(lo <= h * 360 <= hi for lo, hi in HUES[spec["primary_hue"]]), h * 360
 
 
 def _logo(root: Path, primary: Path, spec: dict) -> None:
