@@ -230,10 +230,16 @@ def by_genre(request: GenerationRequest, brand: Brand, copy: Copy) -> Copy:
     brief = request.brief
     category = str(request.deliverable.category)
     named = brand.name if brand.name != PLACEHOLDER_NAME else None
-    if category == "website" and brief.business and brief.business != "SaaS":
+    local = brief.business and brief.business != "SaaS"
+    if local and category in ("website", "image", "video"):
         for key, value in genre_copy.local_business_site(request, brand).items():
             setattr(copy, key, value)
         copy.tiers = []
+        return copy
+    if category in ("image", "video") and brief.subject:
+        copy.headline = f"{brand.name}: {brief.subject}" if named else brief.subject[:1].upper() + brief.subject[1:]
+        copy.tagline, copy.cta = brief.subject, "Find out more"
+        copy.notes = []
         return copy
     if category not in ("pdf", "document", "presentation"):
         return copy

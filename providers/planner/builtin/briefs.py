@@ -195,7 +195,7 @@ def read_brief(
         elif _SAAS.search(low) and "portfolio" not in genre:
             business = "SaaS"
             genre = f"{genre} for a SaaS product"
-    elif kind == "image":
+    else:
         m = _BUSINESS.search(low)
         business = m.group(1) if m else ""
     raw_segment = _raw_span(raw, segment) if not only_one else raw
