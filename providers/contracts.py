@@ -126,7 +126,8 @@ class DeliverableBrief(Contract):
             out.append(Criterion(id=slug, kind=kind, text=text, target=target, value=value))
 
         if self.genre:
-            article = "an" if self.genre[:1].lower() in "aeiou" else "a"
+            vowel = self.genre[:1].lower() in "aeiou" and not self.genre.lower().startswith(("one", "uni", "eu", "use"))
+            article = "an" if vowel else "a"
             add("genre", f"It is {article} {self.genre}", value=self.genre)
         if self.subject:
             add("subject", f"It is about {self.subject}", value=self.subject)

@@ -20,7 +20,7 @@ GENERIC_TITLES = {
     "document", "pdf document", "word document", "markdown document", "text", "video", "audio", "image",
     "pitch deck", "presentation", "spreadsheet", "website", "web page", "landing page", "web app", "logo",
     "report", "guide", "proposal", "one-pager", "summary", "brochure", "handout", "article", "newsletter",
-    "social post", "dashboard", "invoice", "letter", "memo", "whitepaper", "contract", "portfolio site",
+    "social post", "dashboard", "invoice", "letter", "memo", "whitepaper", "contract", "portfolio site", "résumé",
 }  # fmt: skip
 
 

@@ -253,9 +253,13 @@ def by_genre(request: GenerationRequest, brand: Brand, copy: Copy) -> Copy:
         who = brief.subject or "new starters"
         copy.subheadline = f"Everything {who} need for their first day, first week and first month."
         copy.closing = "Welcome aboard. Questions about this guide go to [your onboarding contact]."
-    elif brief.subject:
+    elif brief.genre in genre_copy.FIXED_FORMS:
+        copy.sections = genre_copy.FIXED_FORMS[brief.genre](request, named)
+        copy.subheadline = f"{brief.genre[:1].upper() + brief.genre[1:]}" + (f" · {named}" if named else "")
+        copy.closing = "Every bracketed part is a placeholder: fill it in before sending."
+    elif brief.subject or brief.genre not in ("", "proposal", "report", "presentation", "document"):
         copy.sections = genre_copy.subject_sections(request, named)
-        copy.subheadline = f"About {brief.subject}."
+        copy.subheadline = f"About {brief.subject}." if brief.subject else f"A {brief.genre} by {brand.name}."
         copy.closing = "Written from Command's built-in templates; the bracketed parts are yours to fill in."
     elif brief.genre == "report" or document_kind(request) == "report":
         copy.sections = report_sections(brand)

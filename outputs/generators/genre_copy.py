@@ -230,3 +230,35 @@ def pitch_sections(request: GenerationRequest, brand_name: str | None) -> list:
         Section("Team", [], ["[Founders and what they have done before]"]),
         Section("The ask", [], ["[How much you are raising and what it pays for]"]),
     ]
+
+
+def invoice_sections(request: GenerationRequest, brand_name: str | None) -> list:
+    """An invoice's parts. Command knows none of the facts, so every one is a marked placeholder."""
+    from outputs.generators.copywriting import Section
+
+    client = request.brief.names[0] if request.brief.names else "[client name]"
+    n = next((v for k, v in request.brief.counts.items() if k in ("items", "lines", "hours")), 3)
+    return [
+        Section("Invoice details", [], ["Invoice number: [INV-0001]", "Issued: [date]", "Due: [date + 30 days]"]),
+        Section("Bill to", [f"{client}", "[Street address, town, postcode]"]),
+        Section("Items", [], [f"[Item {i}] — [quantity] × [unit price] = [amount]" for i in range(1, n + 1)]),
+        Section("Total", ["[Total due, with tax if it applies]"]),
+        Section("Payment", [f"Pay {brand_name or '[your business]'} by bank transfer to [account details]."]),
+    ]
+
+
+def resume_sections(request: GenerationRequest, brand_name: str | None) -> list:
+    from outputs.generators.copywriting import Section
+
+    who = request.brief.names[0] if request.brief.names else "[Your name]"
+    return [
+        Section(who, ["[Role you are looking for] · [town] · [email] · [phone]"]),
+        Section("Profile", ["[Two or three sentences on what you do best and what you want next.]"]),
+        Section("Experience", [], ["[Job title], [employer], [years] — [one result you are proud of]"]),
+        Section("Education", [], ["[Qualification], [school or university], [year]"]),
+        Section("Skills", [], ["[Skill]", "[Skill]", "[Skill]"]),
+    ]
+
+
+# Genres whose shape is fixed and whose every fact belongs to the user.
+FIXED_FORMS = {"invoice": invoice_sections, "résumé": resume_sections}

@@ -35,9 +35,85 @@ ROW_NOUNS = {"departments": "Department", "teams": "Team", "projects": "Project"
 def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     if request.options.get("sheet_spec"):
         return _from_spec(request, dest)
+    if request.brief.genre == "invoice":
+        return _invoice(request, dest)
     if request.brief.genre in {"budget", "forecast", "tracker", "expense tracker"} or request.brief.period:
         return _period_table(request, dest)
     return _pricing(request, dest)
+
+
+def _invoice(request: GenerationRequest, dest: Path) -> GeneratedOutput:
+    """Line items (quantity × unit price = amount, live formulas) and a SUM total. Every item,
+    price, number and address is a bracketed placeholder: an invoice states facts Command lacks."""
+    brief = request.brief
+    brand = brand_from(request)
+    title = request.title
+    dest.mkdir(parents=True, exist_ok=True)
+    n_rows = max(1, min(50, next((n for k, n in brief.counts.items() if k in ("items", "lines", "hours")), 3)))
+    headers = ["Item", "Quantity", "Unit price", "Amount"]
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Invoice"
+    ws["A1"] = title
+    ws["A1"].font = Font(bold=True, size=14, color=brand.dark.lstrip("#").upper())
+    ws["A2"] = "Invoice [INV-0001] · issued [date] · bill to [client name and address] · all figures are placeholders"
+    ws["A2"].font = Font(italic=True, color="6B7280")
+    header_row, first = 4, 5
+    head_fill = PatternFill("solid", fgColor=brand.primary.lstrip("#").upper())
+    for col, text in enumerate(headers, start=1):
+        c = ws.cell(row=header_row, column=col, value=text)
+        c.font = Font(bold=True, color="FFFFFF")
+        c.fill = head_fill
+    formulas: dict[str, str] = {}
+    csv_rows = [headers]
+    for i in range(n_rows):
+        r = first + i
+        qty, price = 1 + i, 100.0
+        ws.cell(row=r, column=1, value=f"[Item {i + 1}]")
+        ws.cell(row=r, column=2, value=qty).font = Font(color="1D4ED8")
+        ws.cell(row=r, column=3, value=price).font = Font(color="1D4ED8")
+        ws[f"C{r}"].number_format = CURRENCY
+        ws[f"D{r}"] = f"=B{r}*C{r}"
+        ws[f"D{r}"].number_format = CURRENCY
+        formulas[f"D{r}"] = f"=B{r}*C{r}"
+        csv_rows.append([f"[Item {i + 1}]", qty, f"{price:.2f}", f"{qty * price:.2f}"])
+    last, total_row = first + n_rows - 1, first + n_rows
+    ws[f"A{total_row}"] = "Total"
+    ws[f"A{total_row}"].font = Font(bold=True)
+    ws[f"D{total_row}"] = f"=SUM(D{first}:D{last})"
+    ws[f"D{total_row}"].font = Font(bold=True)
+    ws[f"D{total_row}"].number_format = CURRENCY
+    formulas[f"D{total_row}"] = f"=SUM(D{first}:D{last})"
+    csv_rows.append(["Total", "", "", f"{sum(float(r[3]) for r in csv_rows[1:]):.2f}"])
+    ws.column_dimensions["A"].width = 40
+    for col in "BCD":
+        ws.column_dimensions[col].width = 14
+    stem = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "invoice"
+    xlsx, csv_path = dest / f"{stem}.xlsx", dest / f"{stem}.csv"
+    wb.save(xlsx)
+    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(csv_rows)
+    return GeneratedOutput(
+        category="spreadsheet",
+        deliverable_id=request.deliverable.id,
+        title=title,
+        root=str(dest),
+        primary=xlsx.name,
+        files=describe_files(dest, [xlsx, csv_path]),
+        metadata={
+            "notes": ["Items, prices, the invoice number and the client are placeholders: fill them in."],
+            "sheets": ["Invoice"],
+            "rows": n_rows,
+            "formulas": len(formulas),
+        },
+        expectations={
+            "sheets": {"Invoice": {"header_row": header_row, "headers": headers}},
+            "formulas": {"Invoice": formulas},
+            "csv": {"file": csv_path.name, "headers": headers, "rows": n_rows + 1},
+        },
+        content_source=request.content_source,
+        source_prompt=request.source_prompt,
+    )
 
 
 def _period_table(request: GenerationRequest, dest: Path) -> GeneratedOutput:

@@ -36,6 +36,14 @@ _NOUNS: list[tuple[str, OutputCategory, str, str]] = [
         "Spreadsheet",
         "sheet",
     ),
+    # An invoice is a document unless the words around it make it a sheet ("an Excel invoice").
+    (
+        r"(?:(?<=excel )|(?<=xlsx )|(?<=spreadsheet ))invoices?|invoices?(?=\s+(?:spreadsheets?|sheets?|workbooks?|"
+        r"in excel|as (?:an? )?(?:excel|xlsx|spreadsheet)))",
+        C.SPREADSHEET,
+        "Invoice",
+        "sheet",
+    ),
     (r"logos?", C.IMAGE, "Logo", "image"),
     (r"(?:instagram|social(?: media)?|linkedin|facebook) posts?", C.IMAGE, "Social post", "image"),
     (
