@@ -154,7 +154,9 @@ class DeliverableBrief(Contract):
         if self.slides:
             add("slides", f"{self.slides} slides", value=str(self.slides))
         for section in self.sections:
-            add("section", f"Has a {section}", target=section, value=section)
+            plural = section.endswith("s") or section in ("pricing", "signup")
+            article = "" if plural else "an " if section[:1] in "aeiou" else "a "
+            add("section", f"Includes {article}{section}", target=section, value=section)
         if self.audience:
             add("audience", f"Written for {self.audience}", value=self.audience)
         return out

@@ -48,6 +48,8 @@ class Copy:
     hero_alt: str = ""
     contact_lede: str = ""
     booking: bool = False
+    # Parts the request named that the template has no block for: (heading, placeholder text).
+    extra_sections: list[tuple[str, str]] = field(default_factory=list)
 
 
 ILLUSTRATIVE = (
@@ -231,6 +233,8 @@ def by_genre(request: GenerationRequest, brand: Brand, copy: Copy) -> Copy:
     category = str(request.deliverable.category)
     named = brand.name if brand.name != PLACEHOLDER_NAME else None
     local = brief.business and brief.business != "SaaS"
+    if category == "website":
+        copy.extra_sections = genre_copy.requested_sections(request)
     if local and category in ("website", "image", "video"):
         for key, value in genre_copy.local_business_site(request, brand).items():
             setattr(copy, key, value)

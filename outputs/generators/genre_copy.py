@@ -262,3 +262,27 @@ def resume_sections(request: GenerationRequest, brand_name: str | None) -> list:
 
 # Genres whose shape is fixed and whose every fact belongs to the user.
 FIXED_FORMS = {"invoice": invoice_sections, "résumé": resume_sections}
+
+
+SECTION_PLACEHOLDERS = {
+    "menu": "[Your menu: dishes or products, with prices]",
+    "prices": "[Your prices: each service or product and what it costs]",
+    "price list": "[Your prices: each service or product and what it costs]",
+    "pricing": "[Your plans and what each costs]",
+    "pricing table": "[Your plans and what each costs]",
+    "opening hours": "[Mon–Fri 8:00–17:00 · Sat 9:00–16:00 · Sun closed]",
+    "gallery": "[Photos of your work go here]",
+    "testimonials": "“[A short review from a real customer goes here.]”",
+    "faq": "[Common questions and their answers]",
+    "map": "[A map or directions to find you]",
+    "team section": "[The people behind the business]",
+}
+
+
+def requested_sections(request: GenerationRequest) -> list[tuple[str, str]]:
+    """A block for each part the brief names that is not a form (forms are the contact page's)."""
+    return [
+        (s[:1].upper() + s[1:], SECTION_PLACEHOLDERS.get(s, f"[Your {s} goes here]"))
+        for s in request.brief.sections
+        if "form" not in s and "signup" not in s
+    ]

@@ -113,6 +113,11 @@ def index_html(brand: Brand, copy: Copy) -> str:
     )
     proof = f'<section class="proof" aria-label="Results"><div class="container">{metrics}</div></section>\n'
     proof = proof if copy.metrics else ""
+    extras = "".join(
+        f'<section class="block" id="{e(h.lower().replace(" ", "-"))}"><div class="container">'
+        f'<div class="section-head"><h2>{e(h)}</h2><p class="lede">{e(t)}</p></div></div></section>\n'
+        for h, t in copy.extra_sections
+    )
     body = f"""{_header(brand, copy, "index.html")}
 <main id="main">
 <section class="hero"><div class="container">
@@ -138,7 +143,7 @@ def index_html(brand: Brand, copy: Copy) -> str:
     }</p></div>
   <div class="grid steps">{steps}</div>
 </div></section>
-<section class="block" id="customers"><div class="container">
+{extras}<section class="block" id="customers"><div class="container">
   <blockquote>{e(copy.quote)}<footer>— {e(copy.quote_by)}</footer></blockquote>
 </div></section>
 <section class="block"><div class="container">

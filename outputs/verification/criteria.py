@@ -212,12 +212,12 @@ def _genre(c: Criterion, brief, category, root, expectations, read):
     if category in ("image", "video", "audio"):
         return f"not checked: what {_a(category)} shows or sounds like is not judged mechanically offline."
     label = c.value.split(" for a ")[0]
-    if label in GENERIC_GENRES.get(category, ()):
+    if category == "website" and brief.business and brief.business != "SaaS":
+        label = brief.business  # a local business's site says what the business is
+    elif label in GENERIC_GENRES.get(category, ()):
         return lambda: _kind_of_file(category, root, expectations, label)
-    if category == "website":
-        label = brief.business if brief.business and brief.business != "SaaS" else ""
-        if not label:
-            return "not checked: a site's genre is not read mechanically offline."
+    elif category == "website":
+        return "not checked: a site's genre is not read mechanically offline."
 
     def check():
         facts = read()

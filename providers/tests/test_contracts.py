@@ -21,7 +21,7 @@ def test_a_brief_lists_every_criterion_it_implies():
         "A totals row whose formulas compute",
         "A warm palette",
         "Lasts 10 s (±10 %)",
-        "Has a booking form",
+        "Includes a booking form",
         "Written for new nurses",
     ]
     assert len({c.id for c in brief.criteria()}) == len(brief.criteria())

@@ -82,7 +82,8 @@ BUSINESSES = (
     "gym", "yoga studio", "dentist", "dental practice", "clinic", "vet", "plumber", "electrician", "builder",
     "garage", "bike shop", "freight company", "removals company", "cleaning company", "law firm", "accountant",
     "photographer", "wedding photographer", "nursery", "hotel", "b&b", "guest house", "deli", "butcher",
-    "farm shop", "tattoo studio", "pet groomer", "dog groomer", "tea room", "ice cream shop", "food truck",
+    "farm shop", "tattoo studio", "pet groomer", "dog groomer", "dog grooming", "grooming salon", "tea room",
+    "ice cream shop", "food truck",
 )  # fmt: skip
 _BUSINESS = re.compile(
     r"\b((?:(?:family|local|small|independent|artisan|little|neighbourhood|neighborhood|vegan|italian|"
@@ -101,7 +102,7 @@ _PALETTE = re.compile(
 )
 _SECTIONS = (
     "booking form", "contact form", "order form", "signup form", "newsletter signup", "menu", "price list",
-    "pricing table", "pricing", "testimonials", "faq", "gallery", "opening hours", "map", "team section",
+    "pricing table", "pricing", "prices", "testimonials", "faq", "gallery", "opening hours", "map", "team section",
     "timeline", "table of contents", "checklist", "glossary", "agenda", "executive summary", "case studies",
 )  # fmt: skip
 _SECTION = re.compile(
@@ -109,10 +110,15 @@ _SECTION = re.compile(
     + "|".join(re.escape(s) for s in sorted(_SECTIONS, key=len, reverse=True))
     + r")\b"
 )
+_WITH_TAIL = re.compile(r"\b(?:with|including|include|includes|plus|add|has)\b(.*)$")
+_SECTION_WORDS = re.compile(r"\b(" + "|".join(re.escape(s) for s in sorted(_SECTIONS, key=len, reverse=True)) + r")\b")
 _LOCATION = re.compile(r"\b(?:in|based in|located in|from)\s+([A-Z][a-zA-Z-]+(?:\s+[A-Z][a-zA-Z-]+)?)")
 # "about" says what a thing is about more surely than "for" (which often names a client).
-_SUBJECT_STRONG = re.compile(r"\b(?:about|covering|explaining|describing|introducing|on)\s+(.+)$")
-_SUBJECT = re.compile(r"\b(?:for)\s+(.+)$")
+_SUBJECT_STRONG = re.compile(r"\b(?:about|covering|explaining|describing|introducing)\s+(.+)$")
+_SUBJECT = re.compile(r"\b(?:for|on)\s+(.+)$")
+_WHEN = re.compile(
+    r"\s+(?:on|this|next|by|at)\s+(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|the \d+\w*|\d[\d:.]*\w*|noon)\b.*$"
+)
 _SUBJECT_STOP = re.compile(
     r"\s*(?:\b(?:as|in|into|with|using|please|pls|asap|thanks|thank you|by|that|which|so|and|plus)\b|[,.;!?(+&—]).*$"
 )
@@ -226,6 +232,7 @@ def read_brief(
     period = next((name for pattern, name in _PERIODS if re.search(pattern, low)), "")
     totals = bool(_TOTALS.search(low)) and kind in {"sheet", "doc"}
     visual = deliverable.category in (C.IMAGE, C.WEBSITE, C.PRESENTATION, C.VIDEO)
+    low = re.sub(r"\bbright(?=[- ](?:colou?rs?|tones?|palette))", "vibrant", low)
     palette_m = _PALETTE.search(low) or (re.search(r"\b(warm|cool|pastel|earthy)\b", low) if visual else None)
     theme = (
         (deliverable.details.get("theme") or (detection.themes[0] if len(detection.themes) == 1 else ""))
@@ -243,6 +250,9 @@ def read_brief(
     if deliverable.category == C.PDF and genre == "one-pager" and pages is None:
         pages = 1
     sections = list(dict.fromkeys(m.group(1) for m in _SECTION.finditer(low)))
+    tail = _WITH_TAIL.search(low)
+    if tail:  # "with prices and a booking form": every part named after the "with"
+        sections += [w for w in _SECTION_WORDS.findall(tail.group(1)) if w not in sections]
     return DeliverableBrief(
         genre=genre[:60],
         subject=subject[:200],
@@ -277,9 +287,10 @@ def _subject(low: str, genre: str) -> str:
     m = _SUBJECT_STRONG.search(low) or _SUBJECT.search(low)
     if not m:
         return ""
-    phrase = _SUBJECT_STOP.sub("", m.group(1)).strip(" '\"“”‘’")
+    phrase = _WHEN.sub("", _SUBJECT_STOP.sub("", m.group(1))).strip(" '\"“”‘’")
+    phrase = re.sub(r"^(?:(?:for|about|on)\s+)+", "", phrase)  # "for 'Acme' for a new website"
     phrase = _FILLER.sub("", phrase).strip()
-    phrase = re.sub(r"['\"“”‘’]", "", phrase).strip()
+    phrase = re.sub(r"[\"“”‘]|(?<![a-z])'|'(?![a-z])", "", phrase).strip()  # quotes, not "Sam's"
     if not phrase or phrase in _EMPTY_SUBJECTS or len(phrase) < 3:
         return ""
     return phrase

@@ -144,6 +144,8 @@ _CLAUSE_SPLIT = re.compile(
 )
 _THEME = re.compile(r"\b(dark|light)(?:[- ](?:theme|mode|background|colou?r scheme))\b")
 _LENGTH = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2})[- ](page|slide|minute|second)s?\b")
+# "…, pdf pls": a format on its own with nothing but politeness around it.
+_FILLER_ONLY = re.compile(r"^\s*(?:(?:as|in|a|an|the|pls|plz|please|thanks|thx|asap|too|format|file|version|ok)\s*)*$")
 _ONLY_LENGTH = re.compile(
     r"^\s*(?:one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2})[- ]"
     r"(?:page|slide|minute|second)s?\s*(?:long)?\s*$"
@@ -243,7 +245,10 @@ def detect(text: str) -> Detection:
                 # "a report as a pdf" split oddly, or "a proposal in pdf and docx": the format belongs
                 # to the deliverable just before (and two formats for it become a question).
                 last = deliverables[-1]
-                if value in COMPATIBLE.get(last.kind, set()) and (_ATTACH_BACK.search(clause[:start]) or last.formats):
+                alone = _FILLER_ONLY.match(clause[:start] + " " + clause[end:])
+                if value in COMPATIBLE.get(last.kind, set()) and (
+                    _ATTACH_BACK.search(clause[:start]) or last.formats or alone
+                ):
                     targets = [last]
             if targets:
                 for target in targets:
