@@ -253,7 +253,9 @@ def asset_deliver(
 
 
 def output_scratch_release(*, root: Path) -> bool:
-    """Delete one generation's scratch folder (and its task folder once empty).
+    """Delete one generation's scratch folder, the folders of its earlier attempts and inputs
+    (named ``<deliverable>-<run>-…`` beside it by ``output_scratch_dir``), and the task's folder
+    once empty.
 
     Refuses (returns False) anything that is not a folder inside COMMAND_DATA_DIR/outputs-scratch,
     so it can never delete a workspace or a caller's own folder.
@@ -262,6 +264,10 @@ def output_scratch_release(*, root: Path) -> bool:
     target = Path(root).resolve()
     if target == base or not target.is_relative_to(base) or not target.is_dir():
         return False
+    prefix = target.name.rsplit("-", 1)[0] + "-"
+    for sibling in target.parent.iterdir():
+        if sibling != target and sibling.is_dir() and sibling.name.startswith(prefix) and target.parent != base:
+            shutil.rmtree(sibling, ignore_errors=True)
     shutil.rmtree(target, ignore_errors=True)
     parent = target.parent
     if parent != base and parent.is_relative_to(base):
@@ -361,3 +367,25 @@ def output_source_images(*, owner, task, dest_dir: Path) -> list[Path]:
     """Local copies of the primary images of the task's latest image assets (for a slideshow)."""
     images = OutputAsset.objects.filter(owner=owner, task=task, category="image", is_latest=True).order_by("created_at")
     return [asset_materialise(asset=a, dest_dir=Path(dest_dir) / str(a.id)) for a in images]
+
+
+def output_scratch_sweep(*, older_than_seconds: float) -> list[Path]:
+    """Delete scratch folders of generations nobody delivered (failed or abandoned runs) once
+    nothing in them changed for ``older_than_seconds``; returns what was deleted.
+
+    Keep the age well above the job timeout (COMMAND_Q_TIMEOUT): a folder that recent may belong
+    to a generation still running.
+    """
+    import time
+
+    base = Path(settings.COMMAND_DATA_DIR) / "outputs-scratch"
+    if not base.is_dir():
+        return []
+    cutoff = time.time() - older_than_seconds
+    deleted = []
+    for task_dir in sorted(p for p in base.iterdir() if p.is_dir()):
+        newest = max((f.stat().st_mtime for f in task_dir.rglob("*")), default=task_dir.stat().st_mtime)
+        if newest < cutoff:
+            shutil.rmtree(task_dir, ignore_errors=True)
+            deleted.append(task_dir)
+    return deleted
