@@ -83,6 +83,8 @@ def test_a_logo_shows_what_was_not_checked_and_is_not_called_verified(owner, own
     page = owner_client.get(reverse("outputs:library")).content.decode()
     assert "Not checked" in page and "not checked</span>" in page
     assert ">Verified<" not in page
+    detail = owner_client.get(asset.get_absolute_url()).content.decode()
+    assert ">Verified<" not in detail and "Checks passed" in detail and "Not checked:" in detail
 
 
 def test_the_understanding_card_shows_the_brief_and_a_vague_request_asks(owner, owner_client):
