@@ -218,3 +218,10 @@ def generation_fields(spec) -> dict:
     copy["steps"] = [[s.title, s.text] for s in spec.steps]
     copy["metrics"], copy["quote"] = [], ""
     return {"copy": copy, "options": {}, "title": ""}
+
+
+def content_spec_schema(kind: str) -> dict:
+    """The JSON schema a model is asked to fill for one kind of spec (document, sheet, slides,
+    logo, site), e.g. as a tool's input schema."""
+    models = {"document": DocumentSpec, "sheet": SheetSpec, "slides": SlidesSpec, "logo": LogoSpec, "site": SiteSpec}
+    return models[kind].model_json_schema()
