@@ -80,12 +80,14 @@ class GenerationRequest:
             label = f"{brief.period} {label}"
         label = label[:1].upper() + label[1:]
         name = brief.names[0] if brief.names else (self.entities.brand or "")
+        joiner = " about "
+        if brief.genre in {"onboarding guide", "guide", "budget", "pricing", "forecast", "tracker"}:
+            joiner = " for "
+        own_subject = brief.subject and brief.subject != brief.business  # "family bakery" is the name's trade
         if name:
-            return f"{name} {label[:1].lower() + label[1:]}"[:200]
+            named = f"{name} {label[:1].lower() + label[1:]}"
+            return (f"{named}{joiner}{brief.subject}" if own_subject else named)[:200]
         if brief.subject:
-            joiner = " about "
-            if brief.genre in {"onboarding guide", "guide", "budget", "pricing", "forecast", "tracker"}:
-                joiner = " for "
             if brief.business and brief.subject == brief.business:
                 joiner = " for a "
             return f"{label}{joiner}{brief.subject}"[:200]

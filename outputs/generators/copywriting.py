@@ -240,6 +240,15 @@ def by_genre(request: GenerationRequest, brand: Brand, copy: Copy) -> Copy:
             setattr(copy, key, value)
         copy.tiers = []
         return copy
+    saas = brief.business == "SaaS" or bool(request.entities.industry)
+    if category == "website" and (brief.subject or "portfolio" in brief.genre) and not saas:
+        for key, value in genre_copy.subject_site(request, brand, named).items():
+            setattr(copy, key, value)
+        copy.tiers = []
+        return copy
+    if category == "website" and brief.subject:  # a product site about something: say it up front
+        copy.headline = f"{brand.name}: {brief.subject}"
+        copy.tagline = brief.subject[:1].upper() + brief.subject[1:]
     if category in ("image", "video") and brief.subject:
         copy.headline = f"{brand.name}: {brief.subject}" if named else brief.subject[:1].upper() + brief.subject[1:]
         copy.tagline, copy.cta = brief.subject, "Find out more"

@@ -286,3 +286,41 @@ def requested_sections(request: GenerationRequest) -> list[tuple[str, str]]:
         for s in request.brief.sections
         if "form" not in s and "signup" not in s
     ]
+
+
+def subject_site(request: GenerationRequest, brand: Brand, named: str | None) -> dict:
+    """Fields of a Copy for a site about a subject that is neither a shop nor a software product:
+    an event, a cause, a portfolio. The structure is written; the facts are marked placeholders."""
+    brief = request.brief
+    about = brief.subject or (brief.names[0] if brief.names else "[your subject]")
+    portfolio = "portfolio" in brief.genre or "portfolio" in about.lower()
+    headline = f"{named}: {about}" if named else about[:1].upper() + about[1:]
+    if portfolio:
+        features = [(f"[Project {i}]", "[What it was, who it was for, and a picture]") for i in (1, 2, 3)]
+        steps = [("About me", "[Who you are and what you do]"), ("Get in touch", "[email] · [phone]")]
+    else:
+        features = [
+            ("What it is", f"[A sentence or two on {about}]"),
+            ("When and where", "[Date, time and place]"),
+            ("Who it is for", "[Who should come or take part]"),
+        ]
+        steps = [("Take part", "[How to sign up or join in]"), ("Get in touch", "[email] · [phone]")]
+    return {
+        "headline": headline,
+        "tagline": about[:1].upper() + about[1:],
+        "subheadline": f"Everything about {about} in one place.",
+        "features": features,
+        "features_heading": "Selected work" if portfolio else f"About {about}",
+        "features_lede": "",
+        "steps": steps,
+        "steps_heading": "About" if portfolio else "Get involved",
+        "steps_lede": "",
+        "metrics": [],
+        "quote": "",
+        "quote_by": "",
+        "cta": "Get in touch",
+        "closing": f"Questions about {about}? Get in touch.",
+        "hero_alt": f"An illustration for {about}",
+        "contact_lede": "Send a message and we'll reply as soon as we can.",
+        "notes": [PLACEHOLDER_NOTE],
+    }

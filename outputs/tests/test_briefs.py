@@ -155,7 +155,8 @@ def _pdf(root: Path, primary: Path, spec: dict) -> None:
 
 def _pptx(root: Path, primary: Path, spec: dict) -> None:
     prs = Presentation(str(primary))
-    assert len(prs.slides) == spec["slides"]
+    if "slides" in spec:
+        assert len(prs.slides) == spec["slides"]
     text = _norm(" ".join(s.text_frame.text for slide in prs.slides for s in slide.shapes if s.has_text_frame))
     for phrase in spec.get("contains", []):
         assert phrase.lower() in text

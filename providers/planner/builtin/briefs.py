@@ -83,7 +83,7 @@ BUSINESSES = (
     "garage", "bike shop", "freight company", "removals company", "cleaning company", "law firm", "accountant",
     "photographer", "wedding photographer", "nursery", "hotel", "b&b", "guest house", "deli", "butcher",
     "farm shop", "tattoo studio", "pet groomer", "dog groomer", "dog grooming", "grooming salon", "tea room",
-    "ice cream shop", "food truck",
+    "ice cream shop", "food truck", "garden centre", "garden center", "hairdresser",
 )  # fmt: skip
 _BUSINESS = re.compile(
     r"\b((?:(?:family|local|small|independent|artisan|little|neighbourhood|neighborhood|vegan|italian|"
@@ -112,6 +112,12 @@ _SECTION = re.compile(
 )
 _WITH_TAIL = re.compile(r"\b(?:with|including|include|includes|plus|add|has)\b(.*)$")
 _SECTION_WORDS = re.compile(r"\b(" + "|".join(re.escape(s) for s in sorted(_SECTIONS, key=len, reverse=True)) + r")\b")
+_NOT_PLACES = {
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+    "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "spring", "summer",
+    "autumn", "winter", "english", "french", "german", "spanish", "word", "excel", "powerpoint", "pdf", "markdown",
+    "q1", "q2", "q3", "q4", "the", "a", "an", "my", "our",
+}  # fmt: skip
 _LOCATION = re.compile(r"\b(?:in|based in|located in|from)\s+([A-Z][a-zA-Z-]+(?:\s+[A-Z][a-zA-Z-]+)?)")
 # "about" says what a thing is about more surely than "for" (which often names a client).
 _SUBJECT_STRONG = re.compile(r"\b(?:about|covering|explaining|describing|introducing)\s+(.+)$")
@@ -206,6 +212,8 @@ def read_brief(
         business = m.group(1) if m else ""
     raw_segment = _raw_span(raw, segment) if not only_one else raw
     m = _LOCATION.search(raw_segment)
+    if m and m.group(1).split()[0].lower() in _NOT_PLACES:
+        m = None
     if m and m.group(1) not in entities.names and not any(m.group(1) in n for n in entities.names):
         location = m.group(1)
 
@@ -290,6 +298,7 @@ def _subject(low: str, genre: str) -> str:
     phrase = _WHEN.sub("", _SUBJECT_STOP.sub("", m.group(1))).strip(" '\"“”‘’")
     phrase = re.sub(r"^(?:(?:for|about|on)\s+)+", "", phrase)  # "for 'Acme' for a new website"
     phrase = _FILLER.sub("", phrase).strip()
+    phrase = re.sub(r"(?:\s+(?:for|about|on|of|with|to|and|by|from|at))+$", "", phrase)  # "onboarding for [name]"
     phrase = re.sub(r"[\"“”‘]|(?<![a-z])'|'(?![a-z])", "", phrase).strip()  # quotes, not "Sam's"
     if not phrase or phrase in _EMPTY_SUBJECTS or len(phrase) < 3:
         return ""
