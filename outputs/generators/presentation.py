@@ -87,9 +87,15 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     # A requested slide count (e.g. “ten-slide deck”) includes the title and closing slides.
     wanted = option_int(request, "slides", min(len(content), 8) + 2, lo=3, hi=40)
     notes = list(copy.notes)
-    if wanted - 2 > len(content):
+    if wanted - 2 > len(content) and not exact:
+        # Asked for more slides than the template writes: the rest are marked placeholders to fill.
+        about = request.brief.subject or brand.name
+        first_extra = len(content) + 2
+        content += [
+            (f"[Slide {n}]", [f"[What slide {n} should say about {about}]"]) for n in range(first_extra, wanted)
+        ]
         notes.append(
-            f"{wanted} slides were asked for; the content filled {len(content) + 2}, so the deck has that many."
+            f"{wanted} slides were asked for; slides {first_extra}–{wanted - 1} are placeholders for you to write."
         )
     content = content[: wanted - 2]
     for heading, bullets in content:

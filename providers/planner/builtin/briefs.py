@@ -227,7 +227,8 @@ def read_brief(
     if re.match(rf"^{_NUMBER}\s", subject) or subject.lower() in ("saas", "", "about"):
         subject = ""  # "for 6 teams" is a count, not a subject
     subject = _raw_case(raw, subject)
-    if business and business != "SaaS" and (not subject or business in subject or subject in business):
+    core = re.sub(r"\s*\b(?:biz|business|shop|company|store|firm|place)\b", "", subject.lower()).strip()
+    if business and business != "SaaS" and (not subject or subject in business or core == business):
         subject = business
     names = [n for n in entities.names if n.lower() in low] or (list(entities.names[:1]) if only_one else [])
 
@@ -298,7 +299,8 @@ def _subject(low: str, genre: str) -> str:
     phrase = _WHEN.sub("", _SUBJECT_STOP.sub("", m.group(1))).strip(" '\"“”‘’")
     phrase = re.sub(r"^(?:(?:for|about|on)\s+)+", "", phrase)  # "for 'Acme' for a new website"
     phrase = _FILLER.sub("", phrase).strip()
-    phrase = re.sub(r"(?:\s+(?:for|about|on|of|with|to|and|by|from|at))+$", "", phrase)  # "onboarding for [name]"
+    # "onboarding for [name]", "a coffee shop called [name]": the connector stays behind the name
+    phrase = re.sub(r"(?:\s+(?:for|about|on|of|with|to|and|by|from|at|called|named))+$", "", phrase)
     phrase = re.sub(r"[\"“”‘]|(?<![a-z])'|'(?![a-z])", "", phrase).strip()  # quotes, not "Sam's"
     if not phrase or phrase in _EMPTY_SUBJECTS or len(phrase) < 3:
         return ""
