@@ -81,7 +81,9 @@ def draw_mark(draw: ImageDraw.ImageDraw, brand: Brand, box: tuple[int, int, int]
     """The logo mark at (x, y, size), drawn with Pillow so PNG and SVG match."""
     x, y, s = box
     if brand.mark == "monogram":
-        draw.ellipse([x, y, x + s, y + s], fill=brand.primary if not on_dark else "#ffffff")
+        ring = max(2, int(s * 0.09))  # the accent colour rings the roundel
+        draw.ellipse([x, y, x + s, y + s], fill=brand.accent if not on_dark else "#ffffff")
+        draw.ellipse([x + ring, y + ring, x + s - ring, y + s - ring], fill=brand.primary if not on_dark else "#ffffff")
         draw.text(
             (x + s / 2, y + s / 2),
             brand.initials,
@@ -170,7 +172,7 @@ def render_social_card(
         d.text((m, y), ln, font=font(size, bold=True), fill="#ffffff")
         y += int(size * 1.25)
     d.text((m, height - m - size // 2), tagline, font=font(int(size * 0.55)), fill=brand.light)
-    d.rectangle([0, height - max(4, height // 90), width, height], fill=brand.accent)
+    d.rectangle([0, height - max(4, height // 12), width, height], fill=brand.accent)
     img.save(path, "PNG", optimize=True)
     return img.size
 

@@ -195,6 +195,22 @@ def _logo(root: Path, primary: Path, spec: dict) -> None:
     assert hues and len(inside) / len(hues) > 0.6, (len(inside), len(hues))
 
 
+def _picture(root: Path, primary: Path, spec: dict) -> None:
+    """Each colour asked for is a real share (≥ 5 %) of the delivered picture's coloured pixels."""
+    assert primary.name == spec["file"]
+    with Image.open(primary) as im:
+        data = im.convert("RGBA").tobytes()
+    hues = []
+    for i in range(0, len(data), 4):
+        r, g, b, a = data[i : i + 4]
+        h, light, sat = colorsys.rgb_to_hls(r / 255, g / 255, b / 255)
+        if a > 128 and sat > 0.3 and 0.1 < light < 0.9:
+            hues.append(h * 360)
+    for name, degrees in spec["hues_present"].items():
+        near = [h for h in hues if min(abs(h - degrees), 360 - abs(h - degrees)) <= 25]
+        assert len(near) / len(hues) >= 0.05, (name, len(near), len(hues))
+
+
 def _media(root: Path, primary: Path, spec: dict) -> None:
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     out = subprocess.run(  # noqa: S603
@@ -207,7 +223,16 @@ def _media(root: Path, primary: Path, spec: dict) -> None:
     assert abs(seconds - spec["seconds"]) <= spec["seconds"] * 0.1, seconds
 
 
-CHECKS = {"xlsx": _xlsx, "docx": _docx, "pdf": _pdf, "pptx": _pptx, "html": _html, "logo": _logo, "media": _media}
+CHECKS = {
+    "xlsx": _xlsx,
+    "docx": _docx,
+    "pdf": _pdf,
+    "pptx": _pptx,
+    "html": _html,
+    "logo": _logo,
+    "picture": _picture,
+    "media": _media,
+}
 
 
 def test_a_brief_the_file_does_not_meet_fails_by_name(tmp_path):

@@ -272,8 +272,12 @@ def _location(c: Criterion, brief, category, root, expectations, read):
 
 
 def _count(c: Criterion, brief, category, root, expectations, read):
+    from outputs.generators.spreadsheet import ROW_NOUNS
+
     if category != "spreadsheet":
         return f"not checked: Command counts {c.target} only in spreadsheets."
+    if c.target not in (*ROW_NOUNS, "tiers", "plans", "hours"):
+        return f"not checked: {c.value} {c.target} is not a number of rows Command can count."
 
     def check():
         table = recalc.table(_xlsx(root, expectations))
@@ -317,7 +321,19 @@ def _colour(c: Criterion, brief, category, root, expectations, read):
     want = parse_colour(c.value)
     if want is None:
         return f"not checked: “{c.value}” is not a colour Command knows."
-    target = _hue(hex_to_rgb(want))
+    rgb = hex_to_rgb(want)
+    if colorsys.rgb_to_hls(*(v / 255 for v in rgb))[2] < 0.2:
+        return f"not checked: {c.value} has no hue to measure."
+    target = _hue(rgb)
+    if category == "image" and len(brief.colours) > 1:
+
+        def present():  # several colours asked for: each must be a real share of the picture
+            share = hue_share(_image(root, expectations), target)
+            if share < 0.05:
+                raise ValueError(f"{c.value} ({target:.0f}°) is {share:.0%} of the coloured pixels")
+            return f"{c.value} is {share:.0%} of the coloured pixels"
+
+        return present
     if category == "image":
 
         def check():
@@ -469,9 +485,12 @@ def _xlsx(root: Path, expectations: dict) -> Path:
 
 
 def _image(root: Path, expectations: dict) -> Path:
-    if (root / "logo.png").is_file():
-        return root / "logo.png"
-    return root / expectations.get("primary", "")
+    """The picture the user gets first: the primary PNG (the logo for a logo, the card for a
+    banner), else the logo's PNG when the primary is vector."""
+    primary = expectations.get("primary", "")
+    if primary.endswith(".png") and (root / primary).is_file():
+        return root / primary
+    return root / "logo.png"
 
 
 def _hue(rgb) -> float:
@@ -486,6 +505,22 @@ def _hue_distance(a: float, b: float) -> float:
 
 def dominant_hue(path: Path) -> float | None:
     """The most common hue (10° bins) among the image's opaque, coloured pixels; None if grey."""
+    bins = _hue_bins(path)
+    if not any(bins):
+        return None
+    top = max(range(36), key=lambda i: bins[i])
+    return top * 10 + 5
+
+
+def hue_share(path: Path, target: float, *, within: float = 25) -> float:
+    """The share of the image's coloured pixels whose hue is within ``within``° of ``target``."""
+    bins = _hue_bins(path)
+    total = sum(bins)
+    near = sum(n for i, n in enumerate(bins) if _hue_distance(i * 10 + 5, target) <= within)
+    return near / total if total else 0.0
+
+
+def _hue_bins(path: Path) -> list[int]:
     from PIL import Image
 
     with Image.open(path) as im:
@@ -501,10 +536,7 @@ def dominant_hue(path: Path) -> float | None:
             if sat < 0.25 or light < 0.08 or light > 0.92:
                 continue
             bins[int(h * 36) % 36] += 1
-    if not any(bins):
-        return None
-    top = max(range(36), key=lambda i: bins[i])
-    return top * 10 + 5
+    return bins
 
 
 def _css_has(root: Path, hex_value: str) -> str:
