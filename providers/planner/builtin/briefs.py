@@ -159,21 +159,25 @@ def deliverable_segments(text: str, deliverables: list[Deliverable]) -> dict[str
 
     "Quarterly budget as excel please, 4 departments, with totals" is one deliverable whose part
     is the whole request; in "a landing page + a 3-tier pricing sheet" the tiers belong to the sheet.
+    Deliverables named in one clause ("a landing page with a logo") share that clause.
     """
     lowered = text.lower()
-    starts: list[tuple[int, str]] = []
-    cursor = 0
+    starts: list[int] = []
+    cursor, previous = 0, None
     for d in deliverables:
-        at = lowered.find(d.description, cursor) if d.description else -1
-        if at < 0:
-            at = cursor
-        starts.append((at, d.id))
-        cursor = at + max(1, len(d.description))
+        if previous is not None and d.description == previous:
+            at = starts[-1]
+        else:
+            at = lowered.find(d.description, cursor) if d.description else -1
+            at = cursor if at < 0 else at
+        starts.append(at)
+        cursor, previous = at + 1, d.description
     segments = {}
-    for n, (at, did) in enumerate(starts):
-        end = starts[n + 1][0] if n + 1 < len(starts) else len(lowered)
-        begin = 0 if n == 0 else at
-        segments[did] = text[begin:end] if end > begin else text[begin:]
+    for n, d in enumerate(deliverables):
+        at = 0 if n == 0 else starts[n]
+        later = [s for s in starts[n + 1 :] if s > starts[n]]
+        end = later[0] if later else len(lowered)
+        segments[d.id] = text[at:end]
     return segments
 
 
@@ -186,8 +190,15 @@ def read_brief(
     detection: Detection,
     only_one: bool,
     subject_answer: str = "",
+    whole: str = "",
 ) -> DeliverableBrief:
-    """The brief of one deliverable from its part of the (spelling-corrected) request."""
+    """The brief of one deliverable from its part of the (spelling-corrected) request.
+
+    What the request says about the whole job — the name, the kind of business, the place, the
+    palette — also applies to a deliverable whose own part does not say it ("website + logo for my
+    bakery 'Crumb & Co'"); counts, periods, sections and subjects stay with their own part.
+    """
+    whole_low = (whole or segment).lower()
     kind = _KIND.get(deliverable.category, "")
     low = segment.lower()
     genre = ""
@@ -200,7 +211,7 @@ def read_brief(
         genre = title if title not in {"image", "text"} else ""
     business = location = ""
     if kind == "site":
-        m = _BUSINESS.search(low)
+        m = _BUSINESS.search(low) or (None if _SAAS.search(low) else _BUSINESS.search(whole_low))
         if m:
             business = m.group(1)
             genre = f"{genre} for a local business" if genre else "website for a local business"
@@ -208,10 +219,10 @@ def read_brief(
             business = "SaaS"
             genre = f"{genre} for a SaaS product"
     else:
-        m = _BUSINESS.search(low)
-        business = m.group(1) if m else ""
+        m = _BUSINESS.search(low) or _BUSINESS.search(whole_low)
+        business = m.group(1) if m else ("SaaS" if _SAAS.search(whole_low) else "")
     raw_segment = _raw_span(raw, segment) if not only_one else raw
-    m = _LOCATION.search(raw_segment)
+    m = _LOCATION.search(raw_segment) or _LOCATION.search(raw)
     if m and m.group(1).split()[0].lower() in _NOT_PLACES:
         m = None
     if m and m.group(1) not in entities.names and not any(m.group(1) in n for n in entities.names):
@@ -230,7 +241,7 @@ def read_brief(
     core = re.sub(r"\s*\b(?:biz|business|shop|company|store|firm|place)\b", "", subject.lower()).strip()
     if business and business != "SaaS" and (not subject or subject in business or core == business):
         subject = business
-    names = [n for n in entities.names if n.lower() in low] or (list(entities.names[:1]) if only_one else [])
+    names = [n for n in entities.names if n.lower() in low] or list(entities.names[:1])
 
     counts: dict[str, int] = {}
     for m in _COUNT.finditer(low):
@@ -243,6 +254,8 @@ def read_brief(
     visual = deliverable.category in (C.IMAGE, C.WEBSITE, C.PRESENTATION, C.VIDEO)
     low = re.sub(r"\bbright(?=[- ](?:colou?rs?|tones?|palette))", "vibrant", low)
     palette_m = _PALETTE.search(low) or (re.search(r"\b(warm|cool|pastel|earthy)\b", low) if visual else None)
+    if visual and not palette_m:
+        palette_m = _PALETTE.search(re.sub(r"\bbright(?=[- ](?:colou?rs?|tones?|palette))", "vibrant", whole_low))
     theme = (
         (deliverable.details.get("theme") or (detection.themes[0] if len(detection.themes) == 1 else ""))
         if (deliverable.category in (C.WEBSITE, C.PRESENTATION))

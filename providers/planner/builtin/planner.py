@@ -217,6 +217,7 @@ def _with_briefs(deliverables, normalised, raw, entities, detection, answers):
             detection=detection,
             only_one=only_one,
             subject_answer=answers.get(f"subject-{d.id}", ""),
+            whole=normalised,
         )
         d = d.model_copy(update={"brief": brief})
         if too_vague(d, brief, only_one=only_one):
