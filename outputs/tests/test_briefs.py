@@ -276,3 +276,18 @@ def test_libreoffice_recalculates_what_command_evaluates(tmp_path):
     )
     generated = output_generate(request=request, dest_dir=tmp_path / "sheet")
     assert recalc.check_totals(generated.primary_path).endswith("LibreOffice agrees")
+
+
+def test_a_logo_on_an_opaque_background_is_not_passed_as_a_logo(tmp_path):
+    brief = DeliverableBrief(genre="logo", names=["Bean There"], palette="warm")
+    request = GenerationRequest.from_plan_inputs(
+        deliverable_id="d1", inputs={"category": "image", "title": "Logo", "deliverable_brief": brief.model_dump()}
+    )
+    generated = output_generate(request=request, dest_dir=tmp_path / "logo")
+    with Image.open(generated.root_path / "logo.png") as im:
+        flat = Image.new("RGBA", im.size, "white")
+        flat.alpha_composite(im.convert("RGBA"))
+    flat.save(generated.root_path / "logo.png")
+    report = output_verify_generated(generated=generated)
+    failed = {c.name: c.detail for c in report.checks if c.status == "failed"}
+    assert "opaque background" in failed["Brief: It is a logo"]

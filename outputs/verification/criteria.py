@@ -209,6 +209,8 @@ def check_brief(*, category: str, root: Path, expectations: dict, report: Verifi
 
 
 def _genre(c: Criterion, brief, category, root, expectations, read):
+    if category == "image" and c.value == "logo":
+        return lambda: _is_logo(root, expectations)
     if category in ("image", "video", "audio"):
         return f"not checked: what {_a(category)} shows or sounds like is not judged mechanically offline."
     label = c.value.split(" for a ")[0]
@@ -551,3 +553,23 @@ def _kind_of_file(category: str, root: Path, expectations: dict, label: str) -> 
     if not primary.is_file() or primary.suffix.lower() not in FILE_KINDS[category]:
         raise ValueError(f"the delivered file {primary.name or '(none)'} is not {_a(label)}")
     return f"{primary.name} is {_a(label)} file"
+
+
+def _is_logo(root: Path, expectations: dict) -> str:
+    """A logo as delivered: its primary file is the logo itself (not a banner), the picture has a
+    transparent background to sit on any page, and the vector version carries a word mark."""
+    from PIL import Image
+
+    primary = expectations.get("primary", "")
+    if not primary.startswith("logo."):
+        raise ValueError(f"the file delivered first is {primary}, not the logo")
+    with Image.open(root / "logo.png") as im:
+        rgba = im.convert("RGBA")
+        w, h = rgba.size
+        corners = [rgba.getpixel(xy)[3] for xy in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1))]
+    if any(corners):
+        raise ValueError("logo.png has an opaque background")
+    svg = ElementTree.parse(root / "logo.svg")  # noqa: S314 — written or sanitised by Command
+    if not any((t.text or "").strip() for t in svg.iter() if t.tag.endswith("text")):
+        raise ValueError("logo.svg has no word mark")
+    return f"{primary} first; logo.png on a transparent background; logo.svg carries a word mark"
