@@ -600,6 +600,19 @@ def _finish(run: TaskRun, lease: Lease) -> str:
         steps = run_steps(run)
         ok, why = verification_passed(run, steps)
         if not ok:
+            denied = _denied_step_titles(run)
+            if denied:
+                # The person said no: that is a stop they chose, not a failed verification.
+                names = ", ".join(f"“{t}”" for t in denied)
+                run_transition(
+                    run=run,
+                    to=S.CANCELLED,
+                    lease=lease,
+                    locked=True,
+                    title=f"{run.reference} stopped: you denied {names}",
+                    reason=_denied_reason(names, steps),
+                )
+                return S.CANCELLED
             run_transition(
                 run=run, to=S.FAILED, lease=lease, locked=True, title=f"{run.reference} not completed", reason=why
             )
@@ -628,6 +641,24 @@ def _finish(run: TaskRun, lease: Lease) -> str:
             run_transition(run=run, to=S.FAILED, lease=lease, locked=True, title=title, reason=str(exc))
             return S.FAILED
     return S.COMPLETED
+
+
+def _denied_step_titles(run: TaskRun) -> list[str]:
+    """Titles of the steps the person denied (run_skip_step_after_denial records the refusal)."""
+    return list(
+        StepExecution.objects.filter(run=run, status=SE.SKIPPED, result__approval__granted=False)
+        .order_by("position")
+        .values_list("title", flat=True)
+    )
+
+
+def _denied_reason(names: str, steps: list[tuple[str, str, str]]) -> str:
+    done = sum(1 for _action, status, _title in steps if status == SE.SUCCEEDED)
+    skipped = sum(1 for _action, status, _title in steps if status == SE.SKIPPED)
+    return (
+        f"Stopped: you denied {names}. {skipped} of {len(steps)} step{'s' if len(steps) != 1 else ''} "
+        f"skipped, {done} done; nothing left was checked, so the run is not called completed."
+    )
 
 
 def _completion_reason(steps: list[tuple[str, str, str]]) -> str:
