@@ -27,7 +27,9 @@ def _planned_task(owner, prompt="creat a landing page for Acme"):
     return task
 
 
-def test_the_header_badge_follows_provider_planning_without_a_reload(transactional_db, live_server, browser_page, owner):
+def test_the_header_badge_follows_provider_planning_without_a_reload(
+    transactional_db, live_server, browser_page, owner
+):
     task = _planned_task(owner)
     # As _plan_now leaves it while a provider is asked.
     pending = {"connection_id": "x", "label": "Test provider", "after_revision": 1, "since": timezone.now().isoformat()}
