@@ -219,3 +219,19 @@ def _needs_provider_box(html: str) -> str:
     """The "needs a model provider" box of the understanding card: up to the card's next heading."""
     start = html.index('class="needs-provider"')
     return html[start : html.index("<h3>", start)]
+
+
+def test_each_planned_step_shows_its_expected_outcome(owner_client, owner):
+    from django.utils.html import escape
+
+    from tasks.planning import task_understand
+    from tasks.services import task_submit
+
+    task = task_submit(owner=owner, prompt="a one-page PDF proposal for Acme Analytics")
+    revision = task_understand(task=task)
+    outcomes = [s["expected_outcome"] for s in revision.plan["steps"] if s.get("expected_outcome")]
+    assert outcomes, "the built-in plan states what each step should leave behind"
+    for url in (f"/command/{task.pk}/", f"/task/{task.pk}/"):
+        page = owner_client.get(url).content.decode()
+        for outcome in outcomes:
+            assert escape(outcome) in page, (url, outcome)

@@ -25,7 +25,7 @@ def test_a_revert_conflict_is_explained_in_the_panel(transactional_db, live_serv
     (root / "site.css").write_text("changed outside Command\n")
     page = browser_page
     page.goto(f"{live_server.url}/agent/{workspace.pk}/#rollback")
-    page.click(f"button[hx-target=\"#revert-{point.pk}\"]")
+    page.click(f'button[hx-target="#revert-{point.pk}"]')
     panel = f"#revert-{point.pk} .ws-revert"
     page.wait_for_selector(f"{panel} button[type=submit]")
     page.click(f"{panel} button[type=submit]")  # without ticking "overwrite": the server answers 409
