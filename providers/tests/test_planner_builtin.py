@@ -79,6 +79,32 @@ def test_names_and_ordinary_words_are_never_corrected(prompt):
     assert u.normalised_prompt == " ".join(prompt.split())
 
 
+def test_no_dictionary_word_is_ever_corrected():
+    """Over the whole English word list (about 65,000 words; 621 of them, "audit" → "audio",
+    "analysis" → "analytics", were "corrected" before), and over common words typed near the
+    domain vocabulary, in any mode."""
+    from providers.planner.builtin.spelling import correct, english_words
+
+    words = sorted(english_words())
+    assert len(words) > 60_000
+    assert correct(" ".join(words)).corrections == []
+    for prompt in (
+        "explain how the dashboard works",
+        "Explain the pricing section",
+        "an audit of the annual report with an analysis of the deck",
+        "a slider and a sheer banner for the desk",
+    ):
+        for mode in ("create", "explain", "edit"):
+            u = plan(prompt, mode=mode).understanding
+            assert u.corrections == [], (prompt, mode, u.corrections)
+    # Typos of domain words are still fixed.
+    assert [c.corrected for c in correct("creat a landng page and a presentaion").corrections] == [
+        "create",
+        "landing",
+        "presentation",
+    ]
+
+
 def test_quoted_names_are_left_alone_even_when_misspelt():
     u = plan("a logo for 'Landng Studio'").understanding
     assert u.corrections == []
