@@ -16,9 +16,10 @@ from django.db.models import Max
 from django.utils import timezone
 
 from approvals.selectors import format_defaults_for, remembered_answers_for
-from approvals.services import clarification_remember
+from approvals.services import clarification_remember, memory_touch
 from providers.contracts import Plan, PlannerResult, UnderstandingSnapshot
 from providers.planner import BUILTIN_LABEL, BuiltinPlanner, PlanningRequest
+from providers.planner.builtin.planner import remembered_that_apply
 from providers.selectors import provider_connection_default
 from tasks.models import PlanRevision, Task
 from workspaces.models import Workspace
@@ -44,22 +45,32 @@ class PlanningRefused(Exception):
     """A planning change Command will not make; the message says why."""
 
 
-def _planning_request(task: Task, *, answers: dict[str, str], remembered: dict[str, str]) -> PlanningRequest:
-    return PlanningRequest(
-        prompt=task.raw_prompt,
+def _planning_request(task: Task, *, answers: dict[str, str], prompt: str | None = None) -> PlanningRequest:
+    """What a planner is given. Remembered answers are only those that answer a question this very
+    request raises (remembered_that_apply): no other request, and no provider, ever sees the rest."""
+    request = PlanningRequest(
+        prompt=task.raw_prompt if prompt is None else prompt,
         mode=task.mode,
         tone=task.tone,
         expertise=task.expertise,
         workspace_name=task.workspace.name if task.workspace_id else None,
         upload_names=tuple(task.uploads.values_list("original_name", flat=True)),
         answers=answers,
-        remembered_answers=remembered,
+        remembered_answers=dict(remembered_answers_for(owner=task.owner)),
         format_defaults=dict(format_defaults_for(owner=task.owner)),
     )
+    applicable = remembered_that_apply(request)
+    return replace(request, remembered_answers={key: answer for key, (_q, answer) in applicable.items()})
 
 
-def _remembered_answers(owner) -> dict[str, str]:
-    return dict(remembered_answers_for(owner=owner))
+def _count_remembered_use(task: Task, request: PlanningRequest) -> None:
+    """Record on the memory page that the task used its remembered answers: once per task, however
+    often it is planned again (the count is of requests helped, not of readings)."""
+    counted = set(task.context.get("remembered_used", []))
+    new = sorted(set(request.remembered_answers) - counted)
+    if new:
+        memory_touch(owner=task.owner, clarification_keys=new)
+        task.context = {**task.context, "remembered_used": sorted(counted | set(new))}
 
 
 def _status_for(result: PlannerResult) -> str:
@@ -112,10 +123,11 @@ def _describe_change(before: PlanRevision | None, after: PlannerResult) -> str:
 
 def _plan_now(*, task: Task, answers: dict[str, str], change_note: str) -> PlanRevision:
     """Built-in reading, stored; then the provider is asked when the owner has a default one."""
-    remembered = _remembered_answers(task.owner)
-    result = BuiltinPlanner().plan(_planning_request(task, answers=answers, remembered=remembered))
+    request = _planning_request(task, answers=answers)
+    result = BuiltinPlanner().plan(request)
     revision = _store(task=task, result=result, planner=BUILTIN_LABEL, change_note=change_note)
     task.status = _status_for(result)
+    _count_remembered_use(task, request)
     connection = provider_connection_default(owner=task.owner)
     if connection is not None:
         task.status = Task.Status.UNDERSTANDING
@@ -202,8 +214,7 @@ def task_answer_clarifications(
     task.save(update_fields=["context", "updated_at"])
     remembered_note = _remember(task, {k: cleaned[k] for k in remember if k in cleaned}, questions)
 
-    remembered = _remembered_answers(task.owner)
-    preview = BuiltinPlanner().plan(_planning_request(task, answers=all_answers, remembered=remembered))
+    preview = BuiltinPlanner().plan(_planning_request(task, answers=all_answers))
     answered = "; ".join(f"{k}: {v}" for k, v in cleaned.items())
     note = f"You answered ({answered}). {_describe_change(latest, preview)}{remembered_note}"
     return _plan_now(task=task, answers=all_answers, change_note=note)
@@ -227,7 +238,8 @@ def _remember(task: Task, answers: dict[str, str], questions: dict[str, str]) ->
             answer=answer,
             learned_from_task=task,
         )
-    return f" Remembered for next time: {', '.join(sorted(answers))}." if answers else ""
+    asked = "; ".join(f"“{questions.get(k, k)}” → {answers[k]}" for k in sorted(answers))
+    return f" Remembered for the next request that asks the same: {asked}." if answers else ""
 
 
 @transaction.atomic
@@ -272,9 +284,8 @@ def plan_refine(*, task: Task, refinement: str, step_id: str = "") -> PlanRevisi
     task = Task.objects.select_for_update().get(pk=task.pk)
     latest = task.plan_revisions.order_by("-number").first()
     request = _planning_request(
-        task, answers=dict(task.context.get("answers", {})), remembered=_remembered_answers(task.owner)
+        task, answers=dict(task.context.get("answers", {})), prompt=f"{task.raw_prompt}\n{refinement.strip()}"
     )
-    request = replace(request, prompt=f"{task.raw_prompt}\n{refinement.strip()}")
     result = BuiltinPlanner().plan(request)
     where = f" at step “{step_id}”" if step_id else ""
     note = f"You refined the plan{where}: “{refinement.strip()}”. {_describe_change(latest, result)}"
@@ -301,9 +312,7 @@ def task_understand_with_provider(*, task_id, connection_id, after_revision: int
         .exclude(status=ProviderConnection.Status.REVOKED)
         .first()
     )
-    request = _planning_request(
-        task, answers=dict(task.context.get("answers", {})), remembered=_remembered_answers(task.owner)
-    )
+    request = _planning_request(task, answers=dict(task.context.get("answers", {})))
     if connection is None:
         outcome_result, planner, note, failure = (
             None,
