@@ -196,3 +196,15 @@ def test_edits_without_a_workspace_ask_for_one_and_declining_drops_the_edit():
     assert "workspace" in [a.id for a in u.ambiguities]
     declined = plan("add a contact form to my site", answers={"workspace": "None — make something new instead"})
     assert not declined.understanding.needs_provider
+
+
+def test_the_brief_reads_as_written_for_acronyms_and_outputs_without_a_format():
+    from providers.planner.builtin.plans import build_brief
+
+    result = plan("a pdf document about onboarding nurses")
+    titled = result.understanding.model_copy(
+        update={"deliverables": [result.understanding.deliverables[0].model_copy(update={"title": "PDF document"})]}
+    )
+    assert build_brief(titled, result.plan, []).goal == "Produce the PDF document."
+    edit = plan("refactor the payment module", mode="edit", workspace_name="shop")
+    assert edit.brief.in_scope == ["Change to your project"], "no dangling “as” for an output without a format"

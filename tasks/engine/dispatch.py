@@ -189,7 +189,7 @@ def run_create(
         kind="run.queued",
         phase="queue",
         status="info",
-        title=f"{run.reference} queued with {len(plan.steps)} steps",
+        title=f"{run.reference} queued with {len(plan.steps)} step{'s' if len(plan.steps) != 1 else ''}",
         explanation=(
             f"Plan revision {plan_revision.number} from {plan_revision.planner}. "
             + (f"Continues {previous_run.reference}. " if previous_run else "")

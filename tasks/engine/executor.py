@@ -369,6 +369,8 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
                         status="muted",
                         title=f"Skipped “{step.title}”",
                         explanation=decision.reason,
+                        # A remembered "never" skipped it: where the operator changes that.
+                        payload={"change_url": getattr(decision, "change_url", "")},
                     )
                 continue
             if decision.reason:
