@@ -24,6 +24,7 @@ from command_site.env import (
     env_str,
     load_env_file,
 )
+from command_site.worker import default_worker_count
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -217,7 +218,7 @@ CACHES["cluster"] = (
 
 # --- django-q2 (always the ORM broker: see DESIGN.md, reliability model) --------------------
 
-COMMAND_WORKERS = env_int("COMMAND_WORKERS", 1, minimum=1, maximum=64)
+COMMAND_WORKERS = env_int("COMMAND_WORKERS", default_worker_count(), minimum=1, maximum=64)
 Q_TIMEOUT = env_int("COMMAND_Q_TIMEOUT", 1800, minimum=10)
 Q_RETRY = env_int("COMMAND_Q_RETRY", 1860, minimum=11)
 if Q_TIMEOUT >= Q_RETRY:

@@ -34,6 +34,19 @@ MANAGE_PY = Path(__file__).resolve().parent.parent / "manage.py"
 _PR_SET_PDEATHSIG = 1
 
 
+def default_worker_count(cpus: int | None = None) -> int:
+    """Worker processes when COMMAND_WORKERS is not set: one per CPU this process may use, at least
+    2 (a long command on one workspace must not hold back a run on another) and at most 8 (each is
+    a whole Django process, and the embedded SQLite database takes one writer at a time: WAL,
+    IMMEDIATE transactions and a busy timeout keep that orderly, more workers only queue there)."""
+    if cpus is None:
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cpus = os.cpu_count() or 1
+    return max(2, min(cpus, 8))
+
+
 def _terminate_with_parent() -> None:  # runs in the child between fork and exec
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -126,3 +126,23 @@ def test_a_killed_wrapper_takes_its_cluster_with_it(tmp_path):
             assert wait_for(lambda: _gone(cluster), timeout=20, message="the orphaned qcluster to stop")
         finally:
             stop_process(wrapper)
+
+
+def test_the_default_worker_runs_two_workspaces_at_the_same_time(owner, tmp_path, monkeypatch):
+    """`make run` starts the worker without COMMAND_WORKERS: a long run on one workspace does not
+    hold back a run on another (the default is sized to the machine, at least 2)."""
+    monkeypatch.delenv("COMMAND_WORKERS", raising=False)
+    first = _long_run(owner, tmp_path / "a", seconds=0.8, steps=4)
+    second = _long_run(owner, tmp_path / "b", seconds=0.8, steps=4)
+    Schedule.objects.all().delete()
+    wrapper = spawn(WORKER_COMMAND, env=process_env(**WORKER_ENV), out=open(tmp_path / "worker.log", "wb"))  # noqa: SIM115
+    try:
+        wait_for(
+            lambda: TaskRun.objects.filter(pk__in=[first.pk, second.pk], state=S.COMPLETED).count() == 2,
+            timeout=90,
+            message="both runs to complete",
+        )
+    finally:
+        stop_process(wrapper)
+    a, b = (TaskRun.objects.get(pk=r.pk) for r in (first, second))
+    assert a.started_at < b.finished_at and b.started_at < a.finished_at, "the two runs did not overlap"
