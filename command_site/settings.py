@@ -59,6 +59,9 @@ try:
 except OSError as exc:
     raise ImproperlyConfigured(f"COMMAND_DATA_DIR {COMMAND_DATA_DIR} cannot be created: {exc.strerror}") from None
 COMMAND_WORKSPACE_ROOTS = env_paths("COMMAND_WORKSPACE_ROOTS", [COMMAND_DATA_DIR / "workspaces"])
+# False where the web and the workers share no disk (the Cloud Run layout in cloudbuild.yaml): then
+# project folders, diffs, previews and snapshots cannot work, and Command says so instead.
+COMMAND_WORKSPACES = env_bool("COMMAND_WORKSPACES", True)
 # Content-addressed snapshot store for rollback points: outside every user folder.
 COMMAND_SNAPSHOT_DIR = env_path("COMMAND_SNAPSHOT_DIR", COMMAND_DATA_DIR / "snapshots")
 

@@ -125,6 +125,7 @@ def index(request):
         request,
         "workspaces/index.html",
         {
+            "workspaces_off": services.workspaces_off(),
             "rows": rows,
             "create_form": create_form,
             "register_form": register_form,

@@ -36,6 +36,7 @@ from workspaces.services.folders import (
     workspace_relink,
     workspace_root,
     workspace_status,
+    workspaces_off,
 )
 from workspaces.services.rollback import (
     Eligibility,
@@ -54,6 +55,7 @@ from workspaces.services.rollback import (
 )
 
 __all__ = [
+    "workspaces_off",
     "EditConflict",
     "EditRefused",
     "Eligibility",
