@@ -90,3 +90,4 @@ def test_the_cloud_layout_says_plainly_that_workspaces_are_off(owner_client, ano
     from workspaces.models import Workspace
 
     assert not Workspace.objects.exists() and sorted(p.name for p in tmp_path.iterdir()) == before
+
