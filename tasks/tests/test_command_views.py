@@ -235,3 +235,16 @@ def test_each_planned_step_shows_its_expected_outcome(owner_client, owner):
         page = owner_client.get(url).content.decode()
         for outcome in outcomes:
             assert escape(outcome) in page, (url, outcome)
+
+
+def test_the_quick_request_box_offers_the_mode(owner_client, owner):
+    from tasks.models import Task
+
+    page = owner_client.get("/command/").content.decode()
+    for mode in Task.Mode.values:
+        assert re.search(rf'<input type="radio" name="mode" value="{mode}"', page), mode
+    assert 'type="hidden" name="mode"' not in page
+    owner_client.post(
+        "/", {"prompt": "explain how the build works", "mode": "explain", "expertise": "new", "tone": "mixed"}
+    )
+    assert Task.objects.get(raw_prompt="explain how the build works").mode == "explain"
