@@ -461,9 +461,20 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
             payload={
                 "action_type": step.action_type,
                 **({"report": result.data["report"]} if "report" in result.data else {}),
+                **_diff_link(run, result.data),
             },
         )
     return None
+
+
+def _diff_link(run: TaskRun, data: dict) -> dict:
+    """Where the row of a step that changed a file links: that change's diff."""
+    change_id = data.get("file_change_id")
+    if not change_id or not run.workspace_id:
+        return {}
+    from django.urls import reverse
+
+    return {"diff_url": reverse("workspaces:change", args=[run.workspace_id, change_id])}
 
 
 def _on_failure(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, exc: StepFailed) -> str | None:
