@@ -44,3 +44,37 @@ def test_the_header_badge_follows_provider_planning_without_a_reload(
     Task.objects.filter(pk=task.pk).update(status=Task.Status.PLANNED, context=task.context)
     page.wait_for_selector("#planning:not([hx-get])", timeout=10_000)
     page.wait_for_function(f"document.querySelector('{badge}').textContent.trim() === 'Planned'", timeout=5_000)
+
+
+def _pixel(png: bytes, x: int, y: int) -> tuple[int, int, int]:
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(png)).convert("RGB").getpixel((x, y))
+
+
+def _rgb(css: str) -> tuple[int, int, int]:
+    return tuple(int(v) for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
+
+
+def test_the_side_panels_run_the_full_height_and_a_phone_shows_the_thread_first(
+    transactional_db, live_server, browser_page, owner
+):
+    task = _planned_task(owner, prompt="a landing page for Acme\n" + "with more detail\n" * 60)
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/command/{task.pk}/")
+    panel = _rgb(page.eval_on_selector(".cw-left", "e => getComputedStyle(e).backgroundColor"))
+    shot = page.screenshot(full_page=True)
+    height = page.evaluate("document.querySelector('.cw').getBoundingClientRect().height")
+    assert height > 2000, "the thread is taller than the screen"
+    for y in (200, int(height / 2), int(height) - 40):
+        assert _pixel(shot, 4, 60 + y) == panel, f"left panel background missing at y={y}"
+        assert _pixel(shot, 1276, 60 + y) == panel, f"right panel background missing at y={y}"
+
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{live_server.url}/command/{task.pk}/")
+    thread = page.eval_on_selector("#thread-title", "e => e.getBoundingClientRect().top")
+    runs = page.eval_on_selector(".cw-left", "e => e.getBoundingClientRect().top")
+    assert thread < runs, "on a phone the thread comes before the run list"
