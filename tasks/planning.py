@@ -215,7 +215,7 @@ def task_answer_clarifications(
     remembered_note = _remember(task, {k: cleaned[k] for k in remember if k in cleaned}, questions)
 
     preview = BuiltinPlanner().plan(_planning_request(task, answers=all_answers))
-    answered = "; ".join(f"{k}: {v}" for k, v in cleaned.items())
+    answered = "; ".join(f"“{questions[k]}” {v}" for k, v in cleaned.items())  # the question, not its id
     note = f"You answered ({answered}). {_describe_change(latest, preview)}{remembered_note}"
     return _plan_now(task=task, answers=all_answers, change_note=note)
 

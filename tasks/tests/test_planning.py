@@ -83,7 +83,8 @@ def test_answering_makes_a_new_revision_and_keeps_the_old_one(owner):
     task.refresh_from_db()
     assert (first.number, second.number) == (1, 2)
     assert task.status == Task.Status.PLANNED
-    assert "You answered (deliverable: A presentation)" in second.change_note
+    assert "You answered (“What should Command make?" in second.change_note
+    assert "” A presentation)" in second.change_note and "deliverable:" not in second.change_note
     assert "Now making Presentation" in second.change_note
     assert PlanRevision.objects.get(pk=first.pk).understanding["ambiguities"][0]["id"] == "deliverable"
     assert task.context["answers"] == {"deliverable": "A presentation"}
