@@ -365,7 +365,10 @@ def plan_refine(*, task: Task, refinement: str, step_id: str = "") -> Refinement
             "and your words changed none of them, so the plan is unchanged. To refine in your own words, "
             "connect a model provider.",
         )
-    note = f"You refined the plan{where}: “{text}”. {_describe_change(latest, result)}"
+    note = (
+        f"You refined the plan{where}: “{text}”. {_describe_change(latest, result)} The built-in planner "
+        f"acts only on {_BUILTIN_REFINES}; anything else in your words was not applied."
+    )
     return Refinement(_store(task=task, result=result, planner=BUILTIN_LABEL, change_note=note), note)
 
 

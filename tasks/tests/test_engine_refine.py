@@ -67,6 +67,7 @@ def test_a_refinement_that_changes_the_plan_continues_in_a_new_run_and_says_why_
     assert run.state_reason == "Stopped: you refined the plan; a new run continues with revision 2."
     assert new.previous_run_id == run.pk and new.plan_revision.number == 2
     assert "Now making Proposal" in new.plan_revision.change_note
+    assert "anything else in your words was not applied" in new.plan_revision.change_note
 
 
 def test_refining_a_step_a_provider_planned_goes_back_to_that_provider(
