@@ -33,7 +33,14 @@ DATA_DIR, _CREATED = _private_data_dir()
 os.environ["COMMAND_DATA_DIR"] = DATA_DIR
 
 
+_SKIP_LINE = pytest.StashKey[str]()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    line = config.stash.get(_SKIP_LINE, "")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if line and reporter is not None:
+        reporter.write_line(line, yellow=True, bold=True)
     if _CREATED:
         shutil.rmtree(DATA_DIR, ignore_errors=True)
 
@@ -57,7 +64,5 @@ def browser_skip_line(skipped_reports) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    line = browser_skip_line(terminalreporter.stats.get("skipped", []))
-    if line:
-        terminalreporter.write_line("")
-        terminalreporter.write_line(line, yellow=True, bold=True)
+    # Said last of all, under the final count (pytest_unconfigure): the line a person reads.
+    config.stash[_SKIP_LINE] = browser_skip_line(terminalreporter.stats.get("skipped", []))

@@ -52,3 +52,4 @@ def test_skipped_browser_tests_are_named_in_one_line_with_the_install_command(tm
         "2 browser tests skipped because Chromium is not installed (test_pages.py); "
         "install it with `sudo apt-get install -y chromium` and run `make test` again."
     ], done.stdout
+    assert done.stdout.strip().splitlines()[-1] == lines[0], "the last line, under the final count"
