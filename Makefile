@@ -56,7 +56,6 @@ superuser: migrate
 
 # Tests run against whatever DATABASE_URL / REDIS_URL say (the embedded default when unset).
 test: install-dev
-	@mkdir -p var
 	SECRET_KEY=test-secret-key-not-for-production \
 	COMMAND_SECRET_KEYS=$${COMMAND_SECRET_KEYS_TEST:-MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=} \
 	COMMAND_ENV_FILE= DEBUG=false \

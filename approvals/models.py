@@ -268,6 +268,7 @@ class RememberedClarification(MemoryItem):
     question_key = models.CharField(max_length=100, help_text="The planner's stable key for the question.")
     question = models.TextField()
     answer = models.TextField()
+    use_count = models.PositiveIntegerField(default=0, help_text="How many requests this answer was used for.")
 
     class Meta:
         ordering = ["question_key"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Callable
 
@@ -74,11 +75,25 @@ def check_storage() -> CheckResult:
     return True, f"{default_storage.__class__.__name__} write/read ok"
 
 
+def check_workspaces() -> CheckResult:
+    """Workspaces need their roots and the snapshot store on this disk; where they are off (web
+    and workers share no disk, COMMAND_WORKSPACES=false) /health says so rather than pretending."""
+    from django.conf import settings
+
+    if not settings.COMMAND_WORKSPACES:
+        return True, "off in this deployment: web and workers share no disk, so project folders are not offered"
+    missing = [str(p) for p in settings.COMMAND_WORKSPACE_ROOTS if not os.path.isdir(p)]
+    if missing:
+        return False, f"workspace root(s) missing on this machine: {', '.join(missing)}"
+    return True, f"{len(settings.COMMAND_WORKSPACE_ROOTS)} workspace root(s) present"
+
+
 CHECKS: dict[str, Callable[[], CheckResult]] = {
     "database": check_database,
     "channel_layer": check_channel_layer,
     "worker": check_worker,
     "storage": check_storage,
+    "workspaces": check_workspaces,
 }
 
 

@@ -24,6 +24,7 @@ from command_site.env import (
     env_str,
     load_env_file,
 )
+from command_site.worker import default_worker_count
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -58,6 +59,9 @@ try:
 except OSError as exc:
     raise ImproperlyConfigured(f"COMMAND_DATA_DIR {COMMAND_DATA_DIR} cannot be created: {exc.strerror}") from None
 COMMAND_WORKSPACE_ROOTS = env_paths("COMMAND_WORKSPACE_ROOTS", [COMMAND_DATA_DIR / "workspaces"])
+# False where the web and the workers share no disk (the Cloud Run layout in cloudbuild.yaml): then
+# project folders, diffs, previews and snapshots cannot work, and Command says so instead.
+COMMAND_WORKSPACES = env_bool("COMMAND_WORKSPACES", True)
 # Content-addressed snapshot store for rollback points: outside every user folder.
 COMMAND_SNAPSHOT_DIR = env_path("COMMAND_SNAPSHOT_DIR", COMMAND_DATA_DIR / "snapshots")
 
@@ -234,7 +238,7 @@ CACHES["cluster"] = (
 
 # --- django-q2 (always the ORM broker: see DESIGN.md, reliability model) --------------------
 
-COMMAND_WORKERS = env_int("COMMAND_WORKERS", 1, minimum=1, maximum=64)
+COMMAND_WORKERS = env_int("COMMAND_WORKERS", default_worker_count(), minimum=1, maximum=64)
 Q_TIMEOUT = env_int("COMMAND_Q_TIMEOUT", 1800, minimum=10)
 Q_RETRY = env_int("COMMAND_Q_RETRY", 1860, minimum=11)
 if Q_TIMEOUT >= Q_RETRY:

@@ -49,6 +49,12 @@ class TaskRequestForm(forms.Form):
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["workspace"].queryset = Workspace.objects.filter(owner=owner)
+        # The tone and expertise saved on the memory page are what a new request starts with.
+        from approvals.selectors import style_preferences_for
+
+        for kind, value in style_preferences_for(owner=owner).items():
+            if kind in ("tone", "expertise"):
+                self.fields[kind].initial = value
         self.fields["prompt"].max_length = settings.COMMAND_PROMPT_MAX_CHARS
 
     def clean_prompt(self) -> str:

@@ -9,16 +9,17 @@ plan is a new revision with a "what changed and why" note; old revisions stay re
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from approvals.selectors import format_defaults_for, remembered_answers_for
-from approvals.services import clarification_remember
+from approvals.services import clarification_remember, memory_touch
 from providers.contracts import Plan, PlannerResult, UnderstandingSnapshot
 from providers.planner import BUILTIN_LABEL, BuiltinPlanner, PlanningRequest
+from providers.planner.builtin.planner import remembered_that_apply
 from providers.selectors import provider_connection_default
 from tasks.models import PlanRevision, Task
 from workspaces.models import Workspace
@@ -44,22 +45,32 @@ class PlanningRefused(Exception):
     """A planning change Command will not make; the message says why."""
 
 
-def _planning_request(task: Task, *, answers: dict[str, str], remembered: dict[str, str]) -> PlanningRequest:
-    return PlanningRequest(
-        prompt=task.raw_prompt,
+def _planning_request(task: Task, *, answers: dict[str, str], prompt: str | None = None) -> PlanningRequest:
+    """What a planner is given. Remembered answers are only those that answer a question this very
+    request raises (remembered_that_apply): no other request, and no provider, ever sees the rest."""
+    request = PlanningRequest(
+        prompt=task.raw_prompt if prompt is None else prompt,
         mode=task.mode,
         tone=task.tone,
         expertise=task.expertise,
         workspace_name=task.workspace.name if task.workspace_id else None,
         upload_names=tuple(task.uploads.values_list("original_name", flat=True)),
         answers=answers,
-        remembered_answers=remembered,
+        remembered_answers=dict(remembered_answers_for(owner=task.owner)),
         format_defaults=dict(format_defaults_for(owner=task.owner)),
     )
+    applicable = remembered_that_apply(request)
+    return replace(request, remembered_answers={key: answer for key, (_q, answer) in applicable.items()})
 
 
-def _remembered_answers(owner) -> dict[str, str]:
-    return dict(remembered_answers_for(owner=owner))
+def _count_remembered_use(task: Task, request: PlanningRequest) -> None:
+    """Record on the memory page that the task used its remembered answers: once per task, however
+    often it is planned again (the count is of requests helped, not of readings)."""
+    counted = set(task.context.get("remembered_used", []))
+    new = sorted(set(request.remembered_answers) - counted)
+    if new:
+        memory_touch(owner=task.owner, clarification_keys=new)
+        task.context = {**task.context, "remembered_used": sorted(counted | set(new))}
 
 
 def _status_for(result: PlannerResult) -> str:
@@ -112,10 +123,11 @@ def _describe_change(before: PlanRevision | None, after: PlannerResult) -> str:
 
 def _plan_now(*, task: Task, answers: dict[str, str], change_note: str) -> PlanRevision:
     """Built-in reading, stored; then the provider is asked when the owner has a default one."""
-    remembered = _remembered_answers(task.owner)
-    result = BuiltinPlanner().plan(_planning_request(task, answers=answers, remembered=remembered))
+    request = _planning_request(task, answers=answers)
+    result = BuiltinPlanner().plan(request)
     revision = _store(task=task, result=result, planner=BUILTIN_LABEL, change_note=change_note)
     task.status = _status_for(result)
+    _count_remembered_use(task, request)
     connection = provider_connection_default(owner=task.owner)
     if connection is not None:
         task.status = Task.Status.UNDERSTANDING
@@ -202,9 +214,8 @@ def task_answer_clarifications(
     task.save(update_fields=["context", "updated_at"])
     remembered_note = _remember(task, {k: cleaned[k] for k in remember if k in cleaned}, questions)
 
-    remembered = _remembered_answers(task.owner)
-    preview = BuiltinPlanner().plan(_planning_request(task, answers=all_answers, remembered=remembered))
-    answered = "; ".join(f"{k}: {v}" for k, v in cleaned.items())
+    preview = BuiltinPlanner().plan(_planning_request(task, answers=all_answers))
+    answered = "; ".join(f"“{questions[k]}” {v}" for k, v in cleaned.items())  # the question, not its id
     note = f"You answered ({answered}). {_describe_change(latest, preview)}{remembered_note}"
     return _plan_now(task=task, answers=all_answers, change_note=note)
 
@@ -227,7 +238,8 @@ def _remember(task: Task, answers: dict[str, str], questions: dict[str, str]) ->
             answer=answer,
             learned_from_task=task,
         )
-    return f" Remembered for next time: {', '.join(sorted(answers))}." if answers else ""
+    asked = "; ".join(f"“{questions.get(k, k)}” → {answers[k]}" for k in sorted(answers))
+    return f" Remembered for the next request that asks the same: {asked}." if answers else ""
 
 
 @transaction.atomic
@@ -259,26 +271,105 @@ def plan_revise(
     return _store(task=task, result=result, planner=planner or latest.planner, change_note=reason.strip())
 
 
-@transaction.atomic
-def plan_refine(*, task: Task, refinement: str, step_id: str = "") -> PlanRevision:
-    """Read the request again with the operator's refinement and store the new revision.
+@dataclass(frozen=True)
+class Refinement:
+    """What a refinement did. `revision` is the new plan revision when the plan changed (None when
+    it could not change, or while `provider` — the provider that planned the task — plans again);
+    `note` says in words what could and could not be changed."""
 
-    The refinement is planner input, not a rewrite of the request: `raw_prompt` stays as typed.
-    The change note says what the operator asked for and what changed in the plan. Does not
-    change Task.status (the engine owns it). Refuses an empty refinement.
+    revision: PlanRevision | None
+    note: str
+    provider: str = ""
+
+
+# What the built-in planner can act on in a refinement; anything else it cannot follow.
+_BUILTIN_REFINES = "what to make, formats, themes, colours and named commands"
+
+
+def _plan_signature(plan: dict) -> list:
+    # A step's "brief" carries the request's own words to the generators; it is not a plan change.
+    return [
+        (s.get("action_type"), s.get("title"), {k: v for k, v in s.get("inputs", {}).items() if k != "brief"})
+        for s in plan.get("steps", [])
+    ]
+
+
+def _planning_connection(task: Task, planner: str):
+    """The owner's usable connection whose label is `planner` (the one that planned the revision)."""
+    from providers.models import ProviderConnection
+
+    connections = ProviderConnection.objects.filter(owner=task.owner).exclude(status=ProviderConnection.Status.REVOKED)
+    return next((c for c in connections if c.planner_label == planner), None)
+
+
+@transaction.atomic
+def plan_refine(*, task: Task, refinement: str, step_id: str = "") -> Refinement:
+    """Plan again with the operator's refinement, by the planner that made the current plan.
+
+    A provider's plan goes back to that provider (queued like any provider planning; the task is
+    `understanding` meanwhile, and the job stores its revision). A built-in plan is read again by the
+    built-in planner with the refinement added: a revision is stored only when the plan really
+    changed; otherwise the note says that it could not act on those words and nothing is stored.
+    `raw_prompt` stays as typed. Does not touch runs (the engine owns them). Refuses an empty
+    refinement, and a provider's plan whose provider is no longer connected.
     """
-    if not refinement.strip():
+    text = " ".join(refinement.split())
+    if not text:
         raise PlanningRefused("A refinement needs some words: what should Command do differently?")
     task = Task.objects.select_for_update().get(pk=task.pk)
     latest = task.plan_revisions.order_by("-number").first()
-    request = _planning_request(
-        task, answers=dict(task.context.get("answers", {})), remembered=_remembered_answers(task.owner)
-    )
-    request = replace(request, prompt=f"{task.raw_prompt}\n{refinement.strip()}")
-    result = BuiltinPlanner().plan(request)
     where = f" at step “{step_id}”" if step_id else ""
-    note = f"You refined the plan{where}: “{refinement.strip()}”. {_describe_change(latest, result)}"
-    return _store(task=task, result=result, planner=BUILTIN_LABEL, change_note=note)
+    if latest is not None and latest.planner != BUILTIN_LABEL:
+        connection = _planning_connection(task, latest.planner)
+        if connection is None:
+            raise PlanningRefused(
+                f"{latest.planner} made this plan and is no longer connected, so it cannot plan again with "
+                "your words; the built-in planner cannot change a plan it did not make. Connect it again "
+                "under Providers, then retry."
+            )
+        from django_q.tasks import async_task
+
+        from tasks.engine.dispatch import PLANNING_JOB
+
+        task.status = Task.Status.UNDERSTANDING
+        task.context = {
+            **task.context,
+            "provider_pending": {
+                "connection_id": str(connection.id),
+                "label": connection.planner_label,
+                "after_revision": latest.number,
+                "since": timezone.now().isoformat(),
+                "refinement": text,
+                "step_id": step_id,
+            },
+        }
+        task.save(update_fields=["status", "context", "updated_at"])
+        async_task(PLANNING_JOB, str(task.id), str(connection.id), latest.number, task_name=f"refine {task.reference}")
+        return Refinement(
+            None,
+            f"Asked {connection.planner_label} to plan again{where} with your words “{text}”.",
+            provider=connection.planner_label,
+        )
+
+    request = _planning_request(
+        task, answers=dict(task.context.get("answers", {})), prompt=f"{task.raw_prompt}\n{text}"
+    )
+    result = BuiltinPlanner().plan(request)
+    changed = bool(result.plan.steps) and (
+        latest is None or _plan_signature(result.plan.model_dump(mode="json")) != _plan_signature(latest.plan)
+    )
+    if not changed:
+        return Refinement(
+            None,
+            f"The built-in, rule-based planner could not act on “{text}”: it can change {_BUILTIN_REFINES}, "
+            "and your words changed none of them, so the plan is unchanged. To refine in your own words, "
+            "connect a model provider.",
+        )
+    note = (
+        f"You refined the plan{where}: “{text}”. {_describe_change(latest, result)} The built-in planner "
+        f"acts only on {_BUILTIN_REFINES}; anything else in your words was not applied."
+    )
+    return Refinement(_store(task=task, result=result, planner=BUILTIN_LABEL, change_note=note), note)
 
 
 def task_understand_with_provider(*, task_id, connection_id, after_revision: int) -> PlanRevision | None:
@@ -301,8 +392,11 @@ def task_understand_with_provider(*, task_id, connection_id, after_revision: int
         .exclude(status=ProviderConnection.Status.REVOKED)
         .first()
     )
+    refinement = task.context.get("provider_pending", {}).get("refinement", "")
     request = _planning_request(
-        task, answers=dict(task.context.get("answers", {})), remembered=_remembered_answers(task.owner)
+        task,
+        answers=dict(task.context.get("answers", {})),
+        prompt=f"{task.raw_prompt}\n{refinement}" if refinement else None,
     )
     if connection is None:
         outcome_result, planner, note, failure = (
@@ -328,6 +422,8 @@ def task_understand_with_provider(*, task_id, connection_id, after_revision: int
                 f"{connection.planner_label}: the provider step failed unexpectedly ({type(exc).__name__}); "
                 "used the built-in planner."
             )
+    if refinement:
+        note = f"You refined the plan: “{refinement}”. {note}"
     if failure and connection is not None:
         provider_connection_record_failure(connection=connection, error=failure)
     with transaction.atomic():

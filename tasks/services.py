@@ -20,18 +20,25 @@ def task_submit(
     owner,
     prompt: str,
     mode: str = Task.Mode.CREATE,
-    expertise: str = Task.Expertise.NEW,
-    tone: str = Task.Tone.MIXED,
+    expertise: str | None = None,
+    tone: str | None = None,
     workspace: Workspace | None = None,
     uploads: list[CheckedUpload] | None = None,
 ) -> Task:
     """Store a request exactly as typed, with its hints and checked uploads.
 
+    A tone or expertise not given is the owner's default from the memory page (else mixed / new).
     Refuses a workspace that belongs to someone else. Nothing is interpreted here: the raw
     prompt is kept byte for byte so that later steps can always be compared with it.
     """
     if workspace is not None and workspace.owner_id != owner.pk:
         raise PermissionError("That workspace belongs to another user.")
+    if tone is None or expertise is None:
+        from approvals.selectors import style_preferences_for
+
+        remembered = style_preferences_for(owner=owner)
+        tone = tone or remembered.get("tone", Task.Tone.MIXED)
+        expertise = expertise or remembered.get("expertise", Task.Expertise.NEW)
     task = Task.objects.create(
         owner=owner,
         title=task_title_from_prompt(prompt),

@@ -184,12 +184,30 @@ def _swapped(resolved: Resolved) -> PathRefused:
     )
 
 
+def _not_a_folder(resolved: Resolved, parent_fd: int, index: int) -> PathRefused:
+    """Why the component at `index` could not be opened as a folder: what really is in the way
+    (a file where a folder should be), or — when it is a link now — that it changed underneath."""
+    part = resolved.parts[index]
+    try:
+        found = os.stat(part, dir_fd=parent_fd, follow_symlinks=False)
+    except OSError:
+        return _swapped(resolved)
+    if stat.S_ISLNK(found.st_mode) or stat.S_ISDIR(found.st_mode):
+        return _swapped(resolved)
+    where = "/".join(resolved.parts[: index + 1])
+    what = "a file" if stat.S_ISREG(found.st_mode) else "not a folder either (a special file)"
+    return PathRefused(
+        f"'{where}' is {what}, not a folder, so '{resolved.requested}' cannot be inside it; nothing was touched.",
+        path=resolved.requested,
+    )
+
+
 @contextmanager
 def open_parent(resolved: Resolved, *, create: bool = False) -> Iterator[int]:
     """Yield a descriptor of the folder holding `resolved`, walked with O_NOFOLLOW per component."""
     fd = os.open(resolved.root, _DIR_FLAGS)
     try:
-        for part in resolved.parts[:-1]:
+        for index, part in enumerate(resolved.parts[:-1]):
             try:
                 next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
             except FileNotFoundError:
@@ -203,11 +221,11 @@ def open_parent(resolved: Resolved, *, create: bool = False) -> Iterator[int]:
                     next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
                 except OSError as exc:
                     if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                        raise _swapped(resolved) from None
+                        raise _not_a_folder(resolved, fd, index) from None
                     raise
             except OSError as exc:
                 if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise _swapped(resolved) from None
+                    raise _not_a_folder(resolved, fd, index) from None
                 raise
             os.close(fd)
             fd = next_fd

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
 from workspaces import diffs, forms, paths, selectors, services
 from workspaces.models import Actor, RollbackPoint, Workspace
@@ -124,6 +125,7 @@ def index(request):
         request,
         "workspaces/index.html",
         {
+            "workspaces_off": services.workspaces_off(),
             "rows": rows,
             "create_form": create_form,
             "register_form": register_form,
@@ -267,11 +269,15 @@ def file_save(request, workspace_id):
     root = services.workspace_root(workspace=workspace)
     view = selectors.file_view(root=root, path=data["path"])
     note = change.summary if change else "No changes to save."
-    return render(
+    response = render(
         request,
         "workspaces/partials/file.html",
         {"workspace": workspace, "file": view, "editing": False, "saved_note": note, "change": change},
     )
+    if change is not None:
+        # The tree (sizes), the Changes list and the site preview listen for this and refresh.
+        trigger_client_event(response, "workspace-saved", after="settle")
+    return response
 
 
 # --- changes and diffs -------------------------------------------------------------------------

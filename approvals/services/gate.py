@@ -89,8 +89,8 @@ def preference_change_url(preference: ApprovalPreference) -> str:
 
 def _announcement(preference: ApprovalPreference) -> str:
     if preference.decision == ApprovalPreference.Decision.ALLOW:
-        return f"Auto-approved: {preference.sentence} — change this"
-    return f"Skipped without asking: {preference.sentence} — change this"
+        return f"Auto-approved: {preference.sentence}."
+    return f"Skipped without asking: {preference.sentence}."
 
 
 def preference_matching(*, owner, classification: Classification, workspace) -> ApprovalPreference | None:

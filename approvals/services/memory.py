@@ -206,11 +206,12 @@ def memory_touch(
     format_categories: Iterable[str] = (),
     style_kinds: Iterable[str] = (),
 ) -> int:
-    """Record that remembered items were just used (the memory page shows "last used"). Returns how many."""
+    """Record that remembered items were just used (the memory page shows "last used", and for an
+    answer how many requests used it). Returns how many."""
     now = timezone.now()
     with transaction.atomic():
         n = RememberedClarification.objects.filter(owner=owner, question_key__in=list(clarification_keys)).update(
-            last_used_at=now
+            last_used_at=now, use_count=F("use_count") + 1
         )
         n += FormatDefault.objects.filter(owner=owner, category__in=list(format_categories)).update(last_used_at=now)
         n += StylePreference.objects.filter(owner=owner, kind__in=list(style_kinds)).update(last_used_at=now)

@@ -19,6 +19,10 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed"),
 ]
 
+# Beside the other browser tests' screenshots, never in the person's data directory.
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-results" / "screenshots"
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
 DIFF = "--- a/index.html\n+++ b/index.html\n@@ -1 +1 @@\n-<h1>Acme</h1>\n+<h1>Acme Analytics</h1>"
 
 
@@ -47,7 +51,7 @@ def test_decide_from_the_keyboard(transactional_db, live_server, browser_page_wi
     page.keyboard.press("Enter")
     page.wait_for_selector("text=The step can proceed.")
     assert page.evaluate("document.activeElement.tagName") == "H2"
-    page.screenshot(path=str(settings.BASE_DIR / "var" / "approval-dialog-decided.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "approval-dialog-decided.png"), full_page=True)
     req.refresh_from_db()
     assert req.status == ApprovalRequest.Status.ALLOWED
 
@@ -60,7 +64,7 @@ def test_refine_with_ctrl_enter_sends_instructions(transactional_db, live_server
     ).request
     page = browser_page_without_csp
     page.goto(live_server.url + req.get_absolute_url())
-    page.screenshot(path=str(settings.BASE_DIR / "var" / "approval-dialog-command.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "approval-dialog-command.png"), full_page=True)
     # The allow-list box appears only once the operator chooses to remember.
     assert not page.is_visible("textarea[name=command_allowlist]")
     page.click("text=For commands everywhere")
@@ -85,7 +89,7 @@ def test_memory_page_forgets_in_place(transactional_db, live_server, browser_pag
     clarification_remember(owner=owner, question_key="audience", question="Who is it for?", answer="CFOs")
     page = browser_page_without_csp
     page.goto(live_server.url + "/memory/")
-    page.screenshot(path=str(settings.BASE_DIR / "var" / "memory-page.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "memory-page.png"), full_page=True)
     page.click("button[aria-label='Forget: Document as pdf']")
     page.wait_for_selector("text=Document as pdf", state="detached")
     assert not FormatDefault.objects.exists()

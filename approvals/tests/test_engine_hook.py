@@ -78,7 +78,7 @@ def test_run_waits_for_approval_resumes_and_memory_announces_itself(
     assert (folder / "made.txt").exists()
     assert run.state == TaskRun.State.COMPLETED, run.state_reason
     auto = run.events.get(kind="approval.auto")
-    assert auto.explanation == "Auto-approved: you allow commands in Acme site — change this"
+    assert auto.explanation == "Auto-approved: you allow commands in Acme site."
     request.refresh_from_db()
     assert ApprovalRequest.objects.get(run=run, step_id="verify").auto_decided_by == request.remembered_as
 

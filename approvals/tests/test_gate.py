@@ -145,7 +145,7 @@ def test_remember_auto_approves_the_next_matching_action_and_names_the_preferenc
     decision = gate(next_run, next_step, make_step(paths=["styles.css"]))
     assert decision.outcome == Outcome.PROCEED
     assert decision.auto_approved_by == pref
-    assert decision.announcement == "Auto-approved: you allow file edits in Acme site — change this"
+    assert decision.announcement == "Auto-approved: you allow file edits in Acme site."
     assert decision.change_url == f"/memory/#approval-pref-{pref.pk}"
     recorded = decision.request
     assert recorded.status == "allowed" and recorded.auto_decided_by == pref and recorded.decided_by is None
@@ -176,7 +176,7 @@ def test_remembered_deny_skips_and_says_so(make_run, owner):
     run, step = make_run(action_type="delete_file")
     decision = gate(run, step, make_step(action_type="delete_file", path="styles.css"))
     assert decision.outcome == Outcome.SKIP
-    assert decision.announcement == "Skipped without asking: you never allow file deletions everywhere — change this"
+    assert decision.announcement == "Skipped without asking: you never allow file deletions everywhere."
     assert decision.request.status == "denied"
 
 

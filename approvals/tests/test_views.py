@@ -238,3 +238,9 @@ def test_the_index_lists_what_waits(owner_client, other_client, pending):
     req = pending()
     assert req.title in owner_client.get(reverse("approvals:index")).content.decode()
     assert "Nothing is waiting for your approval." in other_client.get(reverse("approvals:index")).content.decode()
+
+
+def test_a_command_says_which_folder_it_runs_in(owner_client, pending, acme):
+    req = pending(action_type="run_command", command="npm test", cwd=".")  # as the built-in planner plans it
+    page = owner_client.get(req.get_absolute_url()).content.decode()
+    assert f"Runs in <code>{acme.path}</code>" in page and "Runs in <code>.</code>" not in page

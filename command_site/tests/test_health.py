@@ -66,3 +66,28 @@ def test_storage_check_writes_and_reads_real_bytes(db, settings, tmp_path):
     ok, detail = health.check_storage()
     assert ok, detail
     assert list(tmp_path.rglob("*.txt")) == []  # the probe cleans up after itself
+
+
+def test_the_cloud_layout_says_plainly_that_workspaces_are_off(owner_client, anon_client, settings, tmp_path):
+    from django.conf import settings as live
+
+    # cloudbuild.yaml deploys web and worker with no shared disk: both say workspaces are off.
+    deploy = (live.BASE_DIR / "cloudbuild.yaml").read_text()
+    env_lines = [line for line in deploy.splitlines() if "--set-env-vars=" in line]
+    assert len(env_lines) == 2 and all("COMMAND_WORKSPACES=false" in line for line in env_lines)
+
+    settings.COMMAND_WORKSPACES = False
+    body = anon_client.get("/health").json()
+    assert body["checks"]["workspaces"] == {
+        "ok": True,
+        "detail": "off in this deployment: web and workers share no disk, so project folders are not offered",
+    }
+    page = owner_client.get("/workspaces/").content.decode()
+    assert "Workspaces are off in this deployment" in page and "Create folder" not in page
+    before = sorted(p.name for p in tmp_path.iterdir())
+    refused = owner_client.post("/workspaces/", {"action": "create", "create-name": "Acme site"})
+    assert refused.status_code == 400 and "Workspaces are off in this deployment" in refused.content.decode()
+    from workspaces.models import Workspace
+
+    assert not Workspace.objects.exists() and sorted(p.name for p in tmp_path.iterdir()) == before
+

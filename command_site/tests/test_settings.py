@@ -151,3 +151,25 @@ def test_sqlite_default_is_tuned_for_several_processes(settings, db):
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA journal_mode")
         assert cursor.fetchone()[0] == "wal"
+
+
+def test_the_default_worker_count_fits_the_machine_and_is_never_one():
+    from command_site.worker import default_worker_count
+
+    assert [default_worker_count(n) for n in (1, 2, 3, 6, 64)] == [2, 2, 3, 6, 8]
+    env = {k: v for k, v in os.environ.items() if k != "COMMAND_WORKERS"}
+    env.update(SECRET_KEY="x", COMMAND_ENV_FILE="")
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(settings.Q_CLUSTER['workers'])",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert int(shown.stdout) == default_worker_count() >= 2

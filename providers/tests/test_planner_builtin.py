@@ -79,6 +79,32 @@ def test_names_and_ordinary_words_are_never_corrected(prompt):
     assert u.normalised_prompt == " ".join(prompt.split())
 
 
+def test_no_dictionary_word_is_ever_corrected():
+    """Over the whole English word list (about 65,000 words; 621 of them, "audit" → "audio",
+    "analysis" → "analytics", were "corrected" before), and over common words typed near the
+    domain vocabulary, in any mode."""
+    from providers.planner.builtin.spelling import correct, english_words
+
+    words = sorted(english_words())
+    assert len(words) > 60_000
+    assert correct(" ".join(words)).corrections == []
+    for prompt in (
+        "explain how the dashboard works",
+        "Explain the pricing section",
+        "an audit of the annual report with an analysis of the deck",
+        "a slider and a sheer banner for the desk",
+    ):
+        for mode in ("create", "explain", "edit"):
+            u = plan(prompt, mode=mode).understanding
+            assert u.corrections == [], (prompt, mode, u.corrections)
+    # Typos of domain words are still fixed.
+    assert [c.corrected for c in correct("creat a landng page and a presentaion").corrections] == [
+        "create",
+        "landing",
+        "presentation",
+    ]
+
+
 def test_quoted_names_are_left_alone_even_when_misspelt():
     u = plan("a logo for 'Landng Studio'").understanding
     assert u.corrections == []
@@ -223,3 +249,15 @@ def test_a_long_command_plans_whole():
     result = plan(f"run `{command}`", workspace_name="site")
     [step] = [s for s in result.plan.steps if s.action_type == ActionType.RUN_COMMAND]
     assert step.inputs["command"] == command and len(step.title) <= 200
+
+
+def test_the_brief_reads_as_written_for_acronyms_and_outputs_without_a_format():
+    from providers.planner.builtin.plans import build_brief
+
+    result = plan("a pdf document about onboarding nurses")
+    titled = result.understanding.model_copy(
+        update={"deliverables": [result.understanding.deliverables[0].model_copy(update={"title": "PDF document"})]}
+    )
+    assert build_brief(titled, result.plan, []).goal == "Produce the PDF document."
+    edit = plan("refactor the payment module", mode="edit", workspace_name="shop")
+    assert edit.brief.in_scope == ["Change to your project"], "no dangling “as” for an output without a format"

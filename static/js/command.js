@@ -296,11 +296,51 @@ window.commandTimelineIdle = function () {
     line.textContent = text;
     area.appendChild(line);
   }
+  // A refused request (4xx) answers with a partial that says why (a revert conflict, a form's
+  // errors): it goes where the form's answer goes, like any answer. htmx drops 4xx bodies by default.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || xhr.status < 400 || xhr.status >= 500) return;
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    var body = xhr.responseText || "";
+    // A whole page (the 404 page) or plain text is not a partial: responseError says it instead.
+    if (type.indexOf("text/html") !== 0 || !body.trim() || /^\s*<(!doctype|html)/i.test(body)) return;
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  });
+  // Words for what no partial explained: the server's own (plain text) when it sent some, beside
+  // the control the person used; a poll's failure goes to the page's message area.
+  function sayBeside(elt, text) {
+    var anchor = elt.closest("form") || elt;
+    var next = anchor.nextElementSibling;
+    var line = next && next.hasAttribute("data-request-error") ? next : document.createElement("p");
+    line.className = "form-error";
+    line.setAttribute("role", "alert");
+    line.setAttribute("data-request-error", "");
+    line.textContent = text;
+    if (line !== next) anchor.insertAdjacentElement("afterend", line);
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    var anchor = elt && (elt.closest("form") || elt);
+    var old = anchor && anchor.nextElementSibling;
+    if (old && old.hasAttribute("data-request-error")) old.remove();
+  });
   document.addEventListener("htmx:responseError", function (event) {
-    var status = event.detail.xhr ? event.detail.xhr.status : 0;
-    say(status === 404
+    var xhr = event.detail.xhr;
+    var status = xhr ? xhr.status : 0;
+    var type = xhr ? xhr.getResponseHeader("Content-Type") || "" : "";
+    var text = status === 404
       ? "That is no longer available (it may belong to another account or have been removed)."
-      : "That request failed (HTTP " + status + "). The page shows only what the server confirmed; try again.");
+      : "That request failed (HTTP " + status + "). The page shows only what the server confirmed; try again.";
+    if (type.indexOf("text/plain") === 0 && xhr.responseText.trim() && xhr.responseText.length < 500) {
+      text = xhr.responseText.trim();
+    }
+    var elt = event.detail.elt;
+    var trigger = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
+    var byPerson = trigger && /^(submit|click|change|keyup|keydown)$/.test(trigger.type);
+    if (byPerson && elt && elt.isConnected && elt !== document.body) sayBeside(elt, text);
+    else say(text);
   });
   document.addEventListener("htmx:sendError", function () {
     // Polling keeps trying on its own; say it once, calmly.

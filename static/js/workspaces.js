@@ -10,6 +10,12 @@
       }
     }
   });
+  // A save in the editor changed the folder: the site preview shows the file as saved.
+  document.body.addEventListener("workspace-saved", function () {
+    document.querySelectorAll(".ws-preview-frame").forEach(function (frame) {
+      frame.src = frame.src;
+    });
+  });
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
     if (message && !window.confirm(message)) {

@@ -89,14 +89,15 @@ def run_resume(*, run: TaskRun) -> ControlOutcome:
 
 
 @transaction.atomic
-def run_stop(*, run: TaskRun) -> ControlOutcome:
+def run_stop(*, run: TaskRun, reason: str = "Stopped at your request.") -> ControlOutcome:
     """Stop a run: at once when no worker holds it, else the worker kills any running command
-    (its whole process group) and marks the run cancelled."""
+    (its whole process group) and marks the run cancelled. `reason` is why, when the stop is not
+    simply the operator's click (a refinement that replaced the plan)."""
     current = _locked(run)
     if current.state in (S.QUEUED, S.PAUSED, S.WAITING_APPROVAL):
         held_workspace = current.state in TaskRun.WORKSPACE_HOLDING_STATES
         StepExecution.objects.filter(run=current, status=SE.WAITING_APPROVAL).update(status=SE.CANCELLED)
-        run_transition(run=current, to=S.CANCELLED, title=f"{run.reference} stopped", reason="Stopped at your request.")
+        run_transition(run=current, to=S.CANCELLED, title=f"{run.reference} stopped", reason=reason)
         # A stopped run's open questions are closed, so nobody approves a step that will never run.
         from approvals.services import approvals_withdraw_for_run
 
@@ -222,3 +223,32 @@ def run_skip_step_after_denial(*, run: TaskRun, step_id: str, note: str = "") ->
     )
     enqueue_dispatch()
     return ControlOutcome(current, True, f"Skipped “{step.title}”. {run.reference} continues without it.")
+
+
+@transaction.atomic
+def run_ask_again_after_refinement(*, run: TaskRun, step_id: str, note: str) -> ControlOutcome:
+    """After a refinement that could not change the plan: the run re-queues and the approval gate
+    asks about the same step again, with `note` (what could not be changed) in the workstream."""
+    current = _locked(run)
+    step = StepExecution.objects.filter(run=current, step_id=step_id).first()
+    if current.state != S.WAITING_APPROVAL or step is None or step.status != SE.WAITING_APPROVAL:
+        return ControlOutcome(current, False, f"{run.reference} is not waiting for approval of that step.")
+    StepExecution.objects.filter(pk=step.pk).update(status=SE.PENDING)
+    event_emit(
+        run=current,
+        kind="plan.unchanged",
+        phase="plan",
+        status="warning",
+        step_id=step.step_id,
+        title="Your refinement could not change the plan",
+        explanation=note,
+    )
+    run_transition(
+        run=current,
+        to=S.QUEUED,
+        title=f"Asking again about “{step.title}”",
+        reason=f"{note} Command asks you about “{step.title}” again.",
+        blocking_reason="",
+    )
+    enqueue_dispatch()
+    return ControlOutcome(current, True, f"The plan is unchanged; {run.reference} asks about “{step.title}” again.")

@@ -124,16 +124,19 @@ def schedule_half_minute_reaper() -> None:
 
 
 def schedule_dispatch_at(when) -> None:
-    """A one-off dispatch at `when` (retry back-off), so a retry starts on time."""
-    from django_q.models import Schedule
+    """A dispatch job that a worker can take from `when` on (retry back-off), so a retry starts at
+    the time it announced. The ORM broker hands out only rows whose lock lies in the past, so the
+    row is written (in the caller's transaction) with its lock at `when`: a worker polling every
+    Q_CLUSTER["poll"] takes it within that. (A django-q2 Schedule would wait for the scheduler,
+    which looks only every 30 s: retries started up to 30 s late.)"""
+    from django_q.brokers.orm import ORM
+    from django_q.tasks import async_task
 
-    Schedule.objects.create(
-        name=f"dispatch at {when.isoformat()} {uuid.uuid4().hex[:6]}",
-        func=DISPATCH_JOB,
-        schedule_type=Schedule.ONCE,
-        repeats=-1,  # deleted after it fires
-        next_run=when,
-    )
+    class NotBefore(ORM):
+        def enqueue(self, task):
+            return self.get_connection().create(key=self.list_key, payload=task, lock=when).pk
+
+    async_task(DISPATCH_JOB, broker=NotBefore(), task_name=f"dispatch at {when.isoformat()}")
 
 
 @transaction.atomic
@@ -189,7 +192,7 @@ def run_create(
         kind="run.queued",
         phase="queue",
         status="info",
-        title=f"{run.reference} queued with {len(plan.steps)} steps",
+        title=f"{run.reference} queued with {len(plan.steps)} step{'s' if len(plan.steps) != 1 else ''}",
         explanation=(
             f"Plan revision {plan_revision.number} from {plan_revision.planner}. "
             + (f"Continues {previous_run.reference}. " if previous_run else "")

@@ -369,6 +369,8 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
                         status="muted",
                         title=f"Skipped “{step.title}”",
                         explanation=decision.reason,
+                        # A remembered "never" skipped it: where the operator changes that.
+                        payload={"change_url": getattr(decision, "change_url", "")},
                     )
                 continue
             if decision.reason:
@@ -459,9 +461,20 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
             payload={
                 "action_type": step.action_type,
                 **({"report": result.data["report"]} if "report" in result.data else {}),
+                **_diff_link(run, result.data),
             },
         )
     return None
+
+
+def _diff_link(run: TaskRun, data: dict) -> dict:
+    """Where the row of a step that changed a file links: that change's diff."""
+    change_id = data.get("file_change_id")
+    if not change_id or not run.workspace_id:
+        return {}
+    from django.urls import reverse
+
+    return {"diff_url": reverse("workspaces:change", args=[run.workspace_id, change_id])}
 
 
 def _on_failure(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, exc: StepFailed) -> str | None:
@@ -600,6 +613,19 @@ def _finish(run: TaskRun, lease: Lease) -> str:
         steps = run_steps(run)
         ok, why = verification_passed(run, steps)
         if not ok:
+            denied = _denied_step_titles(run)
+            if denied:
+                # The person said no: that is a stop they chose, not a failed verification.
+                names = ", ".join(f"“{t}”" for t in denied)
+                run_transition(
+                    run=run,
+                    to=S.CANCELLED,
+                    lease=lease,
+                    locked=True,
+                    title=f"{run.reference} stopped: you denied {names}",
+                    reason=_denied_reason(names, steps),
+                )
+                return S.CANCELLED
             run_transition(
                 run=run, to=S.FAILED, lease=lease, locked=True, title=f"{run.reference} not completed", reason=why
             )
@@ -628,6 +654,24 @@ def _finish(run: TaskRun, lease: Lease) -> str:
             run_transition(run=run, to=S.FAILED, lease=lease, locked=True, title=title, reason=str(exc))
             return S.FAILED
     return S.COMPLETED
+
+
+def _denied_step_titles(run: TaskRun) -> list[str]:
+    """Titles of the steps the person denied (run_skip_step_after_denial records the refusal)."""
+    return list(
+        StepExecution.objects.filter(run=run, status=SE.SKIPPED, result__approval__granted=False)
+        .order_by("position")
+        .values_list("title", flat=True)
+    )
+
+
+def _denied_reason(names: str, steps: list[tuple[str, str, str]]) -> str:
+    done = sum(1 for _action, status, _title in steps if status == SE.SUCCEEDED)
+    skipped = sum(1 for _action, status, _title in steps if status == SE.SKIPPED)
+    return (
+        f"Stopped: you denied {names}. {skipped} of {len(steps)} step{'s' if len(steps) != 1 else ''} "
+        f"skipped, {done} done; nothing left was checked, so the run is not called completed."
+    )
 
 
 def _completion_reason(steps: list[tuple[str, str, str]]) -> str:

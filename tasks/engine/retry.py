@@ -22,6 +22,13 @@ ALWAYS_NON_RETRYABLE = frozenset(
         "PermissionDenied",
         "VerificationFailed",
         "ApprovalDenied",
+        # What the operating system says about a path does not change by asking again.
+        "FileNotFoundError",
+        "NotADirectoryError",
+        "IsADirectoryError",
+        "FileExistsError",
+        "PermissionError",
+        "PathRefused",
     }
 )
 

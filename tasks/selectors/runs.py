@@ -71,7 +71,9 @@ def run_statuses(runs: list, *, steps: dict[int, list] | None = None) -> list[di
     out = []
     for run in runs:
         run_steps_ = steps[run.pk]
-        done = sum(1 for s in run_steps_ if s[2] in (StepExecution.Status.SUCCEEDED, StepExecution.Status.SKIPPED))
+        # A skipped step is not done: it is counted on its own, so "2 of 2 done" never hides a denial.
+        done = sum(1 for s in run_steps_ if s[2] == StepExecution.Status.SUCCEEDED)
+        skipped = sum(1 for s in run_steps_ if s[2] == StepExecution.Status.SKIPPED)
         current = next((s[1] for s in run_steps_ if s[0] == run.current_step_id), "")
         reason = ""
         if run.state in (S.QUEUED, S.PAUSED, S.WAITING_APPROVAL):
@@ -91,6 +93,7 @@ def run_statuses(runs: list, *, steps: dict[int, list] | None = None) -> list[di
                 "queue_position": positions.get(run.pk, 0),
                 "blocking_reason": reason,
                 "steps_done": done,
+                "steps_skipped": skipped,
                 "steps_total": len(run_steps_),
                 "current_step_title": current if run.state in TaskRun.LEASED_STATES else "",
                 "can_pause": run.state in (S.QUEUED, S.RUNNING, S.VERIFYING) and run.control_request != "pause",

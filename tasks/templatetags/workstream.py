@@ -77,6 +77,10 @@ def workstream_row(event, tone: str = "mixed") -> str:
         change = payload.get("change_url")
         link = f' <a class="wsr-link" href="{e(change)}">Change what Command remembers</a>' if change else ""
         out.append(f'    <p class="wsr-explanation">{e(event.explanation)}{link}</p>\n')
+    if payload.get("diff_url"):
+        out.append(
+            f'    <p class="wsr-context"><a class="wsr-link" href="{e(payload["diff_url"])}">See the diff</a></p>\n'
+        )
     if event.file_path or event.command:
         out.append('    <p class="wsr-context">\n')
         if event.file_path:

@@ -47,7 +47,7 @@ def test_sign_up_request_approve_diff_result_download_revert(stack, chromium, tm
 
     # Submit a messy request from the landing page.
     page.reload()
-    page.fill("textarea[name=prompt]", "run `sed -i s/Old/New/ notes.txt` and make a one-page pdf summery for Acme")
+    page.fill("textarea[name=prompt]", "run `sed -i s/Old/New/ notes.txt` and make a one-page pdf summry for Acme")
     page.select_option("select[name=workspace]", str(workspace.pk))
     page.click("text=Send to Command")
     page.wait_for_url("**/command/*/")
@@ -81,7 +81,8 @@ def test_sign_up_request_approve_diff_result_download_revert(stack, chromium, tm
     assert run.state == "completed", run.state_reason
     page.wait_for_selector(f"#run-{run.pk} .thread-changes", timeout=20_000)
     # The thread's assets panel comes with the settled card: the new PDF is listed without a reload.
-    page.wait_for_selector("#thread-assets a:has-text('PDF')", timeout=10_000)
+    # ("summry" is the typo: "summery" is a word, which the spelling fixer leaves alone.)
+    page.wait_for_selector("#thread-assets a:has-text('Summary')", timeout=10_000)
     # The switcher follows too (pushed, no reload).
     page.wait_for_selector(f"#switcher-run-{run.pk}[data-state=completed]", timeout=10_000)
     assert len(row_seqs(page, run.pk)) > rows_before

@@ -183,3 +183,68 @@ def test_a_planned_thread_checks_back_for_its_run_and_gets_only_that_part(owner_
     assert f'id="workstream-{run.pk}"' in html and "<html" not in html
     # Once a run exists the part stops checking back.
     assert 'hx-trigger="every 3s"' not in html.split(f'id="run-{run.pk}"')[0]
+
+
+def test_a_request_that_needs_a_provider_offers_the_actions_its_sentence_names(owner_client, owner, tmp_path, settings):
+    from providers.services import provider_connection_create
+    from providers.tests.provider_server import ProviderServer
+    from tasks.models import Task
+    from tasks.planning import task_understand
+    from tasks.services import task_submit
+    from workspaces.models import Workspace
+
+    ws = Workspace.objects.create(owner=owner, name="shop", path=str(tmp_path))
+    task = task_submit(owner=owner, prompt="refactor the payment module", mode=Task.Mode.EDIT, workspace=ws)
+    task_understand(task=task)
+    thread = f"/command/{task.pk}/"
+    card = _needs_provider_box(owner_client.get(thread).content.decode())
+    assert "plan this request again" in card
+    assert 'href="/providers/"' in card and "Connect a provider" in card
+    assert "Plan again" not in card, "without a provider, planning again would give the same answer"
+
+    settings.COMMAND_ALLOW_LOCAL_PROVIDERS = True
+    with ProviderServer() as server:
+        provider_connection_create(
+            owner=owner, kind="openai_compatible", label="T", base_url=server.url + "/v1", model="m", api_key="sk-x"
+        )
+        card = _needs_provider_box(owner_client.get(thread).content.decode())
+        assert "Plan again with my default provider" in card
+        response = owner_client.post(f"/task/{task.pk}/plan-again/", {"next": thread})
+        assert response.status_code == 302 and response["Location"] == thread
+        off_site = owner_client.post(f"/task/{task.pk}/plan-again/", {"next": "https://evil.example/"})
+        assert off_site["Location"] == task.get_absolute_url()
+
+
+def _needs_provider_box(html: str) -> str:
+    """The "needs a model provider" box of the understanding card: up to the card's next heading."""
+    start = html.index('class="needs-provider"')
+    return html[start : html.index("<h3>", start)]
+
+
+def test_each_planned_step_shows_its_expected_outcome(owner_client, owner):
+    from django.utils.html import escape
+
+    from tasks.planning import task_understand
+    from tasks.services import task_submit
+
+    task = task_submit(owner=owner, prompt="a one-page PDF proposal for Acme Analytics")
+    revision = task_understand(task=task)
+    outcomes = [s["expected_outcome"] for s in revision.plan["steps"] if s.get("expected_outcome")]
+    assert outcomes, "the built-in plan states what each step should leave behind"
+    for url in (f"/command/{task.pk}/", f"/task/{task.pk}/"):
+        page = owner_client.get(url).content.decode()
+        for outcome in outcomes:
+            assert escape(outcome) in page, (url, outcome)
+
+
+def test_the_quick_request_box_offers_the_mode(owner_client, owner):
+    from tasks.models import Task
+
+    page = owner_client.get("/command/").content.decode()
+    for mode in Task.Mode.values:
+        assert re.search(rf'<input type="radio" name="mode" value="{mode}"', page), mode
+    assert 'type="hidden" name="mode"' not in page
+    owner_client.post(
+        "/", {"prompt": "explain how the build works", "mode": "explain", "expertise": "new", "tone": "mixed"}
+    )
+    assert Task.objects.get(raw_prompt="explain how the build works").mode == "explain"

@@ -291,3 +291,10 @@ def test_a_run_being_claimed_keeps_its_owners_slot(owner, tmp_path, settings, ca
         claim = dispatch_claim(worker_id="w")
         assert (claim.run.pk if claim else None) == (second.pk if expected else None)
         assert TaskRun.objects.get(pk=first.pk).state == S.QUEUED
+
+
+def test_a_one_step_run_is_queued_with_1_step(owner, tmp_path):
+    from tasks.models import WorkstreamEvent
+
+    run = run_create(task=make_task(owner, None, [step("a", ActionType.READ_FILE, path="x")]))
+    assert WorkstreamEvent.objects.get(run=run, kind="run.queued").title == f"{run.reference} queued with 1 step"

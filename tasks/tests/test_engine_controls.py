@@ -129,6 +129,29 @@ def test_denied_step_is_skipped_and_its_dependants_too(owner, tmp_path, gate):
     assert "Skipped, and not done: “write_file a”, “generate_output b”" in run.state_reason
 
 
+def test_a_denied_run_says_you_stopped_it_and_counts_skipped_steps_as_skipped(owner, tmp_path, gate):
+    from django.template.loader import render_to_string
+
+    from tasks.selectors.runs import run_status
+
+    ws = make_workspace(owner, tmp_path / "ws")
+    check = verify_step()
+    check.depends_on = ["a"]
+    run = run_create(task=make_task(owner, ws, [step("a", ActionType.RUN_COMMAND, "Run the script"), check]))
+    gate(lambda ctx: GateDecision.wait("ask") if ctx.step.step_id == "a" else GateDecision.proceed())
+    jobs.dispatch_next()
+    assert run_skip_step_after_denial(run=run, step_id="a").changed
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.CANCELLED, run.state_reason
+    assert run.state_reason.startswith("Stopped: you denied “Run the script”.")
+    assert "Verification did not pass" not in run.state_reason
+    html = render_to_string("tasks/partials/run_status.html", {**run_status(run=run), "run": run})
+    assert "0 of 2 steps done · 2 skipped" in html
+    assert run.attempt > 1 and "Attempt" not in html, "an approval is not a retry"
+    assert "Failed" not in html
+
+
 def test_a_broken_approval_policy_never_lets_the_step_through(run, gate, tmp_path):
     def broken(ctx):
         raise RuntimeError("policy table missing")

@@ -106,3 +106,38 @@ def test_exhausted_retries_end_recoverable_not_completed(owner, tmp_path, settin
     assert "retry the run once the cause is fixed" in run.state_reason
     # The failure reads as a sentence of its own, whatever the error's text ended with.
     assert ". You can retry the run" in run.state_reason
+
+
+def test_a_missing_file_is_not_retried_as_if_transient(owner, tmp_path):
+    ws = make_workspace(owner, tmp_path / "ws")
+    run = run_create(task=make_task(owner, ws, [step("r", ActionType.READ_FILE, path="missing.txt"), verify_step()]))
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.FAILED, run.state_reason
+    assert StepExecution.objects.get(run=run, step_id="r").attempts == 1
+    assert not run.events.filter(kind="step.retry_scheduled").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("test_handlers")
+def test_a_real_worker_starts_each_retry_at_the_announced_time(owner, tmp_path, settings):
+    """Announced "retry N of M at HH:MM:SS" is kept within 2 s by a real qcluster (the scheduler
+    of django-q2 looks only every 30 s, so a Schedule-based retry started up to 30 s late)."""
+    from django_q.models import Schedule
+
+    from command_site.testing import wait_for, worker_process
+    from tasks.tests.engine_support import WORKER_ENV
+
+    ws = make_workspace(owner, tmp_path / "ws")
+    run = run_create(task=make_task(owner, ws, [step("w", ActionType.WRITE_FILE, fail_times=2), verify_step()]))
+    Schedule.objects.all().delete()  # the reaper's half-minute dispatch must not be what starts a retry
+    with worker_process(tmp_path / "worker.log", **WORKER_ENV, COMMAND_WORKERS="2"):
+        wait_for(lambda: TaskRun.objects.get(pk=run.pk).finished_at, timeout=60, message="the run to finish")
+    run.refresh_from_db()
+    assert run.state == S.COMPLETED, run.state_reason
+    announced = [datetime.fromisoformat(e.payload["at"]) for e in run.events.filter(kind="step.retry_scheduled")]
+    started = [e.created_at for e in run.events.filter(kind="step.started", step_id="w").order_by("seq")][1:]
+    assert len(announced) == len(started) == 2
+    for at, began in zip(announced, started, strict=True):
+        assert abs((began - at).total_seconds()) <= 2, f"announced {at:%H:%M:%S.%f}, started {began:%H:%M:%S.%f}"

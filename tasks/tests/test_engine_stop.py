@@ -126,3 +126,112 @@ def test_a_killed_wrapper_takes_its_cluster_with_it(tmp_path):
             assert wait_for(lambda: _gone(cluster), timeout=20, message="the orphaned qcluster to stop")
         finally:
             stop_process(wrapper)
+
+
+def test_the_default_worker_runs_two_workspaces_at_the_same_time(owner, tmp_path, monkeypatch):
+    """`make run` starts the worker without COMMAND_WORKERS: a long run on one workspace does not
+    hold back a run on another (the default is sized to the machine, at least 2)."""
+    monkeypatch.delenv("COMMAND_WORKERS", raising=False)
+    first = _long_run(owner, tmp_path / "a", seconds=0.8, steps=4)
+    second = _long_run(owner, tmp_path / "b", seconds=0.8, steps=4)
+    Schedule.objects.all().delete()
+    wrapper = spawn(WORKER_COMMAND, env=process_env(**WORKER_ENV), out=open(tmp_path / "worker.log", "wb"))  # noqa: SIM115
+    try:
+        wait_for(
+            lambda: TaskRun.objects.filter(pk__in=[first.pk, second.pk], state=S.COMPLETED).count() == 2,
+            timeout=90,
+            message="both runs to complete",
+        )
+    finally:
+        stop_process(wrapper)
+    a, b = (TaskRun.objects.get(pk=r.pk) for r in (first, second))
+    assert a.started_at < b.finished_at and b.started_at < a.finished_at, "the two runs did not overlap"
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        for child in _children(todo.pop()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_a_worker_crash_under_honcho_leaves_the_web_up_and_a_new_worker_takes_over(owner, tmp_path):
+    """`make run`: honcho stops every process when one ends. A cluster killed from outside (out of
+    memory, kill -9) is replaced by the worker wrapper, so the web keeps answering and the next run
+    is done by the new cluster."""
+    import httpx
+
+    from command_site.testing import free_port
+
+    Schedule.objects.all().delete()
+    port = free_port()
+    (tmp_path / "Procfile").write_text(
+        f"web: exec {sys.executable} -m http.server {port} --bind 127.0.0.1\n"
+        f"worker: exec {sys.executable} -m command_site.worker\n"
+    )
+    honcho = [sys.executable, "-m", "honcho", "-f", str(tmp_path / "Procfile"), "-d", str(Path.cwd()), "start"]
+    with open(tmp_path / "honcho.log", "wb") as out:
+        manager = spawn(honcho, env=process_env(**WORKER_ENV), out=out)
+        try:
+
+            def clusters():
+                return [
+                    p for p in _descendants(manager.pid) if "qcluster" in _cmdline(p) and "manage.py" in _cmdline(p)
+                ]
+
+            def cluster_leaders():
+                return [p for p in clusters() if os.getpgid(p) == p]
+
+            wait_for(lambda: len(cluster_leaders()) == 1, timeout=60, message="the qcluster to start")
+            wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200, timeout=30)
+            [first] = cluster_leaders()
+            time.sleep(2)
+            os.killpg(first, signal.SIGKILL)  # the crash
+            wait_for(lambda: cluster_leaders() and cluster_leaders() != [first], timeout=30, message="a new qcluster")
+            assert manager.poll() is None, (tmp_path / "honcho.log").read_text()[-2000:]
+            assert httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200, "the web stayed up"
+            run = _long_run(owner, tmp_path / "ws", seconds=0.1, steps=2)
+            wait_for(lambda: TaskRun.objects.get(pk=run.pk).state == S.COMPLETED, timeout=60, message="the run")
+            assert "Worker stopped unexpectedly (killed by signal 9)" in (tmp_path / "honcho.log").read_text()
+        finally:
+            stop_process(manager)
+
+
+def test_a_command_whose_worker_died_dies_with_it(owner, tmp_path):
+    """The command a killed worker process was running is stopped at once (it is handed to the
+    worker wrapper, which kills its process group), so it cannot write into the folder later."""
+    from tasks.models import CommandExecution
+
+    Schedule.objects.all().delete()
+    ws = make_workspace(owner, tmp_path / "ws")
+    late = tmp_path / "ws" / "late.txt"
+    command = "sleep 6.5 && echo late > late.txt"
+    run = run_create(task=make_task(owner, ws, [step("c", ActionType.RUN_COMMAND, "Slow command", command=command)]))
+    with open(tmp_path / "worker.log", "wb") as out:
+        wrapper = spawn(WORKER_COMMAND, env=process_env(**WORKER_ENV), out=out)
+        try:
+            wait_for(
+                lambda: CommandExecution.objects.filter(run=run).exclude(pid=None).exists(),
+                timeout=60,
+                message="the command to start",
+            )
+            shell = CommandExecution.objects.get(run=run).pid
+            worker = int(Path(f"/proc/{shell}/stat").read_text().split(")")[-1].split()[1])
+            assert "qcluster" in _cmdline(worker)
+            os.kill(worker, signal.SIGKILL)  # the worker process dies mid-command
+            assert wait_for(lambda: _gone(shell), timeout=5, message="the orphaned command to be stopped")
+            time.sleep(7)
+            assert not late.exists(), "the command of a dead worker wrote into the workspace"
+            assert wrapper.poll() is None
+            assert "left running by a worker that died" in (tmp_path / "worker.log").read_text()
+        finally:
+            stop_process(wrapper)

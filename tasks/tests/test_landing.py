@@ -147,3 +147,47 @@ def test_upload_bytes_are_read_in_chunks_not_trusted_from_the_name(owner_client)
         "/", {"prompt": "read this", "mode": "explain", "expertise": "new", "tone": "mixed", "uploads": [upload]}
     )
     assert Task.objects.get().uploads.get().content_type == "application/pdf"
+
+
+def _form_defaults(html: str) -> dict[str, str]:
+    """What a browser would send for the request form untouched: checked radios, selected options, hidden inputs."""
+    from html.parser import HTMLParser
+
+    class Defaults(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.values, self.select = {}, None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "input" and a.get("name") in ("tone", "expertise", "mode"):
+                if a.get("type") == "hidden" or (a.get("type") == "radio" and "checked" in a):
+                    self.values[a["name"]] = a.get("value", "")
+            elif tag == "select":
+                self.select = a.get("name")
+            elif tag == "option" and self.select in ("tone", "expertise") and "selected" in a:
+                self.values[self.select] = a.get("value", "")
+
+        def handle_endtag(self, tag):
+            if tag == "select":
+                self.select = None
+
+    parser = Defaults()
+    parser.feed(html)
+    return parser.values
+
+
+def test_tone_and_expertise_saved_on_the_memory_page_are_a_new_requests_defaults(owner_client, owner):
+    from approvals.services import style_preference_set
+    from tasks.models import Task
+    from tasks.services import task_submit
+
+    style_preference_set(owner=owner, kind="tone", value="professional")
+    style_preference_set(owner=owner, kind="expertise", value="expert")
+    for page in ("/", "/command/"):
+        defaults = _form_defaults(owner_client.get(page).content.decode())
+        assert defaults.get("tone") == "professional" and defaults.get("expertise") == "expert", (page, defaults)
+        owner_client.post("/", {"prompt": f"a logo from {page}", **defaults})
+        task = Task.objects.get(raw_prompt=f"a logo from {page}")
+        assert (task.tone, task.expertise) == ("professional", "expert")
+    assert task_submit(owner=owner, prompt="a memo").tone == "professional"

@@ -83,7 +83,8 @@ def test_answering_makes_a_new_revision_and_keeps_the_old_one(owner):
     task.refresh_from_db()
     assert (first.number, second.number) == (1, 2)
     assert task.status == Task.Status.PLANNED
-    assert "You answered (deliverable: A presentation)" in second.change_note
+    assert "You answered (“What should Command make?" in second.change_note
+    assert "” A presentation)" in second.change_note and "deliverable:" not in second.change_note
     assert "Now making Presentation" in second.change_note
     assert PlanRevision.objects.get(pk=first.pk).understanding["ambiguities"][0]["id"] == "deliverable"
     assert task.context["answers"] == {"deliverable": "A presentation"}
@@ -111,13 +112,41 @@ def test_a_remembered_answer_is_stored_reused_and_announced(owner):
     task_understand(task=task)
     task_answer_clarifications(task=task, answers={"theme": "Dark"}, remember={"theme"})
     assert RememberedClarification.objects.get(owner=owner, question_key="theme").answer == "Dark"
-    assert "Remembered for next time: theme" in latest(task).change_note
+    assert "Remembered for the next request that asks the same: “Dark or light theme?" in latest(task).change_note
 
     again = submit(owner, "another website, light theme or dark theme")
     revision = task_understand(task=again)
     again.refresh_from_db()
     assert again.status == Task.Status.PLANNED
     assert any("remembered" in a and "Dark" in a for a in revision.understanding["assumptions"])
+
+
+def test_a_remembered_answer_applies_only_to_the_same_question_and_counts_its_uses(owner):
+    from tasks.planning import _planning_request
+
+    task = submit(owner, "make it better")
+    task_understand(task=task)
+    task_answer_clarifications(task=task, answers={"improve_target": "The visual design"}, remember={"improve_target"})
+    memory = RememberedClarification.objects.get(owner=owner, question_key="improve_target")
+    assert memory.use_count == 0 and memory.last_used_at is None, "answering is not reusing"
+
+    for prompt in ("a pdf proposal for Acme", "delete the old logo files", "a landing page for Acme"):
+        other = submit(owner, prompt)
+        revision = task_understand(task=other)
+        said = " ".join(revision.understanding["assumptions"])
+        assert "remembered" not in said and "visual design" not in said, (prompt, said)
+        assert _planning_request(other, answers={}).remembered_answers == {}, "nor is it sent to a provider"
+    memory.refresh_from_db()
+    assert memory.use_count == 0 and memory.last_used_at is None
+
+    same = submit(owner, "make it better please")
+    revision = task_understand(task=same)
+    said = " ".join(revision.understanding["assumptions"])
+    assert "Used your remembered answer to “What should be improved" in said and "The visual design" in said
+    assert "improve_target" not in json.dumps(revision.understanding["assumptions"])
+    task_understand(task=same)  # planning the same request again is not another use
+    memory.refresh_from_db()
+    assert memory.use_count == 1 and memory.last_used_at is not None
 
 
 def test_plan_revise_records_what_changed_and_why(owner):

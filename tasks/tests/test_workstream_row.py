@@ -79,3 +79,20 @@ def test_a_command_row_has_a_terminal_pane_and_its_output_rows_point_at_it():
     assert 'data-terminal-for="terminal-7-5"' in output and "<pre>red\n</pre>" in output
     other = workstream_row(_event(kind="note", payload={"command_execution_id": 5}))
     assert "terminal" not in other
+
+
+def test_the_row_of_a_step_that_edited_a_file_links_to_its_diff(owner, tmp_path):
+    from providers.contracts import ActionType
+    from tasks import jobs
+    from tasks.engine.dispatch import run_create
+    from tasks.tests.engine_support import make_task, make_workspace, step
+    from workspaces.models import FileChange
+
+    ws = make_workspace(owner, tmp_path / "ws")
+    plan = [step("w", ActionType.WRITE_FILE, "Write the page", path="index.html", content="<h1>Acme</h1>\n")]
+    run = run_create(task=make_task(owner, ws, plan))
+    jobs.dispatch_next()
+    change = FileChange.objects.get(run=run, path="index.html")
+    row = run.events.get(kind="step.succeeded", step_id="w")
+    html = workstream_row(row, "mixed")
+    assert f'<a class="wsr-link" href="/agent/{ws.pk}/changes/{change.pk}/">See the diff</a>' in html

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from tasks.selectors import task_get_for_owner
@@ -101,4 +102,8 @@ def task_plan_again(request, task_id):
         task_understand(task=task)
     except PlanningRefused as exc:
         messages.error(request, str(exc))
+    # Back to the page the button was on (the thread or the full record), never off-site.
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
     return redirect(task)

@@ -40,6 +40,7 @@ from workspaces.services.folders import (
     workspace_root,
     workspace_status,
     workspace_transfer,
+    workspaces_off,
 )
 from workspaces.services.rollback import (
     Eligibility,
@@ -65,6 +66,7 @@ from workspaces.services.search import (
 )
 
 __all__ = [
+    "workspaces_off",
     "EditConflict",
     "EditRefused",
     "Eligibility",

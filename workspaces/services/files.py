@@ -232,7 +232,9 @@ def file_save_from_editor(*, workspace: Workspace, path: str, content: str, base
     """Save the operator's editor text, unless the file changed on disk since it was opened.
 
     `base_sha` is the sha256 of the file when the editor loaded it ("" for a new file). A
-    mismatch raises EditConflict with the disk version, and nothing is written.
+    mismatch raises EditConflict with the disk version, and nothing is written. Like a step's
+    edit, a save that changes the file first takes a pre-edit rollback point of it, which the
+    recorded change names.
     """
     root = workspace_root(workspace=workspace)
     clean = paths.normalise(path)
@@ -244,11 +246,30 @@ def file_save_from_editor(*, workspace: Workspace, path: str, content: str, base
     data = text.encode("utf-8")
     if current.sha != base_sha:
         raise EditConflict(path=clean, current=current.data, current_sha=current.sha, attempted=data)
+    if current.exists and current.data == data:
+        return None  # nothing to save, so nothing to roll back to
+    from workspaces.services.rollback import rollback_point_create  # rollback builds on this module
+
+    point = rollback_point_create(
+        workspace=workspace,
+        kind=RollbackPoint.Kind.PRE_EDIT,
+        paths_in_scope=[clean],
+        note="Before your save in the editor",
+        actor=Actor.EDITOR,
+        user=user,
+    )
     paths.write_atomic(root, clean, data)
     after = file_state(root=root, path=clean)
     label = getattr(user, "email", "") or getattr(user, "username", "")
     return record_change(
-        workspace=workspace, path=clean, before=current, after=after, actor=Actor.EDITOR, actor_label=label, user=user
+        workspace=workspace,
+        path=clean,
+        before=current,
+        after=after,
+        actor=Actor.EDITOR,
+        actor_label=label,
+        user=user,
+        rollback_point=point,
     )
 
 

@@ -96,6 +96,23 @@ def _refuse_command_folders(real: str) -> None:
         raise WorkspaceError(f"{real} overlaps Command's own data ({store}); choose a folder outside it.")
 
 
+WORKSPACES_OFF = (
+    "Workspaces are off in this deployment (COMMAND_WORKSPACES=false): its web and workers share no "
+    "disk, as in the Cloud Run layout, so project folders, their diffs, previews and rollback points "
+    "cannot work here. Outputs (sites, documents, images, slides …) still work."
+)
+
+
+def workspaces_off() -> str:
+    """Why workspaces cannot be used in this deployment, or "" when they can."""
+    return "" if settings.COMMAND_WORKSPACES else WORKSPACES_OFF
+
+
+def _refuse_when_off() -> None:
+    if not settings.COMMAND_WORKSPACES:
+        raise WorkspaceError(WORKSPACES_OFF)
+
+
 def _unusable(path: str) -> WorkspaceError:
     """One refusal for a missing, foreign, non-folder or unreadable path: it tells nothing about
     whether the path exists or whose it is."""
@@ -156,8 +173,9 @@ def workspace_create(*, owner, name: str) -> Workspace:
     """Create a new empty folder under the default workspace root and register it.
 
     Refuses an empty or overlong name. The folder name is derived from the name and never
-    replaces an existing folder.
+    replaces an existing folder. Refuses when workspaces are off in this deployment.
     """
+    _refuse_when_off()
     name = _clean_name(name)
     folder = _fresh_folder(name)
     folder.mkdir(mode=0o755)
@@ -175,7 +193,9 @@ def workspace_register(*, owner, path: str, name: str = "") -> Workspace:
     is, holds or lies inside another account's workspace. Missing, foreign, non-folder and
     unreadable paths all get the same answer, so the refusal never tells whether a path exists.
     The folder's device and inode are kept to notice a later replacement.
+    Refuses when workspaces are off in this deployment.
     """
+    _refuse_when_off()
     path = (path or "").strip()
     try:
         real = paths.ensure_root_allowed(path, settings.COMMAND_WORKSPACE_ROOTS)
@@ -212,8 +232,9 @@ def workspace_import_zip(*, owner, name: str, archive: IO[bytes]) -> ZipImport:
     escaping the folder (zip-slip: absolute, `..`, drive letters, backslashes, look-alike
     characters), more than ZIP_MAX_FILES entries, or more than ZIP_MAX_TOTAL_BYTES unpacked
     (counted while unpacking, so a lying header cannot bomb the disk). Symlink entries are never
-    extracted; they are listed in `skipped`.
+    extracted; they are listed in `skipped`. Refuses when workspaces are off in this deployment.
     """
+    _refuse_when_off()
     name = _clean_name(name)
     try:
         bundle = zipfile.ZipFile(archive)

@@ -300,7 +300,7 @@ def _point_eligibility(point: RollbackPoint) -> Eligibility:
     if missing:
         reasons.append(f"The stored content of {_names(missing)} is missing from the snapshot store.")
     if saved.skipped:
-        reasons.append(f"Not covered (ignored folders): {_names(saved.skipped, 5)}.")
+        reasons.append(f"Ignored folders: {_names(saved.skipped, 5)} (their contents are not captured).")
     if point.kind == RollbackPoint.Kind.PRE_COMMAND:
         reasons.append(
             "Effects of the command outside this folder (installed packages, network calls, other folders) "

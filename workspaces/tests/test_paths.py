@@ -237,3 +237,14 @@ def test_sigkill_during_a_large_atomic_write_leaves_old_or_new_content(tmp_path)
             for name in leftovers:
                 os.unlink(root / name)
     assert interrupted >= 1, "no kill landed during a write; the test proved nothing"
+
+
+def test_a_file_where_a_folder_should_be_is_named_as_what_is_in_the_way(workspace):
+    root = Path(workspace_root(workspace=workspace))
+    (root / "docs").write_text("not a folder\n")
+    with pytest.raises(PathRefused) as refused:
+        file_write(workspace=workspace, path="docs/notes.md", content=b"# Notes\n")
+    message = str(refused.value)
+    assert "'docs' is a file, not a folder, so 'docs/notes.md' cannot be inside it" in message
+    assert "became a link" not in message
+    assert (root / "docs").read_text() == "not a folder\n"

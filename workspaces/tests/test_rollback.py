@@ -65,7 +65,7 @@ def test_whole_tree_point_restores_every_kind_of_change_exactly(workspace, site)
 
     eligibility = rollback_point_eligibility(point=point)
     assert eligibility.verdict == Verdict.PARTLY  # .git is stated as not covered
-    assert any(".git" in reason for reason in eligibility.reasons)
+    assert "Ignored folders: .git (their contents are not captured)." in eligibility.reasons
     assert not eligibility.conflicts
     assert {r.path for r in eligibility.restores} == {
         "index.html",

@@ -40,7 +40,12 @@ class BuiltinPlanner:
     label = BUILTIN_LABEL
 
     def plan(self, request: PlanningRequest) -> PlannerResult:
-        remembered = {k: v for k, v in request.remembered_answers.items() if k not in request.answers}
+        applicable = remembered_that_apply(request)
+        return self._plan(request, {key: answer for key, (_question, answer) in applicable.items()}, applicable)
+
+    def _plan(
+        self, request: PlanningRequest, remembered: dict[str, str], asked: dict[str, tuple[str, str]]
+    ) -> PlannerResult:
         answers = {**remembered, **request.answers}
         raw = request.prompt
         spelling = correct(raw)
@@ -159,9 +164,9 @@ class BuiltinPlanner:
 
         for qid, answer in answers.items():
             if qid in remembered:
-                assumptions.append(f"Reused your remembered answer for “{qid}”: {answer}.")
+                assumptions.append(f"Used your remembered answer to “{asked[qid][0]}”: {answer}.")
             else:
-                assumptions.append(f"You answered “{qid}”: {answer}.")
+                assumptions.append(f"You answered {_question_topic(qid)}: {answer}.")
         format_hints = list(detection.format_hints)
         if answers.get("theme"):
             format_hints = [h for h in format_hints if h.kind != "theme"]
@@ -235,6 +240,34 @@ def _theme_hint(value: str, answer: str):
     from providers.contracts import FormatHint
 
     return FormatHint(text=answer, kind="theme", value=value)
+
+
+def remembered_that_apply(request: PlanningRequest) -> dict[str, tuple[str, str]]:
+    """The remembered answers this request really needs: question id → (question, answer), only
+    for questions that this very request raises (read without any remembered answer) and that the
+    operator has not answered here. "Make it better" remembered as "the visual design" answers the
+    next vague "make it better", never a PDF request or a delete."""
+    remembered = {k: v for k, v in request.remembered_answers.items() if k not in request.answers}
+    if not remembered:
+        return {}
+    bare = BuiltinPlanner()._plan(request, {}, {})
+    return {a.id: (a.question, remembered[a.id]) for a in bare.understanding.ambiguities if a.id in remembered}
+
+
+_QUESTION_TOPICS = {
+    "deliverable": "what to make",
+    "improve_target": "what to improve",
+    "command": "which command to run",
+    "workspace": "which project folder to use",
+    "theme": "dark or light",
+}
+
+
+def _question_topic(question_id: str) -> str:
+    """A question's id in words, for the assumptions list ("You answered what to improve: …")."""
+    if question_id.startswith("format-"):
+        return "which format"
+    return _QUESTION_TOPICS.get(question_id, "a question")
 
 
 def _apply_format_answers(found: list[FoundDeliverable], answers: dict[str, str]) -> list[FoundDeliverable]:

@@ -126,14 +126,18 @@ def build_brief(understanding: UnderstandingSnapshot, plan: Plan, commands: list
     if understanding.needs_provider:
         goal = "Change existing work in a project, as described: this needs a model provider."
     elif titles:
-        lowered = [t[0].lower() + t[1:] for t in titles]
+        # "Landing page" → "landing page", but "PDF document" stays "PDF document".
+        lowered = [t if t[1:2].isupper() else t[0].lower() + t[1:] for t in titles]
         joined = ", ".join(lowered[:-1]) + (" and " if len(lowered) > 1 else "") + lowered[-1]
         goal = f"Produce the {joined}" + (f" for {brand}" if brand else "") + "."
     elif commands:
         goal = "Run " + ", ".join(f"`{c.command}`" for c in commands) + " in the workspace and report how it went."
     else:
         goal = "Work out what to make: Command needs an answer before it can plan."
-    in_scope = [f"{d.title} as {FORMAT_NAMES.get(d.format, d.format)}" for d in understanding.deliverables]
+    in_scope = [
+        f"{d.title} as {FORMAT_NAMES.get(d.format, d.format)}" if d.format else d.title
+        for d in understanding.deliverables
+    ]
     in_scope += [f"Running `{c.command}` in the workspace" for c in commands]
     out_of_scope = [
         "Changing anything outside Command's output storage" + (" and the chosen workspace" if commands else "")

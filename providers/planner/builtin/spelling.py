@@ -1,13 +1,19 @@
 """Spelling drift against the domain vocabulary, with every fix recorded and the user's text kept.
 
 Only lower-case words are candidates: a capitalised word in the middle of a sentence, anything in
-quotes, file names, URLs and words with digits are names or literals and are never changed.
+quotes, file names, URLs and words with digits are names or literals and are never changed. A
+word of the English dictionary is never "corrected" either ("explain" is not a typo of
+"explainer"): english_words.txt.gz holds the lower-case words of Debian's wamerican and wbritish
+lists (SCOWL, size 50; its notice is english_words.COPYRIGHT).
 """
 
 from __future__ import annotations
 
+import gzip
 import re
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
@@ -19,6 +25,7 @@ _QUOTED = re.compile(r"(\"[^\"]+\"|“[^”]+”|‘[^’]+’|(?<![\w])'[^']+'(
 _WORD = re.compile(r"(?<![\w./@:-])([A-Za-z]{3,})(?![\w./@-]|:/)")
 _VOCABULARY = sorted(DOMAIN_WORDS)
 _KNOWN = DOMAIN_WORDS | ORDINARY_WORDS
+_DICTIONARY = Path(__file__).with_name("english_words.txt.gz")
 _MIN_SIMILARITY = 0.75
 
 
@@ -37,9 +44,16 @@ def _is_sentence_start(text: str, start: int) -> bool:
     return not before or before[-1] in ".!?\n"
 
 
+@cache
+def english_words() -> frozenset[str]:
+    """The dictionary's lower-case words (read once, about 65,000)."""
+    with gzip.open(_DICTIONARY, "rt", encoding="ascii") as words:
+        return frozenset(words.read().split())
+
+
 def _known(word: str) -> bool:
     known = _KNOWN
-    if word in known:
+    if word in known or word in english_words():
         return True
     # Plain plurals and verb forms of known words ("icons", "sketches", "designed").
     return any(word.endswith(suffix) and word[: -len(suffix)] in known for suffix in ("s", "es", "ed", "ing"))

@@ -46,26 +46,49 @@ def on_approval_decided(sender, *, request_id, run_id, status, refine_text="", *
 
 @transaction.atomic
 def run_replan_after_refinement(*, run, step_id: str, text: str):
-    """Re-plan with the operator's refinement and continue in a new run linked to this one.
+    """Plan again with the operator's refinement (tasks.planning.plan_refine), and say what it did.
 
-    The stopped run keeps its history; the new run starts from the new plan revision, so any
-    step that is still risky is asked about again (its action hash is new).
+    The plan changed → this run stops ("Stopped: you refined …") and a new run linked to it starts
+    from the new revision, so any step still risky is asked about again (its action hash is new).
+    The plan was a provider's → this run stops and that provider plans again; its plan starts a new
+    run. Nothing could change (the built-in planner cannot follow the words) or the planner is
+    gone → the run stays, and Command asks about the same step again, saying why. Returns the new
+    run, or None.
     """
     from tasks.engine import controls
     from tasks.engine.dispatch import run_create
     from tasks.engine.events import event_emit
-    from tasks.planning import plan_refine
+    from tasks.models import Task
+    from tasks.planning import PlanningRefused, plan_refine
 
-    revision = plan_refine(task=run.task, refinement=text, step_id=step_id)
+    try:
+        refined = plan_refine(task=run.task, refinement=text, step_id=step_id)
+    except PlanningRefused as exc:
+        controls.run_ask_again_after_refinement(run=run, step_id=step_id, note=str(exc))
+        return None
+    if refined.revision is None and not refined.provider:
+        controls.run_ask_again_after_refinement(run=run, step_id=step_id, note=refined.note)
+        return None
     event_emit(
         run=run,
         kind="plan.revised",
         phase="plan",
         status="info",
-        title=f"Plan revised (revision {revision.number}) after your refinement",
-        explanation=revision.change_note,
+        title=(
+            f"Plan revised (revision {refined.revision.number}) after your refinement"
+            if refined.revision
+            else f"{refined.provider} is planning again with your refinement"
+        ),
+        explanation=refined.note,
         step_id=step_id,
-        payload={"revision": revision.number},
+        payload={"revision": refined.revision.number} if refined.revision else {},
     )
-    controls.run_stop(run=run)
-    return run_create(task=run.task, plan_revision=revision, previous_run=run)
+    if refined.revision is None:
+        controls.run_stop(run=run, reason=f"Stopped: you refined the plan. {refined.note} Its plan starts a new run.")
+        # The run's stop says "cancelled" on the task; the task is being planned again.
+        Task.objects.filter(pk=run.task_id).update(status=Task.Status.UNDERSTANDING)
+        return None
+    controls.run_stop(
+        run=run, reason=f"Stopped: you refined the plan; a new run continues with revision {refined.revision.number}."
+    )
+    return run_create(task=run.task, plan_revision=refined.revision, previous_run=run)
