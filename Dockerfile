@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpq5 git \
-      bubblewrap slirp4netns iproute2 util-linux ripgrep fonts-dejavu-core \
+      bubblewrap slirp4netns iproute2 util-linux ripgrep fonts-dejavu-core fonts-liberation fonts-crosextra-carlito \
       libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui \
  && rm -rf /var/lib/apt/lists/*
 
