@@ -66,3 +66,23 @@ def test_storage_check_writes_and_reads_real_bytes(db, settings, tmp_path):
     ok, detail = health.check_storage()
     assert ok, detail
     assert list(tmp_path.rglob("*.txt")) == []  # the probe cleans up after itself
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_part_that_does_not_answer_is_named_failing_within_the_bound(anon_client, monkeypatch):
+    import threading
+    import time
+
+    release = threading.Event()
+    monkeypatch.setattr(health, "CHECK_SECONDS", 0.5)
+    monkeypatch.setitem(health.CHECKS, "worker", lambda: (True, "pretend"))
+    monkeypatch.setitem(health.CHECKS, "database", lambda: (release.wait(10), "answered late"))
+    started = time.monotonic()
+    try:
+        response = anon_client.get("/health")
+    finally:
+        release.set()
+    assert time.monotonic() - started < 5, "an outage is reported promptly"
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["database"]
+    assert response.json()["checks"]["database"]["detail"] == "no answer within 0.5 s"
