@@ -152,6 +152,12 @@ def process_start_time(pid: int) -> str:
         return ""
 
 
+def process_gone(pid: int, started: str) -> bool:
+    """Whether the process that had `pid` and start time `started` can do nothing more: it has
+    exited (or the pid now names another process), or it is dead and not yet reaped."""
+    return process_start_time(pid) != started or _zombie(pid)
+
+
 def worker_identity() -> str:
     """Unique per claim: host, process, the process's start time and a random suffix."""
     import uuid
@@ -184,7 +190,7 @@ def superseded_worker_stop(*, worker_id: str, wait: float = 10.0) -> tuple[bool,
         os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if process_start_time(pid) != started or _zombie(pid):
+        if process_gone(pid, started):
             return True, f"Its worker process ({pid}) was stopped."
         time.sleep(0.05)
     return False, f"Its worker process ({pid}) did not exit after SIGKILL."

@@ -26,7 +26,13 @@ from tasks import jobs
 from tasks.engine import executor, fencing
 from tasks.engine.dispatch import dispatch_claim, run_create, worker_identity
 from tasks.engine.errors import LeaseLost
-from tasks.engine.fencing import LateWriteRefused, process_start_time, step_write_fence, superseded_worker_stop
+from tasks.engine.fencing import (
+    LateWriteRefused,
+    process_gone,
+    process_start_time,
+    step_write_fence,
+    superseded_worker_stop,
+)
 from tasks.engine.handlers import StepContext
 from tasks.engine.recovery import recover_expired_runs
 from tasks.models import StepExecution, TaskRun
@@ -280,7 +286,7 @@ def test_recovery_on_the_same_host_stops_the_frozen_worker_before_resuming(owner
             assert int(pid) == int((control / "paused").read_text())
             [recovery] = _expire_and_recover(run)
             assert recovery.outcome == "resumed" and f"Its worker process ({pid}) was stopped." in recovery.reason
-            assert process_start_time(int(pid)) != started or _is_zombie(int(pid)), "the frozen process is gone"
+            assert process_gone(int(pid), started), "the frozen process is gone"
             assert "completed" in jobs.run_execute(run.pk)
         finally:
             os.killpg(worker.pid, signal.SIGCONT)
@@ -292,10 +298,6 @@ def test_recovery_on_the_same_host_stops_the_frozen_worker_before_resuming(owner
     assert (folder / "pages" / "z.html").read_text() == "new\n"
     assert list(FileChange.objects.filter(run=run).values_list("run_attempt", flat=True)) == [2]
     assert not run.events.filter(kind="write.refused").exists(), "it was stopped, so it tried nothing"
-
-
-def _is_zombie(pid: int) -> bool:
-    return fencing._zombie(pid)
 
 
 # --- the audit --------------------------------------------------------------------------------------
