@@ -36,6 +36,7 @@ THREADS_PAGE = 12
 # newest file changes, rollback points and results the record lists (`?changes=` pages back).
 RUNS_SHOWN = 5
 RECORD_LIST = 50
+RECORD_ASSETS = 12
 
 
 def task_list_recent(*, owner, limit: int = 8) -> QuerySet[Task]:
@@ -369,7 +370,7 @@ def task_record(
     """The full record of a task for its detail page: its newest runs (`runs_page` pages back),
     one page of the event timeline (page 1 = the newest events; `size` events a page, one of
     TIMELINE_SIZES), the approvals of the runs shown, the newest RECORD_LIST file changes and
-    rollback points (`changes_page` pages back) and results. A fixed number of queries however
+    rollback points (`changes_page` pages back) and the newest RECORD_ASSETS results. A fixed number of queries however
     many runs the task has. Raises PageOutOfRange for a timeline page that is not a number or
     does not exist, or a size that is not offered."""
     from outputs.selectors import asset_list_for_task
@@ -400,7 +401,8 @@ def task_record(
         "record_counts": counts,
         "record_has_earlier_changes": max(counts["changes"], counts["points"]) > number * RECORD_LIST,
         "rollback_points": list(points.select_related("workspace").order_by("-created_at", "-id")[window]),
-        "assets": list(assets.order_by("-created_at")[:RECORD_LIST])[::-1],
+        # The newest results (every one is in the library).
+        "assets": list(assets.order_by("-created_at")[:RECORD_ASSETS])[::-1],
     }
 
 
