@@ -17,7 +17,7 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from tasks.models import Task
+from tasks.models import Task, TaskRun
 from tasks.selectors.runs import run_status, run_statuses
 
 # Newest workstream rows per run on the thread page, and how many "Show earlier rows" adds.
@@ -333,7 +333,8 @@ def task_timeline(*, task, runs: list, page: str | None, size: str | None = None
         if hi < lo:
             continue
         ranges |= Q(run_id=run.pk, seq__gte=lo, seq__lte=hi)
-        order[run.pk] = (place, run)
+        # The divider names the run: an unsaved TaskRun with its id is all it needs.
+        order[run.pk] = (place, run if isinstance(run, TaskRun) else TaskRun(pk=run.pk, state=run.state))
     # One query for every run the page touches (a page of short runs touches many).
     events = sorted(WorkstreamEvent.objects.filter(ranges), key=lambda e: (order[e.run_id][0], e.seq))
     for event in events:
@@ -341,14 +342,28 @@ def task_timeline(*, task, runs: list, page: str | None, size: str | None = None
     return TimelinePage(events=events, number=number, pages=pages, total=total, first=first, last=last, size=per_page)
 
 
-def _timeline_runs(task):
-    """Every run of the task with its newest seq, oldest first, and nothing else: what the
-    timeline needs to place a page (one light query)."""
-    return list(
+@dataclass(frozen=True)
+class TimelineRun:
+    """What the timeline knows of a run: enough to place a page and name the run's divider."""
+
+    pk: int
+    state: str
+    newest_seq: int
+
+    @property
+    def reference(self) -> str:
+        return f"RUN-{self.pk:03d}"
+
+
+def _timeline_runs(task) -> list[TimelineRun]:
+    """Every run of the task with its newest seq, oldest first, as plain values (one light query,
+    no model built per run)."""
+    rows = (
         task.runs.annotate(newest_seq=Coalesce(Subquery(_newest_seq()), F("event_seq")))
         .order_by("created_at", "pk")
-        .only("id", "task_id", "owner_id", "state", "event_seq", "created_at")
+        .values_list("id", "state", "newest_seq")
     )
+    return [TimelineRun(pk, state, newest or 0) for pk, state, newest in rows]
 
 
 def _list_page(raw: str | None) -> int:
@@ -386,7 +401,11 @@ def task_record(
     points = RollbackPoint.objects.filter(run__task=task, workspace__owner=owner)
     assets = asset_list_for_task(owner=owner, task=task)
     counts = {"changes": changes.count(), "points": points.count(), "assets": assets.count()}
-    live = next((run for run in reversed(timeline_runs) if run.state not in run.TERMINAL_STATES), None)
+    live = None
+    if timeline.number == 1:
+        working = next((r.pk for r in reversed(timeline_runs) if r.state not in TaskRun.TERMINAL_STATES), None)
+        shown_runs = {run.pk: run for run in shown.runs}
+        live = shown_runs.get(working) or (task.runs.filter(pk=working).first() if working else None)
     return {
         "record_runs": runs,
         "record_runs_page": shown,
@@ -394,7 +413,7 @@ def task_record(
         "timeline_page": timeline,
         # The newest page follows a run that is still working (it refreshes itself; older pages
         # are history and stay still).
-        "timeline_live_run": live if timeline.number == 1 else None,
+        "timeline_live_run": live,
         "record_approvals": [(r["run"], a) for r in runs for a in r["approvals"]],
         "record_changes": [(change.run, change) for change in changes[window]],
         "record_changes_page": number,
