@@ -4,9 +4,9 @@ freshness of each figure in bench/results/latest.json.
 `combine(runs)` takes the figure lists of several runs of one benchmark and returns one figure per
 name: value, baseline and ratio are the medians, `spread` gives every run's value and ratio
 (min–max), and `met` is the target judged on the median (a target of the forms "≤ 1.5× …",
-"≤ 150 ms", "≥ 100 runs/s"; any other is met only when every run met it). `stamp(figures, when)`
-gives each figure its own `measured_at` and `stale: false`; `keep_stale(figures)` marks figures
-kept from an earlier run as stale.
+"p95 ≤ 150 ms", "≥ 100 runs/s", anywhere in its words; any other is met only when every run
+met it). `stamp(figures, when)` gives each figure its own `measured_at` and `stale: false`;
+`keep_stale(figures)` marks figures kept from an earlier run as stale.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from __future__ import annotations
 import re
 import statistics
 
-_RATIO = re.compile(r"^\s*([≤≥])\s*([\d.]+)\s*×")
-_VALUE = re.compile(r"^\s*([≤≥])\s*([\d.,]+)\s*\S")
+_RATIO = re.compile(r"([≤≥])\s*([\d.]+)\s*×")
+_VALUE = re.compile(r"([≤≥])\s*([\d.,]+)\s*[^\d\s×]")
 
 
 def judge(target: str, *, value: float | None, ratio: float | None) -> bool | None:
     """Whether `value` / `ratio` meets `target`; None when the target has a form not read here."""
-    match, measured = _RATIO.match(target or ""), ratio
+    match, measured = _RATIO.search(target or ""), ratio
     if match is None:
-        match, measured = _VALUE.match(target or ""), value
+        match, measured = _VALUE.search(target or ""), value
     if match is None or measured is None:
         return None
     limit = float(match.group(2).replace(",", ""))

@@ -1,4 +1,5 @@
-"""The run-card figure counts every card once, and never credits a card to a change it preceded."""
+"""The run-card figure times each change to the first card that shows it, by the card's own
+data-seen-seq: never to a card read before the change, whenever that card arrives."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from types import SimpleNamespace
 from bench.live import _card_latencies
 
 
-def test_each_change_gets_the_first_card_after_its_row_and_cards_are_not_shared():
-    # Changes 1, 2, 3 committed at 0, 10, 20 s; their rows arrive 1 s later.
+def test_each_change_is_timed_to_the_first_card_that_shows_it():
+    # Changes committed at 0, 10, 20 s (seq 4 only adds a row).
     sent = {1: 0.0, 2: 10.0, 3: 20.0, 4: 30.0}
     kinds = {1: "step.started", 2: "step.succeeded", 3: "run.state", 4: "command.output"}
-    arrivals = {(0, 1): 1.0, (0, 2): 11.0, (0, 3): 21.0, (0, 4): 31.0}
-    # A card before row 1 (not for it), one card after rows 2 and 3 arrived together, one late.
-    clients = SimpleNamespace(arrivals=arrivals, cards={0: [0.5, 22.0, 40.0]})
-    # Change 1: the first card after its row is at 22 s (the one at 0.5 s came before its row);
-    # change 2 has to wait for the next one (40 s); change 3 has none left, so it is not timed.
-    assert _card_latencies(clients, sent, kinds) == [22000.0, 30000.0]
+    # A card read at seq 1 that arrives late (15 s), one read after changes 2 and 3 (25 s).
+    clients = SimpleNamespace(cards={0: [(15.0, 1), (25.0, 3)]})
+    # Change 2 is not credited to the late card read before it; the second card shows 2 and 3.
+    assert _card_latencies(clients, sent, kinds) == [15000.0, 15000.0, 5000.0]
+
+
+def test_a_change_no_card_showed_is_not_timed():
+    clients = SimpleNamespace(cards={0: [(1.0, 1)]})
+    assert _card_latencies(clients, {1: 0.0, 2: 5.0}, {1: "run.state", 2: "run.state"}) == [1000.0]
