@@ -418,3 +418,33 @@ def test_earlier_runs_page_back_through_every_run_of_the_task(owner_client, owne
         .split("record-runs-title")[1]
         .split("timeline")[0]
     )
+
+
+def test_the_records_changes_list_pages_back_through_every_change(owner_client, owner, tmp_path):
+    from tasks.selectors import RECORD_LIST
+    from workspaces.models import Actor, FileChange
+
+    run = _run(owner, tmp_path, rows=3, name="changes")
+    FileChange.objects.bulk_create(
+        [
+            FileChange(
+                workspace=run.workspace,
+                run=run,
+                path=f"pages/p{i:03d}.html",
+                change_type="created",
+                summary=f"Created pages/p{i:03d}.html (1 line)",
+                actor=Actor.STEP,
+            )
+            for i in range(RECORD_LIST + 5)
+        ]
+    )
+
+    def paths(html: str) -> set[str]:
+        return set(re.findall(r"<code>(pages/p\d{3}\.html)</code>", html))
+
+    newest = owner_client.get(f"/task/{run.task_id}/").content.decode()
+    earlier = owner_client.get(f"/task/{run.task_id}/?changes=2").content.decode()
+    assert len(paths(newest)) == RECORD_LIST and len(paths(earlier)) == 5
+    assert paths(newest) | paths(earlier) == {f"pages/p{i:03d}.html" for i in range(RECORD_LIST + 5)}
+    assert f"{RECORD_LIST + 5} changes" in newest and "?changes=2#record-changes-title" in newest
+    assert "?changes=1#record-changes-title" in earlier
