@@ -1,7 +1,8 @@
 """Server time of Command's pages, measured in-process with Django's test client (no network):
 
     python -m bench.pages submit   # POST a request → understanding + plan stored and the thread rendered
-    python -m bench.pages pages    # task, thread and workspace pages with a 10,000-event run and 500 tasks
+    python -m bench.pages pages    # task, thread and workspace pages with a 10,000-event run and 500 tasks,
+                                   # and the thread and task pages of a task run 1,000 times with 200 results
 
 `submit` follows the redirect, so the figure covers storing the request, the built-in planner,
 starting the run and rendering the thread with its understanding and plan. Baseline: the page
@@ -158,6 +159,120 @@ def _operator(name: str, *, tasks: int, events: int):
     return owner, workspace, task, run
 
 
+def _task_with_runs(name: str, *, runs: int, assets: int):
+    """An operator with one task run `runs` times (each run finished, with one step and three
+    rows) and `assets` results filed by its newest runs."""
+    from django.utils import timezone
+
+    from outputs.models import OutputAsset
+    from tasks.models import StepExecution, TaskRun, WorkstreamEvent
+    from workspaces.services import workspace_create
+
+    owner = make_user(name)
+    workspace = workspace_create(owner=owner, name=f"{name} site")
+    task, first = make_run(owner, workspace=workspace, title="The task run again and again")
+    now = timezone.now()
+    done = {"state": TaskRun.State.COMPLETED, "event_seq": 3, "started_at": now, "finished_at": now}
+    TaskRun.objects.filter(pk=first.pk).update(**done)
+    TaskRun.objects.bulk_create(
+        [
+            TaskRun(
+                task=task, owner=owner, plan_revision=first.plan_revision, workspace=workspace, mutates=False, **done
+            )
+            for _ in range(runs - 1)
+        ],
+        batch_size=500,
+    )
+    all_runs = list(TaskRun.objects.filter(task=task).order_by("pk"))
+    StepExecution.objects.bulk_create(
+        [
+            StepExecution(
+                run=run,
+                step_id="s1",
+                position=10,
+                action_type="read_file",
+                title="Step 1",
+                idempotency_key=f"run-{run.pk}:s1",
+                status="succeeded",
+                attempts=1,
+            )
+            for run in all_runs
+        ],
+        batch_size=1000,
+    )
+    WorkstreamEvent.objects.bulk_create(
+        [
+            WorkstreamEvent(run=run, seq=seq, attempt=1, kind="note", status="info", title=f"{run.reference} row {seq}")
+            for run in all_runs
+            for seq in (1, 2, 3)
+        ],
+        batch_size=2000,
+    )
+    OutputAsset.objects.bulk_create(
+        [
+            OutputAsset(
+                owner=owner,
+                category="document",
+                title=f"Proposal {i}",
+                deliverable_key=f"proposal-{i}",
+                mime_type="application/pdf",
+                size=1000,
+                sha256="0" * 64,
+                file=f"assets/bench/{i}.pdf",
+                verification={"checks": [{"name": "opens", "passed": True}]},
+                task=task,
+                run=run,
+                workspace=workspace,
+            )
+            for i, run in enumerate(all_runs[-assets:])
+        ]
+    )
+    return owner, task
+
+
+def many_runs(n: int = 60) -> list[dict]:
+    """The thread and the record of a task run 1,000 times with 200 results, against the same
+    pages of a task run once with one result (target ≤ 1.2×), requests taking turns."""
+    from django.test import Client
+    from django.urls import reverse
+
+    sides = {
+        "many": _task_with_runs("runs-many", runs=1000, assets=200),
+        "one": _task_with_runs("runs-one", runs=1, assets=1),
+    }
+    clients = {}
+    for name, (owner, _task) in sides.items():
+        clients[name] = Client(HTTP_HOST="127.0.0.1")
+        clients[name].force_login(owner)
+    out = []
+    for label, view in (("thread page (/command/<task>/)", "tasks:command_task"), ("task page", "tasks:detail")):
+        # Cold first: the first request of each page after the data was written, as a user meets it.
+        cold = {}
+        for name, (_owner, task) in sides.items():
+            t0 = time.perf_counter()
+            clients[name].get(reverse(view, args=[task.pk]))
+            cold[name] = (time.perf_counter() - t0) * 1000
+        timings = _time_interleaved(
+            {name: (clients[name], reverse(view, args=[t.pk])) for name, (_o, t) in sides.items()}, n
+        )
+        p95, b95 = percentile(timings["many"], 95), percentile(timings["one"], 95)
+        out.append(
+            figure(
+                "pages",
+                f"{label} p95, a task run 1,000 times with 200 results",
+                p95,
+                "ms",
+                baseline=b95,
+                baseline_name="same page, the task run once with 1 result",
+                target="≤ 1.2× baseline",
+                met=p95 <= 1.2 * b95,
+                note=f"p50 {percentile(timings['many'], 50):.0f} vs {percentile(timings['one'], 50):.0f} ms; "
+                f"first request (cold) {cold['many']:.0f} vs {cold['one']:.0f} ms",
+            )
+        )
+    return out
+
+
 def pages(n: int = 120) -> list[dict]:
     setup_django()
     from django.test import Client
@@ -216,7 +331,7 @@ def pages(n: int = 120) -> list[dict]:
                 note=f"with 500 tasks but a 10-event run: p95 {percentile(timings['mid'], 95):.0f} ms{extra}",
             )
         )
-    return out
+    return out + many_runs()
 
 
 if __name__ == "__main__":

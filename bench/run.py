@@ -37,6 +37,8 @@ BENCHES: dict[str, list[tuple[list[str], str]]] = {
     "search": [(["bench.search"], "none")],
     "sandbox": [(["bench.sandbox"], "none")],
 }
+# Benchmarks whose targets are judged on the median of several runs (the spread is reported).
+REPEATS: dict[str, int] = {"latency": 3}
 
 
 def _base_env(data_dir: Path) -> dict[str, str]:
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
 
     sys.path.insert(0, str(REPO))
+    from bench.judging import combine, keep_stale, stamp
     from chaos.sandbox import private_services
 
     figures: list[dict] = []
@@ -113,29 +116,38 @@ def main(argv: list[str] | None = None) -> int:
         for n, name in enumerate(chosen):
             for i, (module, needs) in enumerate(BENCHES[name]):
                 label = f"{name}{'' if len(BENCHES[name]) == 1 else f' [{needs}]'}"
-                print(f"  … {label}", flush=True)
+                repeats = REPEATS.get(name, 1)
+                print(f"  … {label}{f' ×{repeats}' if repeats > 1 else ''}", flush=True)
                 t0 = time.monotonic()
                 try:
                     if needs == "none" and not module:
-                        figures += _run_snapshots()
+                        figures += stamp(_run_snapshots(), _now())
                         continue
-                    data_dir = folder / f"{name}-{i}"
-                    data_dir.mkdir()
-                    env = _base_env(data_dir)
-                    if needs.startswith("pg"):
-                        env["DATABASE_URL"] = pg.create_database(f"bench_{n}_{i}")
-                    elif needs == "sqlite":
-                        env["DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.sqlite3'}"
-                    if needs == "pg+redis":
-                        env["REDIS_URL"] = redis.url
-                    out = data_dir / "figures.json"
-                    env["BENCH_OUT"] = str(out)
-                    done = subprocess.run(
-                        [sys.executable, "-m", *module], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
-                    )
-                    if done.returncode != 0 or not out.exists():
-                        raise RuntimeError((done.stderr or done.stdout).strip()[-1500:])
-                    figures += json.loads(out.read_text())
+                    runs = []
+                    for r in range(repeats):
+                        data_dir = folder / f"{name}-{i}-{r}"
+                        data_dir.mkdir()
+                        env = _base_env(data_dir)
+                        if needs.startswith("pg"):
+                            env["DATABASE_URL"] = pg.create_database(f"bench_{n}_{i}_{r}")
+                        elif needs == "sqlite":
+                            env["DATABASE_URL"] = f"sqlite:///{data_dir / 'bench.sqlite3'}"
+                        if needs == "pg+redis":
+                            env["REDIS_URL"] = redis.url
+                        out = data_dir / "figures.json"
+                        env["BENCH_OUT"] = str(out)
+                        done = subprocess.run(
+                            [sys.executable, "-m", *module],
+                            cwd=REPO,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=900,
+                        )
+                        if done.returncode != 0 or not out.exists():
+                            raise RuntimeError((done.stderr or done.stdout).strip()[-1500:])
+                        runs.append(json.loads(out.read_text()))
+                    figures += stamp(combine(runs), _now())
                 except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
                     errors[label] = f"{type(exc).__name__}: {exc}"
                     print(f"    failed: {errors[label][-600:]}", flush=True)
@@ -160,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     if set(chosen) != set(BENCHES) and target.exists():
         # A partial run updates its own figures and keeps the others from the last run.
         previous = json.loads(target.read_text())
-        kept = [f for f in previous.get("figures", []) if f["bench"].split("-")[0] not in chosen]
+        # Each kept figure keeps its own time and says it is stale (it was not measured now).
+        kept = keep_stale(
+            [f for f in previous.get("figures", []) if _bench_of(f) not in chosen],
+            previous.get("generated_at", ""),
+        )
         report["figures"] = kept + figures
         report["selection"] = [b for b in BENCHES if b in set(previous.get("selection", [])) | set(chosen)]
         report["errors"] = {
@@ -171,6 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     print_table(figures, errors)
     print(f"\nWrote {target.relative_to(REPO)} ({report['seconds']:.0f} s, load average {os.getloadavg()[0]:.1f})")
     return 1 if errors else 0
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _bench_of(f: dict) -> str:
+    """The `--only` name a figure belongs to (figure benches are named after it, e.g. "pages")."""
+    return f["bench"].split("-")[0]
 
 
 def _fmt(value, unit: str) -> str:

@@ -2,12 +2,14 @@
 
 Each wraps the product's own handler for its action type (the one installed by
 tasks.engine.capabilities when the app registry was ready: path safety, pre-edit rollback point,
-atomic write, FileChange) and adds two things the suite needs:
+the write fence, atomic write, FileChange) and adds two things the suite needs, checking nothing
+itself:
 
 - an optional `chaos_delay` input (seconds; with `chaos_delay_first_attempt_only`, only on the
-  run's first attempt): the step sleeps first, heartbeating, so kills and freezes land mid-step;
-  a worker whose lease was superseded gets LeaseLost at its next heartbeat, and the write that
-  follows never happens;
+  run's first attempt): the step pauses *inside* the product's handler, in its atomic write
+  (workspaces.paths.write_atomic) after the pre-edit rollback point and before the write fence's
+  check and the rename, so kills and freezes land mid-edit, in the product's own code. The
+  worker's heartbeat thread keeps the lease meanwhile, as in any long step;
 - a ledger: one fsync'd JSON line per *applied* mutation (run, step, attempt, worker pid, file
   change) in $CHAOS_LEDGER, outside every workspace. Applied twice = two lines for one
   (run, step); a zombie's write = a line with a superseded attempt.
@@ -19,11 +21,27 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 
 from providers.contracts import ActionType
 from tasks.engine import handlers
 from tasks.engine.handlers import StepContext, StepResult
+from workspaces import paths
+
+_pause = threading.local()
+_write_atomic = paths.write_atomic
+
+
+def _write_atomic_pausing(root, raw, data, *, mode=None):
+    """The product's atomic write, after the pause its step asked for (once)."""
+    delay, _pause.seconds = getattr(_pause, "seconds", 0.0), 0.0
+    if delay:
+        time.sleep(delay)
+    return _write_atomic(root, raw, data, mode=mode)
+
+
+paths.write_atomic = _write_atomic_pausing
 
 
 def _ledger(ctx: StepContext, action: str, result: StepResult) -> None:
@@ -49,13 +67,6 @@ def _ledger(ctx: StepContext, action: str, result: StepResult) -> None:
         os.close(fd)
 
 
-def _sleep_heartbeating(ctx: StepContext, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
-        ctx.heartbeat()  # LeaseLost when a frozen worker wakes up superseded
-
-
 def _wrap(action_type: str):
     # Read the registry directly: this module is imported from inside handler_for's first call
     # (COMMAND_HANDLER_MODULES), so calling handler_for here would wait on its own lock.
@@ -66,9 +77,11 @@ def _wrap(action_type: str):
         delay = float(inputs.get("chaos_delay", 0) or 0)
         if inputs.get("chaos_delay_first_attempt_only") and ctx.attempt > 1:
             delay = 0
-        _sleep_heartbeating(ctx, delay)
-        ctx.heartbeat()  # last fence right before the mutation
-        result = product_handler(ctx)
+        _pause.seconds = delay
+        try:
+            result = product_handler(ctx)
+        finally:
+            _pause.seconds = 0.0
         _ledger(ctx, str(action_type), result)
         return result
 

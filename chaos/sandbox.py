@@ -76,6 +76,10 @@ class PrivatePostgres:
         with contextlib.suppress(RuntimeError):
             self._ctl("stop", "-m", "immediate")
 
+    def stop_fast(self) -> None:
+        """Stop the server as an outage does (open connections are cut); `start()` brings it back."""
+        self._ctl("stop", "-m", "fast")
+
     def create_database(self, name: str) -> str:
         _as_postgres([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name])
         return self.database_url(name)

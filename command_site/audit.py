@@ -14,6 +14,10 @@
   stands on are missing from the snapshot store;
 - ``asset_bytes_mismatch`` / ``asset_unverified``: an asset whose stored bytes do not match its
   recorded sha256 (or size), or whose verification report is missing or did not pass;
+- ``change_without_lease``: a FileChange a run's step or command recorded after its attempt had
+  lost the run (the lease of attempt k ends at the first state change of attempt k out of a
+  leased state: recovered, handed back, waiting, finished), or after the run ended; refused late
+  writes (``write.refused`` events) are counted, not violations;
 - ``fallback_names_thing``: a fallback or ambient line that names a file, a command or a path:
   persisted narration events, and the line `tasks.realtime.narration_for` would show right now
   for every working run.
@@ -40,6 +44,7 @@ RULES: dict[str, str] = {
     "asset_bytes_mismatch": "Asset bytes do not match the recorded sha256",
     "asset_unverified": "Asset without a passed verification report",
     "fallback_names_thing": "Fallback or ambient line names a file or command",
+    "change_without_lease": "File change made by a run attempt that no longer held the run",
 }
 
 # Event kinds that are narration rather than engine facts.
@@ -332,6 +337,40 @@ def _audit_rollback_points(report: AuditReport) -> None:
     report.checked["rollback points"] = count
 
 
+# --- changes made without the lease ----------------------------------------------------------------
+
+
+def _audit_changes_without_lease(report: AuditReport) -> None:
+    from tasks.models import TaskRun, WorkstreamEvent
+    from workspaces.models import Actor, FileChange
+
+    by_run = FileChange.objects.filter(run__isnull=False, actor__in=(Actor.STEP, Actor.COMMAND))
+    changes = list(by_run.values_list("id", "run_id", "run_attempt", "created_at", "summary"))
+    run_ids = {c[1] for c in changes}
+    finished = dict(TaskRun.objects.filter(pk__in=run_ids, finished_at__isnull=False).values_list("pk", "finished_at"))
+    lease_end: dict[tuple[int, int], object] = {}  # (run, attempt) -> when that attempt lost the run
+    events = WorkstreamEvent.objects.filter(run_id__in=run_ids, kind="run.state").order_by("run_id", "seq")
+    for run_id, attempt, payload, created_at in events.values_list("run_id", "attempt", "payload", "created_at"):
+        if (payload or {}).get("to") not in TaskRun.LEASED_STATES:
+            lease_end.setdefault((run_id, attempt), created_at)
+    for pk, run_id, attempt, created_at, summary in changes:
+        ended = lease_end.get((run_id, attempt)) if attempt is not None else finished.get(run_id)
+        if ended is None or created_at <= ended:
+            continue
+        who = f"attempt {attempt}" if attempt is not None else "a step"
+        report.violations.append(
+            Violation(
+                "change_without_lease",
+                f"RUN-{run_id:03d} change #{pk}",
+                f"“{summary}” was recorded by {who} {(created_at - ended).total_seconds():.1f} s after "
+                f"{'that attempt lost the run' if attempt is not None else 'the run ended'}.",
+                _admin("workspaces.FileChange", pk),
+            )
+        )
+    report.checked["run file changes"] = len(changes)
+    report.checked["refused late writes"] = WorkstreamEvent.objects.filter(kind="write.refused").count()
+
+
 # --- assets ---------------------------------------------------------------------------------------
 
 
@@ -374,6 +413,7 @@ def audit_run() -> AuditReport:
     _audit_completed_runs(report)
     _audit_events(report)
     _audit_rollback_points(report)
+    _audit_changes_without_lease(report)
     _audit_assets(report)
     report.seconds = time.monotonic() - started
     return report

@@ -20,6 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from command_site.write_fence import write_fence_check
 from outputs.generators import REGISTRY, GeneratedOutput, GenerationError, GenerationRequest
 from outputs.generators.base import sha256_of
 from outputs.models import OutputAsset
@@ -161,6 +162,8 @@ def asset_deliver(
         raise AssetRefused("That workspace belongs to another user.")
     if run is not None and run.task_id != task.pk:
         raise AssetRefused("That run belongs to a different task.")
+    # A superseded run's worker files nothing (see command_site.write_fence).
+    write_fence_check(what=f"file {generated.title} as an asset")
     root = generated.root_path
     if step is not None:
         # A repeated delivery of the same step: its scratch copy was released after the first one.
@@ -207,6 +210,7 @@ def asset_deliver(
             stored.append(preview_name)
         metadata = {**generated.metadata, "preview": preview.data, "primary": generated.primary}
 
+        write_fence_check(what=f"file {generated.title} as an asset")
         with transaction.atomic():
             siblings = OutputAsset.objects.select_for_update().filter(
                 task=task, deliverable_key=generated.deliverable_id

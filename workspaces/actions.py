@@ -24,6 +24,7 @@ from workspaces import paths
 from workspaces.models import Actor, FileChange, RollbackPoint, Workspace
 from workspaces.services import (
     EditRefused,
+    FileState,
     changes_since_snapshot,
     file_delete,
     file_edit,
@@ -31,8 +32,11 @@ from workspaces.services import (
     file_state,
     file_write,
     rollback_point_create,
+    rollback_point_revert,
     workspace_root,
 )
+from workspaces.services.files import sha256
+from workspaces.snapshots import SnapshotStore
 
 
 class ActionInputError(Exception):
@@ -160,6 +164,72 @@ def action_delete_file(*, workspace: Workspace, inputs: dict, run=None, step=Non
     return ActionOutcome(change.summary, {"path": path, "file_change_id": change.pk}, [change], point)
 
 
+def _after_sha(action: str, inputs: dict, before: FileState) -> str | None:
+    """The sha256 the file step would leave at its path, starting from `before`; None when it
+    would not apply (an edit whose text is not there once, a file that is not UTF-8)."""
+    if action == "delete_file":
+        return ""
+    if action == "write_file":
+        return sha256(_content(inputs))
+    if action != "edit_file" or not before.exists or before.data is None:
+        return None
+    find, replace = inputs.get("find"), inputs.get("replace")
+    try:
+        text = before.data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not isinstance(find, str) or not find or not isinstance(replace, str) or find not in text:
+        return None
+    if inputs.get("replace_all"):
+        return sha256(text.replace(find, replace).encode("utf-8"))
+    return sha256(text.replace(find, replace, 1).encode("utf-8")) if text.count(find) == 1 else None
+
+
+def action_interrupted_restore(*, workspace: Workspace, action: str, inputs: dict, step) -> tuple[bool, str]:
+    """Put the file of a file step whose worker died mid-step where repeating the step is exact.
+
+    Returns (restored, what was found or done, in words). Restored when: the step's change is
+    on disk and recorded (repeating it finds it done); the file is as the step's pre-edit
+    rollback point holds it, or no point was taken yet (nothing was applied); or the file holds
+    exactly what the step writes but no change was recorded (the worker died between the two):
+    then it is put back from the pre-edit point, so the repeated step records its change. Not
+    restored — a person has to look — when the file is neither before nor after the step's
+    change (something else changed it) or the point cannot be read or reverted.
+    """
+    path = _path(inputs)
+    step_id = getattr(step, "pk", step)
+    current = file_state(root=workspace_root(workspace=workspace), path=path)
+    done = FileChange.objects.filter(workspace=workspace, step_id=step_id, path=path).order_by("-id").first()
+    if done is not None and current.sha == done.after_sha:
+        return True, f"Its change to {path} had been applied and recorded; repeating the step finds it done."
+    point = (
+        RollbackPoint.objects.filter(step_id=step_id, kind=RollbackPoint.Kind.PRE_EDIT)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if point is None:
+        return True, f"It had not changed {path} yet (it stopped before taking its pre-edit point)."
+    store = SnapshotStore()
+    if not store.has(point.manifest_sha):
+        return False, f"The stored list of files of its pre-edit point of {path} is missing."
+    entry = store.get_manifest(point.manifest_sha).files.get(path)
+    before_sha = entry[0] if entry else ""
+    if current.sha == before_sha:
+        return True, f"{path} is as its pre-edit point holds it: nothing had been applied."
+    before = FileState(True, before_sha, data=store.get(before_sha)) if before_sha else FileState(False)
+    if current.sha != _after_sha(action, inputs, before):
+        return False, (
+            f"{path} is neither as it was before the step nor as the step leaves it, so something else "
+            "changed it and Command cannot tell what to keep."
+        )
+    outcome = rollback_point_revert(point=point, user=None, confirm_overwrite=True)
+    if not outcome.done:
+        return False, f"Putting {path} back from its pre-edit point did not complete: {outcome.message}"
+    return True, (
+        f"It had changed {path} without recording the change, so {path} was put back from its pre-edit point."
+    )
+
+
 def command_checkpoint(*, workspace: Workspace, command: str, run=None, step=None) -> RollbackPoint:
     """The pre-command rollback point of the whole tree; call right before running `command`."""
     return rollback_point_create(
@@ -190,6 +260,7 @@ __all__ = [
     "EditRefused",
     "action_delete_file",
     "action_edit_file",
+    "action_interrupted_restore",
     "action_read_file",
     "action_write_file",
     "command_changes",

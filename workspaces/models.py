@@ -135,6 +135,9 @@ class FileChange(models.Model):
     rollback_point = models.ForeignKey(
         RollbackPoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes"
     )
+    # The run's attempt (its lease's fencing token) whose worker made the change: the audit checks
+    # that attempt still held the run when the change was recorded.
+    run_attempt = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

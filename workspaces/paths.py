@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from command_site.write_fence import write_fence_check
+
 MAX_PATH_LENGTH = 1024
 MAX_COMPONENT_LENGTH = 255
 
@@ -311,6 +313,8 @@ def write_atomic(root: str | os.PathLike, raw: str, data: bytes, *, mode: int | 
                 handle.flush()
                 os.fchmod(handle.fileno(), mode)
                 os.fsync(handle.fileno())
+            # The last moment before the new bytes become visible: a superseded writer stops here.
+            write_fence_check(what=f"write {resolved.requested}")
             os.rename(temp, name, src_dir_fd=parent, dst_dir_fd=parent)
         except BaseException:
             try:
@@ -324,6 +328,7 @@ def write_atomic(root: str | os.PathLike, raw: str, data: bytes, *, mode: int | 
 
 def chmod(root: str | os.PathLike, raw: str, mode: int) -> None:
     resolved = resolve(root, raw)
+    write_fence_check(what=f"change the permissions of {resolved.requested}")
     with open_parent(resolved) as parent:
         fd = os.open(resolved.parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
         try:
@@ -356,6 +361,7 @@ def remove(root: str | os.PathLike, raw: str) -> bool:
                 info = os.stat(name, dir_fd=parent, follow_symlinks=False)
             except FileNotFoundError:
                 return False
+            write_fence_check(what=f"delete {resolved.requested}")
             if stat.S_ISDIR(info.st_mode):
                 shutil.rmtree(name, dir_fd=parent)
             else:
@@ -377,6 +383,7 @@ def rename(root: str | os.PathLike, source: str, target: str) -> tuple[Resolved,
             pass
         else:
             raise PathRefused(f"'{dst.requested}' already exists; Command will not replace it by renaming.")
+        write_fence_check(what=f"rename {src.requested} to {dst.requested}")
         os.rename(src.parts[-1], dst.parts[-1], src_dir_fd=src_parent, dst_dir_fd=dst_parent)
         os.fsync(dst_parent)
         if src_parent != dst_parent:

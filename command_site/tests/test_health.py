@@ -91,3 +91,22 @@ def test_the_cloud_layout_says_plainly_that_workspaces_are_off(owner_client, ano
 
     assert not Workspace.objects.exists() and sorted(p.name for p in tmp_path.iterdir()) == before
 
+
+@pytest.mark.django_db(transaction=True)
+def test_a_part_that_does_not_answer_is_named_failing_within_the_bound(anon_client, monkeypatch):
+    import threading
+    import time
+
+    release = threading.Event()
+    monkeypatch.setattr(health, "CHECK_SECONDS", 0.5)
+    monkeypatch.setitem(health.CHECKS, "worker", lambda: (True, "pretend"))
+    monkeypatch.setitem(health.CHECKS, "database", lambda: (release.wait(10), "answered late"))
+    started = time.monotonic()
+    try:
+        response = anon_client.get("/health")
+    finally:
+        release.set()
+    assert time.monotonic() - started < 5, "an outage is reported promptly"
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["database"]
+    assert response.json()["checks"]["database"]["detail"] == "no answer within 0.5 s"

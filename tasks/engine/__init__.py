@@ -10,6 +10,8 @@ Command's own tables are the source of truth; django-q2 only carries the work (s
 - ``handlers``: one handler per action type behind a registry; ``commands`` runs shell commands.
 - ``retry``: retry policies with Temporal's fields; ``remediation``: self-healing steps.
 - ``recovery``: the reaper that turns expired leases into an honest state.
+- ``fencing``: the lease checked at write time around every step's files, snapshots and outputs
+  (command_site.write_fence), refused late writes recorded, the superseded worker stopped.
 - ``controls``: operator controls (pause, resume, stop, retry, priority) and approval entry points.
 
 Entry points for other apps:
@@ -25,6 +27,8 @@ Entry points for other apps:
   ``controls.run_skip_step_after_denial(*, run, step_id, note="")``.
 - ``recovery.register_restorer(action_type)`` decorating ``fn(*, run, step) -> Restoration``
   (restore an interrupted unsafe step's rollback point so the run can resume).
+- ``fencing.on_lease_lost(fn)`` with ``fn(*, run_id, lease)``: called in a worker that lost its
+  lease (or could not renew it for a whole lease), e.g. to kill the run's commands at once.
 - ``controls.run_pause / run_resume / run_stop / run_retry(*, run)``,
   ``controls.run_set_priority(*, run, priority)`` -> ``ControlOutcome(run, changed, message)``.
 """

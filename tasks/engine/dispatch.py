@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import socket
 import time
 import uuid
 from collections import Counter
@@ -45,8 +43,10 @@ POSITION_GAP = 10  # step positions leave room for remediation steps
 
 
 def worker_identity() -> str:
-    """Unique per claim: host, process and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """Unique per claim: host, process, its start time and a random suffix (tasks.engine.fencing)."""
+    from tasks.engine.fencing import worker_identity as identity
+
+    return identity()
 
 
 class _DispatchEnqueued:

@@ -19,6 +19,7 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from command_site.worker import STOP_FILE_ENV
+from command_site.write_fence import write_fence
 from providers.contracts import ActionType, PlanStep
 from tasks.engine.approval import approval_gate
 from tasks.engine.dispatch import (
@@ -32,6 +33,7 @@ from tasks.engine.dispatch import (
     schedule_dispatch_at,
 )
 from tasks.engine.errors import IllegalTransition, LeaseLost, StepFailed
+from tasks.engine.fencing import LeaseWatch, lease_lost_notify, step_write_fence
 from tasks.engine.handlers import StepContext, StepResult, handler_for
 from tasks.engine.remediation import remediation_propose
 from tasks.engine.retry import policy_for
@@ -45,7 +47,11 @@ SE = StepExecution.Status
 
 
 class _Heartbeat(threading.Thread):
-    """Extends the lease every third of its length while the step works; notes a lost lease."""
+    """Extends the lease every third of its length while the step works; notes a lost lease.
+
+    A lease it cannot renew for a whole lease length counts as lost too (the reaper may have
+    recovered the run meanwhile): the step's writes are then refused by the write fence, and
+    the lease-lost hooks run (tasks.engine.fencing.on_lease_lost)."""
 
     def __init__(self, run_id: int, lease: Lease, lost: threading.Event):
         super().__init__(daemon=True, name=f"heartbeat-run-{run_id}")
@@ -54,15 +60,22 @@ class _Heartbeat(threading.Thread):
 
     def run(self) -> None:
         interval = max(0.5, settings.COMMAND_LEASE_SECONDS / 3)
+        watch = LeaseWatch(settings.COMMAND_LEASE_SECONDS, self.lost)
         try:
             while not self.stopped.wait(interval):
                 try:
                     run_heartbeat(run_id=self.run_id, lease=self.lease)
+                    watch.renewed()
                 except LeaseLost:
                     self.lost.set()
+                    lease_lost_notify(run_id=self.run_id, lease=self.lease)
                     return
                 except Exception:  # noqa: BLE001 - a busy database must not kill the heartbeat
                     logger.warning("heartbeat for RUN-%03d failed", self.run_id, exc_info=True)
+                    if watch.renewal_failed():
+                        logger.warning("RUN-%03d: lease not renewed for a whole lease; stopping", self.run_id)
+                        lease_lost_notify(run_id=self.run_id, lease=self.lease)
+                        return
         finally:
             close_old_connections()
             from django.db import connection
@@ -427,7 +440,9 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
             },
         )
     try:
-        result = handler_for(step.action_type)(ctx)
+        # Every write the handler makes to files, snapshots or outputs checks the lease first.
+        with write_fence(step_write_fence(ctx)):
+            result = handler_for(step.action_type)(ctx)
         if not isinstance(result, StepResult):
             raise StepFailed("The handler returned no result.", error_type="HandlerError", retryable=False)
     except LeaseLost:

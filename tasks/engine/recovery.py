@@ -1,9 +1,11 @@
 """The reaper: turns runs whose worker stopped answering into an honest state.
 
 A run whose lease expired is either resumed from its last safe point — the interrupted step is
-known to be safe to repeat (its handler is idempotent by the step's key) or had not started —
-or marked `recoverable` with the reason. Revoking the lease clears the worker id, so a zombie
-worker that wakes up later is fenced out of every write.
+known to be safe to repeat (its handler is idempotent by the step's key), had not started, or
+was put back by its restorer (a file step from its pre-edit rollback point, a command from its
+pre-command point) — or marked `recoverable` with the reason. Before that, a superseded worker
+on this host is stopped (identified by pid and start time); revoking the lease clears the worker
+id, so a worker elsewhere that wakes up later is fenced out of every write, files included.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.utils import timezone
 
 from tasks.engine.commands import command_orphans_stop
 from tasks.engine.dispatch import enqueue_dispatch
+from tasks.engine.fencing import superseded_worker_stop, worker_host
 from tasks.engine.retry import is_safe_to_repeat
 from tasks.engine.state import run_transition
 from tasks.models import StepExecution, TaskRun
@@ -80,6 +83,13 @@ def run_recover(*, run_id: int, now=None) -> Recovery:
         silent_for = int((now - (run.heartbeat_at or run.lease_expires_at)).total_seconds())
         lost = f"The worker running {run.reference} (attempt {run.attempt}) stopped answering {silent_for} s ago."
         interrupted = StepExecution.objects.filter(run=run, status=SE.RUNNING).order_by("position").first()
+        # On this host the superseded worker is made to be gone before anything is put back or
+        # resumed; elsewhere the write fence refuses its late writes (tasks.engine.fencing).
+        gone, how = superseded_worker_stop(worker_id=run.worker_id)
+        if not gone and run.worker_id.split(":", 1)[0] == worker_host():
+            reason = f"{lost} {how} Command resumes a run only once its previous worker is gone."
+            return _recoverable(run, interrupted, reason, now)
+        lost += f" {how}"
         # A command runs in its own session, so it outlives a killed worker: stop it first.
         orphans = command_orphans_stop(run=run, worker_host=run.worker_id.split(":", 1)[0])
         if orphans:

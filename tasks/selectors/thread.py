@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from tasks.models import Task
-from tasks.selectors.runs import run_status, run_statuses, run_steps
+from tasks.models import Task, TaskRun
+from tasks.selectors.runs import run_status, run_statuses
 
 # Newest workstream rows per run on the thread page, and how many "Show earlier rows" adds.
 THREAD_ROWS = 25
@@ -32,6 +32,11 @@ TIMELINE_PAGE = 25
 TIMELINE_SIZES = (25, 100, 250)
 # Threads per page of /command/.
 THREADS_PAGE = 12
+# Runs shown on the thread and on the record (the newest; "Earlier runs" pages back), and the
+# newest file changes, rollback points and results the record lists (`?changes=` pages back).
+RUNS_SHOWN = 5
+RECORD_LIST = 50
+RECORD_ASSETS = 12
 
 
 def task_list_recent(*, owner, limit: int = 8) -> QuerySet[Task]:
@@ -132,56 +137,126 @@ def run_rows_before(*, run, before: int, limit: int = EARLIER_ROWS) -> tuple[lis
 # --- The thread and the record -----------------------------------------------------------------
 
 
-def _run_parts(*, owner, run, status: dict | None = None) -> dict:
-    """What the thread and the record show about one run, apart from its rows."""
-    from approvals.selectors import approvals_for_run
-    from outputs.selectors import asset_list_for_run
+def _runs_parts(*, owner, runs: list, statuses: list[dict]) -> list[dict]:
+    """What the thread and the record show about each run apart from its rows, read in batches:
+    one query each for the steps, approvals, file changes and results of all `runs`."""
+    from approvals.models import ApprovalRequest
+    from outputs.models import OutputAsset
+    from tasks.models import StepExecution
     from workspaces.models import FileChange
 
-    return {
-        "status": status if status is not None else run_status(run=run),
-        "run": run,
-        "steps": run_steps(run=run),
-        "approvals": list(approvals_for_run(owner=owner, run_id=run.pk).order_by("created_at")),
-        "changes": list(FileChange.objects.filter(run=run).order_by("created_at", "id")),
-        "assets": list(asset_list_for_run(owner=owner, run=run)),
-    }
+    ids = [run.pk for run in runs]
+    if not ids:
+        return []
+
+    def grouped(rows) -> dict[int, list]:
+        out: dict[int, list] = {pk: [] for pk in ids}
+        for row in rows:
+            out[row.run_id].append(row)
+        return out
+
+    steps = grouped(StepExecution.objects.filter(run_id__in=ids).order_by("run_id", "position"))
+    approvals = grouped(
+        ApprovalRequest.objects.filter(owner=owner, run_id__in=ids)
+        .select_related("auto_decided_by")
+        .order_by("created_at")
+    )
+    changes = grouped(FileChange.objects.filter(run_id__in=ids).order_by("created_at", "id"))
+    assets = grouped(OutputAsset.objects.filter(owner=owner, run_id__in=ids).order_by("created_at"))
+    return [
+        {
+            "status": status,
+            "run": run,
+            "steps": steps[run.pk],
+            "approvals": approvals[run.pk],
+            "changes": changes[run.pk],
+            "assets": assets[run.pk],
+        }
+        for run, status in zip(runs, statuses, strict=True)
+    ]
 
 
-def _task_runs(task):
-    """The task's runs, oldest first, each with `newest_seq` (its newest row's seq, so its row
-    count): one read of the (run, seq) index per run inside the same query, starting at the
-    run's `event_seq` (the newest seq handed out) so it never walks the whole workstream."""
+def _run_parts(*, owner, run, status: dict | None = None) -> dict:
+    """What the thread and the record show about one run, apart from its rows."""
+    return _runs_parts(owner=owner, runs=[run], statuses=[status if status is not None else run_status(run=run)])[0]
+
+
+def _newest_seq():
     from tasks.models import WorkstreamEvent
 
-    newest = (
+    return (
         WorkstreamEvent.objects.filter(run=OuterRef("pk"), seq__gte=OuterRef("event_seq"))
         .order_by("-seq")
         .values("seq")[:1]
     )
-    return list(
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    """One page of a task's runs, the newest first: page 1 holds the newest RUNS_SHOWN runs."""
+
+    runs: list  # oldest first, as the thread reads them
+    number: int
+    total: int
+    size: int = RUNS_SHOWN
+
+    @property
+    def earlier(self) -> int:
+        """How many runs are older than those shown."""
+        return max(0, self.total - self.number * self.size)
+
+    @property
+    def has_earlier(self) -> bool:
+        return self.earlier > 0
+
+    @property
+    def earlier_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def newer_number(self) -> int:
+        return self.number - 1
+
+
+def task_runs_page(*, task, page: str | None = None, size: int = RUNS_SHOWN) -> RunsPage:
+    """The newest `size` runs of the task (page 1), or an earlier page, in two queries however
+    many runs the task has. A page that is not a whole number from 1 is page 1; a page past the
+    oldest shows the oldest runs."""
+    try:
+        number = max(1, int(page or 1))
+    except ValueError:
+        number = 1
+    total = task.runs.count()
+    number = min(number, max(1, -(-total // size)))
+    newest_first = list(
         task.runs.select_related("workspace", "task")
-        .annotate(newest_seq=Coalesce(Subquery(newest), F("event_seq")))
-        .order_by("created_at", "pk")
+        .annotate(newest_seq=Coalesce(Subquery(_newest_seq()), F("event_seq")))
+        .order_by("-created_at", "-pk")[(number - 1) * size : number * size]
     )
+    return RunsPage(runs=newest_first[::-1], number=number, total=total, size=size)
 
 
-def thread_runs(*, owner, task, limit_rows: int = THREAD_ROWS, keep_from: dict | None = None) -> list[dict]:
-    """Each run of the task, oldest first, with what the thread shows under it: its status, steps,
-    its newest `limit_rows` workstream rows (and how many earlier rows there are), approvals,
-    file changes and results. The cost does not grow with a run's history.
+def thread_runs(
+    *, owner, task, limit_rows: int = THREAD_ROWS, keep_from: dict | None = None, runs_page: RunsPage | None = None
+) -> list[dict]:
+    """The task's newest runs (RUNS_SHOWN of them, or `runs_page`), oldest first, with what the
+    thread shows under each: its status, steps, its newest `limit_rows` workstream rows (and how
+    many earlier rows there are), approvals, file changes and results. The cost grows neither
+    with a run's history nor with the task's number of runs: details are read in batches, and
+    rows with one index range read per shown run.
 
     `keep_from` ({run id: seq}) asks for a run's rows from that seq on instead: the page already
     shows them (its settled card must not drop rows the operator was reading)."""
+    task_runs = (runs_page or task_runs_page(task=task)).runs
     runs = []
-    task_runs = _task_runs(task)
-    for run, status in zip(task_runs, run_statuses(task_runs), strict=True):
+    parts = _runs_parts(owner=owner, runs=task_runs, statuses=run_statuses(task_runs))
+    for run, part in zip(task_runs, parts, strict=True):
         first = (keep_from or {}).get(run.pk)
         if first:
             events, earlier = run_rows_from(run=run, first=first)
         else:
             events, earlier = run_rows_newest(run=run, limit=limit_rows)
-        runs.append({**_run_parts(owner=owner, run=run, status=status), "events": events, "earlier_rows": earlier})
+        runs.append({**part, "events": events, "earlier_rows": earlier})
     return runs
 
 
@@ -225,12 +300,13 @@ class TimelinePage:
 
 
 def task_timeline(*, task, runs: list, page: str | None, size: str | None = None) -> TimelinePage:
-    """One page of the task's timeline across its runs (`runs`: from `_task_runs`, oldest first).
+    """One page of the task's timeline across its runs (`runs`: from `_timeline_runs`, oldest first).
 
-    The total is the sum of each run's newest seq; the page is at most one index range read per
-    run it touches. Both are read from the seqs as they were when the runs were read, so a row
-    written meanwhile neither shifts the page nor makes the count wrong. Raises PageOutOfRange
-    for a bad or missing page, or a page size that is not one of TIMELINE_SIZES."""
+    The total is the sum of each run's newest seq; the page is one query of one index range per
+    run it touches, however many runs it spans. Both are read from the seqs as they were when the
+    runs were read, so a row written meanwhile neither shifts the page nor makes the count wrong.
+    Raises PageOutOfRange for a bad or missing page, or a page size that is not one of
+    TIMELINE_SIZES."""
     from tasks.models import WorkstreamEvent
 
     per_page = _page_size(size)
@@ -247,53 +323,105 @@ def task_timeline(*, task, runs: list, page: str | None, size: str | None = None
         return TimelinePage(events=[], number=1, pages=1, total=0, first=0, last=0, size=per_page)
     last = total - (number - 1) * per_page
     first = max(1, last - per_page + 1)
-    events = []
+    ranges = Q()
+    order: dict[int, tuple[int, object]] = {}  # run id -> (its place, the run)
     before = 0  # events in earlier runs
-    for run in runs:
+    for place, run in enumerate(runs):
         n = run.newest_seq or 0
         lo, hi = max(first, before + 1) - before, min(last, before + n) - before  # seqs of this run shown
         before += n
         if hi < lo:
             continue
-        part = list(WorkstreamEvent.objects.filter(run=run, seq__gte=lo, seq__lte=hi).order_by("seq"))
-        for event in part:
-            event.run = run  # the run divider names it without a query per row
-        events.extend(part)
+        ranges |= Q(run_id=run.pk, seq__gte=lo, seq__lte=hi)
+        # The divider names the run: an unsaved TaskRun with its id is all it needs.
+        order[run.pk] = (place, run if isinstance(run, TaskRun) else TaskRun(pk=run.pk, state=run.state))
+    # One query for every run the page touches (a page of short runs touches many).
+    events = sorted(WorkstreamEvent.objects.filter(ranges), key=lambda e: (order[e.run_id][0], e.seq))
+    for event in events:
+        event.run = order[event.run_id][1]  # the run divider names it without a query per row
     return TimelinePage(events=events, number=number, pages=pages, total=total, first=first, last=last, size=per_page)
 
 
-def task_record(*, owner, task, page: str | None = None, size: str | None = None) -> dict:
-    """The full record of a task for its detail page: runs, one page of the event timeline
-    (page 1 = the newest events; `size` events a page, one of TIMELINE_SIZES), approvals, changes,
-    rollback points and outputs. Raises PageOutOfRange for a timeline page that is not a number
-    or does not exist, or a size that is not offered."""
-    from outputs.selectors import asset_list_for_task
-    from workspaces.models import RollbackPoint
+@dataclass(frozen=True)
+class TimelineRun:
+    """What the timeline knows of a run: enough to place a page and name the run's divider."""
 
-    task_runs = _task_runs(task)
-    timeline = task_timeline(task=task, runs=task_runs, page=page, size=size)
-    runs = [
-        _run_parts(owner=owner, run=run, status=status)
-        for run, status in zip(task_runs, run_statuses(task_runs), strict=True)
-    ]
-    run_ids = [run.pk for run in task_runs]
+    pk: int
+    state: str
+    newest_seq: int
+
+    @property
+    def reference(self) -> str:
+        return f"RUN-{self.pk:03d}"
+
+
+def _timeline_runs(task) -> list[TimelineRun]:
+    """Every run of the task with its newest seq, oldest first, as plain values (one light query,
+    no model built per run)."""
+    rows = (
+        task.runs.annotate(newest_seq=Coalesce(Subquery(_newest_seq()), F("event_seq")))
+        .order_by("created_at", "pk")
+        .values_list("id", "state", "newest_seq")
+    )
+    return [TimelineRun(pk, state, newest or 0) for pk, state, newest in rows]
+
+
+def _list_page(raw: str | None) -> int:
+    try:
+        return max(1, int(raw or 1))
+    except ValueError:
+        return 1
+
+
+def task_record(
+    *,
+    owner,
+    task,
+    page: str | None = None,
+    size: str | None = None,
+    runs_page: str | None = None,
+    changes_page: str | None = None,
+) -> dict:
+    """The full record of a task for its detail page: its newest runs (`runs_page` pages back),
+    one page of the event timeline (page 1 = the newest events; `size` events a page, one of
+    TIMELINE_SIZES), the approvals of the runs shown, the newest RECORD_LIST file changes and
+    rollback points (`changes_page` pages back) and the newest RECORD_ASSETS results. A fixed number of queries however
+    many runs the task has. Raises PageOutOfRange for a timeline page that is not a number or
+    does not exist, or a size that is not offered."""
+    from outputs.selectors import asset_list_for_task
+    from workspaces.models import FileChange, RollbackPoint
+
+    timeline_runs = _timeline_runs(task)
+    timeline = task_timeline(task=task, runs=timeline_runs, page=page, size=size)
+    shown = task_runs_page(task=task, page=runs_page)
+    runs = _runs_parts(owner=owner, runs=shown.runs, statuses=run_statuses(shown.runs))
+    number = _list_page(changes_page)
+    window = slice((number - 1) * RECORD_LIST, number * RECORD_LIST)
+    changes = FileChange.objects.filter(run__task=task).select_related("run").order_by("-created_at", "-id")
+    points = RollbackPoint.objects.filter(run__task=task, workspace__owner=owner)
+    assets = asset_list_for_task(owner=owner, task=task)
+    counts = {"changes": changes.count(), "points": points.count(), "assets": assets.count()}
+    live = None
+    if timeline.number == 1:
+        working = next((r.pk for r in reversed(timeline_runs) if r.state not in TaskRun.TERMINAL_STATES), None)
+        shown_runs = {run.pk: run for run in shown.runs}
+        live = shown_runs.get(working) or (task.runs.filter(pk=working).first() if working else None)
     return {
         "record_runs": runs,
+        "record_runs_page": shown,
         "timeline": timeline.events,
         "timeline_page": timeline,
         # The newest page follows a run that is still working (it refreshes itself; older pages
         # are history and stay still).
-        "timeline_live_run": next((run for run in reversed(task_runs) if run.state not in run.TERMINAL_STATES), None)
-        if timeline.number == 1
-        else None,
+        "timeline_live_run": live,
         "record_approvals": [(r["run"], a) for r in runs for a in r["approvals"]],
-        "record_changes": [(r["run"], c) for r in runs for c in r["changes"]],
-        "rollback_points": list(
-            RollbackPoint.objects.filter(run_id__in=run_ids, workspace__owner=owner)
-            .select_related("workspace")
-            .order_by("created_at")
-        ),
-        "assets": list(asset_list_for_task(owner=owner, task=task)),
+        "record_changes": [(change.run, change) for change in changes[window]],
+        "record_changes_page": number,
+        "record_counts": counts,
+        "record_has_earlier_changes": max(counts["changes"], counts["points"]) > number * RECORD_LIST,
+        "rollback_points": list(points.select_related("workspace").order_by("-created_at", "-id")[window]),
+        # The newest results (every one is in the library).
+        "assets": list(assets.order_by("-created_at")[:RECORD_ASSETS])[::-1],
     }
 
 

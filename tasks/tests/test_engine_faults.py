@@ -113,7 +113,9 @@ def test_worker_stopped_past_its_lease_cannot_write_after_it_wakes(owner, tmp_pa
     ]
     run = run_create(task=make_task(owner, ws, plan))
     log = tmp_path / "zombie.log"
-    with worker_process(log, **WORKER_ENV) as worker:
+    # A worker of another machine: recovery on this host would stop a frozen local worker first
+    # (test_engine_fencing covers that); this one must be fenced out when it wakes.
+    with worker_process(log, **WORKER_ENV, COMMAND_WORKER_HOST="another-machine") as worker:
         wait_for(lambda: (folder / "started.txt").exists(), timeout=60, message="the step to start")
         os.killpg(worker.pid, signal.SIGSTOP)
         try:

@@ -177,3 +177,64 @@ def test_a_command_left_running_by_a_dead_worker_is_stopped(owner, tmp_path):
     assert run.state == S.RECOVERABLE
     assert "`sleep 300` was still running and has been stopped" in run.state_reason
     assert CommandExecution.objects.get(run=run).stopped
+
+
+# --- a file step interrupted mid-edit (the product's own edit_file handler) -------------------------
+
+
+def _interrupted_edit(owner, tmp_path, on_disk: str | None):
+    """A run whose edit of journal.txt was interrupted after its pre-edit rollback point: the
+    file then holds `on_disk` (None: untouched), and no change was recorded."""
+    from workspaces import actions
+    from workspaces.models import RollbackPoint
+
+    folder = tmp_path / "ws"
+    ws = make_workspace(owner, folder)
+    (folder / "journal.txt").write_text("one\n<!-- end -->\n")
+    edit = step(
+        "journal", ActionType.EDIT_FILE, "Add two", path="journal.txt", find="<!-- end -->", replace="two\n<!-- end -->"
+    )
+    run = run_create(task=make_task(owner, ws, [edit, verify_step(command="grep -qx two journal.txt")]))
+    _die_mid_step(run, "journal", worker_id=worker_identity())
+    step_row = StepExecution.objects.get(run=run, step_id="journal")
+    actions.rollback_point_create(
+        workspace=ws, kind=RollbackPoint.Kind.PRE_EDIT, paths_in_scope=["journal.txt"], run=run, step=step_row
+    )
+    if on_disk is not None:
+        (folder / "journal.txt").write_text(on_disk)
+    return run, folder
+
+
+def test_an_edit_applied_but_not_recorded_is_put_back_and_the_run_finishes(owner, tmp_path):
+    run, folder = _interrupted_edit(owner, tmp_path, "one\ntwo\n<!-- end -->\n")
+    assert [r.outcome for r in recover_expired_runs()] == ["resumed"]
+    run.refresh_from_db()
+    assert "put back from its pre-edit point" in run.state_reason
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.COMPLETED, run.state_reason
+    assert (folder / "journal.txt").read_text() == "one\ntwo\n<!-- end -->\n", "applied exactly once"
+    from workspaces.models import FileChange
+
+    changes = FileChange.objects.filter(workspace=run.workspace).order_by("id")
+    assert list(changes.values_list("actor", flat=True)) == ["revert", "step"], "put back, then recorded once"
+
+
+def test_an_edit_interrupted_before_it_changed_the_file_resumes(owner, tmp_path):
+    run, folder = _interrupted_edit(owner, tmp_path, None)
+    assert [r.outcome for r in recover_expired_runs()] == ["resumed"]
+    run.refresh_from_db()
+    assert "nothing had been applied" in run.state_reason
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.COMPLETED, run.state_reason
+    assert (folder / "journal.txt").read_text() == "one\ntwo\n<!-- end -->\n"
+
+
+def test_an_edit_whose_file_something_else_changed_stays_recoverable_with_the_reason(owner, tmp_path):
+    run, folder = _interrupted_edit(owner, tmp_path, "someone else's text\n")
+    assert [r.outcome for r in recover_expired_runs()] == ["recoverable"]
+    run.refresh_from_db()
+    assert run.state == S.RECOVERABLE
+    assert "journal.txt is neither as it was before the step nor as the step leaves it" in run.state_reason
+    assert (folder / "journal.txt").read_text() == "someone else's text\n", "nothing was overwritten"

@@ -353,3 +353,98 @@ def test_the_newest_timeline_page_follows_a_working_run_and_older_pages_stay_sti
     TaskRun.objects.filter(pk=run.pk).update(state=TaskRun.State.COMPLETED)
     settled = owner_client.get(url).content.decode()
     assert live not in settled and "data-timeline-live" not in settled
+
+
+# --- Many runs of one task: the newest on the page, "Earlier runs" for the rest -------------------
+
+
+def _runs_of_one_task(owner, tmp_path, n: int, name: str):
+    """`n` runs of one task, each with a few rows and a recorded file change."""
+    from workspaces.models import Actor, FileChange
+
+    first = _run(owner, tmp_path, rows=3, name=name)
+    runs = [first] + [_run(owner, tmp_path, rows=3, task=first.task) for _ in range(n - 1)]
+    FileChange.objects.bulk_create(
+        [
+            FileChange(
+                workspace=first.workspace,
+                run=run,
+                path=f"pages/{run.pk}.html",
+                change_type="created",
+                summary=f"Created pages/{run.pk}.html (1 line)",
+                actor=Actor.STEP,
+            )
+            for run in runs
+        ]
+    )
+    return runs
+
+
+def test_the_thread_and_the_record_make_as_many_queries_for_40_runs_as_for_the_few_they_show(
+    owner_client, owner, tmp_path, django_assert_max_num_queries
+):
+    from tasks.selectors import RUNS_SHOWN
+
+    one = _runs_of_one_task(owner, tmp_path, RUNS_SHOWN, "few")[0].task_id
+    many = _runs_of_one_task(owner, tmp_path, 40, "many")[-1].task_id
+    for page in ("/command/{}/", "/task/{}/"):
+        owner_client.get(page.format(one))  # warm the session alike
+        with CaptureQueriesContext(connection) as queries:
+            assert owner_client.get(page.format(one)).status_code == 200
+        with django_assert_max_num_queries(len(queries)):
+            html = owner_client.get(page.format(many)).content.decode()
+        shown = {int(r) for r, _ in _rows(html)} if page.startswith("/command/") else None
+        if shown is not None:
+            assert len(shown) == RUNS_SHOWN, "the thread shows the newest runs only"
+
+
+def test_earlier_runs_page_back_through_every_run_of_the_task(owner_client, owner, tmp_path):
+    from tasks.selectors import RUNS_SHOWN
+
+    runs = _runs_of_one_task(owner, tmp_path, RUNS_SHOWN + 3, "pager")
+    task_id = runs[0].task_id
+    newest = owner_client.get(f"/command/{task_id}/").content.decode()
+    assert {r for r, _ in _rows(newest)} == {run.pk for run in runs[3:]}
+    assert "Earlier runs (3 more)" in newest and "?runs=2" in newest
+    earlier = owner_client.get(f"/command/{task_id}/?runs=2").content.decode()
+    assert {r for r, _ in _rows(earlier)} == {run.pk for run in runs[:3]}
+    assert "Earlier runs" not in earlier and "Newer runs" in earlier
+    record = owner_client.get(f"/task/{task_id}/").content.decode()
+    assert f"Showing {RUNS_SHOWN} of {RUNS_SHOWN + 3} runs" in record and "?runs=2#record-runs-title" in record
+    assert (
+        runs[0].reference
+        not in owner_client.get(f"/task/{task_id}/?runs=1&page=99")
+        .content.decode()
+        .split("record-runs-title")[1]
+        .split("timeline")[0]
+    )
+
+
+def test_the_records_changes_list_pages_back_through_every_change(owner_client, owner, tmp_path):
+    from tasks.selectors import RECORD_LIST
+    from workspaces.models import Actor, FileChange
+
+    run = _run(owner, tmp_path, rows=3, name="changes")
+    FileChange.objects.bulk_create(
+        [
+            FileChange(
+                workspace=run.workspace,
+                run=run,
+                path=f"pages/p{i:03d}.html",
+                change_type="created",
+                summary=f"Created pages/p{i:03d}.html (1 line)",
+                actor=Actor.STEP,
+            )
+            for i in range(RECORD_LIST + 5)
+        ]
+    )
+
+    def paths(html: str) -> set[str]:
+        return set(re.findall(r"<code>(pages/p\d{3}\.html)</code>", html))
+
+    newest = owner_client.get(f"/task/{run.task_id}/").content.decode()
+    earlier = owner_client.get(f"/task/{run.task_id}/?changes=2").content.decode()
+    assert len(paths(newest)) == RECORD_LIST and len(paths(earlier)) == 5
+    assert paths(newest) | paths(earlier) == {f"pages/p{i:03d}.html" for i in range(RECORD_LIST + 5)}
+    assert f"{RECORD_LIST + 5} changes" in newest and "?changes=2#record-changes-title" in newest
+    assert "?changes=1#record-changes-title" in earlier

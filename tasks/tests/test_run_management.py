@@ -31,6 +31,27 @@ def test_runs_lists_unfinished_runs_with_why(owner, tmp_path):
     assert second.reference in out and f"behind {first.reference} on the same workspace" in out
 
 
+def test_runs_makes_the_same_number_of_queries_for_3_runs_and_for_30(owner, tmp_path, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def listed(n: int) -> int:
+        ws = make_workspace(owner, tmp_path / f"ws{n}")
+        for _ in range(n):
+            run_create(task=make_task(owner, ws, [step("a", ActionType.WRITE_FILE), verify_step()]))
+        with CaptureQueriesContext(connection) as queries:
+            out = _call("runs", "--limit", "100")
+        rows = out.splitlines()[1:]
+        assert len(rows) == TaskRun.objects.count(), "every run is listed"
+        assert all(" queued " in row and ("ahead in the queue" in row or "free worker" in row) for row in rows)
+        return len(queries)
+
+    few = listed(3)
+    with django_assert_max_num_queries(few):
+        _call("runs", "--limit", "100")
+    assert listed(27) == few
+
+
 def test_runs_says_when_there_is_nothing(db):
     assert "No unfinished runs" in _call("runs")
 

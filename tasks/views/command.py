@@ -48,7 +48,8 @@ def command_home(request):
 @login_required
 @require_GET
 def command_task(request, task_id):
-    """One task's thread in the centre panel; `?run=` marks the run a deep link points at.
+    """One task's thread in the centre panel: its newest runs (`?runs=` pages back through earlier
+    ones); `?run=` marks the run a deep link points at.
     `?rows_of=<run>&rows_from=<seq>` gives that run its rows from that seq on: its settled card
     replacing the live one must not drop rows the page shows."""
     from tasks.views.task import _detail_context
@@ -62,12 +63,15 @@ def command_task(request, task_id):
         except ValueError:
             message = "“rows_of” and “rows_from” must be a run id and the seq of a row (whole numbers)."
             return HttpResponse(message, status=400, content_type="text/plain")
+    # The newest runs; `?runs=2` … pages back through earlier ones.
+    runs_page = selectors.task_runs_page(task=task, page=request.GET.get("runs"))
     context = _detail_context(
         request,
         task,
         thread=selectors.thread_runs(
-            owner=request.user, task=task, limit_rows=selectors.THREAD_ROWS, keep_from=keep_from
+            owner=request.user, task=task, limit_rows=selectors.THREAD_ROWS, keep_from=keep_from, runs_page=runs_page
         ),
+        thread_runs_page=runs_page,
         focus_run=request.GET.get("run", ""),
         can_start=selectors.task_can_start(task=task),
         **_switcher_context(request),

@@ -39,21 +39,25 @@ def _detail_context(request, task, **extra) -> dict:
 
 @login_required
 def task_detail(request, task_id):
-    """The full record: prompt, understanding, revisions, runs, the event timeline (one page at a
-    time, `?page=` counted from the newest, `?size=` events a page; replayable), approvals,
-    changes, rollback points and outputs. A bad page number or size answers 400 (not a number or
-    size offered) or 404 (no such page) with the newest page and a sentence saying so. An htmx
-    request aimed at #timeline gets only that card."""
+    """The full record: prompt, understanding, revisions, the newest runs (`?runs=` pages back),
+    the event timeline (one page at a time, `?page=` counted from the newest, `?size=` events a
+    page; replayable), approvals, changes and rollback points (`?changes=` pages back) and
+    outputs. A bad timeline page number or size answers 400 (not a number or size offered) or
+    404 (no such page) with the newest page and a sentence saying so. An htmx request aimed at
+    #timeline gets only that card."""
     from tasks.selectors import PageOutOfRange, task_record
 
     task = task_get_for_owner(owner=request.user, task_id=task_id)
     status, timeline_error = 200, ""
+    lists = {"runs_page": request.GET.get("runs"), "changes_page": request.GET.get("changes")}
     try:
-        record = task_record(owner=request.user, task=task, page=request.GET.get("page"), size=request.GET.get("size"))
+        record = task_record(
+            owner=request.user, task=task, page=request.GET.get("page"), size=request.GET.get("size"), **lists
+        )
     except PageOutOfRange as exc:
         # Say what is wrong and show the newest page instead of failing the whole record.
         status, timeline_error = (400 if exc.malformed else 404), str(exc)
-        record = task_record(owner=request.user, task=task)
+        record = task_record(owner=request.user, task=task, **lists)
     if request.htmx and request.htmx.target == "timeline":
         context = {"task": task, "timeline_error": timeline_error, **record}
         return render(request, "tasks/partials/task_timeline.html", context, status=status)

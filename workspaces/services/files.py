@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from command_site.write_fence import write_fence_current
 from workspaces import diffs, paths
 from workspaces.models import Actor, FileChange, RollbackPoint, Workspace
 from workspaces.services.folders import workspace_root
@@ -89,7 +90,11 @@ def record_change(
     rollback_point: RollbackPoint | None = None,
     store: SnapshotStore | None = None,
 ) -> FileChange | None:
-    """Record one change (both versions go into the snapshot store). None when nothing changed."""
+    """Record one change (both versions go into the snapshot store). None when nothing changed.
+
+    Not fenced: the change is already on disk, so it is recorded whoever made it; inside a run's
+    write fence the change carries the fence's attempt, for the audit.
+    """
     if not old_path and before.exists == after.exists and before.sha == after.sha and before.mode == after.mode:
         return None
     store = store or SnapshotStore()
@@ -135,7 +140,17 @@ def record_change(
             run_id=getattr(run, "pk", run),
             step_id=getattr(step, "pk", step),
             rollback_point=rollback_point,
+            run_attempt=_fence_attempt(run),
         )
+
+
+def _fence_attempt(run) -> int | None:
+    """The attempt of the run whose write fence is open here, when the change is that run's."""
+    fence = write_fence_current()
+    run_id = getattr(run, "pk", run)
+    if fence is None or run_id is None or fence.run_id != run_id:
+        return None
+    return fence.attempt
 
 
 def file_read(*, workspace: Workspace, path: str, limit: int = MAX_READ_BYTES) -> bytes:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from command_site.write_fence import write_fence_check
 from workspaces import paths, snapshots
 from workspaces.models import Actor, FileChange, RollbackPoint, Workspace
 from workspaces.services.files import FileState, file_state, record_change
@@ -71,6 +72,8 @@ def rollback_point_create(
         raise ValueError("A pre-edit rollback point needs the paths the step will touch.")
     root = workspace_root(workspace=workspace)
     scope = None if paths_in_scope is None else sorted({paths.normalise(p) for p in paths_in_scope})
+    # A superseded run's worker adds nothing to the snapshot store (see command_site.write_fence).
+    write_fence_check(what=f"take a rollback point ({kind.replace('_', '-')})")
     manifest, sha = snapshots.capture(root=root, cache_key=str(workspace.pk), scope=scope)
     with transaction.atomic():
         return RollbackPoint.objects.create(

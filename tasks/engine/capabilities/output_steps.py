@@ -12,7 +12,7 @@ import base64
 
 from providers.contracts import ActionType
 from tasks.engine.capabilities.workspace_steps import verify_by_command
-from tasks.engine.errors import StepFailed
+from tasks.engine.errors import LeaseLost, StepFailed
 from tasks.engine.handlers import StepContext, StepResult, register
 from tasks.models import StepExecution
 
@@ -84,6 +84,8 @@ def _write_site_into_workspace(ctx: StepContext, generated) -> list[str]:
                 run=ctx.run,
                 step=ctx.step,
             )
+        except LeaseLost:
+            raise  # this worker no longer holds the run: it stops, the step is not failed
         except Exception as exc:
             raise StepFailed(
                 f"The site was made, but writing {path} into the workspace failed: {exc}",

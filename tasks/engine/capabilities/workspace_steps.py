@@ -108,6 +108,24 @@ def verify_by_command(ctx: StepContext) -> StepResult:
     return _with_snapshot(ctx, _verify_by_command)
 
 
+@register_restorer(ActionType.WRITE_FILE)
+@register_restorer(ActionType.EDIT_FILE)
+@register_restorer(ActionType.DELETE_FILE)
+def restore_interrupted_file_step(*, run, step) -> Restoration:
+    """A file step whose worker died mid-edit: found applied, found untouched, or put back from its
+    pre-edit rollback point, so the run resumes by itself (workspaces.actions.action_interrupted_restore)."""
+    if run.workspace is None:
+        return Restoration(False, "The run has no workspace to look at.")
+    inputs = (step.spec or {}).get("inputs") or {}
+    try:
+        restored, description = actions.action_interrupted_restore(
+            workspace=run.workspace, action=step.action_type, inputs=inputs, step=step
+        )
+    except (PathRefused, actions.ActionInputError, WorkspaceUnavailable) as exc:
+        return Restoration(False, f"Its file could not be checked: {exc}")
+    return Restoration(restored, description)
+
+
 @register_restorer(ActionType.RUN_COMMAND)
 def restore_interrupted_command(*, run, step) -> Restoration:
     """A command whose worker died may have half-applied: put the folder back to its pre-command point."""

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from tasks.engine.dispatch import blocking_reason_for, queue_position
 from tasks.models import TaskRun
+from tasks.selectors.runs import run_statuses
 
 
 class Command(BaseCommand):
@@ -29,12 +28,12 @@ class Command(BaseCommand):
         if not rows:
             self.stdout.write("No runs." if all else "No unfinished runs. Use --all to include finished ones.")
             return
-        now = timezone.now()
         header = f"{'RUN':<9} {'STATE':<17} {'PRI':>3} {'POS':>3}  {'TASK':<32} WHY"
         self.stdout.write(header)
-        for run in rows:
-            position = queue_position(run)
-            why = blocking_reason_for(run, now) if run.state == TaskRun.State.QUEUED else run.state_reason
+        # Positions and reasons for every listed run in a fixed number of queries.
+        for status in run_statuses(rows):
+            run, position = status["run"], status["queue_position"]
+            why = status["blocking_reason"] if run.state == TaskRun.State.QUEUED else run.state_reason
             if run.state in TaskRun.LEASED_STATES and run.current_step_id:
                 why = f"on step {run.current_step_id}"
             self.stdout.write(

@@ -1,0 +1,62 @@
+"""The fault suite's own checks can fail: each is shown failing once on purpose, against the real
+database and real files, and the suite's verdict follows (FAILED, SKIPPED, never a false PASSED)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chaos.run import Tally, check_recoverable, check_runs, make_run, make_workspace, print_summary, read_ledger
+from tasks.models import TaskRun
+
+pytestmark = pytest.mark.django_db
+
+
+def _verdict_line(tally: Tally, capsys) -> str:
+    print_summary(tally, 1.0, worker_starts=2)
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_a_clean_run_passes_a_skipped_case_says_skipped_and_any_failure_fails(capsys):
+    assert Tally().verdict() == ("PASSED", 0)
+    assert _verdict_line(Tally(), capsys).startswith("PASSED")
+    skipped = Tally(skipped=["disk full: tmpfs mount not permitted here"])
+    assert skipped.verdict() == ("SKIPPED", 0)
+    line = _verdict_line(skipped, capsys)
+    assert line.startswith("SKIPPED") and "PASSED" not in line
+    broken = Tally(skipped=["disk full"], outages=["redis down: /health answered 200, not 503 naming channel_layer"])
+    assert broken.verdict() == ("FAILED", 1)
+    assert _verdict_line(broken, capsys).startswith("FAILED")
+
+
+def test_recoverable_runs_over_the_cap_fail_the_suite_each_listed_with_its_reason(owner, tmp_path, capsys):
+    ws = make_workspace(owner, "cap")
+    runs = [make_run(owner, ws, f"cap-{i}", delay=0) for i in range(3)]
+    for run in runs[:2]:
+        TaskRun.objects.filter(pk=run.pk).update(state="recoverable", state_reason=f"{run.reference} needs you.")
+    within = Tally(recoverable_cap=2)
+    check_recoverable([r.pk for r in runs], within)
+    assert within.verdict()[0] == "PASSED" and len(within.recoverable) == 2
+    over = Tally(recoverable_cap=1)
+    check_recoverable([r.pk for r in runs], over)
+    assert over.verdict() == ("FAILED", 1)
+    out = (print_summary(over, 1.0, worker_starts=2), capsys.readouterr().out)[1]
+    for run in runs[:2]:
+        assert f"FAIL: 2 runs ended recoverable (cap 1): {run.reference}: {run.reference} needs you." in out
+
+
+def test_check_runs_catches_a_lost_run_a_false_success_and_a_mutation_applied_twice(owner, tmp_path):
+    ws = make_workspace(owner, "checks")
+    lost, false_success, twice = (make_run(owner, ws, key, delay=0) for key in ("lost-0", "false-0", "twice-0"))
+    keys = {lost.pk: "lost-0", false_success.pk: "false-0", twice.pk: "twice-0"}
+    # Completed, but its journal line and page were never written.
+    TaskRun.objects.filter(pk=false_success.pk).update(state="completed")
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text("".join(json.dumps({"run": twice.pk, "step": "journal", "attempt": a}) + "\n" for a in (1, 2)))
+    tally = Tally()
+    check_runs(list(keys), keys, read_ledger(ledger), tally)
+    assert any(lost.reference in line for line in tally.lost), "a run left queued is lost"
+    assert any(false_success.reference in line for line in tally.false_successes)
+    assert any(f"RUN-{twice.pk:03d} step journal applied 2 times" in line for line in tally.duplicated)
+    assert tally.verdict() == ("FAILED", 1)
