@@ -260,6 +260,15 @@ COMMAND_COMMAND_TIMEOUT = env_int("COMMAND_COMMAND_TIMEOUT", 600, minimum=1)
 # How long an approval request waits for a decision before it expires (the run then asks again on resume).
 COMMAND_APPROVAL_TTL_SECONDS = env_int("COMMAND_APPROVAL_TTL_SECONDS", 86400, minimum=60)
 
+# Model-driven runs (tasks.engine.loop): the budget of one run (reaching it pauses the run; each
+# resume allows as much again), and how much of each observation goes back to the model.
+COMMAND_LOOP_MAX_TURNS = env_int("COMMAND_LOOP_MAX_TURNS", 40, minimum=1)
+COMMAND_LOOP_MAX_TOOL_CALLS = env_int("COMMAND_LOOP_MAX_TOOL_CALLS", 120, minimum=1)
+COMMAND_LOOP_MAX_TOKENS = env_int("COMMAND_LOOP_MAX_TOKENS", 1_000_000, minimum=1000)
+COMMAND_LOOP_OBSERVATION_CHARS = env_int("COMMAND_LOOP_OBSERVATION_CHARS", 16_000, minimum=500)
+COMMAND_LOOP_OUTPUT_TAIL_CHARS = env_int("COMMAND_LOOP_OUTPUT_TAIL_CHARS", 4_000, minimum=200)
+COMMAND_LOOP_TREE_FILES = env_int("COMMAND_LOOP_TREE_FILES", 300, minimum=10)
+
 # --- Storage --------------------------------------------------------------------------------
 
 COMMAND_STORAGE = env_choice("COMMAND_STORAGE", "local", {"local", "s3"})

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from providers.adapters.transport import ProviderError
-from providers.contracts import ActionType, PlannerResult
+from providers.contracts import LOOP_ONLY_ACTIONS, ActionType, PlannerResult
 from providers.planner import BuiltinPlanner, PlanningRequest
 
 SYSTEM_PROMPT = """You are the planner of Command, an execution workspace.
@@ -44,6 +44,8 @@ def _check_commands(result: PlannerResult, request: PlanningRequest) -> None:
     """A model may plan commands, but only ones the operator actually named (never invented)."""
     named = [request.prompt, *request.answers.values()]
     for step in result.plan.steps:
+        if step.action_type in LOOP_ONLY_ACTIONS:
+            raise InvalidReply(f"step {step.id!r} uses {step.action_type}, which only a model-driven run may use")
         if step.action_type != ActionType.RUN_COMMAND:
             continue
         command = str(step.inputs.get("command", "")).strip()

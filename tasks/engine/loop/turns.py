@@ -1,0 +1,421 @@
+"""The model_turn step: one durable turn of a model-driven run.
+
+1. The turn's reply is looked up first (ModelTurn, unique per run and number): a turn whose reply
+   was stored is never requested again, even after its worker died.
+2. Otherwise the budget and stuck detection are checked (both pause the run instead of spending),
+   the conversation is rebuilt from the stored transcript (each earlier turn's messages and reply,
+   then the observations of the last turn's calls), the provider is called, and the reply is
+   stored in its own fenced transaction.
+3. The reply's tool calls become steps inserted after everything else in the run, followed by the
+   next turn; a `finish` (or a reply with no call at all) ends the turn's calls, and its check
+   decides. Insertion happens once per turn (its calls are the marker).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from providers.adapters.transport import ProviderError
+from providers.contracts import ActionType, PlanStep, RiskLevel, StepExplanation
+from tasks.engine.errors import StepFailed
+from tasks.engine.handlers import StepContext, StepResult
+from tasks.engine.loop import limits
+from tasks.engine.loop.observations import call_observed
+from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
+from tasks.engine.loop.wire import ToolsUnsupported, chat_turn
+from tasks.engine.loop.workspace_view import files_list
+from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
+
+logger = logging.getLogger(__name__)
+SE = StepExecution.Status
+
+SYSTEM_PROMPT = """You are the model in a run of Command, an execution workspace. You work on a real project \
+folder (the workspace) through tools; every call you make is an ordinary step of the run: the person may \
+have to approve it, each change gets a rollback point and a diff, and you see the result of each call in \
+your next turn.
+Rules:
+- Look before you change: list_files, search and read_file show you the workspace. Never guess a file's text.
+- edit_file replaces one exact piece of text, character for character, without the line numbers read_file \
+shows. If it does not match exactly once, nothing changes and you see the closest lines.
+- Run only commands the work needs. A command the person denies is not run; you are told their words.
+- When you believe the work is done, call finish with a short summary. You never decide that the work is \
+done: Command runs the check, and only a passing check completes the run. If the check fails, you see why \
+and may fix it.
+- Ask the person (ask_operator) only when you cannot go on without their answer."""
+
+
+def turn_step_id(number: int) -> str:
+    return f"turn-{number}"
+
+
+def turn_plan_step(*, number: int, connection_id: str, check: str) -> PlanStep:
+    """The plan step of model turn `number` (the first one is the whole plan of a model-driven run)."""
+    return PlanStep(
+        id=turn_step_id(number),
+        title=f"Model turn {number}",
+        action_type=ActionType.MODEL_TURN,
+        inputs={"turn": number, "connection_id": connection_id, "check": check},
+        risk_level=RiskLevel.LOW,
+        explanation=StepExplanation(
+            what=(
+                "Ask the model what to do, given the request, the files and the check."
+                if number == 1
+                else "Ask the model what to do next, given what its last actions showed."
+            ),
+            why="The model proposes each action; Command carries it out as a step you can see and approve.",
+            expect_next="The actions it asks for, each as its own step.",
+        ),
+    )
+
+
+def _connection(ctx: StepContext, connection_id: str):
+    from providers.models import ProviderConnection
+
+    connection = (
+        ProviderConnection.objects.filter(pk=connection_id, owner_id=ctx.run.owner_id)
+        .exclude(status=ProviderConnection.Status.REVOKED)
+        .first()
+        if connection_id
+        else None
+    )
+    if connection is None:
+        raise StepFailed(
+            "The model provider this run was planned with is no longer connected, so no model can take the "
+            "next turn. Connect a provider and plan again.",
+            error_type="ProviderGone",
+            retryable=False,
+        )
+    return connection
+
+
+def _first_message(ctx: StepContext, check: str) -> dict:
+    task = ctx.run.task
+    parts = [f"The request, as the person typed it:\n{task.raw_prompt}"]
+    answers = task.context.get("answers") or {}
+    if answers:
+        parts.append("Their answers to questions:\n" + "\n".join(f"- {k}: {v}" for k, v in answers.items()))
+    if ctx.workspace_path is not None:
+        listing = files_list(root=str(ctx.workspace_path), limit=settings.COMMAND_LOOP_TREE_FILES)
+        tree = "\n".join(listing.files) or "(the folder is empty)"
+        if listing.truncated:
+            tree += "\n… (more files; use list_files on a folder)"
+        parts.append(f"The files in the workspace “{ctx.run.workspace.name}”:\n{tree}")
+    if check:
+        parts.append(f"The check: when you call finish, Command runs `{check}`; the work is done only if it exits 0.")
+    else:
+        parts.append(
+            "No check was named. When you call finish, propose one (a command that exits 0 only when the work "
+            "is right); the person approves it like any command."
+        )
+    return {"role": "user", "content": "\n\n".join(parts)}
+
+
+def _tool_message(call: ModelToolCall) -> dict:
+    if not call.call_id:  # a reply without any call: its check's outcome comes back as words
+        return {"role": "user", "content": f"Command ran the check after your last reply.\n{call.observation}"}
+    return {
+        "role": "tool",
+        "tool_call_id": call.call_id,
+        "name": call.name,
+        "content": call.observation or "(no result recorded)",
+        "is_error": call.is_error,
+    }
+
+
+def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
+    """(the whole conversation up to turn `number`, the messages turn `number` adds): every earlier
+    turn's messages and reply as stored, then the results of the last turn's calls."""
+    earlier = list(
+        ModelTurn.objects.filter(run=run, number__lt=number)
+        .order_by("number")
+        .prefetch_related("calls__step", "calls__check_step")
+    )
+    messages: list[dict] = []
+    for turn in earlier:
+        messages += turn.sent
+        real = [c for c in turn.calls.all() if c.call_id]
+        messages.append(
+            {
+                "role": "assistant",
+                "content": turn.reply_text,
+                "tool_calls": [{"id": c.call_id, "name": c.name, "arguments": c.arguments} for c in real],
+            }
+        )
+    sent = [_tool_message(call_observed(c)) for c in earlier[-1].calls.all()] if earlier else []
+    return messages, sent
+
+
+def model_turn(ctx: StepContext) -> StepResult:
+    run, step = ctx.run, ctx.step
+    inputs = ctx.plan_step.inputs
+    number = int(inputs.get("turn") or 1)
+    check = str(inputs.get("check") or "")
+    turn = ModelTurn.objects.filter(run=run, number=number).first()
+    if turn is None:
+        limits.check_before_turn(run=run, number=number)
+        connection = _connection(ctx, str(inputs.get("connection_id") or ""))
+        from providers.adapters import client_for
+
+        messages, sent = conversation(run, number)
+        if number == 1:
+            sent = [_first_message(ctx, check)]
+        requested_at = timezone.now()
+        try:
+            reply = chat_turn(client_for(connection), system=SYSTEM_PROMPT, messages=messages + sent, tools=TOOLS)
+        except ToolsUnsupported as exc:
+            if number == 1:
+                return fall_back_to_one_shot(ctx, connection=connection, reason=exc.message)
+            raise StepFailed(
+                f"{connection.planner_label} refused the tools in turn {number}: {exc.message}",
+                error_type="ToolsUnsupported",
+                retryable=False,
+            ) from exc
+        except ProviderError as exc:
+            raise StepFailed(
+                f"{connection.planner_label} did not answer turn {number}: {exc.message}",
+                error_type="ProviderError",
+                retryable=exc.status is None or exc.status >= 429,
+            ) from exc
+        with transaction.atomic():
+            ctx.heartbeat()  # the fence: a superseded worker stores no reply
+            turn = ModelTurn.objects.create(
+                run=run,
+                number=number,
+                step=step,
+                provider=connection.planner_label[:120],
+                model=connection.model[:120],
+                system=SYSTEM_PROMPT if number == 1 else "",
+                sent=sent,
+                reply_text=reply.text or "",
+                tool_calls=[
+                    {"id": c.id, "name": c.name, "arguments": c.arguments, "arguments_error": c.arguments_error}
+                    for c in reply.tool_calls
+                ],
+                stop_reason=(reply.stop_reason or "")[:40],
+                input_tokens=max(0, int(reply.usage.input_tokens or 0)),
+                output_tokens=max(0, int(reply.usage.output_tokens or 0)),
+                requested_at=requested_at,
+            )
+            ctx.emit(
+                kind="model.reply",
+                phase="execute",
+                status="info",
+                title=f"The model's turn {number}: " + _asked_for(turn.tool_calls),
+                explanation=(f"The model says: “{turn.reply_text.strip()[:1500]}”" if turn.reply_text.strip() else ""),
+                payload={
+                    "turn": number,
+                    "model_words": turn.reply_text[:4000],
+                    "input_tokens": turn.input_tokens,
+                    "output_tokens": turn.output_tokens,
+                    "provider": turn.provider,
+                },
+            )
+    with transaction.atomic():
+        ctx.heartbeat()
+        if not turn.calls.exists():
+            _insert_steps(ctx, turn, connection_id=str(inputs.get("connection_id") or ""), check=check)
+    tokens = turn.input_tokens + turn.output_tokens
+    return StepResult(
+        summary=f"Model turn {number} ({turn.provider}): {_asked_for(turn.tool_calls)}; {tokens:,} tokens.",
+        data={"model_turn_id": turn.pk, "input_tokens": turn.input_tokens, "output_tokens": turn.output_tokens},
+    )
+
+
+def _asked_for(calls: list[dict]) -> str:
+    if not calls:
+        return "no action asked for"
+    names = [c.get("name", "?") for c in calls]
+    return f"asked for {len(names)} action{'s' if len(names) != 1 else ''} ({', '.join(names[:6])})"
+
+
+def _next_position(run: TaskRun) -> int:
+    return (StepExecution.objects.filter(run=run).aggregate(p=Max("position"))["p"] or 0) + 1
+
+
+def _new_step(run: TaskRun, plan_step: PlanStep, position: int) -> StepExecution:
+    return StepExecution.objects.create(
+        run=run,
+        step_id=plan_step.id,
+        position=position,
+        action_type=str(plan_step.action_type),
+        title=plan_step.title,
+        idempotency_key=f"run-{run.pk}:{plan_step.id}",
+        spec=plan_step.model_dump(mode="json"),
+    )
+
+
+def _insert_steps(ctx: StepContext, turn: ModelTurn, *, connection_id: str, check: str) -> None:
+    """Inside the caller's fenced transaction: one step per valid call (a call that cannot be a
+    step is answered at once with why), `finish` last, then the next turn unless `finish` was
+    called. A reply with no call at all counts as finishing: the check decides."""
+    run = ctx.run
+    position = _next_position(run)
+    calls = list(turn.tool_calls)
+    if not calls:
+        calls = [{"id": "", "name": "finish", "arguments": {"summary": turn.reply_text}, "arguments_error": ""}]
+    # finish runs after the other calls of the same reply, so the check sees their effect.
+    calls.sort(key=lambda c: c.get("name") == "finish")
+    finishing = False
+    for index, call in enumerate(calls, start=1):
+        name, args = str(call.get("name") or ""), call.get("arguments") or {}
+        record = ModelToolCall(
+            turn=turn, index=index, call_id=str(call.get("id") or "")[:120], name=name[:60], arguments=args
+        )
+        problem = call_problem(name, args, call.get("arguments_error") or "")
+        if problem:
+            record.observation, record.is_error, record.observed_at = problem, True, timezone.now()
+            record.save()
+            continue
+        if name == "finish":
+            if finishing:
+                record.observation, record.is_error, record.observed_at = (
+                    "finish was already called in this reply.",
+                    True,
+                    timezone.now(),
+                )
+                record.save()
+                continue
+            finishing = True
+        plan_step = step_for_call(
+            name=name,
+            args=args,
+            step_id=f"t{turn.number}.{index}-{name}"[:40],
+            call_id=record.call_id,
+            model_words=turn.reply_text,
+        )
+        record.step = _new_step(run, plan_step, position)
+        record.save()
+        position += 1
+    if not finishing:
+        _new_step(run, turn_plan_step(number=turn.number + 1, connection_id=connection_id, check=check), position)
+    if not run.mutates:
+        TaskRun.objects.filter(pk=run.pk).update(mutates=True)
+
+
+def finish_step(ctx: StepContext) -> StepResult:
+    """The model's summary, recorded as its words; then the check as a `verify` step right after.
+
+    The check is the one named when the run was planned; without one, the command the model
+    proposes with finish (asked about like any command). Without either, nothing can check the
+    work, and the run cannot be called completed: that is said plainly.
+    """
+    inputs = ctx.plan_step.inputs
+    summary = str(inputs.get("summary") or "").strip()
+    turn_inputs = _loop_inputs(ctx.run)
+    named = str(turn_inputs.get("check") or "")
+    proposed = str(inputs.get("check") or "").strip()
+    command = named or proposed
+    call = ModelToolCall.objects.filter(step=ctx.step).first()
+    with transaction.atomic():
+        ctx.heartbeat()
+        if summary:
+            ctx.emit(
+                kind="model.summary",
+                phase="execute",
+                status="info",
+                title="The model says it is done",
+                explanation=f"In the model's words: “{summary[:1500]}” Command checks this itself before calling "
+                "the run completed.",
+                payload={"model_words": summary[:4000]},
+            )
+        if not command:
+            raise StepFailed(
+                "The model says it is done, but no check was named and it proposed none, so Command cannot "
+                "verify the work.",
+                error_type="NoCheck",
+                retryable=False,
+            )
+        if call is not None and call.check_step_id is None:
+            origin = "the check you named" if named else "the check the model proposed"
+            check = PlanStep(
+                id=f"{ctx.step.step_id}-check"[:40],
+                title=f"Check: `{command[:150]}`",
+                action_type=ActionType.VERIFY,
+                inputs={"command": command, "check_origin": "named" if named else "model"},
+                risk_level=RiskLevel.MEDIUM if not named else RiskLevel.LOW,
+                explanation=StepExplanation(
+                    what=f"Run {origin}: `{command[:200]}`.",
+                    why="The model's word is not proof; the check is.",
+                    expect_next="Exit code 0 completes the run; anything else goes back to the model.",
+                ),
+            )
+            call.check_step = _new_step(ctx.run, check, _next_position(ctx.run))
+            call.save(update_fields=["check_step"])
+    return StepResult(
+        summary="The model says it is done; the check decides.",
+        data={"observation": "Command is running the check.", "model_words": summary[:4000]},
+    )
+
+
+def _loop_inputs(run: TaskRun) -> dict:
+    first = StepExecution.objects.filter(run=run, action_type=ActionType.MODEL_TURN).order_by("-position").first()
+    return ((first.spec or {}).get("inputs") or {}) if first else {}
+
+
+def check_failed_next_turn(*, run: TaskRun, step: StepExecution) -> StepExecution | None:
+    """Inside the executor's fenced transaction, after a check (`verify` from finish) or a finish
+    failed and was fed back: the next model turn, so the model sees why. None for any other step
+    (the turn that asked for it already has its next turn queued)."""
+    call = (
+        ModelToolCall.objects.filter(check_step=step).select_related("turn").first()
+        or ModelToolCall.objects.filter(step=step, name="finish").select_related("turn").first()
+    )
+    if call is None:
+        return None
+    inputs = _loop_inputs(run)
+    plan_step = turn_plan_step(
+        number=call.turn.number + 1,
+        connection_id=str(inputs.get("connection_id") or ""),
+        check=str(inputs.get("check") or ""),
+    )
+    if StepExecution.objects.filter(run=run, step_id=plan_step.id).exists():
+        return None
+    return _new_step(run, plan_step, _next_position(run))
+
+
+def fall_back_to_one_shot(ctx: StepContext, *, connection, reason: str) -> StepResult:
+    """The model takes no tools: plan the work in one pass the old way, say so, and run that plan
+    here (its steps are inserted after this turn, through the same gate)."""
+    from providers.adapters import planner_for
+    from tasks.planning import _planning_request, _remembered_answers, plan_revise
+
+    task = ctx.run.task
+    request = _planning_request(
+        task, answers=dict(task.context.get("answers", {})), remembered=_remembered_answers(task.owner)
+    )
+    outcome = planner_for(connection).plan_with_outcome(request)
+    note = (
+        f"{connection.planner_label} does not take tools ({reason}), so it cannot read files or see results "
+        f"during the run. Command asked it for a plan in one pass instead"
+        + (f", but {outcome.note}" if outcome.fell_back else "")
+        + ". That plan was made without seeing your files' contents."
+    )
+    with transaction.atomic():
+        ctx.heartbeat()
+        revision = plan_revise(task=task, reason=note, plan=outcome.result.plan, planner=outcome.planner)
+        position = _next_position(ctx.run)
+        for plan_step in outcome.result.plan.steps:
+            clash = StepExecution.objects.filter(run=ctx.run, step_id=plan_step.id).exists()
+            if clash:
+                plan_step = plan_step.model_copy(update={"id": f"r{revision.number}-{plan_step.id}"[:40]})
+            _new_step(ctx.run, plan_step, position)
+            position += 1
+        ctx.emit(
+            kind="plan.revised",
+            phase="plan",
+            status="warning",
+            title=f"The model takes no tools: planned in one pass instead (revision {revision.number})",
+            explanation=note,
+            payload={"revision": revision.number, "fell_back": True},
+        )
+    return StepResult(
+        summary=(
+            f"{connection.planner_label} takes no tools; the one-pass plan (revision {revision.number}) runs instead."
+        ),
+        data={"fell_back": True, "plan_revision": revision.number},
+    )
