@@ -187,3 +187,184 @@ def test_a_rename_searches_then_edits_every_match(owner, tmp_path, kind):
 def _debug(run):
     steps = list(run.steps.order_by("position").values_list("step_id", "status", "error_message"))
     return steps, list(run.events.order_by("seq").values_list("kind", "title", "explanation"))
+
+
+@pytest.mark.approval_gate
+def test_a_denial_reaches_the_model_in_the_persons_words(owner, tmp_path, kind, django_capture_on_commit_callbacks):
+    from approvals.models import ApprovalRequest
+    from approvals.services import approval_allow, approval_deny
+
+    words = "Do not touch price.py; the offset is intended."
+
+    def script(received: Received):
+        n = turn_number(received)
+        if n == 1:
+            return act(call("edit_file", path="price.py", find="- 1", replace=""))
+        assert words in last_tool_results(received)[-1]
+        return say("Understood, leaving it.", call("finish", summary="Left price.py as it is, as asked."))
+
+    with ScriptedModel(kind, script) as model:
+        run = drain(
+            loop_run(owner, tmp_path / "ws", model, check="true", prompt="fix price.py", files={"price.py": BUGGY})
+        )
+        assert run.state == S.WAITING_APPROVAL, _debug(run)
+        request = ApprovalRequest.objects.get(run=run, status="pending")
+        with django_capture_on_commit_callbacks(execute=True):
+            approval_deny(request=request, user=owner, action_hash=request.action_hash, note=words)
+        run = drain(run)
+        # The check is a command: it is asked about like any other.
+        request = ApprovalRequest.objects.get(run=run, status="pending")
+        assert request.action["command"] == "true"
+        with django_capture_on_commit_callbacks(execute=True):
+            approval_allow(request=request, user=owner, action_hash=request.action_hash)
+        run = drain(run)
+    assert run.state == S.COMPLETED, _debug(run)
+    assert (tmp_path / "ws" / "price.py").read_text() == BUGGY
+    assert len(model.received) == 2
+    denied = ModelToolCall.objects.get(turn__run=run, name="edit_file")
+    assert denied.is_error and words in denied.observation
+    assert_audit_clean()
+
+
+def test_the_budget_pauses_a_run_and_resuming_allows_as_much_again(owner, tmp_path, kind, settings):
+    from tasks.engine.controls import run_resume
+
+    settings.COMMAND_LOOP_MAX_TURNS = 2
+
+    def script(received: Received):
+        return act(call("search", pattern=f"needle {turn_number(received)}"))
+
+    with ScriptedModel(kind, script) as model:
+        run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="look around", files={"a.txt": "a"}))
+        assert run.state == S.PAUSED, _debug(run)
+        assert run.blocking_reason == "budget reached" and "2 of 2 model turns" in run.state_reason
+        assert len(model.received) == 2
+        run_resume(run=run)
+        run = drain(run)
+    assert run.state == S.PAUSED and "4 of 4 model turns" in run.state_reason
+    assert len(model.received) == 4 and ModelTurn.objects.filter(run=run).count() == 4
+    assert_audit_clean()
+
+
+@pytest.mark.parametrize(
+    "tool, words",
+    [
+        (lambda n: call("list_files"), "same call (list_files) 3 times"),
+        (lambda n: call("read_file", path=f"missing-{n}.txt"), "last 3 actions all failed"),
+    ],
+    ids=["same-result", "errors"],
+)
+def test_a_stuck_model_pauses_the_run_instead_of_spending(owner, tmp_path, kind, tool, words):
+    def script(received: Received):
+        return act(tool(turn_number(received)))
+
+    with ScriptedModel(kind, script) as model:
+        run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="look around", files={"a.txt": "a"}))
+    assert run.state == S.PAUSED, _debug(run)
+    assert run.blocking_reason == "the model seems stuck" and words in run.state_reason
+    assert len(model.received) == 3
+    assert_audit_clean()
+
+
+class WorkerKilled(BaseException):
+    """Stands in for SIGKILL: nothing in the engine catches it."""
+
+
+def test_a_stored_reply_is_never_requested_again_after_the_worker_dies(owner, tmp_path, kind, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks.engine.loop import turns
+    from tasks.engine.recovery import run_recover
+
+    def script(received: Received):
+        if turn_number(received) == 1:
+            return act(call("write_file", path="out.txt", content="done\n"))
+        return act(call("finish", summary="Wrote out.txt."))
+
+    real_insert = turns._insert_steps
+
+    def die_once(*args, **kwargs):
+        monkeypatch.setattr(turns, "_insert_steps", real_insert)
+        raise WorkerKilled
+
+    monkeypatch.setattr(turns, "_insert_steps", die_once)
+    with ScriptedModel(kind, script) as model:
+        run = loop_run(owner, tmp_path / "ws", model, check="test -s out.txt", prompt="write out.txt", files={})
+        with pytest.raises(WorkerKilled):
+            jobs.dispatch_next()
+        run.refresh_from_db()
+        assert run.state == S.RUNNING and ModelTurn.objects.filter(run=run, number=1).exists()
+        assert StepExecution.objects.get(run=run, step_id="turn-1").status == "running"
+        recovery = run_recover(run_id=run.pk, now=timezone.now() + timedelta(seconds=3600))
+        assert recovery.outcome == "resumed", recovery.reason
+        run = drain(run)
+    assert run.state == S.COMPLETED, _debug(run)
+    assert len(model.received) == 2, "turn 1 was asked once, turn 2 once"
+    assert turn_number(model.received[1]) == 2
+    assert_audit_clean()
+
+
+def test_a_model_without_tools_falls_back_to_a_one_shot_plan_and_says_so(owner, tmp_path, settings):
+    import json
+
+    from providers.tests.provider_server import good_result
+    from tasks.tests.scripted_model import Turn, no_tools
+
+    settings.COMMAND_ALLOW_LOCAL_PROVIDERS = True
+    result = good_result("write notes.txt")
+    result["plan"] = {
+        "schema_version": 1,
+        "steps": [
+            {
+                "id": "write",
+                "title": "Write notes.txt",
+                "action_type": "write_file",
+                "inputs": {"path": "notes.txt", "content": "notes\n"},
+                "explanation": {"what": "Write the file.", "why": "Asked for.", "expect_next": "The check."},
+            },
+            {
+                "id": "verify",
+                "title": "Check notes.txt",
+                "action_type": "verify",
+                "inputs": {"command": "test -s notes.txt"},
+                "explanation": {"what": "Check it.", "why": "Proof.", "expect_next": "Done."},
+            },
+        ],
+    }
+
+    def script(received: Received):
+        return no_tools() if received.with_tools else Turn(json.dumps(result))
+
+    with ScriptedModel("openai", script) as model:
+        run = drain(loop_run(owner, tmp_path / "ws", model, check="", prompt="write notes.txt", files={}))
+    assert run.state == S.COMPLETED, _debug(run)
+    assert [r.with_tools for r in model.received] == [True, False]
+    revised = run.events.get(kind="plan.revised")
+    assert revised.payload["fell_back"] and "does not take tools" in revised.explanation
+    revision = run.task.plan_revisions.order_by("-number").first()
+    assert "made without seeing your files" in revision.change_note
+    assert not ModelTurn.objects.filter(run=run).exists()
+    assert_audit_clean()
+
+
+def test_the_audit_flags_a_model_step_that_traces_to_no_turn(owner, tmp_path):
+    from tasks.engine.loop.tools import step_for_call
+
+    workspace = make_workspace(owner, tmp_path / "ws")
+    run = run_create(task=make_task(owner, workspace, [turn_plan_step(number=1, connection_id="", check="true")]))
+    forged = step_for_call(name="list_files", args={}, step_id="t9.1-list_files", call_id="call_x", model_words="")
+    StepExecution.objects.create(
+        run=run,
+        step_id=forged.id,
+        position=99,
+        action_type="list_files",
+        title=forged.title,
+        idempotency_key=f"run-{run.pk}:{forged.id}",
+        spec=forged.model_dump(mode="json"),
+        status="succeeded",
+    )
+    report = audit_run()
+    assert [v.rule for v in report.violations] == ["tool_step_untraced"]
+    assert "t9.1-list_files" in report.violations[0].subject

@@ -382,7 +382,7 @@ def fall_back_to_one_shot(ctx: StepContext, *, connection, reason: str) -> StepR
     """The model takes no tools: plan the work in one pass the old way, say so, and run that plan
     here (its steps are inserted after this turn, through the same gate)."""
     from providers.adapters import planner_for
-    from tasks.planning import _planning_request, _remembered_answers, plan_revise
+    from tasks.planning import _planning_request, _remembered_answers, _store
 
     task = ctx.run.task
     request = _planning_request(
@@ -397,7 +397,7 @@ def fall_back_to_one_shot(ctx: StepContext, *, connection, reason: str) -> StepR
     )
     with transaction.atomic():
         ctx.heartbeat()
-        revision = plan_revise(task=task, reason=note, plan=outcome.result.plan, planner=outcome.planner)
+        revision = _store(task=task, result=outcome.result, planner=outcome.planner, change_note=note)
         position = _next_position(ctx.run)
         for plan_step in outcome.result.plan.steps:
             clash = StepExecution.objects.filter(run=ctx.run, step_id=plan_step.id).exists()
