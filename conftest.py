@@ -11,6 +11,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct horse battery staple 42"
 
+# The scripted model server's fixture (`scripted_model`), for every app's tests.
+pytest_plugins = ["providers.tests.scripted_model"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _release_stray_database_sessions(django_db_setup, django_db_blocker):

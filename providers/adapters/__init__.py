@@ -8,9 +8,22 @@ from providers.adapters.anthropic import AnthropicClient
 from providers.adapters.openai import OpenAICompatibleClient
 from providers.adapters.planner import ProviderOutcome, ProviderPlanner
 from providers.adapters.transport import ProviderError, RetryPolicy
+from providers.adapters.turns import ToolCall, ToolSpec, ToolsUnsupported, TurnReply, Usage
 from providers.crypto import secret_decrypt
 
-__all__ = ["ProviderError", "ProviderOutcome", "ProviderPlanner", "RetryPolicy", "client_for", "planner_for"]
+__all__ = [
+    "ProviderError",
+    "ProviderOutcome",
+    "ProviderPlanner",
+    "RetryPolicy",
+    "ToolCall",
+    "ToolSpec",
+    "ToolsUnsupported",
+    "TurnReply",
+    "Usage",
+    "client_for",
+    "planner_for",
+]
 
 
 def client_for(connection, *, timeout: float | None = None, policy: RetryPolicy | None = None):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -82,6 +83,49 @@ def request_json(
     policy: RetryPolicy | None = None,
 ) -> dict:
     """Send one request (retrying by policy) and return the decoded JSON body, or raise ProviderError."""
+    return _exchange(method, url, headers=headers, body=body, timeout=timeout, policy=policy, on_event=None)
+
+
+def request_events(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    body: dict,
+    on_event: Callable[[str, str], None],
+    timeout: float = 60.0,
+    policy: RetryPolicy | None = None,
+) -> dict | None:
+    """Send one streaming request and feed each server-sent event to `on_event(event, data)`.
+
+    Returns None once the stream ends, or the decoded JSON body when the server answered with
+    plain JSON instead of a stream. Retries (by policy) happen only before the reply's first
+    byte is read; a stream cut short afterwards is a ProviderError, never a silent partial reply.
+    `timeout` is the longest wait for the next bytes, not for the whole stream."""
+    return _exchange(method, url, headers=headers, body=body, timeout=timeout, policy=policy, on_event=on_event)
+
+
+def _read_events(response: httpx.Response, on_event: Callable[[str, str], None]) -> None:
+    event, data = "", []
+    for line in response.iter_lines():
+        if not line:
+            if data:
+                on_event(event or "message", "\n".join(data))
+            event, data = "", []
+        elif line.startswith(":"):
+            continue  # a comment (keep-alive)
+        else:
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "event":
+                event = value
+            elif name == "data":
+                data.append(value)
+    if data:
+        on_event(event or "message", "\n".join(data))
+
+
+def _exchange(method, url, *, headers, body, timeout, policy, on_event) -> dict | None:
     policy = policy or RetryPolicy()
     try:
         # Checked again right before sending, and the connection goes to the checked address.
@@ -95,8 +139,22 @@ def request_json(
         attempt += 1
         retry_after = None
         try:
-            with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), follow_redirects=False) as c:
-                response = c.request(method, pinned.url, headers=headers, json=body, extensions=extensions)
+            with (
+                httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), follow_redirects=False) as c,
+                c.stream(method, pinned.url, headers=headers, json=body, extensions=extensions) as response,
+            ):
+                streamed = on_event is not None and response.headers.get("content-type", "").startswith(
+                    "text/event-stream"
+                )
+                if response.is_success and streamed:
+                    try:
+                        _read_events(response, on_event)
+                    except httpx.TimeoutException:
+                        raise ProviderError(f"the stream stopped: nothing for {timeout:g} s", attempts=attempt)
+                    except httpx.HTTPError as exc:
+                        raise ProviderError(f"the stream was cut ({type(exc).__name__})", attempts=attempt)
+                    return None
+                response.read()
         except httpx.TimeoutException:
             error = ProviderError(f"no answer within {timeout:g} s", attempts=attempt)
         except httpx.HTTPError as exc:

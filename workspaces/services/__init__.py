@@ -5,6 +5,7 @@ The execution engine calls these (see each docstring for what it promises and re
     workspace_create / workspace_register / workspace_import_zip / workspace_status /
     workspace_root / workspace_relink / workspace_forget
     file_read / file_write / file_edit / file_delete / file_rename / file_save_from_editor
+    file_list / file_search (bounded, for a model: see services/search.py)
     rollback_point_create / rollback_point_eligibility / rollback_point_revert /
     changes_since_snapshot / run_revert_eligibility / run_revert / snapshot_garbage_collect
 """
@@ -52,17 +53,27 @@ from workspaces.services.rollback import (
     snapshot_garbage_collect,
     snapshot_gc_schedule_ensure,
 )
+from workspaces.services.search import (
+    FileListing,
+    SearchRefused,
+    SearchResult,
+    file_list,
+    file_search,
+)
 
 __all__ = [
     "EditConflict",
     "EditRefused",
     "Eligibility",
+    "FileListing",
     "FileState",
     "FolderState",
     "PathRefused",
     "Restore",
     "RevertOutcome",
     "RevertRefused",
+    "SearchRefused",
+    "SearchResult",
     "Verdict",
     "WorkspaceError",
     "WorkspaceStatus",
@@ -72,8 +83,10 @@ __all__ = [
     "file_delete",
     "file_edit",
     "file_read",
+    "file_list",
     "file_rename",
     "file_save_from_editor",
+    "file_search",
     "file_state",
     "file_write",
     "record_change",
