@@ -1,27 +1,21 @@
 """Model-driven runs through the real engine, against a scripted model over real HTTP in both wire
-formats: the model proposes, the engine disposes, the check decides."""
+formats (providers.tests.scripted_model): the model proposes, the engine disposes, the check decides."""
 
 from __future__ import annotations
+
+import json
+import re
 
 import pytest
 
 from command_site.audit import audit_run
 from providers.services import provider_connection_create
+from providers.tests.scripted_model import FORMATS, Conversation, ScriptedModel, call, reply, say
 from tasks import jobs
 from tasks.engine.dispatch import run_create
 from tasks.engine.loop.turns import turn_plan_step
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 from tasks.tests.engine_support import make_task, make_workspace
-from tasks.tests.scripted_model import (
-    Received,
-    ScriptedModel,
-    act,
-    call,
-    file_lines,
-    last_tool_results,
-    say,
-    turn_number,
-)
 
 S = TaskRun.State
 pytestmark = pytest.mark.django_db
@@ -30,21 +24,39 @@ BUGGY = "def total(items):\n    return sum(items) - 1\n"
 CHECK = "python3 -c 'import price; assert price.total([1, 2]) == 3, price.total([1, 2])'"
 
 
-@pytest.fixture(params=["openai", "anthropic"])
-def kind(request, settings):
-    settings.COMMAND_ALLOW_LOCAL_PROVIDERS = True
+@pytest.fixture(params=FORMATS)
+def kind(request):
     return request.param
 
 
 def connect(owner, model: ScriptedModel):
     return provider_connection_create(
         owner=owner,
-        kind="anthropic" if model.kind == "anthropic" else "openai_compatible",
-        label=f"Scripted {model.kind}",
-        base_url=model.url,
-        model="scripted-1",
+        kind=model.kind,
+        label=f"Scripted {model.fmt}",
+        base_url=model.base_url,
+        model=model.model,
         api_key="sk-test-key",
     )
+
+
+def latest_results(convo: Conversation) -> list[str]:
+    """The tool results this request sends (those after the last assistant message)."""
+    results: list[str] = []
+    for m in convo.messages:
+        if m["role"] == "assistant":
+            results = []
+        elif m["role"] == "tool":
+            results.append(m["content"])
+    return results
+
+
+_NUMBERED = re.compile(r"^\s*(\d+)\| ?(.*)$")
+
+
+def file_lines(observation: str) -> list[str]:
+    """A read_file result's lines as the model received them, line numbers stripped."""
+    return [m.group(2) for line in observation.splitlines() if (m := _NUMBERED.match(line))]
 
 
 def loop_run(owner, folder, model: ScriptedModel, *, check: str, prompt: str, files: dict[str, str]) -> TaskRun:
@@ -71,28 +83,28 @@ def assert_audit_clean():
     assert report.ok, [v.message for v in report.violations]
 
 
-def test_the_loop_completes_when_the_check_passes(owner, tmp_path, kind):
-    def script(received: Received):
-        if turn_number(received) == 1:
-            assert "README.md" in received.conversation[0]["content"]  # the file tree came with the request
-            return say("I will create the file.", call("write_file", path="hello.txt", content="hello\n"))
-        return say("", call("finish", summary="Created hello.txt with a greeting."))
+def test_the_loop_completes_when_the_check_passes(scripted_model, owner, tmp_path, kind):
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            assert "README.md" in convo.messages[0]["content"]  # the file tree came with the request
+            return reply(say("I will create the file."), call("write_file", path="hello.txt", content="hello\n"))
+        return reply(say(""), call("finish", summary="Created hello.txt with a greeting."))
 
-    with ScriptedModel(kind, script) as model:
-        run = drain(
-            loop_run(
-                owner,
-                tmp_path / "ws",
-                model,
-                check="grep -q hello hello.txt",
-                prompt="add hello.txt",
-                files={"README.md": "# demo\n"},
-            )
+    model = scripted_model(kind, script)
+    run = drain(
+        loop_run(
+            owner,
+            tmp_path / "ws",
+            model,
+            check="grep -q hello hello.txt",
+            prompt="add hello.txt",
+            files={"README.md": "# demo\n"},
         )
+    )
     assert run.state == S.COMPLETED, _debug(run)
     assert (tmp_path / "ws" / "hello.txt").read_text() == "hello\n"
-    assert len(model.received) == 2 and all(r.with_tools for r in model.received)
-    first = model.received[0].conversation[0]["content"]
+    assert model.count == 2 and all(r.body.get("tools") for r in model.requests)
+    first = model.conversations[0].messages[0]["content"]
     assert "add hello.txt" in first and "README.md" in first and "grep -q hello hello.txt" in first
     turns = list(ModelTurn.objects.filter(run=run).order_by("number"))
     assert [t.number for t in turns] == [1, 2] and all(t.input_tokens > 0 for t in turns)
@@ -103,44 +115,46 @@ def test_the_loop_completes_when_the_check_passes(owner, tmp_path, kind):
     assert_audit_clean()
 
 
-def _reactive_fixer(received: Received):
+def _reactive_fixer(convo: Conversation):
     """Reads price.py, and computes each edit from the text it was sent: first a wrong fix (the
     sign flipped), then, after the check's failure reaches it, the right one."""
-    n = turn_number(received)
-    results = last_tool_results(received)
+    n = convo.turn
+    results = latest_results(convo)
     if n in (1, 3):
         if n == 3:
             assert "AssertionError" in results[-1] and "exit code 1" in results[-1], results
-        return say("Let me read the code.", call("read_file", path="price.py"))
+        return reply(say("Let me read the code."), call("read_file", path="price.py"))
     line = next(text for text in file_lines(results[-1]) if "return" in text)
     if n == 2:
         wrong = line.replace("- 1", "+ 1")
-        return say(
-            "The sign looks wrong.",
+        return reply(
+            say("The sign looks wrong."),
             call("edit_file", path="price.py", find=line, replace=wrong),
             call("finish", summary="Flipped the sign."),
         )
     right = line.split(" + 1")[0].split(" - 1")[0]
-    return act(
+    return reply(
         call("edit_file", path="price.py", find=line, replace=right), call("finish", summary="Removed the offset.")
     )
 
 
-def test_a_wrong_fix_fails_the_check_the_failure_goes_back_and_the_second_fix_passes(owner, tmp_path, kind):
-    with ScriptedModel(kind, _reactive_fixer) as model:
-        run = drain(
-            loop_run(
-                owner,
-                tmp_path / "ws",
-                model,
-                check=CHECK,
-                prompt="the total is off by one, fix it",
-                files={"price.py": BUGGY},
-            )
+def test_a_wrong_fix_fails_the_check_the_failure_goes_back_and_the_second_fix_passes(
+    scripted_model, owner, tmp_path, kind
+):
+    model = scripted_model(kind, _reactive_fixer)
+    run = drain(
+        loop_run(
+            owner,
+            tmp_path / "ws",
+            model,
+            check=CHECK,
+            prompt="the total is off by one, fix it",
+            files={"price.py": BUGGY},
         )
+    )
     assert run.state == S.COMPLETED, _debug(run)
     assert (tmp_path / "ws" / "price.py").read_text() == "def total(items):\n    return sum(items)\n"
-    assert len(model.received) == 4
+    assert model.count == 4
     checks = list(StepExecution.objects.filter(run=run, action_type="verify").order_by("position"))
     assert [c.status for c in checks] == ["fed_back", "succeeded"]
     failed = ModelToolCall.objects.get(check_step=checks[0])
@@ -149,33 +163,33 @@ def test_a_wrong_fix_fails_the_check_the_failure_goes_back_and_the_second_fix_pa
     assert_audit_clean()
 
 
-def test_a_rename_searches_then_edits_every_match(owner, tmp_path, kind):
-    def script(received: Received):
-        n = turn_number(received)
+def test_a_rename_searches_then_edits_every_match(scripted_model, owner, tmp_path, kind):
+    def script(convo: Conversation):
+        n = convo.turn
         if n == 1:
-            return act(call("search", pattern="foo"))
+            return reply(call("search", pattern="foo"))
         if n == 2:
             edits = []
-            for line in last_tool_results(received)[-1].splitlines():
+            for line in latest_results(convo)[-1].splitlines():
                 path, _number, text = line.split(":", 2)
                 edits.append(
                     call("edit_file", path=path, find=text.strip(), replace=text.strip().replace("foo", "bar"))
                 )
-            return act(*edits, call("finish", summary="Renamed foo to bar."))
+            return reply(*edits, call("finish", summary="Renamed foo to bar."))
         raise AssertionError("no third turn expected")
 
     files = {"app.py": "def foo():\n    return 1\n", "lib/use.py": "from app import foo\nprint(foo())\n"}
-    with ScriptedModel(kind, script) as model:
-        run = drain(
-            loop_run(
-                owner,
-                tmp_path / "ws",
-                model,
-                check="! grep -rq foo --include=*.py .",
-                prompt="rename foo to bar everywhere",
-                files=files,
-            )
+    model = scripted_model(kind, script)
+    run = drain(
+        loop_run(
+            owner,
+            tmp_path / "ws",
+            model,
+            check="! grep -rq foo --include=*.py .",
+            prompt="rename foo to bar everywhere",
+            files=files,
         )
+    )
     assert run.state == S.COMPLETED, _debug(run)
     assert (tmp_path / "ws" / "lib/use.py").read_text() == "from app import bar\nprint(bar())\n"
     assert (tmp_path / "ws" / "app.py").read_text() == "def bar():\n    return 1\n"
@@ -190,59 +204,59 @@ def _debug(run):
 
 
 @pytest.mark.approval_gate
-def test_a_denial_reaches_the_model_in_the_persons_words(owner, tmp_path, kind, django_capture_on_commit_callbacks):
+def test_a_denial_reaches_the_model_in_the_persons_words(
+    scripted_model, owner, tmp_path, kind, django_capture_on_commit_callbacks
+):
     from approvals.models import ApprovalRequest
     from approvals.services import approval_allow, approval_deny
 
     words = "Do not touch price.py; the offset is intended."
 
-    def script(received: Received):
-        n = turn_number(received)
+    def script(convo: Conversation):
+        n = convo.turn
         if n == 1:
-            return act(call("edit_file", path="price.py", find="- 1", replace=""))
-        assert words in last_tool_results(received)[-1]
-        return say("Understood, leaving it.", call("finish", summary="Left price.py as it is, as asked."))
+            return reply(call("edit_file", path="price.py", find="- 1", replace=""))
+        assert words in latest_results(convo)[-1]
+        return reply(say("Understood, leaving it."), call("finish", summary="Left price.py as it is, as asked."))
 
-    with ScriptedModel(kind, script) as model:
-        run = drain(
-            loop_run(owner, tmp_path / "ws", model, check="true", prompt="fix price.py", files={"price.py": BUGGY})
-        )
-        assert run.state == S.WAITING_APPROVAL, _debug(run)
-        request = ApprovalRequest.objects.get(run=run, status="pending")
-        with django_capture_on_commit_callbacks(execute=True):
-            approval_deny(request=request, user=owner, action_hash=request.action_hash, note=words)
-        run = drain(run)
-        # The check is a command: it is asked about like any other.
-        request = ApprovalRequest.objects.get(run=run, status="pending")
-        assert request.action["command"] == "true"
-        with django_capture_on_commit_callbacks(execute=True):
-            approval_allow(request=request, user=owner, action_hash=request.action_hash)
-        run = drain(run)
+    model = scripted_model(kind, script)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="fix price.py", files={"price.py": BUGGY}))
+    assert run.state == S.WAITING_APPROVAL, _debug(run)
+    request = ApprovalRequest.objects.get(run=run, status="pending")
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_deny(request=request, user=owner, action_hash=request.action_hash, note=words)
+    run = drain(run)
+    # The check is a command: it is asked about like any other.
+    request = ApprovalRequest.objects.get(run=run, status="pending")
+    assert request.action["command"] == "true"
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_allow(request=request, user=owner, action_hash=request.action_hash)
+    run = drain(run)
     assert run.state == S.COMPLETED, _debug(run)
     assert (tmp_path / "ws" / "price.py").read_text() == BUGGY
-    assert len(model.received) == 2
+    assert model.count == 2
     denied = ModelToolCall.objects.get(turn__run=run, name="edit_file")
     assert denied.is_error and words in denied.observation
     assert_audit_clean()
 
 
-def test_the_budget_pauses_a_run_and_resuming_allows_as_much_again(owner, tmp_path, kind, settings):
+def test_the_budget_pauses_a_run_and_resuming_allows_as_much_again(scripted_model, owner, tmp_path, kind, settings):
     from tasks.engine.controls import run_resume
 
     settings.COMMAND_LOOP_MAX_TURNS = 2
 
-    def script(received: Received):
-        return act(call("search", pattern=f"needle {turn_number(received)}"))
+    def script(convo: Conversation):
+        return reply(call("search", pattern=f"needle {convo.turn}"))
 
-    with ScriptedModel(kind, script) as model:
-        run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="look around", files={"a.txt": "a"}))
-        assert run.state == S.PAUSED, _debug(run)
-        assert run.blocking_reason == "budget reached" and "2 of 2 model turns" in run.state_reason
-        assert len(model.received) == 2
-        run_resume(run=run)
-        run = drain(run)
+    model = scripted_model(kind, script)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="look around", files={"a.txt": "a"}))
+    assert run.state == S.PAUSED, _debug(run)
+    assert run.blocking_reason == "budget reached" and "2 of 2 model turns" in run.state_reason
+    assert model.count == 2
+    run_resume(run=run)
+    run = drain(run)
     assert run.state == S.PAUSED and "4 of 4 model turns" in run.state_reason
-    assert len(model.received) == 4 and ModelTurn.objects.filter(run=run).count() == 4
+    assert model.count == 4 and ModelTurn.objects.filter(run=run).count() == 4
     assert_audit_clean()
 
 
@@ -254,15 +268,15 @@ def test_the_budget_pauses_a_run_and_resuming_allows_as_much_again(owner, tmp_pa
     ],
     ids=["same-result", "errors"],
 )
-def test_a_stuck_model_pauses_the_run_instead_of_spending(owner, tmp_path, kind, tool, words):
-    def script(received: Received):
-        return act(tool(turn_number(received)))
+def test_a_stuck_model_pauses_the_run_instead_of_spending(scripted_model, owner, tmp_path, kind, tool, words):
+    def script(convo: Conversation):
+        return reply(tool(convo.turn))
 
-    with ScriptedModel(kind, script) as model:
-        run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="look around", files={"a.txt": "a"}))
+    model = scripted_model(kind, script)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="look around", files={"a.txt": "a"}))
     assert run.state == S.PAUSED, _debug(run)
     assert run.blocking_reason == "the model seems stuck" and words in run.state_reason
-    assert len(model.received) == 3
+    assert model.count == 3
     assert_audit_clean()
 
 
@@ -270,7 +284,9 @@ class WorkerKilled(BaseException):
     """Stands in for SIGKILL: nothing in the engine catches it."""
 
 
-def test_a_stored_reply_is_never_requested_again_after_the_worker_dies(owner, tmp_path, kind, monkeypatch):
+def test_a_stored_reply_is_never_requested_again_after_the_worker_dies(
+    scripted_model, owner, tmp_path, kind, monkeypatch
+):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -278,10 +294,10 @@ def test_a_stored_reply_is_never_requested_again_after_the_worker_dies(owner, tm
     from tasks.engine.loop import turns
     from tasks.engine.recovery import run_recover
 
-    def script(received: Received):
-        if turn_number(received) == 1:
-            return act(call("write_file", path="out.txt", content="done\n"))
-        return act(call("finish", summary="Wrote out.txt."))
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            return reply(call("write_file", path="out.txt", content="done\n"))
+        return reply(call("finish", summary="Wrote out.txt."))
 
     real_insert = turns._insert_steps
 
@@ -290,29 +306,25 @@ def test_a_stored_reply_is_never_requested_again_after_the_worker_dies(owner, tm
         raise WorkerKilled
 
     monkeypatch.setattr(turns, "_insert_steps", die_once)
-    with ScriptedModel(kind, script) as model:
-        run = loop_run(owner, tmp_path / "ws", model, check="test -s out.txt", prompt="write out.txt", files={})
-        with pytest.raises(WorkerKilled):
-            jobs.dispatch_next()
-        run.refresh_from_db()
-        assert run.state == S.RUNNING and ModelTurn.objects.filter(run=run, number=1).exists()
-        assert StepExecution.objects.get(run=run, step_id="turn-1").status == "running"
-        recovery = run_recover(run_id=run.pk, now=timezone.now() + timedelta(seconds=3600))
-        assert recovery.outcome == "resumed", recovery.reason
-        run = drain(run)
+    model = scripted_model(kind, script)
+    run = loop_run(owner, tmp_path / "ws", model, check="test -s out.txt", prompt="write out.txt", files={})
+    with pytest.raises(WorkerKilled):
+        jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.RUNNING and ModelTurn.objects.filter(run=run, number=1).exists()
+    assert StepExecution.objects.get(run=run, step_id="turn-1").status == "running"
+    recovery = run_recover(run_id=run.pk, now=timezone.now() + timedelta(seconds=3600))
+    assert recovery.outcome == "resumed", recovery.reason
+    run = drain(run)
     assert run.state == S.COMPLETED, _debug(run)
-    assert len(model.received) == 2, "turn 1 was asked once, turn 2 once"
-    assert turn_number(model.received[1]) == 2
+    assert model.count == 2, "turn 1 was asked once, turn 2 once"
+    assert len(model.conversations[1].messages) == 3, "turn 2 carries turn 1 and its result only"
     assert_audit_clean()
 
 
-def test_a_model_without_tools_falls_back_to_a_one_shot_plan_and_says_so(owner, tmp_path, settings):
-    import json
-
+def test_a_model_without_tools_falls_back_to_a_one_shot_plan_and_says_so(scripted_model, owner, tmp_path):
     from providers.tests.provider_server import good_result
-    from tasks.tests.scripted_model import Turn, no_tools
 
-    settings.COMMAND_ALLOW_LOCAL_PROVIDERS = True
     result = good_result("write notes.txt")
     result["plan"] = {
         "schema_version": 1,
@@ -334,13 +346,13 @@ def test_a_model_without_tools_falls_back_to_a_one_shot_plan_and_says_so(owner, 
         ],
     }
 
-    def script(received: Received):
-        return no_tools() if received.with_tools else Turn(json.dumps(result))
+    def script(convo: Conversation):
+        return say(json.dumps(result))
 
-    with ScriptedModel("openai", script) as model:
-        run = drain(loop_run(owner, tmp_path / "ws", model, check="", prompt="write notes.txt", files={}))
+    model = scripted_model("openai", script, tools_unsupported=True)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="", prompt="write notes.txt", files={}))
     assert run.state == S.COMPLETED, _debug(run)
-    assert [r.with_tools for r in model.received] == [True, False]
+    assert [bool(r.body.get("tools")) for r in model.requests] == [True, False]
     revised = run.events.get(kind="plan.revised")
     assert revised.payload["fell_back"] and "does not take tools" in revised.explanation
     revision = run.task.plan_revisions.order_by("-number").first()

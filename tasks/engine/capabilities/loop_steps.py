@@ -4,14 +4,12 @@ a model are the ordinary handlers (workspace_steps)."""
 
 from __future__ import annotations
 
-import re
-
 from providers.contracts import ActionType
 from tasks.engine.errors import StepFailed, StepPaused
 from tasks.engine.handlers import StepContext, StepResult, register
 from tasks.engine.loop import turns
-from tasks.engine.loop.workspace_view import files_list, text_search
 from workspaces.paths import PathRefused
+from workspaces.services.search import SearchRefused, file_list_in, file_search_in
 
 register(ActionType.MODEL_TURN)(turns.model_turn)
 
@@ -26,39 +24,31 @@ def _root(ctx: StepContext) -> str:
 def list_files(ctx: StepContext) -> StepResult:
     under = str(ctx.plan_step.inputs.get("path") or "").strip().strip("/")
     try:
-        listing = files_list(root=_root(ctx), under=under)
-    except PathRefused as exc:
-        raise StepFailed(str(exc), error_type="PathRefused", retryable=False) from exc
-    except (FileNotFoundError, NotADirectoryError):
-        raise StepFailed(f"There is no folder “{under}” in the workspace.", error_type="NotFound", retryable=False)
-    lines = "\n".join(listing.files) or "(no files)"
-    more = "\n… (more files not listed; list a sub-folder)" if listing.truncated else ""
+        listing = file_list_in(root=_root(ctx), path=under)
+    except (PathRefused, SearchRefused) as exc:
+        raise StepFailed(str(exc), error_type=type(exc).__name__, retryable=False) from exc
+    files = sum(1 for e in listing.entries if e.kind == "file")
     where = f"under {under}" if under else "in the workspace"
     return StepResult(
-        summary=f"Listed {len(listing.files)}{'+' if listing.truncated else ''} files {where}.",
-        data={"observation": lines + more, "count": len(listing.files)},
+        summary=f"Listed {files}{'+' if listing.truncated else ''} files {where}.",
+        data={"observation": listing.as_text(), "count": len(listing.entries)},
     )
 
 
 @register(ActionType.SEARCH)
 def search(ctx: StepContext) -> StepResult:
     inputs = ctx.plan_step.inputs
-    pattern = str(inputs.get("pattern") or "")
     under = str(inputs.get("path") or "").strip().strip("/")
     try:
-        matches, truncated = text_search(root=_root(ctx), pattern=pattern, regex=bool(inputs.get("regex")), under=under)
-    except re.error as exc:
-        raise StepFailed(
-            f"The pattern is not a valid regular expression: {exc}.", error_type="InvalidStep", retryable=False
+        found = file_search_in(
+            root=_root(ctx), query=str(inputs.get("pattern") or ""), regex=bool(inputs.get("regex")), path=under
         )
-    except PathRefused as exc:
-        raise StepFailed(str(exc), error_type="PathRefused", retryable=False) from exc
-    lines = "\n".join(f"{m.path}:{m.line}: {m.text}" for m in matches) or "No matches."
-    files = len({m.path for m in matches})
-    more = "\n… (more matches not shown; narrow the search)" if truncated else ""
+    except (PathRefused, SearchRefused) as exc:
+        raise StepFailed(str(exc), error_type=type(exc).__name__, retryable=False) from exc
+    files = len({m.path for m in found.matches})
     return StepResult(
-        summary=f"Found {len(matches)}{'+' if truncated else ''} matching lines in {files} files.",
-        data={"observation": lines + more, "matches": len(matches)},
+        summary=f"Found {len(found.matches)}{'+' if found.truncated else ''} matching lines in {files} files.",
+        data={"observation": found.as_text(), "matches": len(found.matches)},
     )
 
 

@@ -7,8 +7,8 @@ goes through the same approval gate, rollback point, diff and events as a planne
 
 from __future__ import annotations
 
+from providers.adapters.turns import ToolSpec
 from providers.contracts import ActionType, PlanStep, RiskLevel, StepExplanation
-from tasks.engine.loop.wire import ToolSpec
 
 
 def _obj(properties: dict, required: list[str]) -> dict:

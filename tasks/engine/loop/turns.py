@@ -21,14 +21,13 @@ from django.db.models import Max
 from django.utils import timezone
 
 from providers.adapters.transport import ProviderError
+from providers.adapters.turns import ToolsUnsupported
 from providers.contracts import ActionType, PlanStep, RiskLevel, StepExplanation
 from tasks.engine.errors import StepFailed
 from tasks.engine.handlers import StepContext, StepResult
 from tasks.engine.loop import limits
 from tasks.engine.loop.observations import call_observed
 from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
-from tasks.engine.loop.wire import ToolsUnsupported, chat_turn
-from tasks.engine.loop.workspace_view import files_list
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 
 logger = logging.getLogger(__name__)
@@ -100,10 +99,9 @@ def _first_message(ctx: StepContext, check: str) -> dict:
     if answers:
         parts.append("Their answers to questions:\n" + "\n".join(f"- {k}: {v}" for k, v in answers.items()))
     if ctx.workspace_path is not None:
-        listing = files_list(root=str(ctx.workspace_path), limit=settings.COMMAND_LOOP_TREE_FILES)
-        tree = "\n".join(listing.files) or "(the folder is empty)"
-        if listing.truncated:
-            tree += "\n… (more files; use list_files on a folder)"
+        from workspaces.services.search import file_list_in
+
+        tree = file_list_in(root=str(ctx.workspace_path), limit=settings.COMMAND_LOOP_TREE_FILES).as_text()
         parts.append(f"The files in the workspace “{ctx.run.workspace.name}”:\n{tree}")
     if check:
         parts.append(f"The check: when you call finish, Command runs `{check}`; the work is done only if it exits 0.")
@@ -166,7 +164,7 @@ def model_turn(ctx: StepContext) -> StepResult:
             sent = [_first_message(ctx, check)]
         requested_at = timezone.now()
         try:
-            reply = chat_turn(client_for(connection), system=SYSTEM_PROMPT, messages=messages + sent, tools=TOOLS)
+            reply = client_for(connection).chat_turn(system=SYSTEM_PROMPT, messages=messages + sent, tools=TOOLS)
         except ToolsUnsupported as exc:
             if number == 1:
                 return fall_back_to_one_shot(ctx, connection=connection, reason=exc.message)
