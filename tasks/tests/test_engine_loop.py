@@ -380,3 +380,53 @@ def test_the_audit_flags_a_model_step_that_traces_to_no_turn(owner, tmp_path):
     report = audit_run()
     assert [v.rule for v in report.violations] == ["tool_step_untraced"]
     assert "t9.1-list_files" in report.violations[0].subject
+
+
+def test_a_project_edit_with_a_provider_is_planned_as_model_turns_and_runs(scripted_model, owner, tmp_path, kind):
+    from django_q.models import OrmQ
+
+    from tasks.planning import task_understand
+    from tasks.services import task_submit
+
+    model = scripted_model(kind, _reactive_fixer)
+    connection = connect(owner, model)
+    folder = tmp_path / "ws"
+    workspace = make_workspace(owner, folder)
+    (folder / "price.py").write_text(BUGGY)
+    (folder / "check.py").write_text("import price\nassert price.total([1, 2]) == 3, price.total([1, 2])\n")
+    task = task_submit(
+        owner=owner, prompt="fix the bug in price.py, then run python3 check.py", mode="edit", workspace=workspace
+    )
+    task_understand(task=task)
+    [job] = [q for q in OrmQ.objects.all() if q.task["func"] == "tasks.jobs.understand_with_provider"]
+    job.delete()
+    jobs.understand_with_provider(*job.task["args"])
+
+    revision = task.plan_revisions.order_by("-number").first()
+    assert revision.planner == connection.planner_label
+    [turn] = revision.plan["steps"]
+    assert turn["action_type"] == "model_turn" and turn["inputs"]["check"] == "python3 check.py"
+    assert "`python3 check.py` exits 0" in revision.brief["expected_outcomes"][0]
+    assert not revision.understanding["needs_provider"]
+    run = drain(TaskRun.objects.get(task=task))
+    assert run.state == S.COMPLETED, _debug(run)
+    assert (folder / "price.py").read_text() == "def total(items):\n    return sum(items)\n"
+    assert model.count == 4
+    assert_audit_clean()
+
+
+def test_without_a_workspace_or_with_other_deliverables_the_one_pass_plan_stays(owner, tmp_path):
+    from providers.planner import PlanningRequest
+    from tasks.engine.loop.plan import model_run_plan
+
+    class Connection:
+        id, planner_label = "c1", "Scripted"
+
+    edit = "fix the bug in price.py, then run python3 check.py"
+    assert model_run_plan(request=PlanningRequest(prompt=edit, mode="edit"), connection=Connection) is None
+    both = PlanningRequest(prompt=f"{edit} and make a PDF report", mode="edit", workspace_name="ws")
+    assert model_run_plan(request=both, connection=Connection) is None
+    alone = model_run_plan(
+        request=PlanningRequest(prompt=edit, mode="edit", workspace_name="ws"), connection=Connection
+    )
+    assert alone is not None and alone.plan.steps[0].inputs["check"] == "python3 check.py"

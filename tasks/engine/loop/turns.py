@@ -67,7 +67,8 @@ def turn_plan_step(*, number: int, connection_id: str, check: str) -> PlanStep:
                 else "Ask the model what to do next, given what its last actions showed."
             ),
             why="The model proposes each action; Command carries it out as a step you can see and approve.",
-            expect_next="The actions it asks for, each as its own step.",
+            expect_next="The actions it asks for, each as its own step. "
+            + (f"The check: `{check}` must exit 0." if check else "The model proposes the check when it finishes."),
         ),
     )
 
@@ -140,7 +141,8 @@ def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
         messages.append(
             {
                 "role": "assistant",
-                "content": turn.reply_text,
+                # A reply with neither words nor calls is still a turn: say so rather than send nothing.
+                "content": turn.reply_text or ("" if real else "(no reply)"),
                 "tool_calls": [{"id": c.call_id, "name": c.name, "arguments": c.arguments} for c in real],
             }
         )
