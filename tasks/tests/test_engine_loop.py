@@ -204,19 +204,21 @@ def _debug(run):
 
 
 @pytest.mark.approval_gate
-def test_a_denial_reaches_the_model_in_the_persons_words(
-    scripted_model, owner, tmp_path, kind, django_capture_on_commit_callbacks
+@pytest.mark.parametrize("decision", ["deny", "refine"])
+def test_a_denial_or_a_refinement_reaches_the_model_in_the_persons_words(
+    scripted_model, owner, tmp_path, kind, decision, django_capture_on_commit_callbacks
 ):
     from approvals.models import ApprovalRequest
-    from approvals.services import approval_allow, approval_deny
+    from approvals.services import approval_allow, approval_deny, approval_refine
 
     words = "Do not touch price.py; the offset is intended."
+    told = {"deny": "The person denied it.", "refine": "The person asked for something different instead"}[decision]
 
     def script(convo: Conversation):
-        n = convo.turn
-        if n == 1:
+        if convo.turn == 1:
             return reply(call("edit_file", path="price.py", find="- 1", replace=""))
-        assert words in latest_results(convo)[-1]
+        result = latest_results(convo)[-1]
+        assert told in result and words in result, result
         return reply(say("Understood, leaving it."), call("finish", summary="Left price.py as it is, as asked."))
 
     model = scripted_model(kind, script)
@@ -224,7 +226,10 @@ def test_a_denial_reaches_the_model_in_the_persons_words(
     assert run.state == S.WAITING_APPROVAL, _debug(run)
     request = ApprovalRequest.objects.get(run=run, status="pending")
     with django_capture_on_commit_callbacks(execute=True):
-        approval_deny(request=request, user=owner, action_hash=request.action_hash, note=words)
+        if decision == "deny":
+            approval_deny(request=request, user=owner, action_hash=request.action_hash, note=words)
+        else:
+            approval_refine(request=request, user=owner, action_hash=request.action_hash, text=words)
     run = drain(run)
     # The check is a command: it is asked about like any other.
     request = ApprovalRequest.objects.get(run=run, status="pending")
@@ -233,10 +238,11 @@ def test_a_denial_reaches_the_model_in_the_persons_words(
         approval_allow(request=request, user=owner, action_hash=request.action_hash)
     run = drain(run)
     assert run.state == S.COMPLETED, _debug(run)
+    assert not run.next_runs.exists(), "the same run goes on: the words went to the model"
     assert (tmp_path / "ws" / "price.py").read_text() == BUGGY
     assert model.count == 2
-    denied = ModelToolCall.objects.get(turn__run=run, name="edit_file")
-    assert denied.is_error and words in denied.observation
+    refused = ModelToolCall.objects.get(turn__run=run, name="edit_file")
+    assert refused.is_error and words in refused.observation
     assert_audit_clean()
 
 

@@ -80,6 +80,22 @@ def _command_part(execution_id) -> str:
 
 
 def _skip_reason(step: StepExecution) -> str:
+    from approvals.models import ApprovalRequest
+
+    decided = (
+        ApprovalRequest.objects.filter(
+            run_id=step.run_id,
+            step_id=step.step_id,
+            status__in=(ApprovalRequest.Status.DENIED, ApprovalRequest.Status.REFINED),
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if decided is not None:
+        words = decided.decision_note.strip()
+        if decided.status == ApprovalRequest.Status.REFINED:
+            return f"The person asked for something different instead: “{words}”"
+        return "The person denied it." + (f" Their words: “{words}”" if words else "")
     note = ((step.result or {}).get("approval") or {}).get("note")
     if note:
         return note
