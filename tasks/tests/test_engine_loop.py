@@ -436,3 +436,27 @@ def test_without_a_workspace_or_with_other_deliverables_the_one_pass_plan_stays(
         request=PlanningRequest(prompt=edit, mode="edit", workspace_name="ws"), connection=Connection
     )
     assert alone is not None and alone.plan.steps[0].inputs["check"] == "python3 check.py"
+
+
+def test_a_model_question_waits_for_the_persons_answer(scripted_model, owner, tmp_path, kind):
+    from tasks.engine.loop.questions import AnswerRefused, question_waiting, run_answer_model_question
+
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            return reply(call("ask_operator", question="Which currency should prices show?"))
+        answer = latest_results(convo)[-1]
+        assert "The person answered: EUR" in answer, answer
+        return reply(call("write_file", path="currency.txt", content="EUR\n"), call("finish", summary="Set EUR."))
+
+    model = scripted_model(kind, script)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="grep -q EUR currency.txt", prompt="set it", files={}))
+    assert run.state == S.PAUSED and run.blocking_reason == "waiting for your answer", _debug(run)
+    assert "Which currency should prices show?" in run.state_reason
+    assert question_waiting(run=run) is not None
+    with pytest.raises(AnswerRefused):
+        run_answer_model_question(run=run, answer="  ")
+    run_answer_model_question(run=run, answer="EUR")
+    run = drain(run)
+    assert run.state == S.COMPLETED, _debug(run)
+    assert model.count == 2
+    assert_audit_clean()
