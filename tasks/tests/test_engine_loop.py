@@ -246,7 +246,11 @@ def test_a_denial_or_a_refinement_reaches_the_model_in_the_persons_words(
     assert_audit_clean()
 
 
-def test_the_budget_pauses_a_run_and_resuming_allows_as_much_again(scripted_model, owner, tmp_path, kind, settings):
+def test_the_budget_pauses_a_run_and_resuming_allows_as_much_again(
+    scripted_model, owner, owner_client, tmp_path, kind, settings
+):
+    from django.urls import reverse
+
     from tasks.engine.controls import run_resume
 
     settings.COMMAND_LOOP_MAX_TURNS = 2
@@ -259,6 +263,8 @@ def test_the_budget_pauses_a_run_and_resuming_allows_as_much_again(scripted_mode
     assert run.state == S.PAUSED, _debug(run)
     assert run.blocking_reason == "budget reached" and "2 of 2 model turns" in run.state_reason
     assert model.count == 2
+    card = owner_client.get(reverse("tasks:run_status", args=[run.pk])).content.decode()
+    assert "2 of 2 turns · 2 of 120 tool calls" in card, card[card.find("<dl") : card.find("</dl")]
     run_resume(run=run)
     run = drain(run)
     assert run.state == S.PAUSED and "4 of 4 model turns" in run.state_reason

@@ -17,6 +17,7 @@ from tasks.engine.errors import StepFailed, StepPaused
 from tasks.engine.loop.observations import call_observed
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun, WorkstreamEvent
 
+BUDGET_REACHED = "budget reached"
 SAME_RESULT_REPEATS = 3
 ERRORS_IN_A_ROW = 3
 
@@ -29,6 +30,49 @@ def usage_totals(run: TaskRun) -> dict:
         "tool_calls": ModelToolCall.objects.filter(turn__run=run).exclude(call_id="").count(),
         "tokens": (tokens["i"] or 0) + (tokens["o"] or 0),
     }
+
+
+def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
+    """For the run card: each model-driven run's usage against its budget now, in three queries
+    for any number of runs (one when none of them has a model turn). A run paused at its budget
+    shows the budget it reached; resuming it grants the next one."""
+    from django.db.models import Count
+
+    run_ids = [run.pk for run in runs]
+    if not run_ids:
+        return {}
+    at_budget = {run.pk for run in runs if run.state == TaskRun.State.PAUSED and run.blocking_reason == BUDGET_REACHED}
+
+    rows = (
+        ModelTurn.objects.filter(run_id__in=run_ids)
+        .values("run_id")
+        .annotate(turns=Count("id"), i=Sum("input_tokens"), o=Sum("output_tokens"))
+    )
+    usage = {r["run_id"]: {"turns": r["turns"], "tokens": (r["i"] or 0) + (r["o"] or 0), "tool_calls": 0} for r in rows}
+    if not usage:
+        return {}
+    for run_id, n in (
+        ModelToolCall.objects.filter(turn__run_id__in=list(usage))
+        .exclude(call_id="")
+        .values("turn__run_id")
+        .annotate(n=Count("id"))
+        .values_list("turn__run_id", "n")
+    ):
+        usage[run_id]["tool_calls"] = n
+    windows = dict(
+        WorkstreamEvent.objects.filter(run_id__in=list(usage), kind="run.state", payload__loop_pause="budget")
+        .values("run_id")
+        .annotate(n=Count("id"))
+        .values_list("run_id", "n")
+    )
+    for run_id, used in usage.items():
+        w = 1 + windows.get(run_id, 0) - (1 if run_id in at_budget else 0)
+        used["limits"] = {
+            "turns": settings.COMMAND_LOOP_MAX_TURNS * w,
+            "tool_calls": settings.COMMAND_LOOP_MAX_TOOL_CALLS * w,
+            "tokens": settings.COMMAND_LOOP_MAX_TOKENS * w,
+        }
+    return usage
 
 
 def budget_for(run: TaskRun) -> dict:
@@ -71,7 +115,7 @@ def check_before_turn(*, run: TaskRun, number: int) -> None:
         raise StepPaused(
             f"This run's budget is spent ({what}), so Command paused it before asking the model again. "
             "Resume to allow as much again, or stop it (and revert its changes if you like).",
-            blocking_reason="budget reached",
+            blocking_reason=BUDGET_REACHED,
             payload={"loop_pause": "budget", "turn": number, "used": used, "limit": limit},
         )
     stuck = _stuck(run)
