@@ -466,3 +466,18 @@ def test_a_model_question_waits_for_the_persons_answer(scripted_model, owner, tm
     assert run.state == S.COMPLETED, _debug(run)
     assert model.count == 2
     assert_audit_clean()
+
+
+def test_the_transcript_is_readable_in_the_back_office(scripted_model, owner, tmp_path, admin_client):
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            return reply(say("Looking first."), call("list_files"))
+        return reply(call("finish", summary="Nothing to change."))
+
+    model = scripted_model("anthropic", script)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="look", files={"a.txt": "a"}))
+    assert run.state == S.COMPLETED, _debug(run)
+    turn = ModelTurn.objects.get(run=run, number=1)
+    assert admin_client.get("/admin/tasks/modelturn/").status_code == 200
+    page = admin_client.get(f"/admin/tasks/modelturn/{turn.pk}/change/").content.decode()
+    assert "Looking first." in page and "a.txt" in page  # the reply, and the listing it was told
