@@ -268,6 +268,8 @@ COMMAND_LOOP_MAX_TOKENS = env_int("COMMAND_LOOP_MAX_TOKENS", 1_000_000, minimum=
 COMMAND_LOOP_OBSERVATION_CHARS = env_int("COMMAND_LOOP_OBSERVATION_CHARS", 16_000, minimum=500)
 COMMAND_LOOP_OUTPUT_TAIL_CHARS = env_int("COMMAND_LOOP_OUTPUT_TAIL_CHARS", 4_000, minimum=200)
 COMMAND_LOOP_TREE_FILES = env_int("COMMAND_LOOP_TREE_FILES", 300, minimum=10)
+# Past this many characters of conversation, older tool results are sent as one-line stubs.
+COMMAND_LOOP_CONTEXT_CHARS = env_int("COMMAND_LOOP_CONTEXT_CHARS", 240_000, minimum=10_000)
 
 # --- Storage --------------------------------------------------------------------------------
 

@@ -481,3 +481,25 @@ def test_the_transcript_is_readable_in_the_back_office(scripted_model, owner, tm
     assert admin_client.get("/admin/tasks/modelturn/").status_code == 200
     page = admin_client.get(f"/admin/tasks/modelturn/{turn.pk}/change/").content.decode()
     assert "Looking first." in page and "a.txt" in page  # the reply, and the listing it was told
+
+
+def test_past_the_context_threshold_older_results_go_as_stubs_and_the_transcript_stays_whole(
+    scripted_model, owner, tmp_path, kind, settings
+):
+    settings.COMMAND_LOOP_CONTEXT_CHARS = 10_000
+    big = "".join(f"line {n} of the log\n" for n in range(1, 501))  # ~10 kB
+
+    def script(convo: Conversation):
+        if convo.turn in (1, 2):
+            return reply(call("read_file", path=f"log{convo.turn}.txt"))
+        old, new = convo.results("read_file")
+        assert old["content"].startswith("[an earlier result of read_file") and len(old["content"]) < 300
+        assert "line 500 of the log" in new["content"], "the newest result is sent whole"
+        return reply(call("finish", summary="Read both."))
+
+    model = scripted_model(kind, script)
+    files = {"log1.txt": big, "log2.txt": big}
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="read the logs", files=files))
+    assert run.state == S.COMPLETED, _debug(run)
+    stored = ModelTurn.objects.get(run=run, number=2).sent[0]["content"]
+    assert "line 500 of the log" in stored, "the stored transcript keeps the whole result"

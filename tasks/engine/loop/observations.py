@@ -22,7 +22,8 @@ def _cap(text: str, limit: int | None = None) -> str:
     limit = limit or settings.COMMAND_LOOP_OBSERVATION_CHARS
     if len(text) <= limit:
         return text
-    return text[: limit - 80] + f"\n… [cut: {len(text) - limit + 80} more characters not shown]"
+    shown = limit - 120
+    return text[:shown] + f"\n… [cut: {len(text) - shown} more characters not shown; ask for less, e.g. a line range]"
 
 
 def _tail(text: str, limit: int) -> str:

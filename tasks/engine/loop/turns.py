@@ -147,7 +147,34 @@ def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
             }
         )
     sent = [_tool_message(call_observed(c)) for c in earlier[-1].calls.all()] if earlier else []
-    return messages, sent
+    return compacted(messages, keep_last=sent), sent
+
+
+def _chars(messages: list[dict]) -> int:
+    return sum(len(m.get("content") or "") + len(str(m.get("tool_calls") or "")) for m in messages)
+
+
+def compacted(messages: list[dict], *, keep_last: list[dict]) -> list[dict]:
+    """What is sent of the earlier conversation: whole while it (with `keep_last`) stays under
+    COMMAND_LOOP_CONTEXT_CHARS; past it, the oldest tool results become one-line stubs until it
+    fits (the stored transcript stays whole). The request and the replies are never cut."""
+    limit = settings.COMMAND_LOOP_CONTEXT_CHARS
+    total = _chars(messages) + _chars(keep_last)
+    if total <= limit:
+        return messages
+    out = list(messages)
+    for i, message in enumerate(out):
+        if total <= limit:
+            break
+        content = message.get("content") or ""
+        if message["role"] != "tool" or len(content) < 200:
+            continue
+        first = content.strip().splitlines()[0][:100] if content.strip() else ""
+        name = message.get("name", "a tool")
+        stub = f"[an earlier result of {name}, {len(content):,} characters, not repeated: {first}]"
+        out[i] = {**message, "content": stub}
+        total -= len(content) - len(stub)
+    return out
 
 
 def model_turn(ctx: StepContext) -> StepResult:
