@@ -503,3 +503,22 @@ def test_past_the_context_threshold_older_results_go_as_stubs_and_the_transcript
     assert run.state == S.COMPLETED, _debug(run)
     stored = ModelTurn.objects.get(run=run, number=2).sent[0]["content"]
     assert "line 500 of the log" in stored, "the stored transcript keeps the whole result"
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("read_file", {"path": "src/price.py"}),
+        ("edit_file", {"path": "index.html", "find": "a", "replace": "b"}),
+        ("run_command", {"command": "npm run build"}),
+        ("search", {"pattern": "foo.bar", "path": "lib"}),
+        ("write_file", {"path": "notes/todo.md", "content": "x"}),
+    ],
+)
+def test_a_model_step_title_names_no_file_or_command_its_explanation_does(name, args):
+    from command_site.audit import fallback_line_problems
+    from tasks.engine.loop.tools import step_for_call
+
+    step = step_for_call(name=name, args=args, step_id="t1.1", call_id="c1", model_words="Because.")
+    assert not fallback_line_problems(step.title), step.title
+    assert str(args.get("path") or args.get("command")) in step.explanation.what

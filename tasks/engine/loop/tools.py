@@ -90,27 +90,35 @@ _REQUIRED = {t.name: t.parameters.get("required", []) for t in TOOLS}
 _STRINGS = {t.name: [k for k, v in t.parameters["properties"].items() if v.get("type") == "string"] for t in TOOLS}
 
 
-def _title(name: str, args: dict) -> str:
-    target = args.get("path") or args.get("command") or args.get("pattern") or args.get("question") or ""
-    label = {
-        "list_files": "List files",
-        "search": "Search for",
-        "read_file": "Read",
-        "edit_file": "Edit",
-        "write_file": "Write",
-        "delete_file": "Delete",
-        "run_command": "Run",
-        "ask_operator": "Ask you",
-        "finish": "The model says it is done",
+# Step titles name no file, path or command: the quiet-stream line repeats a step's title, and that
+# line may only restate persisted state (command_site.audit). What the step touches is in its
+# explanation, its approval and its outcome.
+_TITLES = {
+    "list_files": "List the files",
+    "search": "Search the files",
+    "read_file": "Read a file",
+    "edit_file": "Edit a file",
+    "write_file": "Write a file",
+    "delete_file": "Delete a file",
+    "run_command": "Run a command",
+    "ask_operator": "Ask you a question",
+    "finish": "The model says it is done",
+}
+
+
+def _what(name: str, args: dict) -> str:
+    path = str(args.get("path") or "")
+    return {
+        "list_files": f"List the files in {path or 'the workspace'}.",
+        "search": f"Search the files{f' under {path}' if path else ''} for “{str(args.get('pattern', ''))[:200]}”.",
+        "read_file": f"Read {path}.",
+        "edit_file": f"Replace one exact piece of text in {path}.",
+        "write_file": f"Write {path} ({len(str(args.get('content', '')))} characters).",
+        "delete_file": f"Delete {path}.",
+        "run_command": f"Run `{str(args.get('command', ''))[:300]}` in the workspace folder.",
+        "ask_operator": f"Ask you: “{str(args.get('question', ''))[:300]}”",
+        "finish": "Hand over to the check: the model says the work is done.",
     }[name]
-    if name == "finish":
-        return label
-    shown = str(target).replace("\n", " ")
-    if name == "run_command":
-        shown = f"`{shown[:150]}`"
-    elif name == "search":
-        shown = f"“{shown[:120]}”"
-    return f"{label} {shown[:160]}".strip()[:200]
 
 
 def call_problem(name: str, args: dict, arguments_error: str = "") -> str:
@@ -157,13 +165,13 @@ def step_for_call(*, name: str, args: dict, step_id: str, call_id: str, model_wo
     mutating = name in ("edit_file", "write_file", "delete_file", "run_command")
     return PlanStep(
         id=step_id,
-        title=_title(name, args),
+        title=_TITLES[name],
         action_type=_ACTIONS[name],
         inputs=inputs,
         risk_level=RiskLevel.MEDIUM if mutating else RiskLevel.LOW,
         risk_reason="Proposed by the model during the run." if mutating else "",
         explanation=StepExplanation(
-            what=f"A {name.replace('_', ' ')} the model asked for.",
+            what=_what(name, args),
             why=why,
             expect_next="What it shows goes back to the model in its next turn.",
         ),

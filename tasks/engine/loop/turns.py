@@ -361,7 +361,7 @@ def finish_step(ctx: StepContext) -> StepResult:
             origin = "the check you named" if named else "the check the model proposed"
             check = PlanStep(
                 id=f"{ctx.step.step_id}-check"[:40],
-                title=f"Check: `{command[:150]}`",
+                title="Check the work",
                 action_type=ActionType.VERIFY,
                 inputs={"command": command, "check_origin": "named" if named else "model"},
                 risk_level=RiskLevel.MEDIUM if not named else RiskLevel.LOW,
