@@ -522,3 +522,38 @@ def test_a_model_step_title_names_no_file_or_command_its_explanation_does(name, 
     step = step_for_call(name=name, args=args, step_id="t1.1", call_id="c1", model_words="Because.")
     assert not fallback_line_problems(step.title), step.title
     assert str(args.get("path") or args.get("command")) in step.explanation.what
+
+
+_TRACE = re.compile(r'File "[^"]*/(\w+\.py)", line (\d+)')
+
+
+def _build_fixer(convo: Conversation):
+    """Runs the build, reads the file its error names, fixes the line it names; one error a time."""
+    if convo.turn == 1:
+        return reply(call("run_command", command=BUILD))
+    result = latest_results(convo)[-1]
+    where = _TRACE.search(result)
+    if where:
+        return reply(say(f"The build stops in {where.group(1)}."), call("read_file", path=where.group(1)))
+    # The file text it was sent, and the line the last error it was sent names.
+    traces = [m["content"] for m in convo.results() if _TRACE.search(m["content"])]
+    name, number = _TRACE.findall(traces[-1])[-1]
+    broken = file_lines(convo.last_result("read_file"))[int(number) - 1]
+    fixed = broken + " 1" if broken.rstrip().endswith("+") else broken.replace("(:", "():")
+    return reply(call("edit_file", path=name, find=broken, replace=fixed), call("finish", summary=f"Fixed {name}."))
+
+
+BUILD = "python3 -c 'import a; import b'"
+
+
+def test_a_build_with_two_errors_takes_two_iterations(scripted_model, owner, tmp_path, kind):
+    files = {"a.py": "VALUE = 1 +\n", "b.py": "def f(:\n    return 2\n"}
+    model = scripted_model(kind, _build_fixer)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check=BUILD, prompt="make the build pass", files=files))
+    assert run.state == S.COMPLETED, _debug(run)
+    assert (tmp_path / "ws" / "a.py").read_text() == "VALUE = 1 + 1\n"
+    assert (tmp_path / "ws" / "b.py").read_text() == "def f():\n    return 2\n"
+    checks = list(StepExecution.objects.filter(run=run, action_type="verify").order_by("position"))
+    assert [c.status for c in checks] == ["fed_back", "succeeded"]
+    assert model.count == 5
+    assert_audit_clean()
