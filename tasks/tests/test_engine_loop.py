@@ -557,3 +557,43 @@ def test_a_build_with_two_errors_takes_two_iterations(scripted_model, owner, tmp
     assert [c.status for c in checks] == ["fed_back", "succeeded"]
     assert model.count == 5
     assert_audit_clean()
+
+
+def test_a_worker_killed_mid_step_repeats_it_once_and_the_model_is_told(
+    scripted_model, owner, tmp_path, kind, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks.engine.recovery import run_recover
+    from workspaces import actions
+    from workspaces.models import FileChange
+
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            return reply(call("write_file", path="notes.txt", content="once\n"))
+        told = latest_results(convo)[-1]
+        assert "interrupted and run again" in told and "not applied twice" in told, told
+        return reply(call("finish", summary="Wrote it once."))
+
+    real_write = actions.action_write_file
+
+    def die_once(**kwargs):  # the file is written, then the worker dies before the step ends
+        monkeypatch.setattr(actions, "action_write_file", real_write)
+        real_write(**kwargs)
+        raise WorkerKilled
+
+    monkeypatch.setattr(actions, "action_write_file", die_once)
+    model = scripted_model(kind, script)
+    run = loop_run(owner, tmp_path / "ws", model, check="grep -qx once notes.txt", prompt="write notes", files={})
+    with pytest.raises(WorkerKilled):
+        drain(run)
+    recovery = run_recover(run_id=run.pk, now=timezone.now() + timedelta(seconds=3600))
+    assert recovery.outcome == "resumed", recovery.reason
+    run = drain(run)
+    assert run.state == S.COMPLETED, _debug(run)
+    assert (tmp_path / "ws" / "notes.txt").read_text() == "once\n"
+    assert FileChange.objects.filter(run=run, path="notes.txt").count() == 1
+    assert model.count == 2
+    assert_audit_clean()

@@ -108,8 +108,42 @@ def _skip_reason(step: StepExecution) -> str:
     return event.explanation if event else "It was skipped."
 
 
+def _interruption(step: StepExecution) -> str:
+    """What Command did when this step's worker died part-way (the recovery's own words), if it did."""
+    if step.attempts < 2:
+        return ""
+    started = list(
+        WorkstreamEvent.objects.filter(run_id=step.run_id, step_id=step.step_id, kind="step.started")
+        .order_by("seq")
+        .values_list("seq", flat=True)
+    )
+    if len(started) < 2:
+        return ""
+    recovery = (
+        WorkstreamEvent.objects.filter(
+            run_id=step.run_id,
+            kind="run.state",
+            payload__has_key="recovered_attempt",
+            seq__gt=started[0],
+            seq__lt=started[-1],
+        )
+        .order_by("-seq")
+        .first()
+    )
+    if recovery is None:
+        return ""
+    return f"This action was interrupted and run again. What Command did: {recovery.explanation}\n"
+
+
 def observation_for(step: StepExecution) -> tuple[str, bool]:
-    """(what the model is told, whether it is an error) for a settled step."""
+    """(what the model is told, whether it is an error) for a settled step; a step whose worker
+    died part-way says so first, in the recovery's words."""
+    text, is_error = _observation(step)
+    note = _interruption(step)
+    return (_cap(note + text) if note else text), is_error
+
+
+def _observation(step: StepExecution) -> tuple[str, bool]:
     inputs = (step.spec or {}).get("inputs") or {}
     result = step.result or {}
     action = step.action_type
