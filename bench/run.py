@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, each figure as a ratio against a baseline measured in the same run.
 
-    .venv/bin/python -m bench.run                      # all seven
+    .venv/bin/python -m bench.run                      # all of them
     .venv/bin/python -m bench.run --only latency,diff  # a selection (make bench ARGS="--only latency")
 
 Benchmarks run one after another, each in its own process, against throw-away places: a private
@@ -34,6 +34,7 @@ BENCHES: dict[str, list[tuple[list[str], str]]] = {
     "pages": [(["bench.pages", "pages"], "pg")],
     "fanout": [(["bench.live", "fanout"], "pg+redis")],
     "diff": [(["bench.diff"], "none")],
+    "search": [(["bench.search"], "none")],
 }
 
 

@@ -1,4 +1,5 @@
-"""Model provider adapters: OpenAI-compatible and Anthropic clients behind the Planner interface."""
+"""Model provider adapters: OpenAI-compatible and Anthropic clients behind the Planner interface,
+and their tool-calling turns (`client.chat_turn`, in the neutral terms of adapters/turns.py)."""
 
 from __future__ import annotations
 

@@ -132,7 +132,10 @@ def anthropic_messages(messages: list[dict]) -> list[dict]:
                 {"type": "tool_use", "id": c["id"], "name": c["name"], "input": c.get("arguments") or {}}
                 for c in m.get("tool_calls") or []
             ]
-            out.append({"role": "assistant", "content": blocks})
+            if out and out[-1]["role"] == "assistant":
+                out[-1]["content"].extend(blocks)  # the API wants the roles to alternate
+            else:
+                out.append({"role": "assistant", "content": blocks})
             continue
         if m["role"] == "tool":
             block = {"type": "tool_result", "tool_use_id": m["tool_call_id"], "content": m.get("content", "")}

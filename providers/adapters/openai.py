@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 from providers.adapters.transport import ProviderError, RetryPolicy, request_events, request_json
 from providers.adapters.turns import (
@@ -25,6 +26,11 @@ class OpenAICompatibleClient:
     def __init__(self, *, base_url: str, model: str, api_key: str, timeout: float, policy: RetryPolicy):
         self.base_url, self.model, self.timeout, self.policy = base_url.rstrip("/"), model, timeout, policy
         self._headers = {"Content-Type": "application/json"}
+        # OpenAI's own API refuses `max_tokens` for its newer models; other servers may not know
+        # the newer name (Ollama, LM Studio and older vLLM read only `max_tokens`).
+        self._limit_field = (
+            "max_completion_tokens" if urlsplit(self.base_url).hostname == "api.openai.com" else "max_tokens"
+        )
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
 
@@ -76,7 +82,7 @@ class OpenAICompatibleClient:
         body = {
             "model": self.model,
             "messages": [{"role": "system", "content": system}, *openai_messages(messages)],
-            "max_tokens": max_tokens,
+            self._limit_field: max_tokens,
         }
         if tools:
             body["tools"] = [
@@ -167,6 +173,10 @@ def turn_from_reply(reply) -> TurnReply:
     text = message.get("content")
     if text is None:
         text = ""
+    elif isinstance(text, list):  # content parts, as some servers send them
+        if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in text):
+            raise ProviderError("the reply's message content had parts that were not text")
+        text = "".join(p["text"] for p in text)
     if not isinstance(text, str):
         raise ProviderError("the reply's message content was not text")
     raw_calls = message.get("tool_calls") or []
@@ -250,9 +260,20 @@ class _Stream:
                 self.finish_reason = choice["finish_reason"]
 
     def _call_part(self, part) -> None:
-        if not isinstance(part, dict) or not isinstance(part.get("index", 0), int):
-            raise ProviderError("a streamed tool call had no index")
-        call = self.calls.setdefault(part.get("index", 0), {"id": "", "name": "", "arguments": ""})
+        if not isinstance(part, dict):
+            raise ProviderError("a streamed tool call was not an object")
+        index = part.get("index")
+        if index is None:
+            # Some servers (older Ollama) send each call whole, without an index: a new id is a new call.
+            last = self.calls.get(len(self.calls) - 1)
+            index = (
+                len(self.calls)
+                if last is None or (part.get("id") and part["id"] != last["id"])
+                else len(self.calls) - 1
+            )
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise ProviderError("a streamed tool call had no usable index")
+        call = self.calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
         call["id"] = part.get("id") or call["id"]
         function = part.get("function") or {}
         if not isinstance(function, dict):

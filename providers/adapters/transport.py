@@ -105,9 +105,9 @@ def request_events(
     return _exchange(method, url, headers=headers, body=body, timeout=timeout, policy=policy, on_event=on_event)
 
 
-def _read_events(response: httpx.Response, on_event: Callable[[str, str], None]) -> None:
+def _read_events(lines, on_event: Callable[[str, str], None]) -> None:
     event, data = "", []
-    for line in response.iter_lines():
+    for line in lines:
         if not line:
             if data:
                 on_event(event or "message", "\n".join(data))
@@ -148,7 +148,7 @@ def _exchange(method, url, *, headers, body, timeout, policy, on_event) -> dict 
                 )
                 if response.is_success and streamed:
                     try:
-                        _read_events(response, on_event)
+                        _read_events(response.iter_lines(), on_event)
                     except httpx.TimeoutException:
                         raise ProviderError(f"the stream stopped: nothing for {timeout:g} s", attempts=attempt)
                     except httpx.HTTPError as exc:
@@ -161,6 +161,10 @@ def _exchange(method, url, *, headers, body, timeout, policy, on_event) -> dict 
             error = ProviderError(f"could not connect ({type(exc).__name__})", attempts=attempt)
         else:
             if response.is_success:
+                if on_event is not None and response.content.lstrip()[:6] in (b"data: ", b"event:", b"data:{"):
+                    # A stream mislabelled by a proxy (wrong Content-Type): read it as the stream it is.
+                    _read_events(response.text.splitlines(), on_event)
+                    return None
                 try:
                     return response.json()
                 except ValueError:

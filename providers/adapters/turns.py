@@ -54,6 +54,22 @@ class TurnReply:
     stop_reason: str
     raw: dict
 
+    def message(self) -> dict:
+        """This reply as the neutral assistant message that goes into the next turn's conversation.
+
+        A call whose arguments could not be read goes back with empty arguments: its tool result
+        must then say what was wrong (tool_result(..., is_error=True)). A reply with neither text
+        nor calls is no message at all (messages_check refuses it): the engine decides what then."""
+        message: dict = {"role": "assistant", "content": self.text}
+        if self.tool_calls:
+            message["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls]
+        return message
+
+
+def tool_result(call: ToolCall, content: str, *, is_error: bool = False) -> dict:
+    """The neutral message that answers `call`."""
+    return {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": content, "is_error": is_error}
+
 
 class ToolsUnsupported(ProviderError):
     """The server (or the model behind it) says it cannot call tools."""

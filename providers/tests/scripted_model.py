@@ -16,7 +16,8 @@ conversation the client sent, parsed back into neutral messages, and returns the
     assert model.count == 2                        # provider calls, one per turn
 
 Replies: say(text), call(name, **arguments), several joined with reply(…, usage=(in, out)) or `+`;
-call_raw(name, text) sends arguments that are not JSON; Raw(...) sends any body or bytes as is.
+call_raw(name, text) sends arguments that are not JSON; Raw(...) sends any body or bytes as is;
+transcript([...]) turns a recorded-style list of turns (JSON) into replies.
 The server is strict like the real ones: a tool result that answers no call, or a call left
 without a result, gets HTTP 400 and is kept in `wire_errors`. `tools_unsupported=True` answers
 every request that offers tools with the format's "tools not supported" error.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +49,7 @@ class Turn:
     calls: list[tuple[str, str, dict | str]] = field(default_factory=list)
     usage: tuple[int, int] | None = None
     stop_reason: str = ""
+    delay: float = 0.0  # seconds the server waits before answering (a turn in flight, for kill tests)
 
     def __add__(self, other: Turn) -> Turn:
         return Turn(
@@ -54,6 +57,7 @@ class Turn:
             calls=[*self.calls, *other.calls],
             usage=other.usage or self.usage,
             stop_reason=other.stop_reason or self.stop_reason,
+            delay=max(self.delay, other.delay),
         )
 
 
@@ -65,28 +69,55 @@ class Raw:
     body: object = None
     raw: bytes | None = None
     content_type: str = "application/json"
+    delay: float = 0.0
 
 
 def say(text: str) -> Turn:
     return Turn(text=text)
 
 
-def call(name: str, /, *, id: str = "", **arguments) -> Turn:  # noqa: A002 - the wire's own word
-    return Turn(calls=[(id, name, arguments)])
+def call(name: str, /, **arguments) -> Turn:
+    """A tool call with these arguments; its id is made up per turn (call_with_id to choose it)."""
+    return Turn(calls=[("", name, arguments)])
 
 
-def call_raw(name: str, arguments_text: str, *, id: str = "") -> Turn:  # noqa: A002
+def call_with_id(call_id: str, name: str, arguments: dict) -> Turn:
+    return Turn(calls=[(call_id, name, arguments)])
+
+
+def call_raw(name: str, arguments_text: str) -> Turn:
     """A tool call whose arguments are sent as this text (e.g. not JSON)."""
-    return Turn(calls=[(id, name, arguments_text)])
+    return Turn(calls=[("", name, arguments_text)])
 
 
-def reply(*parts: Turn, usage: tuple[int, int] | None = None, stop_reason: str = "") -> Turn:
+def reply(*parts: Turn, usage: tuple[int, int] | None = None, stop_reason: str = "", delay: float = 0.0) -> Turn:
+    """Several parts (text, calls) as one reply, with the usage it reports and a delay before it."""
     turn = Turn()
     for part in parts:
         turn = turn + part
     return Turn(
-        text=turn.text, calls=turn.calls, usage=usage or turn.usage, stop_reason=stop_reason or turn.stop_reason
+        text=turn.text,
+        calls=turn.calls,
+        usage=usage or turn.usage,
+        stop_reason=stop_reason or turn.stop_reason,
+        delay=delay or turn.delay,
     )
+
+
+def transcript(items: list[dict]) -> list[Turn]:
+    """Replies from a recorded-style transcript (e.g. loaded from JSON), one item per turn:
+    {"say": "text", "calls": [{"name": "read_file", "arguments": {...}}], "usage": [in, out]}."""
+    turns = []
+    for n, item in enumerate(items, 1):
+        unknown = set(item) - {"say", "calls", "usage", "stop_reason"}
+        if unknown:
+            raise ValueError(f"transcript turn {n}: unknown keys {sorted(unknown)}")
+        turn = say(item.get("say", ""))
+        for c in item.get("calls", []):
+            turn = turn + Turn(calls=[(c.get("id", ""), c["name"], c.get("arguments", {}))])
+        usage = tuple(item["usage"]) if "usage" in item else None
+        turns.append(reply(turn, usage=usage, stop_reason=item.get("stop_reason", "")))
+    return turns
 
 
 @dataclass
@@ -418,11 +449,16 @@ class ScriptedModel:
                 body = json.loads(self.rfile.read(length) or b"null")
                 with server._lock:  # one turn at a time: scripts keep state
                     server._record(self, body)
-                    status, payload, events = server._answer(self.path, body)
-                if events is None:
-                    self._send(status, payload)
-                else:
-                    self._stream(events)
+                    status, payload, events, delay = server._answer(self.path, body)
+                if delay:
+                    time.sleep(delay)
+                try:
+                    if events is None:
+                        self._send(status, payload)
+                    else:
+                        self._stream(events)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout, a killed worker): the call is still recorded
 
             def _send(self, status, payload):
                 if isinstance(payload, Raw):
@@ -487,6 +523,20 @@ class ScriptedModel:
             policy=policy or RetryPolicy(max_attempts=1),
         )
 
+    def connection(self, owner, *, label: str = "Scripted model", make_default: bool = True):
+        """A ProviderConnection row of `owner` pointing at this server (needs the database)."""
+        from providers.services import provider_connection_create
+
+        return provider_connection_create(
+            owner=owner,
+            kind=self.kind,
+            label=label,
+            base_url=self.base_url,
+            model=self.model,
+            api_key="sk-scripted-key-0000",
+            make_default=make_default,
+        )
+
     def __enter__(self):
         self.thread.start()
         return self
@@ -509,27 +559,25 @@ class ScriptedModel:
         step = self._script.pop(0)
         return step(convo) if callable(step) else step
 
-    def _answer(self, path: str, body) -> tuple[int, object, Iterator | None]:
+    def _answer(self, path: str, body) -> tuple[int, object, Iterator | None, float]:
+        """(status, payload, server-sent events or None, seconds to wait before answering)."""
         expected = "/chat/completions" if self.fmt == "openai" else "/v1/messages"
         if not path.endswith(expected):
-            return 404, {"error": {"message": f"no such endpoint {path} (this server speaks {self.fmt})"}}, None
+            return 404, {"error": {"message": f"no such endpoint {path} (this server speaks {self.fmt})"}}, None, 0.0
         if not isinstance(body, dict) or not body.get("model"):
-            return 400, {"error": {"message": "model: field required"}}, None
+            return 400, {"error": {"message": "model: field required"}}, None, 0.0
         if self.fmt == "anthropic" and not isinstance(body.get("max_tokens"), int):
-            return (
-                400,
-                {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: Field required"}},
-                None,
-            )
+            error = {"type": "invalid_request_error", "message": "max_tokens: Field required"}
+            return 400, {"type": "error", "error": error}, None, 0.0
         if self.tools_unsupported and body.get("tools"):
-            return 400, UNSUPPORTED[self.fmt], None
+            return 400, UNSUPPORTED[self.fmt], None, 0.0
         parse = _openai_conversation if self.fmt == "openai" else _anthropic_conversation
         try:
             system, messages, tools = parse(body)
         except (WireError, KeyError, TypeError, ValueError) as exc:
             message = str(exc) if isinstance(exc, WireError) else f"malformed request ({type(exc).__name__}: {exc})"
             self.wire_errors.append(message)
-            return 400, {"type": "error", "error": {"type": "invalid_request_error", "message": message}}, None
+            return 400, {"type": "error", "error": {"type": "invalid_request_error", "message": message}}, None, 0.0
         convo = Conversation(
             turn=len(self.conversations) + 1,
             system=system,
@@ -543,15 +591,16 @@ class ScriptedModel:
             turn = self._next(convo)
         except BaseException as exc:  # a failing script must fail its test, not hang the client
             self.script_errors.append(exc)
-            return 400, {"error": {"message": f"the script failed: {exc}"}}, None
+            return 400, {"error": {"message": f"the script failed: {exc}"}}, None, 0.0
         if isinstance(turn, Raw):
-            return turn.status, turn, None
+            return turn.status, turn, None, turn.delay
         usage = turn.usage or _estimate_usage(body, turn)
         build = _openai_reply if self.fmt == "openai" else _anthropic_reply
         payload = build(turn, convo.turn, usage)
         if not convo.stream:
-            return 200, payload, None
-        return 200, None, (_openai_events if self.fmt == "openai" else _anthropic_events)(payload)
+            return 200, payload, None, turn.delay
+        events = (_openai_events if self.fmt == "openai" else _anthropic_events)(payload)
+        return 200, None, events, turn.delay
 
     def raise_script_errors(self) -> None:
         if self.script_errors:

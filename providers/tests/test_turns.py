@@ -7,8 +7,8 @@ import json
 import pytest
 
 from providers.adapters import ProviderError, RetryPolicy, ToolCall, ToolSpec, ToolsUnsupported, Usage
-from providers.adapters.turns import messages_check, tools_check
-from providers.tests.scripted_model import Raw, call, call_raw, reply, say
+from providers.adapters.turns import messages_check, tool_result, tools_check
+from providers.tests.scripted_model import Raw, call, call_raw, call_with_id, reply, say, transcript
 
 FORMATS = ["openai", "anthropic"]
 STREAM = [False, True]
@@ -45,12 +45,11 @@ def run_turn(model, messages, *, stream=False, tools=TOOLS):
 
 def answered(messages, turn, results):
     """The conversation after `turn`, with the engine's results for its calls."""
-    calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in turn.tool_calls]
     tool_messages = [
-        {"role": "tool", "tool_call_id": c.id, "name": c.name, "content": content, "is_error": is_error}
+        tool_result(c, content, is_error=is_error)
         for c, (content, is_error) in zip(turn.tool_calls, results, strict=True)
     ]
-    return [*messages, {"role": "assistant", "content": turn.text, "tool_calls": calls}, *tool_messages]
+    return [*messages, turn.message(), *tool_messages]
 
 
 @pytest.mark.parametrize("stream", STREAM)
@@ -182,7 +181,8 @@ MALFORMED = {
     "openai": [
         ({"id": "x"}, "no choices[0]"),
         ({"choices": [{"index": 0}]}, "no choices[0].message"),
-        ({"choices": [{"message": {"content": ["a"]}}]}, "content was not text"),
+        ({"choices": [{"message": {"content": ["a"]}}]}, "content had parts that were not text"),
+        ({"choices": [{"message": {"content": 7}}]}, "content was not text"),
         ({"choices": [{"message": {"tool_calls": {"id": "c"}}}]}, "tool_calls was not a list"),
         (
             {"choices": [{"message": {"tool_calls": [{"function": {"name": "x"}}]}}]},
@@ -370,3 +370,126 @@ def test_tool_call_dataclass_is_the_neutral_interface():
     assert call_.arguments_error == ""
     with pytest.raises(AttributeError):
         call_.name = "other"  # frozen
+
+
+def test_openai_itself_gets_the_newer_token_limit_field(settings):
+    from providers.adapters.openai import OpenAICompatibleClient
+
+    common = {"model": "m", "api_key": "", "timeout": 1, "policy": RetryPolicy()}
+    assert (
+        OpenAICompatibleClient(base_url="https://api.openai.com/v1", **common)._limit_field == "max_completion_tokens"
+    )
+    assert OpenAICompatibleClient(base_url="http://127.0.0.1:11434/v1", **common)._limit_field == "max_tokens"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_slow_turn_is_answered_after_its_delay(fmt, scripted_model):
+    import time
+
+    model = scripted_model(fmt, [reply(say("late"), delay=0.4)])
+    started = time.monotonic()
+    turn, _ = run_turn(model, [ASK])
+    assert turn.text == "late" and time.monotonic() - started >= 0.4
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_saved_connection_to_the_scripted_model_takes_turns(fmt, owner, scripted_model):
+    from providers.adapters import client_for
+
+    model = scripted_model(fmt, [call("list_files")])
+    connection = model.connection(owner)
+    assert connection.kind == model.kind and connection.is_default
+    turn = client_for(connection).chat_turn(system="s", messages=[ASK], tools=TOOLS)
+    assert [c.name for c in turn.tool_calls] == ["list_files"]
+    seen = model.requests[0].headers
+    assert (seen.get("x-api-key") or seen.get("authorization")).endswith("sk-scripted-key-0000")
+
+
+def test_content_parts_and_index_less_streamed_calls_are_read(scripted_model):
+    parts = {"choices": [{"message": {"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}}]}
+    model = scripted_model("openai", [Raw(body=parts)])
+    assert run_turn(model, [ASK])[0].text == "ab"
+    chunks = [
+        {
+            "choices": [
+                {
+                    "delta": {
+                        "tool_calls": [{"id": "c1", "function": {"name": "read_file", "arguments": '{"path":"a"}'}}]
+                    }
+                }
+            ]
+        },
+        {"choices": [{"delta": {"tool_calls": [{"id": "c2", "function": {"name": "list_files", "arguments": "{}"}}]}}]},
+        {"choices": [{"delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    stream = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    model = scripted_model("openai", [Raw(raw=stream, content_type="text/event-stream")])
+    turn, _ = run_turn(model, [ASK], stream=True)
+    assert [(c.id, c.name, c.arguments) for c in turn.tool_calls] == [
+        ("c1", "read_file", {"path": "a"}),
+        ("c2", "list_files", {}),
+    ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_busy_server_is_retried_before_the_stream_starts(fmt, scripted_model):
+    model = scripted_model(fmt, [Raw(status=503, body={"error": {"message": "busy"}}), say("streamed after a retry")])
+    pieces: list[str] = []
+    turn = model.client(policy=RetryPolicy(max_attempts=2, initial_interval=0.01)).chat_turn(
+        system="s", messages=[ASK], tools=TOOLS, on_text=pieces.append
+    )
+    assert turn.text == "streamed after a retry" == "".join(pieces)
+    assert model.count == 2
+
+
+def test_two_assistant_messages_in_a_row_are_one_anthropic_message(scripted_model):
+    model = scripted_model("anthropic", [say("ok")])
+    run_turn(model, [ASK, {"role": "assistant", "content": "Thinking."}, {"role": "assistant", "content": "Still."}])
+    assert [m["role"] for m in model.requests[0].body["messages"]] == ["user", "assistant"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_recorded_transcript_plays_back_turn_by_turn(fmt, scripted_model):
+    recorded = json.loads(
+        """[{"say": "Looking.", "calls": [{"name": "search", "arguments": {"query": "foo"}}], "usage": [50, 9]},
+            {"calls": [{"name": "edit_file", "arguments": {"path": "a.py", "find": "foo", "replace": "bar"}}]},
+            {"say": "Renamed."}]"""
+    )
+    model = scripted_model(fmt, transcript(recorded))
+    search = ToolSpec(name="search", description="Search.", parameters={"type": "object", "properties": {}})
+    first, _ = run_turn(model, [ASK], tools=[search, EDIT])
+    assert first.usage == Usage(50, 9) and first.tool_calls[0].arguments == {"query": "foo"}
+    sent = answered([ASK], first, [("a.py:3: foo()", False)])
+    second, _ = run_turn(model, sent, tools=[search, EDIT])
+    third, _ = run_turn(model, answered(sent, second, [("edited", False)]), tools=[search, EDIT])
+    assert third.text == "Renamed." and model.count == 3
+    with pytest.raises(ValueError, match="unknown keys"):
+        transcript([{"sya": "typo"}])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_reply_that_uses_one_call_id_twice_is_refused(fmt, scripted_model):
+    model = scripted_model(
+        fmt, [call_with_id("dup", "list_files", {}) + call_with_id("dup", "read_file", {"path": "a"})]
+    )
+    with pytest.raises(ProviderError, match="same tool.* id twice"):
+        run_turn(model, [ASK])
+
+
+def test_a_stream_with_the_wrong_content_type_is_still_read_as_a_stream(scripted_model):
+    chunks = [
+        {"choices": [{"delta": {"content": "Hello "}}]},
+        {"choices": [{"delta": {"content": "there"}, "finish_reason": "stop"}]},
+    ]
+    stream = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    model = scripted_model("openai", [Raw(raw=stream, content_type="application/json")])
+    turn, pieces = run_turn(model, [ASK], stream=True)
+    assert pieces == ["Hello ", "there"] and turn.text == "Hello there"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_client_that_gives_up_still_counts_as_one_call(fmt, scripted_model):
+    model = scripted_model(fmt, [reply(say("too late"), delay=1.0)])
+    with pytest.raises(ProviderError, match="no answer within 0.3 s"):
+        model.client(timeout=0.3).chat_turn(system="s", messages=[ASK], tools=TOOLS)
+    assert model.count == 1

@@ -20,8 +20,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
+import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -37,10 +40,34 @@ MAX_LINE_CHARS = 240
 MAX_OUTPUT_CHARS = 16_000
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_QUERY_CHARS = 1000
+MAX_SEARCH_SECONDS = 20.0
 ENGINES = ("ripgrep", "git", "python")
 _BINARY_SNIFF = 8192
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+
+
+# The arguments of the model's `list_files` and `search` tools, as JSON schemas: the keyword
+# arguments of file_list / file_search, so a tool call's arguments can be passed straight through.
+FILE_LIST_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string", "description": "A folder relative to the workspace; empty for all of it."},
+    },
+    "additionalProperties": False,
+}
+FILE_SEARCH_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "description": "Text to find within one line (or a regular expression)."},
+        "regex": {"type": "boolean", "description": "Treat query as a regular expression (Python syntax)."},
+        "ignore_case": {"type": "boolean"},
+        "path": {"type": "string", "description": "A folder or file relative to the workspace; empty for all."},
+        "glob": {"type": "string", "description": "Only files matching this glob, e.g. *.py or src/**/*.ts."},
+    },
+    "required": ["query"],
+    "additionalProperties": False,
+}
 
 
 class SearchRefused(Exception):
@@ -279,15 +306,44 @@ def _skipped(rel: str) -> bool:
     return any(part in IGNORED_DIRS for part in rel.split("/")[:-1])
 
 
+def _file_filter(glob: str) -> list[gitignore.Rule]:
+    """Which files a search covers, written like a .gitignore line: `*.py` (any folder), `src/*.py`."""
+    if not glob:
+        return []
+    if not isinstance(glob, str) or len(glob) > 200 or any(c in glob for c in "\n\r\x00") or glob.startswith("!"):
+        raise SearchRefused("The file filter must be one glob such as *.py or src/**/*.ts (at most 200 characters).")
+    rules = gitignore.rules_parse(glob)
+    if not rules:
+        raise SearchRefused(f"The file filter {glob!r} matches nothing; give a glob such as *.py.")
+    return rules
+
+
+def _filter_matches(rules: list[gitignore.Rule], path: str) -> bool:
+    parts = path.split("/")
+    return any(
+        gitignore.is_ignored(rules, "/".join(parts[: n + 1]), is_folder=n < len(parts) - 1) for n in range(len(parts))
+    )
+
+
 class _Collector:
-    def __init__(self, root: str, pattern: re.Pattern, limit: int):
+    def __init__(self, root: str, pattern: re.Pattern, limit: int, timeout: float, only: list | None = None):
         self.root, self.pattern, self.limit, self.matches = root, pattern, limit, []
+        self.only = only or []
+        self.deadline = time.monotonic() + timeout
+        self.timed_out = False
         self._checked: dict[str, bool] = {}
+
+    def out_of_time(self) -> bool:
+        self.timed_out = self.timed_out or time.monotonic() >= self.deadline
+        return self.timed_out
 
     def _plain_file(self, path: str) -> bool:
         # What a program reported is checked again here: only a regular file inside the root
         # (never a link, whatever the program did with it) may reach the model.
         if path not in self._checked:
+            if self.only and not _filter_matches(self.only, path):
+                self._checked[path] = False
+                return False
             try:
                 info = paths.lstat(self.root, path, follow_last=False)
                 self._checked[path] = info is not None and stat.S_ISREG(info.st_mode) and not _skipped(path)
@@ -305,12 +361,15 @@ class _Collector:
         return len(self.matches) <= self.limit
 
 
-def _run_lines(argv: list[str], cwd: str, on_line) -> tuple[int, str]:
-    """Run a program (no shell), feed its output lines to on_line until it returns False; (exit code, stderr)."""
+def _run_lines(argv: list[str], cwd: str, on_line, found: _Collector) -> tuple[int, str]:
+    """Run a program (no shell), feed its output lines to on_line until it returns False or the
+    search's time is up (the program is then killed); (exit code, stderr)."""
     with subprocess.Popen(
         argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as proc:
         stopped = False
+        timer = threading.Timer(max(0.0, found.deadline - time.monotonic()), proc.kill)
+        timer.start()
         try:
             for raw in proc.stdout:
                 if not on_line(raw):
@@ -320,9 +379,13 @@ def _run_lines(argv: list[str], cwd: str, on_line) -> tuple[int, str]:
         except BaseException:
             proc.kill()
             raise
+        finally:
+            timer.cancel()
         stderr = proc.stderr.read(4096).decode("utf-8", "replace")
         code = proc.wait()
-    return (0 if stopped else code), stderr
+    # Killed by the timer (not by us at the limit, and not after it had finished): out of time.
+    found.timed_out = found.timed_out or (code == -signal.SIGKILL and not stopped)
+    return (0 if stopped or found.timed_out else code), stderr
 
 
 def _json_text(value: dict) -> str:
@@ -333,6 +396,7 @@ def _json_text(value: dict) -> str:
 
 def _search_ripgrep(root, target, query, *, regex, ignore_case, found: _Collector) -> str | None:
     argv = ["rg", "--json", "--no-config", "--hidden", "--no-require-git", "--no-follow", "--sort", "path"]
+    argv += ["--no-ignore-dot", "--no-ignore-global"]  # the same rules on every machine: .gitignore files only
     argv += ["--max-filesize", str(MAX_FILE_BYTES), "--no-messages"]
     argv += [f"--glob=!{name}/" for name in sorted(IGNORED_DIRS)]
     argv += (["--fixed-strings"] if not regex else []) + (["--ignore-case"] if ignore_case else [])
@@ -346,7 +410,7 @@ def _search_ripgrep(root, target, query, *, regex, ignore_case, found: _Collecto
         path = _json_text(data["path"])
         return found.add(path, data["line_number"], _json_text(data["lines"]))
 
-    code, stderr = _run_lines(argv, root, on_line)
+    code, stderr = _run_lines(argv, root, on_line, found)
     if code == 2 and "regex" in stderr.lower():
         return "ripgrep could not use this pattern"
     if code not in (0, 1):
@@ -373,7 +437,7 @@ def _search_git(root, target, query, *, regex, ignore_case, found: _Collector) -
         path, number, text = raw.split(b"\0", 2)
         return found.add(path.decode("utf-8", "replace"), int(number), text.decode("utf-8", "replace"))
 
-    code, stderr = _run_lines(argv, root, on_line)
+    code, stderr = _run_lines(argv, root, on_line, found)
     if code not in (0, 1):
         if regex and ("pcre" in stderr.lower() or "perl" in stderr.lower() or "regex" in stderr.lower()):
             return "git grep could not use this pattern"
@@ -434,7 +498,9 @@ def _search_python(root_fd, parts, is_folder, pattern: re.Pattern, found: _Colle
                         return False
                 finally:
                     os.close(sub)
-            elif entry.is_file(follow_symlinks=False) and not _search_file(fd, entry.name, child, pattern, found):
+            elif entry.is_file(follow_symlinks=False) and (
+                found.out_of_time() or not _search_file(fd, entry.name, child, pattern, found)
+            ):
                 return False
         return True
 
@@ -459,21 +525,26 @@ def file_search_in(
     regex: bool = False,
     ignore_case: bool = False,
     path: str = "",
+    glob: str = "",
     limit: int = MAX_RESULTS,
     engine: str | None = None,
+    timeout: float = MAX_SEARCH_SECONDS,
 ) -> SearchResult:
     """Lines matching `query` (plain text, or a regular expression with `regex`) under `path`.
 
     At most `limit` matches, ordered by path then line, each with its line number and the line
-    (long lines shortened around the match); `truncated` says when there were more. Refuses an
+    (long lines shortened around the match); `truncated` says when there were more. `glob` keeps
+    only the files it matches, written like a .gitignore line (`*.py`, `src/**/*.ts`). Refuses an
     empty, multi-line or invalid pattern (SearchRefused) and paths outside the root (PathRefused).
-    `engine` forces "ripgrep", "git" or "python"; by default the fastest one available."""
+    `engine` forces "ripgrep", "git" or "python"; by default the fastest one available. A search
+    still running after `timeout` seconds is stopped and returns what it found, marked as cut."""
     pattern = _pattern(query, regex=regex, ignore_case=ignore_case)
+    only = _file_filter(glob)
     resolved, is_folder = _start(root, path)
     engine = engine or search_engine_default(resolved.root)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
-    found = _Collector(resolved.root, pattern, limit)
+    found = _Collector(resolved.root, pattern, limit, timeout, only)
     note = None
     if engine == "ripgrep":
         note = _search_ripgrep(
@@ -484,21 +555,23 @@ def file_search_in(
             raise SearchRefused("The workspace is not in a git repository, so git grep cannot search it.")
         note = _search_git(resolved.root, resolved.relative, query, regex=regex, ignore_case=ignore_case, found=found)
     if engine == "python" or note:
-        found = _Collector(resolved.root, pattern, limit)
+        found = _Collector(resolved.root, pattern, limit, max(0.0, found.deadline - time.monotonic()), only)
         root_fd = os.open(resolved.root, _DIR_FLAGS)
         try:
             _search_python(root_fd, resolved.parts, is_folder, pattern, found)
         finally:
             os.close(root_fd)
     matches = sorted(found.matches, key=lambda m: (m.path, m.line))
-    truncated = len(matches) > limit
+    notes = [f"{note}; searched with Python's regular expressions instead"] if note else []
+    if found.timed_out:
+        notes.append(f"the search stopped after {timeout:g} s: files not reached yet were not searched")
     return SearchResult(
         query=query,
         regex=regex,
         engine="python" if note else engine,
         matches=matches[:limit],
-        truncated=truncated,
-        note=f"{note}; searched with Python's regular expressions instead" if note else "",
+        truncated=len(matches) > limit or found.timed_out,
+        note="; ".join(notes),
     )
 
 
@@ -509,6 +582,7 @@ def file_search(
     regex: bool = False,
     ignore_case: bool = False,
     path: str = "",
+    glob: str = "",
     limit: int = MAX_RESULTS,
 ) -> SearchResult:
     """file_search_in on the workspace's folder (WorkspaceUnavailable when it is not there)."""
@@ -518,5 +592,6 @@ def file_search(
         regex=regex,
         ignore_case=ignore_case,
         path=path,
+        glob=glob,
         limit=limit,
     )

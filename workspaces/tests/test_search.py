@@ -119,11 +119,47 @@ def test_a_sub_folder_or_one_file_can_be_searched(engine, tree):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_a_file_filter_keeps_only_the_files_it_matches_and_never_unignores(engine, tree):
+    def files(glob):
+        return sorted({m.path for m in file_search_in(root=str(tree), query="foo", glob=glob, engine=engine).matches})
+
+    assert files("*.py") == ["src/app.py"]
+    assert files("src/util") == ["src/util/helpers.js"]
+    assert files("src/**/*.js") == ["src/util/helpers.js"]
+    assert files("*.log") == ["keep.log"]  # debug.log stays ignored
+    assert files("*.md") == []
+
+
+def test_a_bad_file_filter_is_refused(tree):
+    for glob in ("!*.py", "a\nb", "x" * 201):
+        with pytest.raises(SearchRefused, match="file filter"):
+            file_search_in(root=str(tree), query="foo", glob=glob)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_results_are_capped_and_say_so(engine, tree):
     (tree / "many.txt").write_text("".join(f"foo {i}\n" for i in range(150)))
     result = file_search_in(root=str(tree), query="foo", limit=20, engine=engine)
     assert len(result.matches) == 20 and result.truncated
     assert "results cut" in result.as_text()
+
+
+def test_a_search_out_of_time_stops_and_says_so(tree):
+    result = file_search_in(root=str(tree), query="foo", engine="python", timeout=0)
+    assert result.truncated and result.matches == []
+    assert "the search stopped after 0 s" in result.note and "the search stopped" in result.as_text()
+
+
+@pytest.mark.parametrize("engine", ENGINES[1:])
+def test_a_program_killed_for_time_is_reported_only_when_it_was_cut(engine, tree):
+    # The program may finish before the timer kills it: then the answer is whole and says nothing.
+    for _ in range(5):
+        result = file_search_in(root=str(tree), query="foo", engine=engine, timeout=0)
+        if result.truncated:
+            assert "the search stopped after 0 s" in result.note
+            assert len(result.matches) <= len(EXPECTED_FOO)
+        else:
+            assert found(result) == EXPECTED_FOO and result.note == ""
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -264,3 +300,17 @@ def test_the_services_search_a_workspace_folder(workspace):
         handle.write("<p>pricing</p>\n")
     assert [(m.path, m.line) for m in file_search(workspace=workspace, query="pricing").matches] == [("page.html", 1)]
     assert "page.html" in [e.path for e in file_list(workspace=workspace).entries]
+
+
+def test_the_tool_schemas_name_the_services_own_arguments(workspace):
+    import inspect
+
+    from workspaces.services.search import FILE_LIST_PARAMETERS, FILE_SEARCH_PARAMETERS
+
+    assert set(FILE_SEARCH_PARAMETERS["properties"]) <= set(inspect.signature(file_search).parameters)
+    assert set(FILE_LIST_PARAMETERS["properties"]) <= set(inspect.signature(file_list).parameters)
+    # a model's arguments, as the schema allows them, go straight through
+    with open(os.path.join(workspace.path, "a.py"), "w") as handle:
+        handle.write("x = 1\n")
+    arguments = {"query": "X = 1", "ignore_case": True, "glob": "*.py", "path": "", "regex": False}
+    assert [m.path for m in file_search(workspace=workspace, **arguments).matches] == ["a.py"]
