@@ -597,3 +597,38 @@ def test_a_worker_killed_mid_step_repeats_it_once_and_the_model_is_told(
     assert FileChange.objects.filter(run=run, path="notes.txt").count() == 1
     assert model.count == 2
     assert_audit_clean()
+
+
+@pytest.mark.approval_gate
+def test_without_a_named_check_the_model_proposes_one_and_the_person_decides(
+    scripted_model, owner, tmp_path, kind, django_capture_on_commit_callbacks
+):
+    from approvals.models import ApprovalRequest
+    from approvals.services import approval_allow, approval_deny
+
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            assert "No check was named" in convo.messages[0]["content"]
+            return reply(call("finish", summary="Nothing needed.", check="rm -rf build && true"))
+        told = latest_results(convo)[-1]
+        assert "The person denied it." in told and "Nothing that deletes." in told, told
+        return reply(call("finish", summary="Nothing needed.", check="test -d ."))
+
+    model = scripted_model(kind, script)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="", prompt="tidy up", files={"a.txt": "a"}))
+    assert run.state == S.WAITING_APPROVAL, _debug(run)
+    request = ApprovalRequest.objects.get(run=run, status="pending")
+    assert request.action["command"] == "rm -rf build && true"
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_deny(request=request, user=owner, action_hash=request.action_hash, note="Nothing that deletes.")
+    run = drain(run)
+    request = ApprovalRequest.objects.get(run=run, status="pending")
+    assert request.action["command"] == "test -d ."
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_allow(request=request, user=owner, action_hash=request.action_hash)
+    run = drain(run)
+    assert run.state == S.COMPLETED, _debug(run)
+    checks = list(StepExecution.objects.filter(run=run, action_type="verify").order_by("position"))
+    assert [c.status for c in checks] == ["fed_back", "succeeded"]
+    assert [c.spec["inputs"]["check_origin"] for c in checks] == ["model", "model"]
+    assert_audit_clean()

@@ -147,7 +147,7 @@ def _observation(step: StepExecution) -> tuple[str, bool]:
     inputs = (step.spec or {}).get("inputs") or {}
     result = step.result or {}
     action = step.action_type
-    if step.status == SE.SKIPPED:
+    if step.status == SE.SKIPPED or result.get("approval", {}).get("granted") is False:
         return f"Not done. {_skip_reason(step)}", True
     if step.status in (SE.FAILED, SE.FED_BACK, SE.CANCELLED):
         text = step.error_message or "It failed."

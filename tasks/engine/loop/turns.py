@@ -26,7 +26,7 @@ from providers.contracts import ActionType, PlanStep, RiskLevel, StepExplanation
 from tasks.engine.errors import StepFailed
 from tasks.engine.handlers import StepContext, StepResult
 from tasks.engine.loop import limits
-from tasks.engine.loop.observations import call_observed
+from tasks.engine.loop.observations import call_observed, observe_settled
 from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 
@@ -403,6 +403,19 @@ def check_failed_next_turn(*, run: TaskRun, step: StepExecution) -> StepExecutio
     if StepExecution.objects.filter(run=run, step_id=plan_step.id).exists():
         return None
     return _new_step(run, plan_step, _next_position(run))
+
+
+def check_denied(*, run: TaskRun, step_id: str) -> StepExecution | None:
+    """After the person denied (or refined) the check a model's finish led to: the check did not
+    run, so it is fed back (it never counts as passed) and the model gets another turn to hear why.
+    None, changing nothing, for any other step."""
+    step = StepExecution.objects.filter(run=run, step_id=step_id, action_type=ActionType.VERIFY).first()
+    if step is None or not ModelToolCall.objects.filter(check_step=step).exists():
+        return None
+    StepExecution.objects.filter(pk=step.pk).update(status=SE.FED_BACK)
+    step.status = SE.FED_BACK
+    observe_settled(step)
+    return check_failed_next_turn(run=run, step=step)
 
 
 def fall_back_to_one_shot(ctx: StepContext, *, connection, reason: str) -> StepResult:
