@@ -632,3 +632,35 @@ def test_without_a_named_check_the_model_proposes_one_and_the_person_decides(
     assert [c.status for c in checks] == ["fed_back", "succeeded"]
     assert [c.spec["inputs"]["check_origin"] for c in checks] == ["model", "model"]
     assert_audit_clean()
+
+
+@pytest.mark.approval_gate
+def test_a_model_edit_is_approved_from_the_exact_diff_it_will_make(
+    scripted_model, owner, owner_client, tmp_path, kind, django_capture_on_commit_callbacks
+):
+    from approvals.models import ApprovalRequest
+    from approvals.services import approval_allow
+
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            return reply(call("edit_file", path="price.py", find="sum(items) - 1", replace="sum(items)"))
+        assert "+    return sum(items)" in latest_results(convo)[-1]  # the diff it made comes back
+        return reply(call("finish", summary="Removed the offset."))
+
+    model = scripted_model(kind, script)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="fix price.py", files={"price.py": BUGGY}))
+    request = ApprovalRequest.objects.get(run=run, status="pending")
+    diff = request.action["diffs"]["price.py"]
+    assert "-    return sum(items) - 1" in diff and "+    return sum(items)" in diff
+    page = owner_client.get(request.get_absolute_url()).content.decode()
+    assert "Changes to <code>price.py</code>" in page and "return sum(items) - 1" in page
+    assert (tmp_path / "ws" / "price.py").read_text() == BUGGY, "nothing applied before the approval"
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_allow(request=request, user=owner, action_hash=request.action_hash)
+    run = drain(run)
+    request = ApprovalRequest.objects.get(run=run, status="pending")  # the check, a command
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_allow(request=request, user=owner, action_hash=request.action_hash)
+    run = drain(run)
+    assert run.state == S.COMPLETED, _debug(run)
+    assert (tmp_path / "ws" / "price.py").read_text() == "def total(items):\n    return sum(items)\n"
