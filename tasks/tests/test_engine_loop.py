@@ -9,6 +9,7 @@ import re
 import pytest
 
 from command_site.audit import audit_run
+from providers.planner import BuiltinPlanner, PlanningRequest
 from providers.services import provider_connection_create
 from providers.tests.scripted_model import FORMATS, Conversation, ScriptedModel, call, reply, say
 from tasks import jobs
@@ -66,7 +67,12 @@ def loop_run(owner, folder, model: ScriptedModel, *, check: str, prompt: str, fi
         (folder / name).write_text(text)
     connection = connect(owner, model)
     plan = [turn_plan_step(number=1, connection_id=str(connection.id), check=check)]
-    return run_create(task=make_task(owner, workspace, plan, prompt=prompt))
+    task = make_task(owner, workspace, plan, prompt=prompt)
+    reading = BuiltinPlanner().plan(PlanningRequest(prompt=prompt, mode="edit", workspace_name=workspace.name))
+    task.plan_revisions.update(
+        understanding=reading.understanding.model_dump(mode="json"), brief=reading.brief.model_dump(mode="json")
+    )
+    return run_create(task=task)
 
 
 def drain(run: TaskRun, limit: int = 40) -> TaskRun:
@@ -631,6 +637,10 @@ def test_without_a_named_check_the_model_proposes_one_and_the_person_decides(
     checks = list(StepExecution.objects.filter(run=run, action_type="verify").order_by("position"))
     assert [c.status for c in checks] == ["fed_back", "succeeded"]
     assert [c.spec["inputs"]["check_origin"] for c in checks] == ["model", "model"]
+    revisions = list(run.task.plan_revisions.order_by("number"))
+    assert [r.plan["steps"][0]["inputs"]["check"] for r in revisions] == ["", "rm -rf build && true", "test -d ."]
+    assert "the model proposed `test -d .` as the check" in revisions[-1].change_note
+    assert run.events.filter(kind="plan.revised", payload__proposed_by="model").count() == 2
     assert_audit_clean()
 
 

@@ -373,9 +373,37 @@ def finish_step(ctx: StepContext) -> StepResult:
             )
             call.check_step = _new_step(ctx.run, check, _next_position(ctx.run))
             call.save(update_fields=["check_step"])
+            if not named:
+                _revise_for_proposed_check(ctx, command=command, words=summary)
     return StepResult(
         summary="The model says it is done; the check decides.",
         data={"observation": "Command is running the check.", "model_words": summary[:4000]},
+    )
+
+
+def _revise_for_proposed_check(ctx: StepContext, *, command: str, words: str) -> None:
+    """The model proposed the check (none was named): what "done" means changed, so the task gets a
+    plan revision saying so, and the thread a row. The check still runs only once approved."""
+    from providers.contracts import Plan
+    from tasks.planning import PlanningRefused, plan_revise
+
+    inputs = _loop_inputs(ctx.run)
+    plan = Plan(steps=[turn_plan_step(number=1, connection_id=str(inputs.get("connection_id") or ""), check=command)])
+    note = (
+        f"No check was named; the model proposed `{command[:300]}` as the check when it said it was done. "
+        "It runs only if you approve it, and the work is done only if it exits 0."
+    )
+    try:
+        revision = plan_revise(task=ctx.run.task, reason=note, plan=plan)
+    except (PlanningRefused, ValueError):  # no (valid) revision to revise: the row below still tells
+        revision = None
+    ctx.emit(
+        kind="plan.revised",
+        phase="plan",
+        status="info",
+        title="The model proposed the check" + (f" (plan revision {revision.number})" if revision else ""),
+        explanation=note,
+        payload={"revision": revision.number if revision else None, "check": command[:300], "proposed_by": "model"},
     )
 
 
