@@ -674,3 +674,30 @@ def test_a_model_edit_is_approved_from_the_exact_diff_it_will_make(
     run = drain(run)
     assert run.state == S.COMPLETED, _debug(run)
     assert (tmp_path / "ws" / "price.py").read_text() == "def total(items):\n    return sum(items)\n"
+
+
+def test_every_call_of_a_reply_gets_its_result_even_unknown_or_malformed_and_finish_runs_last(
+    scripted_model, owner, tmp_path, kind
+):
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            return reply(
+                call("finish", summary="Done, I think."),
+                call("frobnicate", level=3),
+                call("write_file", path="out.txt"),  # no content
+                call("write_file", path="out.txt", content=""),
+            )
+        told = {m["tool_call_id"]: m["content"] for m in convo.results()}
+        assert len(told) == 4, told  # the strict server also refuses a call left unanswered
+        texts = "\n".join(told.values())
+        assert "There is no tool named “frobnicate”" in texts and "missing content" in texts
+        assert "exit code 1" in texts  # the check ran after the write, and failed on the empty file
+        return reply(call("write_file", path="out.txt", content="x\n"), call("finish", summary="Now with text."))
+
+    model = scripted_model(kind, script)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="test -s out.txt", prompt="write out.txt", files={}))
+    assert run.state == S.COMPLETED, _debug(run)
+    first = list(StepExecution.objects.filter(run=run, step_id__startswith="t1.").order_by("position"))
+    assert [s.action_type for s in first] == ["write_file", "finish", "verify"]
+    assert model.count == 2
+    assert_audit_clean()

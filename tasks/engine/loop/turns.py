@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
@@ -30,7 +28,6 @@ from tasks.engine.loop.observations import call_observed, observe_settled
 from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 
-logger = logging.getLogger(__name__)
 SE = StepExecution.Status
 
 SYSTEM_PROMPT = """You are the model in a run of Command, an execution workspace. You work on a real project \
@@ -137,13 +134,14 @@ def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
     messages: list[dict] = []
     for turn in earlier:
         messages += turn.sent
-        real = [c for c in turn.calls.all() if c.call_id]
+        # The reply as the model gave it (its calls in its own order, not the order they ran in).
+        real = [c for c in turn.tool_calls if c.get("id")]
         messages.append(
             {
                 "role": "assistant",
                 # A reply with neither words nor calls is still a turn: say so rather than send nothing.
                 "content": turn.reply_text or ("" if real else "(no reply)"),
-                "tool_calls": [{"id": c.call_id, "name": c.name, "arguments": c.arguments} for c in real],
+                "tool_calls": [{"id": c["id"], "name": c["name"], "arguments": c.get("arguments") or {}} for c in real],
             }
         )
     sent = [_tool_message(call_observed(c)) for c in earlier[-1].calls.all()] if earlier else []
@@ -320,8 +318,6 @@ def _insert_steps(ctx: StepContext, turn: ModelTurn, *, connection_id: str, chec
         position += 1
     if not finishing:
         _new_step(run, turn_plan_step(number=turn.number + 1, connection_id=connection_id, check=check), position)
-    if not run.mutates:
-        TaskRun.objects.filter(pk=run.pk).update(mutates=True)
 
 
 def finish_step(ctx: StepContext) -> StepResult:
