@@ -14,6 +14,7 @@ from providers.services import provider_connection_create
 from providers.tests.scripted_model import FORMATS, Conversation, ScriptedModel, call, reply, say
 from tasks import jobs
 from tasks.engine.dispatch import run_create
+from tasks.engine.loop.plan import model_run_result
 from tasks.engine.loop.turns import turn_plan_step
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 from tasks.tests.engine_support import make_task, make_workspace
@@ -66,11 +67,12 @@ def loop_run(owner, folder, model: ScriptedModel, *, check: str, prompt: str, fi
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
     connection = connect(owner, model)
-    plan = [turn_plan_step(number=1, connection_id=str(connection.id), check=check)]
-    task = make_task(owner, workspace, plan, prompt=prompt)
+    # The revision a model-driven plan stores (tasks.engine.loop.plan), whatever the built-in makes of the prompt.
     reading = BuiltinPlanner().plan(PlanningRequest(prompt=prompt, mode="edit", workspace_name=workspace.name))
+    result = model_run_result(reading=reading, connection=connection, check=check)
+    task = make_task(owner, workspace, result.plan.steps, prompt=prompt)
     task.plan_revisions.update(
-        understanding=reading.understanding.model_dump(mode="json"), brief=reading.brief.model_dump(mode="json")
+        understanding=result.understanding.model_dump(mode="json"), brief=result.brief.model_dump(mode="json")
     )
     return run_create(task=task)
 
@@ -167,6 +169,23 @@ def test_a_wrong_fix_fails_the_check_the_failure_goes_back_and_the_second_fix_pa
     assert failed.is_error and "AssertionError" in failed.observation
     assert run.events.filter(kind="step.failed", payload__fed_back=True).exists()
     assert_audit_clean()
+
+
+def test_a_model_driven_run_reads_in_the_thread_and_on_the_record(scripted_model, owner, owner_client, tmp_path):
+    from django.urls import reverse
+
+    model = scripted_model("openai", _reactive_fixer)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check=CHECK, prompt="fix it", files={"price.py": BUGGY}))
+    assert run.state == S.COMPLETED, _debug(run)
+    for name in ("tasks:command_task", "tasks:detail"):
+        page = owner_client.get(reverse(name, args=[run.task_id]))
+        assert page.status_code == 200, name
+        text = page.content.decode()
+        assert "The model says: “Let me read the code.”" in text, name
+        assert "needs a model provider" not in text, name
+        assert "In the model&#x27;s words: “Removed the offset.”" in text, name
+    events = owner_client.get(reverse("tasks:run_events", args=[run.pk])).content.decode()
+    assert "the model is told why" in events
 
 
 def test_a_rename_searches_then_edits_every_match(scripted_model, owner, tmp_path, kind):

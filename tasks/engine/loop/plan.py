@@ -26,7 +26,12 @@ def model_run_plan(*, request: PlanningRequest, connection) -> PlannerResult | N
     if any(a.blocking for a in understanding.ambiguities):
         return None
     commands = [c.command for c in named_commands(request.prompt)]
-    check = commands[-1] if commands else ""
+    return model_run_result(reading=first, connection=connection, check=commands[-1] if commands else "")
+
+
+def model_run_result(*, reading: PlannerResult, connection, check: str) -> PlannerResult:
+    """The built-in `reading` of a project edit turned into a model-driven plan with `check`."""
+    understanding = reading.understanding
     how = (
         "The model reads, searches, edits and runs commands in turns; each action is a step you can see, "
         "and edits, deletions and commands ask you first unless you allowed them."
