@@ -720,3 +720,24 @@ def test_every_call_of_a_reply_gets_its_result_even_unknown_or_malformed_and_fin
     assert [s.action_type for s in first] == ["write_file", "finish", "verify"]
     assert model.count == 2
     assert_audit_clean()
+
+
+def test_an_edit_that_does_not_match_shows_the_model_the_closest_lines(scripted_model, owner, tmp_path, kind):
+    def script(convo: Conversation):
+        if convo.turn == 1:  # from memory, not from the file: a typo
+            return reply(call("edit_file", path="price.py", find="return sum(item) - 1", replace="return sum(item)"))
+        told = latest_results(convo)[-1]
+        assert "was not found" in told and "The closest lines in the file now:" in told, told
+        line = next(text for text in file_lines(told) if "return" in text).strip()
+        return reply(
+            call("edit_file", path="price.py", find=line, replace=line.replace(" - 1", "")),
+            call("finish", summary="Removed the offset."),
+        )
+
+    model = scripted_model(kind, script)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check=CHECK, prompt="fix it", files={"price.py": BUGGY}))
+    assert run.state == S.COMPLETED, _debug(run)
+    assert (tmp_path / "ws" / "price.py").read_text() == "def total(items):\n    return sum(items)\n"
+    first = StepExecution.objects.get(run=run, step_id="t1.1-edit_file")
+    assert first.status == "fed_back" and first.error_class == "EditRefused"
+    assert_audit_clean()

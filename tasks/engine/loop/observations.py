@@ -32,10 +32,17 @@ def _tail(text: str, limit: int) -> str:
     return f"[… {len(text) - limit} earlier characters not shown]\n" + text[-limit:]
 
 
-def _numbered(text: str, start: int | None, end: int | None) -> str:
+def _line_number(value) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None  # a range the model gave that is not a number: the whole file
+
+
+def _numbered(text: str, start, end) -> str:
     lines = text.splitlines()
-    first = max(1, int(start or 1))
-    last = min(len(lines), int(end or len(lines)))
+    first = max(1, _line_number(start) or 1)
+    last = min(len(lines), _line_number(end) or len(lines))
     width = len(str(last or 1))
     shown = [f"{n:>{width}}| {lines[n - 1]}" for n in range(first, last + 1)]
     header = f"({len(lines)} lines" + (f"; showing {first}–{last}" if (first, last) != (1, len(lines)) else "") + ")"
