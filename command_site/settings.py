@@ -270,6 +270,8 @@ COMMAND_LOOP_OUTPUT_TAIL_CHARS = env_int("COMMAND_LOOP_OUTPUT_TAIL_CHARS", 4_000
 COMMAND_LOOP_TREE_FILES = env_int("COMMAND_LOOP_TREE_FILES", 300, minimum=10)
 # Past this many characters of conversation, older tool results are sent as one-line stubs.
 COMMAND_LOOP_CONTEXT_CHARS = env_int("COMMAND_LOOP_CONTEXT_CHARS", 240_000, minimum=10_000)
+# The model's words stream into the workstream at most once per this many seconds (0: not streamed).
+COMMAND_LOOP_STREAM_SECONDS = env_float("COMMAND_LOOP_STREAM_SECONDS", 1.0, minimum=0)
 
 # --- Storage --------------------------------------------------------------------------------
 

@@ -741,3 +741,25 @@ def test_an_edit_that_does_not_match_shows_the_model_the_closest_lines(scripted_
     first = StepExecution.objects.get(run=run, step_id="t1.1-edit_file")
     assert first.status == "fed_back" and first.error_class == "EditRefused"
     assert_audit_clean()
+
+
+@pytest.mark.parametrize("every", [0.000001, 0])
+def test_the_models_words_stream_into_the_workstream(scripted_model, owner, tmp_path, kind, settings, every):
+    settings.COMMAND_LOOP_STREAM_SECONDS = every
+    words = "I will look at the files first, then change what the request asks, and finish. " * 3
+
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            return reply(say(words), call("list_files"))
+        return reply(call("finish", summary="Nothing to change."))
+
+    model = scripted_model(kind, script)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="look", files={"a.txt": "a"}))
+    assert run.state == S.COMPLETED, _debug(run)
+    rows = list(run.events.filter(kind="model.text").order_by("seq").values_list("explanation", flat=True))
+    assert model.requests[0].body.get("stream") is (True if every else None)
+    if every:
+        assert len(rows) > 1 and "".join(rows) == words, rows
+    else:
+        assert rows == []
+    assert ModelTurn.objects.get(run=run, number=1).reply_text == words
