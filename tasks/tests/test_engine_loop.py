@@ -763,3 +763,4 @@ def test_the_models_words_stream_into_the_workstream(scripted_model, owner, tmp_
     else:
         assert rows == []
     assert ModelTurn.objects.get(run=run, number=1).reply_text == words
+    assert_audit_clean()  # usage is recorded from a streamed reply too
