@@ -764,3 +764,25 @@ def test_the_models_words_stream_into_the_workstream(scripted_model, owner, tmp_
         assert rows == []
     assert ModelTurn.objects.get(run=run, number=1).reply_text == words
     assert_audit_clean()  # usage is recorded from a streamed reply too
+
+
+@pytest.mark.approval_gate
+def test_a_refused_path_reaches_the_model_and_nothing_outside_is_touched(scripted_model, owner, tmp_path, kind):
+    (tmp_path / "secret.txt").write_text("s3cret\n")
+
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            return reply(
+                call("read_file", path="../secret.txt"), call("write_file", path="../planted.txt", content="x")
+            )
+        read, write = latest_results(convo)
+        assert "s3cret" not in read and "outside" in read, read
+        assert "Refused" in write and "outside the workspace" in write, write
+        return reply(call("finish", summary="Stayed inside."))
+
+    model = scripted_model(kind, script)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="look", files={"a.txt": "a"}))
+    assert run.state in (S.WAITING_APPROVAL, S.COMPLETED), _debug(run)
+    assert not (tmp_path / "planted.txt").exists()
+    assert model.count == 2
+    assert "s3cret" not in json.dumps(list(ModelTurn.objects.filter(run=run).values_list("sent", flat=True)))
