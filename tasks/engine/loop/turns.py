@@ -119,7 +119,7 @@ def _tool_message(call: ModelToolCall) -> dict:
     return {
         "role": "tool",
         "tool_call_id": call.call_id,
-        "name": call.name,
+        "name": call.name or "unnamed_tool",  # a call without a name still needs its answer
         "content": call.observation or "(no result recorded)",
         "is_error": call.is_error,
     }
