@@ -238,6 +238,12 @@ def model_turn(ctx: StepContext) -> StepResult:
                 error_type="ToolsUnsupported",
                 retryable=False,
             ) from exc
+        except ValueError as exc:  # the client refused to send this conversation (tools_check, messages_check)
+            raise StepFailed(
+                f"Command could not put turn {number} together for the model: {exc}",
+                error_type="TranscriptInvalid",
+                retryable=False,
+            ) from exc
         except ProviderError as exc:
             raise StepFailed(
                 f"{connection.planner_label} did not answer turn {number}: {exc.message}",
