@@ -786,3 +786,23 @@ def test_a_refused_path_reaches_the_model_and_nothing_outside_is_touched(scripte
     assert not (tmp_path / "planted.txt").exists()
     assert model.count == 2
     assert "s3cret" not in json.dumps(list(ModelTurn.objects.filter(run=run).values_list("sent", flat=True)))
+
+
+def test_without_a_provider_a_code_change_says_so_with_connect_and_plan_again_right_there(
+    owner, owner_client, tmp_path
+):
+    from django.urls import reverse
+
+    from tasks.models import Task
+    from tasks.planning import task_understand
+    from tasks.services import task_submit
+
+    workspace = make_workspace(owner, tmp_path / "ws")
+    task = task_submit(owner=owner, prompt="fix the bug in price.py", mode="edit", workspace=workspace)
+    task_understand(task=task)
+    task.refresh_from_db()
+    assert task.status == Task.Status.NEEDS_PROVIDER
+    assert not TaskRun.objects.filter(task=task).exists(), "nothing pretends to do it"
+    page = owner_client.get(reverse("tasks:command_task", args=[task.pk])).content.decode()
+    assert "This needs a model provider." in page and "Connect a provider" in page
+    assert reverse("tasks:plan_again", args=[task.pk]) in page
