@@ -81,6 +81,12 @@ def test_without_a_workspace_or_with_other_deliverables_the_one_pass_plan_stays(
         request=PlanningRequest(prompt=edit, mode="edit", workspace_name="ws"), connection=Connection
     )
     assert alone is not None and alone.plan.steps[0].inputs["check"] == "python3 check.py"
+    answered = PlanningRequest(
+        prompt="fix the bug and run the tests", mode="edit", workspace_name="ws", answers={"command": "pytest -q"}
+    )
+    assert model_run_plan(request=answered, connection=Connection).plan.steps[0].inputs["check"] == "pytest -q"
+    unanswered = PlanningRequest(prompt="fix the bug and run the tests", mode="edit", workspace_name="ws")
+    assert model_run_plan(request=unanswered, connection=Connection) is None, "the question is still open"
 
 
 def test_a_model_without_tools_falls_back_to_a_one_shot_plan_and_says_so(scripted_model, owner, tmp_path):

@@ -3,8 +3,8 @@ code work) is planned as its first model turn, carrying the request, the workspa
 
 Only a request that is purely a project edit, in a chosen workspace, with nothing left to ask, is
 planned this way; anything else keeps the one-pass plan. The check is the last command the person
-named ("… then run pytest -q"); without one, the model proposes one when it finishes and the
-person approves it like any command.
+named ("… then run pytest -q", or their answer to "which exact command runs the tests?"); without
+one, the model proposes one when it finishes and the person approves it like any command.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ def model_run_plan(*, request: PlanningRequest, connection) -> PlannerResult | N
     if any(a.blocking for a in understanding.ambiguities):
         return None
     commands = [c.command for c in named_commands(request.prompt)]
+    if str(request.answers.get("command") or "").strip():  # "Which exact command runs the tests?"
+        commands.append(request.answers["command"].strip())
     return model_run_result(reading=first, connection=connection, check=commands[-1] if commands else "")
 
 
