@@ -16,5 +16,6 @@ urlpatterns = [
     path("run/<int:run_id>/status/", views.run_status, name="run_status"),
     path("run/<int:run_id>/events/", views.run_events, name="run_events"),
     path("run/<int:run_id>/priority/", views.run_priority, name="run_priority"),
+    path("run/<int:run_id>/answer/", views.run_answer, name="run_answer"),
     path("run/<int:run_id>/<str:action>/", views.run_control, name="run_control"),
 ]

@@ -110,3 +110,18 @@ def run_priority(request, run_id):
     if not -100 <= priority <= 100:
         return _run_status_response(request, run, "Priority must be between -100 and 100.", status=400)
     return _run_status_response(request, run, run_set_priority(run=run, priority=priority).message)
+
+
+@login_required
+@require_POST
+def run_answer(request, run_id):
+    """The person's answer to the question a model asked in this run (ask_operator): the run resumes."""
+    from tasks.engine.loop.questions import AnswerRefused, run_answer_model_question
+    from tasks.selectors import run_get_for_owner
+
+    run = run_get_for_owner(owner=request.user, run_id=run_id)
+    try:
+        outcome = run_answer_model_question(run=run, answer=request.POST.get("answer", "")[:4000])
+    except AnswerRefused as exc:
+        return _run_status_response(request, run, str(exc), status=400)
+    return _run_status_response(request, run, f"Answer sent to the model. {outcome.message}")
