@@ -117,7 +117,8 @@ def test_a_model_without_tools_falls_back_to_a_one_shot_plan_and_says_so(scripte
         return say(json.dumps(result))
 
     model = scripted_model("openai", script, tools_unsupported=True)
-    run = drain(loop_run(owner, tmp_path / "ws", model, check="", prompt="write notes.txt", files={}))
+    prompt = "write notes.txt, then check it with test -s notes.txt"  # a one-pass check must be named
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="", prompt=prompt, files={}))
     assert run.state == S.COMPLETED, run_story(run)
     assert [bool(r.body.get("tools")) for r in model.requests] == [True, False]
     revised = run.events.get(kind="plan.revised")

@@ -113,6 +113,23 @@ def run_priority(request, run_id):
 
 
 @login_required
+def command_output(request, run_id, execution_id):
+    """A command's whole stored log as a plain-text download (the owner's runs only; 404 otherwise)."""
+    from django.http import HttpResponse
+    from django.shortcuts import get_object_or_404
+
+    from tasks.models import CommandExecution
+    from tasks.selectors import run_get_for_owner
+
+    run = run_get_for_owner(owner=request.user, run_id=run_id)
+    execution = get_object_or_404(CommandExecution, pk=execution_id, run=run)
+    response = HttpResponse(execution.output, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{run.reference}-command-{execution.pk}.log"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
 @require_POST
 def run_answer(request, run_id):
     """The person's answer to the question a model asked in this run (ask_operator): the run resumes."""
