@@ -172,7 +172,30 @@ def facts_for_step(
     base.update(overrides)
     if "diffs" not in overrides and workspace_root is not None and isinstance(inputs.get("content"), str):
         base["diffs"] = _content_diffs(Path(workspace_root), base["paths"], inputs["content"])
+    elif "diffs" not in overrides and workspace_root is not None and _is_replacement(inputs):
+        base["diffs"] = _replacement_diffs(Path(workspace_root), base["paths"], inputs["find"], inputs["replace"])
     return ActionFacts(**base)
+
+
+def _is_replacement(inputs: Mapping) -> bool:
+    return isinstance(inputs.get("find"), str) and bool(inputs["find"]) and isinstance(inputs.get("replace"), str)
+
+
+def _replacement_diffs(root: Path, paths: tuple[str, ...], find: str, replace: str) -> dict[str, str]:
+    """The diff an exact find/replace edit would make now (the text found exactly once); otherwise
+    no preview: the edit itself will refuse to apply."""
+    if len(paths) != 1 or not _inside(root, paths[0]):
+        return {}
+    target = root / paths[0]
+    try:
+        if not target.is_file() or target.stat().st_size > MAX_DIFF_SOURCE_BYTES:
+            return {}
+        old = target.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    if old.count(find) != 1:
+        return {}
+    return _content_diffs(root, paths, old.replace(find, replace, 1))
 
 
 MAX_DIFF_SOURCE_BYTES = 512 * 1024

@@ -20,7 +20,9 @@
   writes (``write.refused`` events) are counted, not violations;
 - ``fallback_names_thing``: a fallback or ambient line that names a file, a command or a path:
   persisted narration events, and the line `tasks.realtime.narration_for` would show right now
-  for every working run.
+  for every working run;
+- ``tool_step_untraced``: a step of a model-driven run (a tool call, a check it led to, a model
+  turn that ran) that does not trace to a stored model turn with its token usage.
 
 Used by `manage.py audit`, the admin's "Truthfulness audit" page, the fault-injection suite and
 the browser suite (each requires zero violations). `fallback_line_problems(text)` is the check
@@ -45,6 +47,7 @@ RULES: dict[str, str] = {
     "asset_unverified": "Asset without a passed verification report",
     "fallback_names_thing": "Fallback or ambient line names a file or command",
     "change_without_lease": "File change made by a run attempt that no longer held the run",
+    "tool_step_untraced": "Model-run step that traces to no stored model turn",
 }
 
 # Event kinds that are narration rather than engine facts.
@@ -402,6 +405,48 @@ def _audit_assets(report: AuditReport) -> None:
     report.checked["assets"] = count
 
 
+# --- model-driven runs ----------------------------------------------------------------------------
+
+_LOOP_ONLY = ("list_files", "search", "ask_operator", "finish")
+
+
+def _audit_model_runs(report: AuditReport) -> None:
+    """Every step a model asked for traces to its stored turn (reply and usage); every check a
+    `finish` led to traces to that call; every model turn that ran has its stored reply."""
+    from tasks.models import ModelToolCall, ModelTurn, StepExecution
+
+    turns = {t["pk"]: t for t in ModelTurn.objects.values("pk", "step_id", "number", "input_tokens", "output_tokens")}
+    by_step = {t["step_id"]: t for t in turns.values() if t["step_id"]}
+    calls = {}
+    for step_id, check_id, turn_id in ModelToolCall.objects.values_list("step_id", "check_step_id", "turn_id"):
+        for linked in (step_id, check_id):
+            if linked:
+                calls[linked] = turn_id
+    candidates = StepExecution.objects.filter(
+        Q(action_type__in=(*_LOOP_ONLY, "model_turn"))
+        | Q(spec__inputs__has_key="tool_call_id")
+        | Q(spec__inputs__has_key="check_origin")
+    ).values("pk", "run_id", "step_id", "action_type", "status", "result")
+    count = 0
+    for step in candidates.iterator():
+        count += 1
+        subject = f"RUN-{step['run_id']:03d} step {step['step_id']}"
+        url = _admin("tasks.StepExecution", step["pk"])
+        if step["action_type"] == "model_turn":
+            if step["status"] != StepExecution.Status.SUCCEEDED or (step["result"] or {}).get("fell_back"):
+                continue
+            turn = by_step.get(step["pk"])
+            problem = "" if turn else "it ran, but no model turn (reply) is stored for it"
+        else:
+            turn = turns.get(calls.get(step["pk"]))
+            problem = "" if turn else "no stored model turn asked for it"
+        if turn and not (turn["input_tokens"] or turn["output_tokens"]):
+            problem = f"its model turn {turn['number']} has no token usage recorded"
+        if problem:
+            report.violations.append(Violation("tool_step_untraced", subject, f"A model-run step, but {problem}.", url))
+    report.checked["model-run steps"] = count
+
+
 def audit_run() -> AuditReport:
     """Check the whole database and the snapshot store; return every violation found.
 
@@ -415,5 +460,6 @@ def audit_run() -> AuditReport:
     _audit_rollback_points(report)
     _audit_changes_without_lease(report)
     _audit_assets(report)
+    _audit_model_runs(report)
     report.seconds = time.monotonic() - started
     return report

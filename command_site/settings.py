@@ -291,6 +291,19 @@ COMMAND_SANDBOX_READONLY_PATHS = env_paths("COMMAND_SANDBOX_READONLY_PATHS", [])
 # How long an approval request waits for a decision before it expires (the run then asks again on resume).
 COMMAND_APPROVAL_TTL_SECONDS = env_int("COMMAND_APPROVAL_TTL_SECONDS", 86400, minimum=60)
 
+# Model-driven runs (tasks.engine.loop): the budget of one run (reaching it pauses the run; each
+# resume allows as much again), and how much of each observation goes back to the model.
+COMMAND_LOOP_MAX_TURNS = env_int("COMMAND_LOOP_MAX_TURNS", 40, minimum=1)
+COMMAND_LOOP_MAX_TOOL_CALLS = env_int("COMMAND_LOOP_MAX_TOOL_CALLS", 120, minimum=1)
+COMMAND_LOOP_MAX_TOKENS = env_int("COMMAND_LOOP_MAX_TOKENS", 1_000_000, minimum=1000)
+COMMAND_LOOP_OBSERVATION_CHARS = env_int("COMMAND_LOOP_OBSERVATION_CHARS", 16_000, minimum=500)
+COMMAND_LOOP_OUTPUT_TAIL_CHARS = env_int("COMMAND_LOOP_OUTPUT_TAIL_CHARS", 4_000, minimum=200)
+COMMAND_LOOP_TREE_FILES = env_int("COMMAND_LOOP_TREE_FILES", 300, minimum=10)
+# Past this many characters of conversation, older tool results are sent as one-line stubs.
+COMMAND_LOOP_CONTEXT_CHARS = env_int("COMMAND_LOOP_CONTEXT_CHARS", 240_000, minimum=10_000)
+# The model's words stream into the workstream at most once per this many seconds (0: not streamed).
+COMMAND_LOOP_STREAM_SECONDS = env_float("COMMAND_LOOP_STREAM_SECONDS", 1.0, minimum=0)
+
 # --- Storage --------------------------------------------------------------------------------
 
 COMMAND_STORAGE = env_choice("COMMAND_STORAGE", "local", {"local", "s3"})

@@ -34,10 +34,28 @@ class ActionType(StrEnum):
     GENERATE_OUTPUT = "generate_output"
     VERIFY = "verify"
     DELIVER = "deliver"
+    # Model-driven runs (tasks.engine.loop): a model turn, and the tools only a model calls.
+    MODEL_TURN = "model_turn"
+    LIST_FILES = "list_files"
+    SEARCH = "search"
+    ASK_OPERATOR = "ask_operator"
+    FINISH = "finish"
 
 
+# A model turn counts as mutating: the steps it proposes may change the workspace, so its run
+# takes the workspace lock like any other changing run.
 MUTATING_ACTIONS = frozenset(
-    {ActionType.WRITE_FILE, ActionType.EDIT_FILE, ActionType.DELETE_FILE, ActionType.RUN_COMMAND}
+    {
+        ActionType.WRITE_FILE,
+        ActionType.EDIT_FILE,
+        ActionType.DELETE_FILE,
+        ActionType.RUN_COMMAND,
+        ActionType.MODEL_TURN,
+    }
+)
+# Action types that exist only inside a model-driven run: a one-shot plan may not use them.
+LOOP_ONLY_ACTIONS = frozenset(
+    {ActionType.MODEL_TURN, ActionType.LIST_FILES, ActionType.SEARCH, ActionType.ASK_OPERATOR, ActionType.FINISH}
 )
 
 

@@ -1,6 +1,16 @@
 from django.contrib import admin, messages
 
-from tasks.models import CommandExecution, PlanRevision, StepExecution, Task, TaskRun, TaskUpload, WorkstreamEvent
+from tasks.models import (
+    CommandExecution,
+    ModelToolCall,
+    ModelTurn,
+    PlanRevision,
+    StepExecution,
+    Task,
+    TaskRun,
+    TaskUpload,
+    WorkstreamEvent,
+)
 
 
 class TaskUploadInline(admin.TabularInline):
@@ -178,4 +188,45 @@ class CommandExecutionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+# --- Model-driven runs: the stored transcript, read-only ------------------------------------------
+
+
+class ModelToolCallInline(admin.TabularInline):
+    model = ModelToolCall
+    extra = 0
+    fields = ("index", "call_id", "name", "arguments", "step", "check_step", "is_error", "observation", "observed_at")
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(ModelTurn)
+class ModelTurnAdmin(admin.ModelAdmin):
+    list_display = ("run", "number", "provider", "model", "input_tokens", "output_tokens", "replied_at")
+    search_fields = ("run__id", "provider", "reply_text")
+    list_filter = ("provider",)
+    readonly_fields = (
+        "run",
+        "number",
+        "step",
+        "provider",
+        "model",
+        "system",
+        "sent",
+        "reply_text",
+        "tool_calls",
+        "stop_reason",
+        "input_tokens",
+        "output_tokens",
+        "requested_at",
+        "replied_at",
+    )
+    inlines = [ModelToolCallInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

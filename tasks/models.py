@@ -219,6 +219,9 @@ class StepExecution(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
         CANCELLED = "cancelled", "Cancelled"
+        # A step a model asked for that failed, and whose failure went back to the model as what
+        # it observed (tasks.engine.loop): the run goes on; the failure stays on the record.
+        FED_BACK = "fed_back", "Failed; the model was told"
 
     run = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="steps")
     step_id = models.CharField(max_length=40)
@@ -294,3 +297,63 @@ class CommandExecution(models.Model):
 
     def __str__(self) -> str:
         return self.command[:80]
+
+
+class ModelTurn(models.Model):
+    """One model turn of a model-driven run: what was sent, and the reply, stored before any of its
+    tool calls runs. Unique per (run, number), so a worker that dies after the reply is stored
+    never asks the provider for that turn again (tasks.engine.loop.turns)."""
+
+    run = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="model_turns")
+    number = models.PositiveIntegerField()
+    step = models.OneToOneField(
+        StepExecution, on_delete=models.SET_NULL, null=True, blank=True, related_name="model_turn"
+    )
+    provider = models.CharField(max_length=120, help_text="The connection's label, as the planner names it.")
+    model = models.CharField(max_length=120, blank=True)
+    system = models.TextField(blank=True, help_text="The system prompt (stored on the first turn).")
+    # The messages this turn added to the conversation (neutral format): the request on the first
+    # turn, the tool results after it. The whole request is every earlier turn's `sent` and reply.
+    sent = models.JSONField(default=list, blank=True)
+    reply_text = models.TextField(blank=True, help_text="The model's own words, shown as the model's.")
+    tool_calls = models.JSONField(default=list, blank=True)
+    stop_reason = models.CharField(max_length=40, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    requested_at = models.DateTimeField()
+    replied_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="model_turn_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.run.reference} turn {self.number}"
+
+
+class ModelToolCall(models.Model):
+    """One tool call a model turn asked for, the step that carried it out, and what the model was
+    told back (the observation, capped), stored when the step settled."""
+
+    turn = models.ForeignKey(ModelTurn, on_delete=models.CASCADE, related_name="calls")
+    index = models.PositiveSmallIntegerField()
+    call_id = models.CharField(max_length=120)
+    name = models.CharField(max_length=60)
+    arguments = models.JSONField(default=dict, blank=True)
+    step = models.OneToOneField(
+        StepExecution, on_delete=models.SET_NULL, null=True, blank=True, related_name="tool_call"
+    )
+    # For `finish`: the verification step that ran the check; its outcome is the observation.
+    check_step = models.OneToOneField(
+        StepExecution, on_delete=models.SET_NULL, null=True, blank=True, related_name="checked_call"
+    )
+    observation = models.TextField(blank=True)
+    is_error = models.BooleanField(default=False)
+    observed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["turn", "index"]
+        constraints = [models.UniqueConstraint(fields=["turn", "index"], name="model_tool_call_unique_index")]
+
+    def __str__(self) -> str:
+        return f"{self.turn} call {self.index}: {self.name}"

@@ -379,7 +379,7 @@ def task_understand_with_provider(*, task_id, connection_id, after_revision: int
     started running, or the connection was revoked or removed (then the pending flag is cleared
     and the built-in reading stands, with a note saying so).
     """
-    from providers.adapters import planner_for
+    from providers.adapters import ProviderOutcome, planner_for
     from providers.crypto import SecretError
     from providers.models import ProviderConnection
     from providers.services import provider_connection_record_failure
@@ -407,7 +407,19 @@ def task_understand_with_provider(*, task_id, connection_id, after_revision: int
         )
     else:
         try:
-            outcome = planner_for(connection).plan_with_outcome(request)
+            from tasks.engine.loop.plan import model_run_plan
+
+            loop = model_run_plan(request=request, connection=connection)
+            if loop is not None:
+                # A project edit: the model plans it turn by turn while it works (tasks.engine.loop).
+                outcome = ProviderOutcome(
+                    result=loop,
+                    planner=connection.planner_label,
+                    note="A model-driven run: the model works in turns, and the check decides.",
+                    fell_back=False,
+                )
+            else:
+                outcome = planner_for(connection).plan_with_outcome(request)
             outcome_result, planner, note = outcome.result, outcome.planner, outcome.note
             failure = outcome.note if outcome.fell_back else ""
             if not outcome.fell_back:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from providers.adapters.transport import ProviderError
-from providers.contracts import ActionType, PlannerResult
+from providers.contracts import LOOP_ONLY_ACTIONS, ActionType, PlannerResult
 from providers.planner import BuiltinPlanner, PlanningRequest
 
 SYSTEM_PROMPT = """You are the planner of Command, an execution workspace.
@@ -44,9 +44,14 @@ def _check_commands(result: PlannerResult, request: PlanningRequest) -> None:
     """A model may plan commands, but only ones the operator actually named (never invented)."""
     named = [request.prompt, *request.answers.values()]
     for step in result.plan.steps:
-        if step.action_type != ActionType.RUN_COMMAND:
+        if step.action_type in LOOP_ONLY_ACTIONS:
+            raise InvalidReply(f"step {step.id!r} uses {step.action_type}, which only a model-driven run may use")
+        if step.action_type not in (ActionType.RUN_COMMAND, ActionType.VERIFY):
             continue
         command = str(step.inputs.get("command", "")).strip()
+        if step.action_type == ActionType.VERIFY and not command:
+            continue  # verification of an output by its verifiers, not by a command
+        # A check is a command too: the same rule, so a command refused as a step is not run as a check.
         if not command or not any(command in text for text in named):
             raise InvalidReply(f"step {step.id!r} runs `{command}`, a command the request does not name")
 

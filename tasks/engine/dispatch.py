@@ -197,7 +197,10 @@ def run_create(
             f"Plan revision {plan_revision.number} from {plan_revision.planner}. "
             + (f"Continues {previous_run.reference}. " if previous_run else "")
             + (
-                f"{verify_count} verification step{'s' if verify_count != 1 else ''} must pass before it can finish."
+                "The model works in turns, each action a step of its own; the check must pass before it can finish."
+                if any(s.action_type == ActionType.MODEL_TURN for s in plan.steps)
+                else f"{verify_count} verification step{'s' if verify_count != 1 else ''} must pass before it can "
+                "finish."
                 if verify_count
                 else (
                     "Every command must exit with code 0 before it can finish."

@@ -33,3 +33,15 @@ class StepFailed(EngineError):
 class CapabilityNotInstalled(StepFailed):
     def __init__(self, message: str):
         super().__init__(message, error_type="CapabilityNotInstalled", retryable=False)
+
+
+class StepPaused(EngineError):
+    """The step cannot go on without the operator: the run pauses before it (the step stays
+    pending and runs again on resume). `reason` says why, in plain words; `blocking_reason` is the
+    short line the queue shows; `payload` goes on the run's state event."""
+
+    def __init__(self, reason: str, *, blocking_reason: str = "paused", payload: dict | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.blocking_reason = blocking_reason
+        self.payload = payload or {}

@@ -45,7 +45,7 @@ def user_group(user_id) -> str:
 # engine writes every change of a run's state or a step's status in one transaction with an event
 # of such a kind (run.state, step.started, step.succeeded, …).
 ROW_ONLY_KINDS = frozenset(
-    {"command.started", "command.output", "command.finished", "file.written", "note", "step.progress"}
+    {"command.started", "command.output", "command.finished", "file.written", "note", "step.progress", "model.text"}
 )
 
 

@@ -32,9 +32,11 @@ from tasks.engine.dispatch import (
     run_heartbeat,
     schedule_dispatch_at,
 )
-from tasks.engine.errors import IllegalTransition, LeaseLost, StepFailed
+from tasks.engine.errors import IllegalTransition, LeaseLost, StepFailed, StepPaused
 from tasks.engine.fencing import LeaseWatch, lease_lost_notify, step_write_fence
 from tasks.engine.handlers import StepContext, StepResult, handler_for
+from tasks.engine.loop.observations import observe_settled, step_for_model
+from tasks.engine.loop.turns import check_failed_next_turn
 from tasks.engine.remediation import remediation_propose
 from tasks.engine.retry import policy_for
 from tasks.engine.sql import ID, CompiledQuery, fetch_one, update_where
@@ -447,6 +449,8 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
             raise StepFailed("The handler returned no result.", error_type="HandlerError", retryable=False)
     except LeaseLost:
         raise
+    except StepPaused as exc:
+        return _paused(run, lease, ctx, step, exc)
     except StepFailed as exc:
         return _on_failure(run, lease, ctx, step, exc)
     except Exception as exc:  # noqa: BLE001 - an unexpected error is still a step failure, told plainly
@@ -466,6 +470,7 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
             error_class="",
             error_message="",
         )
+        observe_settled(step)  # a step a model asked for: what it showed goes back to the model
         ctx.emit(
             advanced=advanced,
             kind="step.succeeded",
@@ -492,6 +497,49 @@ def _diff_link(run: TaskRun, data: dict) -> dict:
     return {"diff_url": reverse("workspaces:change", args=[run.workspace_id, change_id])}
 
 
+def _paused(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, exc: StepPaused) -> str:
+    """The step needs the operator first (a model run's budget, a model's question): the run
+    pauses before it, and the step runs again from the start when the run is resumed."""
+    with transaction.atomic():
+        _step_update(run, lease, step, status=SE.PENDING, result={**(step.result or {}), "paused": exc.payload or True})
+        run_transition(
+            run=run,
+            to=S.PAUSED,
+            lease=lease,
+            title=f"{run.reference} paused: {exc.blocking_reason}",
+            reason=exc.reason,
+            blocking_reason=exc.blocking_reason[:300],
+            payload={"step_id": step.step_id, **exc.payload},
+        )
+    return S.PAUSED
+
+
+def _fed_back(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, exc: StepFailed) -> None:
+    """A step a model asked for failed: the failure is recorded and becomes what the model sees in
+    its next turn, instead of failing the run (a failed check also queues that next turn)."""
+    with transaction.atomic():
+        _step_update(
+            run,
+            lease,
+            step,
+            status=SE.FED_BACK,
+            finished_at=timezone.now(),
+            error_class=exc.error_type[:120],
+            error_message=exc.message,
+            result={**(step.result or {}), **exc.data},
+        )
+        observe_settled(step)
+        check_failed_next_turn(run=run, step=step)
+        ctx.emit(
+            kind="step.failed",
+            phase="verify" if step.action_type == ActionType.VERIFY else "execute",
+            status="warning",
+            title=f"“{step.title}” failed; the model is told why",
+            explanation=exc.message,
+            payload={"error_type": exc.error_type, "fed_back": True},
+        )
+
+
 def _on_failure(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, exc: StepFailed) -> str | None:
     if ctx.should_stop() == "stop":
         with transaction.atomic():
@@ -506,6 +554,9 @@ def _on_failure(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecutio
             )
             _stopped(run, lease)
         return S.CANCELLED
+    if step_for_model(step):
+        _fed_back(run, lease, ctx, step, exc)
+        return None
     policy = policy_for(step.action_type)
     retryable = exc.retryable if exc.retryable is not None else policy.is_retryable(exc.error_type)
     now = timezone.now()

@@ -25,7 +25,8 @@ def blocking_reason_from(
     if run.state == S.WAITING_APPROVAL:
         return "waiting for your approval"
     if run.state == S.PAUSED:
-        return "paused by you"
+        # A run the engine paused (a model run's budget, a model's question) says why itself.
+        return run.blocking_reason or "paused by you"
     if run.state != S.QUEUED:
         return ""
     if run.ready_at and run.ready_at > now:

@@ -69,9 +69,14 @@ _OVERRIDES: dict[str, dict] = {
 }
 
 
+# Steps of a model-driven run that change nothing in the folder: always safe to repeat (a model
+# turn whose reply was stored is not asked again; see tasks.engine.loop.turns).
+ALWAYS_SAFE_TYPES = frozenset({"model_turn", "list_files", "search", "ask_operator", "finish"})
+
+
 def policy_for(action_type: str) -> RetryPolicy:
     """The retry policy for one action type, built from settings at call time."""
-    safe = action_type in set(settings.RETRY_SAFE_TYPES)
+    safe = is_safe_to_repeat(action_type)
     policy = RetryPolicy(
         backoff_coefficient=float(settings.RETRY_BACKOFF),
         maximum_attempts=(int(settings.MAX_RETRIES) + 1) if safe else 1,
@@ -82,4 +87,4 @@ def policy_for(action_type: str) -> RetryPolicy:
 def is_safe_to_repeat(action_type: str) -> bool:
     """Whether an interrupted step of this type may be executed again (its handler is idempotent
     by the step's idempotency key)."""
-    return action_type in set(settings.RETRY_SAFE_TYPES)
+    return action_type in ALWAYS_SAFE_TYPES or action_type in set(settings.RETRY_SAFE_TYPES)

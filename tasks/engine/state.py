@@ -79,6 +79,15 @@ _RUN_STEPS = CompiledQuery(
 )
 
 
+# A step a model asked for that failed and whose failure the model was told counts as settled:
+# the run went on from it (tasks.engine.loop), and a check still had to pass after it.
+_SETTLED = (StepExecution.Status.SUCCEEDED, StepExecution.Status.SKIPPED, StepExecution.Status.FED_BACK)
+
+
+def _passed_later(steps: list[tuple[str, str, str]], index: int) -> bool:
+    return any(s[0] == "verify" and s[1] == StepExecution.Status.SUCCEEDED for s in steps[index + 1 :])
+
+
 def verification_passed(run: TaskRun, steps: list[tuple[str, str, str]] | None = None) -> tuple[bool, str]:
     """Whether the run's verification gate holds: every verify step passed, and no step was left
     unfinished or failed. A plan without verify steps passes only when every step checks itself
@@ -89,10 +98,18 @@ def verification_passed(run: TaskRun, steps: list[tuple[str, str, str]] | None =
     unchecked = [s for s in steps if s[0] not in SELF_CHECKING_ACTIONS and s[0] != "verify"]
     if not verify and (unchecked or not steps):
         return False, "The plan has no verification step, so Command cannot show that the work is right."
-    failed = [s for s in verify if s[1] != StepExecution.Status.SUCCEEDED]
+    # A check of a model-driven run that failed and went back to the model is settled only by a
+    # later check that passed; the last check must always have passed.
+    failed = [
+        s
+        for i, s in enumerate(steps)
+        if s[0] == "verify"
+        and s[1] != StepExecution.Status.SUCCEEDED
+        and not (s[1] == StepExecution.Status.FED_BACK and _passed_later(steps, i))
+    ]
     if failed:
         return False, f"Verification did not pass: “{failed[0][2]}”."
-    unfinished = [s for s in steps if s[1] not in (StepExecution.Status.SUCCEEDED, StepExecution.Status.SKIPPED)]
+    unfinished = [s for s in steps if s[1] not in _SETTLED]
     if unfinished:
         return False, f"Step “{unfinished[0][2]}” did not finish."
     return True, ""

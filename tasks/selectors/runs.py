@@ -33,15 +33,15 @@ def run_statuses(runs: list, *, steps: dict[int, list] | None = None) -> list[di
     if not runs:
         return []
     if steps is not None:
-        steps = {run.pk: [(s.step_id, s.title, s.status) for s in steps[run.pk]] for run in runs}
+        steps = {run.pk: [(s.step_id, s.title, s.status, s.action_type) for s in steps[run.pk]] for run in runs}
     else:
         steps = {run.pk: [] for run in runs}
-        for run_id, step_id, title, status in (
+        for run_id, step_id, title, status, action_type in (
             StepExecution.objects.filter(run_id__in=list(steps))
             .order_by("run_id", "position")
-            .values_list("run_id", "step_id", "title", "status")
+            .values_list("run_id", "step_id", "title", "status", "action_type")
         ):
-            steps[run_id].append((step_id, title, status))
+            steps[run_id].append((step_id, title, status, action_type))
 
     queued = [run for run in runs if run.state == S.QUEUED]
     positions: dict[int, int] = {}
@@ -67,6 +67,11 @@ def run_statuses(runs: list, *, steps: dict[int, list] | None = None) -> list[di
             .values_list("owner_id", "n")
         )
 
+    from tasks.engine.loop.limits import usage_for_runs
+    from tasks.engine.loop.questions import WAITING_FOR_ANSWER
+
+    # Only model-driven runs (a model_turn step) are asked about: other lists cost no query.
+    model_usage = usage_for_runs([run for run in runs if any(s[3] == "model_turn" for s in steps[run.pk])])
     now = timezone.now()
     out = []
     for run in runs:
@@ -102,6 +107,10 @@ def run_statuses(runs: list, *, steps: dict[int, list] | None = None) -> list[di
                 "can_stop": run.state not in TaskRun.TERMINAL_STATES and run.control_request != "stop",
                 "can_retry": run.state in (S.FAILED, S.RECOVERABLE, S.CANCELLED),
                 "can_prioritise": run.state in (S.QUEUED, S.PAUSED),
+                # Paused on a model's question (ask_operator): the card offers the answer form.
+                "can_answer": run.state == S.PAUSED and run.blocking_reason == WAITING_FOR_ANSWER,
+                # A model-driven run's turns, tool calls and tokens against its budget (None otherwise).
+                "model_usage": model_usage.get(run.pk),
             }
         )
     return out

@@ -13,7 +13,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from tasks.engine.capabilities import approval_steps, output_steps, workspace_steps  # noqa: F401
+    from tasks.engine.capabilities import approval_steps, loop_steps, output_steps, workspace_steps  # noqa: F401
 
     approval_steps.connect()
     _installed = True

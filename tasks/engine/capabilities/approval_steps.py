@@ -2,8 +2,9 @@
 
 allow → the waiting step runs; deny → it is skipped (and what depends on it); refine → the
 planner reads the request again with the operator's words, a new plan revision records what
-changed, and a new run (linked to this one) asks again about anything still risky; an expired
-request pauses the run, saying why.
+changed, and a new run (linked to this one) asks again about anything still risky — except for a
+step a model asked for in a model-driven run: it is skipped and the words go to that model, which
+proposes again in its next turn; an expired request pauses the run, saying why.
 """
 
 from __future__ import annotations
@@ -37,11 +38,36 @@ def on_approval_decided(sender, *, request_id, run_id, status, refine_text="", *
         controls.run_resume_after_approval(run=run, step_id=request.step_id, note=request.decision_note)
     elif status == ApprovalRequest.Status.DENIED:
         note = "You denied this step" + (f": {request.decision_note}" if request.decision_note else ".")
-        controls.run_skip_step_after_denial(run=run, step_id=request.step_id, note=note)
+        _skip(run, request.step_id, note)
     elif status == ApprovalRequest.Status.REFINED:
-        run_replan_after_refinement(run=run, step_id=request.step_id, text=refine_text or request.decision_note)
+        text = refine_text or request.decision_note
+        if _asked_for_by_a_model(run, request.step_id):
+            # The model that proposed the step reads the person's words next turn and proposes again.
+            _skip(run, request.step_id, f"You asked for something different instead: {text}")
+        else:
+            run_replan_after_refinement(run=run, step_id=request.step_id, text=text)
     elif status == ApprovalRequest.Status.EXPIRED:
         controls.run_pause(run=run)
+
+
+@transaction.atomic
+def _skip(run, step_id: str, note: str) -> None:
+    """Skip the denied step; a check a model's finish led to goes back to that model instead (in the
+    same transaction, so no worker sees the run without its next turn)."""
+    from tasks.engine import controls
+    from tasks.engine.loop.turns import check_denied
+
+    outcome = controls.run_skip_step_after_denial(run=run, step_id=step_id, note=note)
+    if outcome.changed and _asked_for_by_a_model(run, step_id):
+        check_denied(run=run, step_id=step_id)
+
+
+def _asked_for_by_a_model(run, step_id: str) -> bool:
+    from tasks.engine.loop.observations import step_for_model
+    from tasks.models import StepExecution
+
+    step = StepExecution.objects.filter(run=run, step_id=step_id).first()
+    return step is not None and step_for_model(step)
 
 
 @transaction.atomic

@@ -1,0 +1,147 @@
+"""The budget of a model-driven run (turns, tool calls, tokens) and stuck detection.
+
+Both are checked before each model turn, before anything is spent. Reaching a limit pauses the
+run with the reason (resuming grants one more budget of the same size); the same call with the
+same result three times, or three errors in a row, pauses it too. After a failing check with no
+budget left the run ends `failed` with the check's failure as the reason.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.db.models import Sum
+
+from tasks.engine.errors import StepFailed, StepPaused
+from tasks.engine.loop.observations import call_observed
+from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun, WorkstreamEvent
+
+BUDGET_REACHED = "budget reached"
+SAME_RESULT_REPEATS = 3
+ERRORS_IN_A_ROW = 3
+
+
+def usage_totals(run: TaskRun) -> dict:
+    """Turns, tool calls and tokens spent so far (what the budget counts and the run card shows)."""
+    tokens = ModelTurn.objects.filter(run=run).aggregate(i=Sum("input_tokens"), o=Sum("output_tokens"))
+    return {
+        "turns": ModelTurn.objects.filter(run=run).count(),
+        "tool_calls": ModelToolCall.objects.filter(turn__run=run).exclude(call_id="").count(),
+        "tokens": (tokens["i"] or 0) + (tokens["o"] or 0),
+    }
+
+
+def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
+    """For the run card: each model-driven run's usage against its budget now, in three queries
+    for any number of runs (one when none of them has a model turn). A run paused at its budget
+    shows the budget it reached; resuming it grants the next one."""
+    from django.db.models import Count
+
+    run_ids = [run.pk for run in runs]
+    if not run_ids:
+        return {}
+    at_budget = {run.pk for run in runs if run.state == TaskRun.State.PAUSED and run.blocking_reason == BUDGET_REACHED}
+
+    rows = (
+        ModelTurn.objects.filter(run_id__in=run_ids)
+        .values("run_id")
+        .annotate(turns=Count("id"), i=Sum("input_tokens"), o=Sum("output_tokens"))
+    )
+    usage = {r["run_id"]: {"turns": r["turns"], "tokens": (r["i"] or 0) + (r["o"] or 0), "tool_calls": 0} for r in rows}
+    if not usage:
+        return {}
+    for run_id, n in (
+        ModelToolCall.objects.filter(turn__run_id__in=list(usage))
+        .exclude(call_id="")
+        .values("turn__run_id")
+        .annotate(n=Count("id"))
+        .values_list("turn__run_id", "n")
+    ):
+        usage[run_id]["tool_calls"] = n
+    windows = dict(
+        WorkstreamEvent.objects.filter(run_id__in=list(usage), kind="run.state", payload__loop_pause="budget")
+        .values("run_id")
+        .annotate(n=Count("id"))
+        .values_list("run_id", "n")
+    )
+    for run_id, used in usage.items():
+        w = 1 + windows.get(run_id, 0) - (1 if run_id in at_budget else 0)
+        used["limits"] = {
+            "turns": settings.COMMAND_LOOP_MAX_TURNS * w,
+            "tool_calls": settings.COMMAND_LOOP_MAX_TOOL_CALLS * w,
+            "tokens": settings.COMMAND_LOOP_MAX_TOKENS * w,
+        }
+    return usage
+
+
+def budget_for(run: TaskRun) -> dict:
+    """The limits now: the settings' budget, once more for every budget pause the person resumed."""
+    windows = 1 + _pauses(run, "budget").count()
+    return {
+        "turns": settings.COMMAND_LOOP_MAX_TURNS * windows,
+        "tool_calls": settings.COMMAND_LOOP_MAX_TOOL_CALLS * windows,
+        "tokens": settings.COMMAND_LOOP_MAX_TOKENS * windows,
+    }
+
+
+def _pauses(run: TaskRun, why: str):
+    return WorkstreamEvent.objects.filter(run=run, kind="run.state", payload__loop_pause=why)
+
+
+_WORDS = {"turns": "model turns", "tool_calls": "tool calls", "tokens": "tokens"}
+
+
+def _last_check_failed(run: TaskRun) -> StepExecution | None:
+    last = ModelToolCall.objects.filter(turn__run=run, check_step__isnull=False).order_by("-turn__number").first()
+    if last is not None and last.check_step.status == StepExecution.Status.FED_BACK:
+        return last.check_step
+    return None
+
+
+def check_before_turn(*, run: TaskRun, number: int) -> None:
+    """Raise StepPaused (or StepFailed after a failing check) when turn `number` must not be asked for."""
+    used, limit = usage_totals(run), budget_for(run)
+    spent = [k for k in ("turns", "tool_calls", "tokens") if used[k] >= limit[k]]
+    if spent:
+        what = "; ".join(f"{used[k]:,} of {limit[k]:,} {_WORDS[k]}" for k in spent)
+        failed_check = _last_check_failed(run)
+        if failed_check is not None:
+            raise StepFailed(
+                f"The check still fails ({failed_check.error_message}) and the run's budget is spent ({what}).",
+                error_type="BudgetSpent",
+                retryable=False,
+            )
+        raise StepPaused(
+            f"This run's budget is spent ({what}), so Command paused it before asking the model again. "
+            "Resume to allow as much again, or stop it (and revert its changes if you like).",
+            blocking_reason=BUDGET_REACHED,
+            payload={"loop_pause": "budget", "turn": number, "used": used, "limit": limit},
+        )
+    stuck = _stuck(run)
+    if stuck:
+        raise StepPaused(
+            f"{stuck} Command paused the run instead of spending more. Resume to let the model try again, or stop it.",
+            blocking_reason="the model seems stuck",
+            payload={"loop_pause": "stuck", "turn": number},
+        )
+
+
+def _stuck(run: TaskRun) -> str:
+    since = max((e.payload.get("turn", 0) for e in _pauses(run, "stuck")), default=0)
+    calls = list(
+        ModelToolCall.objects.filter(turn__run=run, turn__number__gte=since)
+        .exclude(call_id="")
+        .select_related("step", "check_step", "turn")
+        .order_by("-turn__number", "-index")[: max(SAME_RESULT_REPEATS, ERRORS_IN_A_ROW)]
+    )
+    calls = [call_observed(c) for c in calls]
+    same = calls[:SAME_RESULT_REPEATS]
+    if len(same) == SAME_RESULT_REPEATS:
+        keys = {(c.name, json.dumps(c.arguments, sort_keys=True), c.observation) for c in same}
+        if len(keys) == 1:
+            return f"The model made the same call ({same[0].name}) {SAME_RESULT_REPEATS} times with the same result."
+    errors = calls[:ERRORS_IN_A_ROW]
+    if len(errors) == ERRORS_IN_A_ROW and all(c.is_error for c in errors):
+        return f"The model's last {ERRORS_IN_A_ROW} actions all failed."
+    return ""
