@@ -490,12 +490,10 @@ def fall_back_to_one_shot(ctx: StepContext, *, connection, reason: str) -> StepR
     """The model takes no tools: plan the work in one pass the old way, say so, and run that plan
     here (its steps are inserted after this turn, through the same gate)."""
     from providers.adapters import planner_for
-    from tasks.planning import _planning_request, _remembered_answers, _store
+    from tasks.planning import _planning_request, _store
 
     task = ctx.run.task
-    request = _planning_request(
-        task, answers=dict(task.context.get("answers", {})), remembered=_remembered_answers(task.owner)
-    )
+    request = _planning_request(task, answers=dict(task.context.get("answers", {})))
     outcome = planner_for(connection).plan_with_outcome(request)
     note = (
         f"{connection.planner_label} does not take tools ({reason}), so it cannot read files or see results "
