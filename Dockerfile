@@ -10,6 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpq5 git \
+      bubblewrap slirp4netns iproute2 util-linux ripgrep fonts-dejavu-core \
+      libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
@@ -28,6 +30,8 @@ RUN SECRET_KEY=build-only-not-secret COMMAND_ENV_FILE= COMMAND_DATA_DIR=/app/var
 USER command
 EXPOSE 8080
 
-# Web: daphne on $PORT (Cloud Run sets it). Worker: override the command with
+# Web: daphne on $PORT (Cloud Run sets it), through command_site.web (body limit, redacted access log).
+# The command sandbox needs user namespaces: without them (most managed containers) commands run
+# unsandboxed and /health and every approval say so. Worker: override the command with
 #   python -m command_site.worker
-CMD ["sh", "-c", "python manage.py migrate --no-input && python manage.py createcachetable && exec daphne -b 0.0.0.0 -p ${PORT} command_site.asgi:application"]
+CMD ["sh", "-c", "python manage.py migrate --no-input && python manage.py createcachetable && exec python -m command_site.web -b 0.0.0.0 -p ${PORT} command_site.asgi:application"]

@@ -46,7 +46,7 @@ run: migrate
 	@PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
 
 web: migrate
-	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) command_site.asgi:application
+	$(PY) -m command_site.web -b 127.0.0.1 -p $(PORT) command_site.asgi:application
 
 worker: migrate
 	$(PY) -m command_site.worker

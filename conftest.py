@@ -51,6 +51,7 @@ def _test_folders_are_workspace_roots(settings, tmp_path_factory):
     base = tmp_path_factory.getbasetemp()
     settings.COMMAND_WORKSPACE_ROOTS = [base]
     settings.COMMAND_SNAPSHOT_DIR = base / "_snapshots"
+    settings.COMMAND_SANDBOX_HOME_DIR = base / "_sandbox"
 
 
 @pytest.fixture
@@ -98,9 +99,7 @@ def anon_client(db):
     return Client()
 
 
-@pytest.fixture
-def browser_page(live_server, owner, client):
-    """A Chromium page signed in as `owner` against pytest-django's live server."""
+def _signed_in_chromium_page(live_server, owner, client, **context_options):
     from django.conf import settings
 
     from command_site.testing import chromium_browser
@@ -108,6 +107,20 @@ def browser_page(live_server, owner, client):
     client.force_login(owner)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     with chromium_browser() as browser:
-        context = browser.new_context()
+        context = browser.new_context(**context_options)
         context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
         yield context.new_page()
+
+
+@pytest.fixture
+def browser_page(live_server, owner, client):
+    """A Chromium page signed in as `owner` against pytest-django's live server (CSP enforced)."""
+    yield from _signed_in_chromium_page(live_server, owner, client)
+
+
+@pytest.fixture
+def browser_page_without_csp(live_server, owner, client):
+    """The same, with the pages' Content-Security-Policy bypassed: Playwright's wait_for_function
+    evaluates strings, which the policy forbids (the policy is tested in
+    command_site/tests/test_browser_headers.py)."""
+    yield from _signed_in_chromium_page(live_server, owner, client, bypass_csp=True)

@@ -107,7 +107,9 @@ class ApprovalRequest(models.Model):
 
     @property
     def rememberable(self) -> bool:
-        return self.category in REMEMBERABLE and not self.ambiguous
+        # An unsandboxed command is never answered by memory, so offering to remember it would mislead.
+        unsandboxed = (self.action or {}).get("sandboxed") is False
+        return self.category in REMEMBERABLE and not self.ambiguous and not unsandboxed
 
     @property
     def category_noun(self) -> str:

@@ -9,6 +9,12 @@ is bound to that hash, so a changed command or file set asks again.
 Defaults (issue 6): reading and creating new files inside the workspace proceed; editing existing
 files, deleting, running commands and paid provider calls ask; ambiguous understanding asks;
 anything outside the workspace is refused and no remembered preference can change that.
+
+Commands (issue 17) are read part by part (approvals.shell): deleting, truncating, permission
+changes, git history rewrites, paths outside the workspace, administrator rights and network use
+make a command high risk, with the reason. A command whose only finding is the network is its own
+category (`network`), which a workspace may remember; any other high-risk command asks every time.
+Where commands run unsandboxed the reason says so, and no remembered "allow" answers for it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
+from approvals.shell import Finding, read_command
 from providers.contracts import ActionType, PlanStep, RiskLevel
 
 
@@ -33,6 +40,7 @@ class Category(StrEnum):
     EDIT_FILE = "edit_file"
     DELETE_FILE = "delete_file"
     RUN_COMMAND = "run_command"
+    NETWORK = "network"
     EXTERNAL_PROVIDER_CALL = "external_provider_call"
     OUTSIDE_WORKSPACE = "outside_workspace"
 
@@ -43,6 +51,7 @@ CATEGORY_LABELS: dict[str, str] = {
     Category.EDIT_FILE: "Edit existing files",
     Category.DELETE_FILE: "Delete files",
     Category.RUN_COMMAND: "Run commands",
+    Category.NETWORK: "Run commands that use the network",
     Category.EXTERNAL_PROVIDER_CALL: "Call a paid provider",
     Category.OUTSIDE_WORKSPACE: "Touch files outside the workspace",
 }
@@ -54,14 +63,17 @@ CATEGORY_NOUNS: dict[str, str] = {
     Category.EDIT_FILE: "file edits",
     Category.DELETE_FILE: "file deletions",
     Category.RUN_COMMAND: "commands",
+    Category.NETWORK: "commands that use the network",
     Category.EXTERNAL_PROVIDER_CALL: "paid provider calls",
     Category.OUTSIDE_WORKSPACE: "changes outside the workspace",
 }
 
 # Categories an operator may remember a decision for. Outside-the-workspace is always refused.
 REMEMBERABLE = frozenset(
-    {Category.EDIT_FILE, Category.DELETE_FILE, Category.RUN_COMMAND, Category.EXTERNAL_PROVIDER_CALL}
+    {Category.EDIT_FILE, Category.DELETE_FILE, Category.RUN_COMMAND, Category.NETWORK, Category.EXTERNAL_PROVIDER_CALL}
 )
+# Remembered for one workspace only: network for commands is never an everywhere decision.
+WORKSPACE_ONLY = frozenset({Category.NETWORK})
 # "Always allow everywhere" for these needs more than one click (a typed allow-list or a confirmation).
 HIGH_RISK_CATEGORIES = frozenset({Category.DELETE_FILE, Category.RUN_COMMAND})
 
@@ -81,7 +93,8 @@ class ActionFacts:
     `diffs` maps a path to the unified diff the edit would apply (shown in full to the operator).
     `command`/`cwd` are the exact command text and working folder. `provider`/`provider_paid` name
     an external provider a step would call. `ambiguities` are open questions in the understanding
-    that bear on this step.
+    that bear on this step. `sandboxed` says whether a command would run in the sandbox (None: the
+    gate fills it in from command_site.sandbox before classifying).
     """
 
     workspace_root: Path | None = None
@@ -94,6 +107,8 @@ class ActionFacts:
     provider: str = ""
     provider_paid: bool = False
     ambiguities: tuple[str, ...] = ()
+    sandboxed: bool | None = None
+    network_reach: str = ""  # what a command allowed the network could reach here (shown, not hashed)
 
 
 @dataclass(frozen=True)
@@ -140,12 +155,17 @@ def facts_for_step(
 ) -> ActionFacts:
     """Facts read from the step's own inputs; the engine passes what it knows better as overrides."""
     inputs = plan_step.inputs or {}
+    command = command_text(inputs.get("command"))
+    cwd = str(inputs.get("cwd") or "")
+    if command and workspace_root is not None:
+        # The dialog shows the real folder the command runs in, never "runs in .".
+        cwd = os.path.realpath(Path(workspace_root) / (cwd or "."))
     base = {
         "workspace_root": workspace_root,
         "workspace_name": workspace_name,
         "paths": paths_from_inputs(inputs),
-        "command": command_text(inputs.get("command")),
-        "cwd": str(inputs.get("cwd") or ""),
+        "command": command,
+        "cwd": cwd,
         "provider": str(inputs.get("provider") or ""),
         "provider_paid": bool(inputs.get("provider_paid", False)),
     }
@@ -243,19 +263,11 @@ def _existing(facts: ActionFacts) -> set[str]:
 # Shell control operators: a command containing one is never covered by an allow-list prefix.
 _SHELL_CONTROL = re.compile(r"(;|&&|\|\||\||`|\$\(|>|<|\n|&\s*$)")
 
-_INSTALLERS = [
-    ("pip", "install"), ("pip3", "install"), ("uv", "pip"), ("uv", "add"), ("poetry", "add"),
-    ("npm", "install"), ("npm", "i"), ("npm", "ci"), ("npm", "add"), ("pnpm", "add"), ("pnpm", "install"),
-    ("yarn", "add"), ("yarn", "install"), ("apt", "install"), ("apt-get", "install"), ("brew", "install"),
-    ("cargo", "install"), ("gem", "install"), ("go", "install"), ("composer", "require"),
-]  # fmt: skip
-_DESTRUCTIVE = [
-    ("rm",), ("rmdir",), ("shred",), ("dd",), ("mkfs",), ("truncate",),
-    ("git", "reset"), ("git", "clean"), ("git", "checkout"), ("git", "push"),
-    ("chmod", "-R"), ("chown", "-R"),
-]  # fmt: skip
-_NETWORK = {"curl", "wget", "ssh", "scp", "rsync", "nc", "ftp", "sftp"}
-_PRIVILEGED = {"sudo", "su", "doas"}
+# The order findings are named in a reason: the most consequential first.
+_FINDING_ORDER = (
+    Finding.PRIVILEGED, Finding.DELETE, Finding.TRUNCATE, Finding.PERMISSIONS, Finding.GIT_HISTORY,
+    Finding.OUTSIDE, Finding.INLINE_CODE, Finding.UNREADABLE, Finding.NETWORK,
+)  # fmt: skip
 
 
 def _tokens(command: str) -> list[str]:
@@ -270,24 +282,34 @@ def _starts_with(tokens: list[str], prefix: Iterable[str]) -> bool:
     return tokens[: len(prefix)] == prefix
 
 
-def command_risk(command: str) -> tuple[RiskLevel, str]:
-    """How risky a command is, with the reason in plain words."""
-    tokens = _tokens(command)
-    if not tokens:
+def command_needs_network(command: str) -> bool:
+    """True when any part of the command uses the network (npm install, pip install, curl, git push …)."""
+    return read_command(command).needs_network
+
+
+def command_risk(command: str, *, workspace_root: Path | None = None, cwd: str = "") -> tuple[RiskLevel, str]:
+    """How risky a command is, with the reason in plain words: every part of it is read (pipes,
+    chains, `sh -c`, `xargs`, `find -exec`, inline code) and any finding makes it high risk."""
+    if not command.strip():
         return RiskLevel.HIGH, "runs an empty or unreadable command"
-    program = os.path.basename(tokens[0])
-    tokens = [program, *tokens[1:]]
-    if program in _PRIVILEGED:
-        return RiskLevel.HIGH, "runs a command with administrator rights"
-    if any(_starts_with(tokens, d) for d in _DESTRUCTIVE) or ("-rf" in tokens and program == "rm"):
-        return RiskLevel.HIGH, "runs a command that can delete or overwrite files"
-    if _SHELL_CONTROL.search(command):
-        return RiskLevel.HIGH, "runs a shell pipeline or redirection (several commands or file writes at once)"
-    if any(_starts_with(tokens, i) for i in _INSTALLERS):
-        return RiskLevel.MEDIUM, "runs a command that installs packages"
-    if program in _NETWORK:
-        return RiskLevel.MEDIUM, "runs a command that reaches the network"
-    return RiskLevel.MEDIUM, f"runs {program!r} in your project folder"
+    reading = read_command(command, workspace_root=workspace_root, cwd=cwd or None)
+    if not reading.parts:
+        return RiskLevel.HIGH, "runs an empty or unreadable command"
+    if reading.findings:
+        return RiskLevel.HIGH, "runs a command that " + "; ".join(reading.reasons())
+    programs = list(dict.fromkeys(os.path.basename(p[0]) for p in reading.parts))
+    if len(reading.parts) > 1:
+        return (
+            RiskLevel.MEDIUM,
+            f"runs {len(reading.parts)} commands ({', '.join(programs[:4])}) in your project folder",
+        )
+    return RiskLevel.MEDIUM, f"runs {programs[0]!r} in your project folder"
+
+
+def command_network_only(command: str, *, workspace_root: Path | None = None, cwd: str = "") -> bool:
+    """True when the network is the command's only finding (so the network approval covers it)."""
+    kinds = read_command(command, workspace_root=workspace_root, cwd=cwd or None).kinds()
+    return kinds == {Finding.NETWORK}
 
 
 def allowlist_covers(allowlist: Iterable[str], command: str) -> bool:
@@ -330,7 +352,8 @@ def canonical_action(*, category: Category, facts: ActionFacts, removes: Iterabl
 
 
 def action_hash(action: Mapping) -> str:
-    bound = {k: action.get(k) for k in ("category", "command", "cwd", "paths", "provider", "workspace")}
+    keys = ("category", "command", "cwd", "paths", "provider", "workspace", "sandboxed", "network")
+    bound = {k: action.get(k) for k in keys}
     return hashlib.sha256(json.dumps(bound, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -366,8 +389,7 @@ def _classify(plan_step: PlanStep, facts: ActionFacts) -> Classification:
         )
 
     if kind == ActionType.RUN_COMMAND or facts.command:
-        risk, reason = command_risk(facts.command)
-        return _result(Category.RUN_COMMAND, risk, reason, Default.ASK, facts)
+        return _classify_command(facts)
 
     if facts.provider and facts.provider_paid:
         return _result(
@@ -400,6 +422,24 @@ def _classify(plan_step: PlanStep, facts: ActionFacts) -> Classification:
     # read_file, verify, deliver, and free provider calls change nothing in the folder.
     reason = "reads files without changing them" if kind == ActionType.READ_FILE else "changes nothing in your folder"
     return _result(Category.READ, RiskLevel.LOW, reason, Default.PROCEED, facts)
+
+
+def _classify_command(facts: ActionFacts) -> Classification:
+    root = facts.workspace_root
+    risk, reason = command_risk(facts.command, workspace_root=root, cwd=facts.cwd)
+    network = command_needs_network(facts.command)
+    category = Category.RUN_COMMAND
+    if facts.sandboxed is False:
+        reason += "; it runs unsandboxed: nothing stops it reaching beyond the workspace, so Command asks every time"
+    elif network:
+        reason += "; the sandbox turns the network on for this command only if you allow it"
+        if command_network_only(facts.command, workspace_root=root, cwd=facts.cwd):
+            category = Category.NETWORK
+    result = _result(category, risk, reason, Default.ASK, facts)
+    action = {**result.action, "sandboxed": facts.sandboxed, "network": network}
+    if network and facts.network_reach:
+        action["network_reach"] = facts.network_reach
+    return replace(result, action=action, action_hash=action_hash(action))
 
 
 def _result(

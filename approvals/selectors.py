@@ -168,3 +168,16 @@ def memory_notes_for(
             )
         )
     return notes
+
+
+def approval_network_granted(*, run_id: int, step_id: str, command: str) -> bool:
+    """True only when this exact command, in this run's step, was allowed as an action that uses the
+    network — by the person, or by the workspace's remembered network preference. Everything else
+    runs with the network off."""
+    return ApprovalRequest.objects.filter(
+        run_id=run_id,
+        step_id=step_id,
+        status=ApprovalRequest.Status.ALLOWED,
+        action__network=True,
+        action__command=command,
+    ).exists()

@@ -12,5 +12,5 @@ urlpatterns = [
     path("memory/approvals/", views.memory_add_approval, name="memory_add_approval"),
     path("memory/formats/", views.memory_add_format, name="memory_add_format"),
     path("memory/style/", views.memory_set_style, name="memory_set_style"),
-    path("memory/<slug:kind>/<int:item_id>/forget/", views.memory_forget, name="memory_forget"),
+    path("memory/<slug:kind>/<id:item_id>/forget/", views.memory_forget, name="memory_forget"),
 ]

@@ -35,6 +35,7 @@ BENCHES: dict[str, list[tuple[list[str], str]]] = {
     "fanout": [(["bench.live", "fanout"], "pg+redis")],
     "diff": [(["bench.diff"], "none")],
     "search": [(["bench.search"], "none")],
+    "sandbox": [(["bench.sandbox"], "none")],
 }
 
 

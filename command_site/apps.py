@@ -6,4 +6,10 @@ class CommandSiteConfig(AppConfig):
     verbose_name = "Command"
 
     def ready(self) -> None:
+        from django.urls import register_converter
+
         from command_site import checks  # noqa: F401  (registers system checks)
+        from command_site.converters import DatabaseIdConverter
+
+        # Before any URLconf is loaded: every app's urls.py uses <id:…> for database ids.
+        register_converter(DatabaseIdConverter, "id")

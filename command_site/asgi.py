@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels (origin-checked, authenticated)."""
+"""ASGI entry point: HTTP through Django, websockets through Channels (origin checked exactly, authenticated)."""
 
 import os
 
@@ -10,13 +10,17 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from command_site.idle_sessions import IdleSessionWebsocketMiddleware  # noqa: E402
+from command_site.request_limits import RequestBodyLimit  # noqa: E402
+from command_site.websocket_origin import SameOriginValidator  # noqa: E402
 from tasks.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "http": RequestBodyLimit(django_asgi_app),
+        "websocket": SameOriginValidator(
+            AuthMiddlewareStack(IdleSessionWebsocketMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

@@ -1,7 +1,7 @@
 """System checks that guard configuration the settings module cannot see on its own."""
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 
 
 @register()
@@ -24,3 +24,21 @@ def q_cluster_is_safe(app_configs, **kwargs):
     if cluster.get("orm") != "default":
         errors.append(Error("Q_CLUSTER must use the ORM broker on the default database.", id="command.E004"))
     return errors
+
+
+@register()
+def commands_are_sandboxed(app_configs, **kwargs):
+    """Say at start-up when commands would run unsandboxed (bwrap missing, refused, or turned off)."""
+    from command_site.sandbox import sandbox_status
+
+    status = sandbox_status()
+    if status.sandboxed:
+        return []
+    if settings.COMMAND_SANDBOX == "off":
+        hint = "Set COMMAND_SANDBOX=on (the default) to run commands in the sandbox."
+    else:
+        hint = (
+            "Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) on a host or container that allows "
+            "namespaces; every command's approval and /health say “runs unsandboxed” until then."
+        )
+    return [Warning(f"Commands run unsandboxed: {status.detail}.", hint=hint, id="command.W010")]

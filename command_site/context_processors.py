@@ -6,4 +6,6 @@ def product(request):
     return {
         "product_name": "Command",
         "oauth_configured": bool(settings.SOCIALACCOUNT_PROVIDERS),
+        # Without a mail server, e-mail is written to an outbox folder: pages that mention e-mail say so.
+        "mail_to_outbox": settings.EMAIL_BACKEND == "command_site.mail.OutboxEmailBackend",
     }

@@ -82,10 +82,30 @@ CHECKS: dict[str, Callable[[], CheckResult]] = {
 }
 
 
+def sandbox_report() -> dict:
+    """Whether commands run in a sandbox on this machine, in words ("runs unsandboxed" when not).
+
+    Not a readiness check: an operator may run Command unsandboxed on purpose (COMMAND_SANDBOX=off
+    or a container that refuses namespaces); `/health` says so instead of failing.
+    """
+    from command_site.sandbox import sandbox_status
+
+    try:
+        status = sandbox_status()
+    except Exception as exc:  # the probe never takes /health down
+        return {"sandboxed": False, "commands": "runs unsandboxed", "detail": f"probe failed: {exc}"}
+    return {"sandboxed": status.sandboxed, "commands": status.label, "detail": status.detail}
+
+
 def run_checks() -> dict:
     results = {}
     for name, check in CHECKS.items():
         ok, detail = check()
         results[name] = {"ok": ok, "detail": detail}
     failing = [name for name, result in results.items() if not result["ok"]]
-    return {"status": "ok" if not failing else "failing", "failing": failing, "checks": results}
+    return {
+        "status": "ok" if not failing else "failing",
+        "failing": failing,
+        "checks": results,
+        "sandbox": sandbox_report(),
+    }

@@ -70,6 +70,19 @@ COMMAND_PROVIDER_TIMEOUT = env_float("COMMAND_PROVIDER_TIMEOUT", 60.0, minimum=1
 COMMAND_PROMPT_MAX_CHARS = env_int("COMMAND_PROMPT_MAX_CHARS", 20_000, minimum=100)
 COMMAND_UPLOAD_MAX_BYTES = env_int("COMMAND_UPLOAD_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
 COMMAND_UPLOAD_MAX_FILES = env_int("COMMAND_UPLOAD_MAX_FILES", 10, minimum=1)
+# Request bodies over these are refused with 413 before they are read (command_site.request_limits):
+# every page, and the two pages that take uploads (the request form, the workspace zip import).
+COMMAND_REQUEST_MAX_BYTES = env_int("COMMAND_REQUEST_MAX_BYTES", 10 * 1024 * 1024, minimum=64 * 1024)
+COMMAND_UPLOAD_REQUEST_MAX_BYTES = env_int(
+    "COMMAND_UPLOAD_REQUEST_MAX_BYTES",
+    max(COMMAND_UPLOAD_MAX_BYTES * COMMAND_UPLOAD_MAX_FILES + 1024 * 1024, COMMAND_REQUEST_MAX_BYTES),
+    minimum=64 * 1024,
+)
+if COMMAND_UPLOAD_REQUEST_MAX_BYTES < COMMAND_UPLOAD_MAX_BYTES:
+    raise ImproperlyConfigured(
+        f"COMMAND_UPLOAD_REQUEST_MAX_BYTES ({COMMAND_UPLOAD_REQUEST_MAX_BYTES}) must be at least "
+        f"COMMAND_UPLOAD_MAX_BYTES ({COMMAND_UPLOAD_MAX_BYTES}): a request could not carry even one allowed upload."
+    )
 
 # --- Applications ---------------------------------------------------------------------------
 
@@ -100,11 +113,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "command_site.security_headers.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "command_site.idle_sessions.IdleSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -257,6 +272,16 @@ COMMAND_LEASE_SECONDS = env_int("COMMAND_LEASE_SECONDS", 60, minimum=5)
 COMMAND_DRAIN_TURN_SECONDS = env_float("COMMAND_DRAIN_TURN_SECONDS", 10.0, minimum=0.5)
 COMMAND_MAX_RUNS_PER_USER = env_int("COMMAND_MAX_RUNS_PER_USER", 3, minimum=1)
 COMMAND_COMMAND_TIMEOUT = env_int("COMMAND_COMMAND_TIMEOUT", 600, minimum=1)
+# Commands run under bubblewrap (command_site.sandbox); "off" runs them unsandboxed, and says so everywhere.
+COMMAND_SANDBOX = env_choice("COMMAND_SANDBOX", "on", {"on", "off"})
+COMMAND_SANDBOX_MAX_PROCESSES = env_int("COMMAND_SANDBOX_MAX_PROCESSES", 256, minimum=8)
+COMMAND_SANDBOX_MEMORY_MB = env_int("COMMAND_SANDBOX_MEMORY_MB", 4096, minimum=64)
+COMMAND_SANDBOX_OUTPUT_MB = env_int("COMMAND_SANDBOX_OUTPUT_MB", 16, minimum=1)
+COMMAND_SANDBOX_FILE_MB = env_int("COMMAND_SANDBOX_FILE_MB", 1024, minimum=1)
+# Each workspace's writable home inside the sandbox (HOME, npm and pip caches) lives under here.
+COMMAND_SANDBOX_HOME_DIR = env_path("COMMAND_SANDBOX_HOME_DIR", COMMAND_DATA_DIR / "sandbox")
+# Extra read-only folders a toolchain needs (e.g. /opt/node), beside /usr, /bin and /lib.
+COMMAND_SANDBOX_READONLY_PATHS = env_paths("COMMAND_SANDBOX_READONLY_PATHS", [])
 # How long an approval request waits for a decision before it expires (the run then asks again on resume).
 COMMAND_APPROVAL_TTL_SECONDS = env_int("COMMAND_APPROVAL_TTL_SECONDS", 86400, minimum=60)
 
@@ -323,6 +348,23 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env_choice("COMMAND_EMAIL_VERIFICATION", "optional", {"none", "optional", "mandatory"})
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SESSION_REMEMBER = None
+# See command_site.accounts: no account enumeration at sign-up, failed logins counted per client
+# address and account together (an attacker cannot lock the owner out).
+ACCOUNT_ADAPTER = "command_site.accounts.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "command_site.accounts.SignupForm"}
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Behind this many reverse proxies, the client address (for login rate limits) is read from
+# X-Forwarded-For; 0 uses the connection's address (which behind a proxy is the proxy's).
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("COMMAND_TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+# A signed-in session that makes no request for this long is signed out (0: never).
+COMMAND_SESSION_IDLE_SECONDS = env_int("COMMAND_SESSION_IDLE_SECONDS", 8 * 3600, minimum=0)
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
@@ -377,7 +419,10 @@ if _oidc_url or _oidc_id or _oidc_secret:
         ]
     }
 
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Without a mail server, mail goes to an outbox folder (one file per message, owner-only), never
+# to the console: a password-reset link printed there stays in the web process's log.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "command_site.mail.OutboxEmailBackend")
+EMAIL_FILE_PATH = str(env_path("COMMAND_OUTBOX_DIR", COMMAND_DATA_DIR / "outbox"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Command <command@localhost>")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
@@ -404,6 +449,8 @@ SILENCED_SYSTEM_CHECKS: list[str] = []
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Uploaded files are streamed to temporary files as they arrive, never held whole in memory.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 
 # --- Internationalisation -------------------------------------------------------------------
 
@@ -419,10 +466,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Reset and confirmation keys, preview tokens and query values never reach the log.
+    "filters": {"secret_urls": {"()": "command_site.log_redaction.SecretUrlFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_urls"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Also at the loggers that log request paths, for any handler Django itself adds (DEBUG).
+        "django.request": {"filters": ["secret_urls"]},
+        "django.server": {"filters": ["secret_urls"]},
         "httpx": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },

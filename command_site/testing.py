@@ -92,7 +92,8 @@ QCLUSTER_COMMAND = [sys.executable, "manage.py", "qcluster"]
 
 
 def daphne_command(port: int, app: str = "command_site.asgi:application") -> list[str]:
-    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+    # The product's web process: daphne with the body limit and the redacted access log.
+    return [sys.executable, "-m", "command_site.web", "-b", "127.0.0.1", "-p", str(port), app]
 
 
 def spawn(args: list[str], *, env: dict[str, str], out) -> subprocess.Popen:

@@ -6,9 +6,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from providers.adapters import ProviderError, RetryPolicy, client_for
-from providers.crypto import SecretError, secret_encrypt, secret_rotate
+from providers.crypto import SecretError, secret_decrypt, secret_encrypt, secret_rotate
 from providers.endpoint_safety import UnsafeEndpoint, endpoint_check
 from providers.models import ProviderConnection
+from providers.redaction import redact
 
 
 class ProviderRefused(Exception):
@@ -99,6 +100,7 @@ def provider_connection_check(*, connection: ProviderConnection, timeout: float 
         status, error, summary = ProviderConnection.Status.FAILING, getattr(exc, "message", str(exc)), ""
     if status == ProviderConnection.Status.CONNECTED and "not in its list" in summary:
         status, error = ProviderConnection.Status.FAILING, summary
+    error = redact(error, secrets=_key_of(connection)) if error else ""
     with transaction.atomic():
         updated = (
             ProviderConnection.objects.filter(pk=connection.pk)
@@ -113,10 +115,23 @@ def provider_connection_check(*, connection: ProviderConnection, timeout: float 
 
 @transaction.atomic
 def provider_connection_record_failure(*, connection: ProviderConnection, error: str) -> None:
-    """Record that planning through this connection failed (status failing, with the reason)."""
+    """Record that planning through this connection failed (status failing, with the reason masked
+    and capped: see providers.redaction)."""
     ProviderConnection.objects.filter(pk=connection.pk).exclude(status=ProviderConnection.Status.REVOKED).update(
-        status=ProviderConnection.Status.FAILING, last_error=error[:1000], updated_at=timezone.now()
+        status=ProviderConnection.Status.FAILING,
+        last_error=redact(error, secrets=_key_of(connection)),
+        updated_at=timezone.now(),
     )
+
+
+def _key_of(connection: ProviderConnection) -> list[str]:
+    """The connection's own key, to mask it wherever an error repeats it (none if unreadable)."""
+    if not connection.api_key_encrypted:
+        return []
+    try:
+        return [secret_decrypt(connection.api_key_encrypted)]
+    except SecretError:
+        return []
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 
 from channels.db import database_sync_to_async
@@ -28,6 +29,20 @@ MAX_SUBSCRIPTIONS = 50
 # at it about this often for changes no push announces (a run started by another process).
 SWITCHER_PAUSE = 0.5
 SWITCHER_TAIL_EVERY = 1.0
+# Run ids and cursors are database integers: anything outside 0..2**63-1 is not one.
+MAX_ID = 2**63 - 1
+MAX_MESSAGE_CHARS = 64 * 1024
+
+
+def _as_id(value) -> int | None:
+    """A run id or cursor from a message: a whole number in the database's range, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if 0 <= number <= MAX_ID else None
 
 
 class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
@@ -76,14 +91,39 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
             for run_id in list(self.cursors):
                 await self.channel_layer.group_discard(realtime.run_group(run_id), self.channel_name)
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Decode a client's message; one that is not a JSON object gets an error frame (the socket
+        stays open) instead of an exception that would close it with 1011."""
+        if not hasattr(self, "user"):
+            return
+        if text_data is None or len(text_data) > MAX_MESSAGE_CHARS:
+            await self._refuse("Messages are JSON objects of at most 64 KB.")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self._refuse("That message is not JSON.")
+            return
+        if not isinstance(content, dict):
+            await self._refuse("A message is a JSON object with a type.")
+            return
+        await self.receive_json(content)
+
+    async def _refuse(self, message: str) -> None:
+        await self.send_json({"type": "error", "message": message})
+
     async def receive_json(self, content, **kwargs):
         if not hasattr(self, "user"):
             return
         kind = content.get("type")
+        runs = content.get("runs", [])
+        if kind in ("subscribe", "unsubscribe") and not isinstance(runs, list):
+            await self._refuse("“runs” is a list.")
+            return
         if kind == "ping":
             await self.send_json({"type": "pong"})
         elif kind == "subscribe":
-            for item in content.get("runs", [])[:MAX_SUBSCRIPTIONS]:
+            for item in runs[:MAX_SUBSCRIPTIONS]:
                 await self._subscribe(item)
             if content.get("switcher") is True:
                 if not self.wants_switcher:
@@ -93,17 +133,19 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
                 # The page may have missed changes while the socket was down: send it fresh.
                 await self._push_switcher(force=True, announced={}, not_before=asyncio.get_running_loop().time())
         elif kind == "unsubscribe":
-            for run_id in content.get("runs", []):
+            for run_id in runs:
                 if isinstance(run_id, int) and self.cursors.pop(run_id, None) is not None:
                     self.tones.pop(run_id, None)
                     self.card_seq.pop(run_id, None)
                     await self.channel_layer.group_discard(realtime.run_group(run_id), self.channel_name)
+        else:
+            await self._refuse("Unknown message type.")
 
     async def _subscribe(self, item) -> None:
-        try:
-            run_id, after = int(item["run"]), int(item.get("after", 0))
-        except (KeyError, TypeError, ValueError):
-            await self.send_json({"type": "error", "message": "A subscription needs a run id and a cursor."})
+        run_id = _as_id(item.get("run")) if isinstance(item, dict) else None
+        after = _as_id(item.get("after", 0)) if isinstance(item, dict) else None
+        if run_id is None or after is None:
+            await self._refuse("A subscription needs a run id and a cursor (whole numbers, 0 or more).")
             return
         if len(self.cursors) >= MAX_SUBSCRIPTIONS and run_id not in self.cursors:
             return
@@ -113,7 +155,7 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "message": f"Run {run_id} is not available."})
             return
         self.tones[run_id] = tone
-        self.cursors[run_id] = max(after, 0)
+        self.cursors[run_id] = after
         self.locks.setdefault(run_id, asyncio.Lock())
         await self.channel_layer.group_add(realtime.run_group(run_id), self.channel_name)
         # Pushes reach us from here on; the replay must see everything committed before.

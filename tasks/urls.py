@@ -13,8 +13,9 @@ urlpatterns = [
     path("task/<uuid:task_id>/plan-again/", views.task_plan_again, name="plan_again"),
     path("task/<uuid:task_id>/run/", views.run_start, name="run_start"),
     path("task/<uuid:task_id>/runs/", views.task_runs, name="task_runs"),
-    path("run/<int:run_id>/status/", views.run_status, name="run_status"),
-    path("run/<int:run_id>/events/", views.run_events, name="run_events"),
-    path("run/<int:run_id>/priority/", views.run_priority, name="run_priority"),
-    path("run/<int:run_id>/<str:action>/", views.run_control, name="run_control"),
+    path("run/<id:run_id>/status/", views.run_status, name="run_status"),
+    path("run/<id:run_id>/events/", views.run_events, name="run_events"),
+    path("run/<id:run_id>/priority/", views.run_priority, name="run_priority"),
+    path("run/<id:run_id>/commands/<id:execution_id>/output.log", views.command_output, name="command_output"),
+    path("run/<id:run_id>/<str:action>/", views.run_control, name="run_control"),
 ]

@@ -337,7 +337,7 @@ def point_revert(request, workspace_id, point_id):
             outcome = services.rollback_point_revert(
                 point=point, user=request.user, confirm_overwrite=form.cleaned_data.get("confirm_overwrite", False)
             )
-        except services.RevertRefused as exc:
+        except (services.RevertRefused, paths.PathRefused) as exc:
             return _refused(request, str(exc), status=409)
         eligibility = outcome.eligibility
     else:
@@ -374,7 +374,7 @@ def run_revert(request, workspace_id, run_id):
                 user=request.user,
                 confirm_overwrite=form.cleaned_data.get("confirm_overwrite", False),
             )
-        except services.WorkspaceUnavailable as exc:
+        except (services.WorkspaceUnavailable, paths.PathRefused) as exc:
             return _refused(request, str(exc), status=409)
         eligibility = outcome.eligibility
     else:

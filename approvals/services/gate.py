@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from approvals.models import ApprovalPreference, ApprovalRequest
 from approvals.policy import (
+    WORKSPACE_ONLY,
     ActionFacts,
     Category,
     Classification,
@@ -40,6 +41,7 @@ from approvals.policy import (
     facts_for_step,
 )
 from approvals.services.memory import approval_preference_touch
+from command_site.sandbox import network_reach, sandbox_status
 from providers.contracts import PlanStep, RiskLevel
 from tasks.engine.sql import ID, CompiledQuery, Mark, fetch_all
 
@@ -95,21 +97,30 @@ def preference_matching(*, owner, classification: Classification, workspace) -> 
     """The remembered decision that covers this action, the workspace's own before an everywhere one.
 
     A command preference with a typed list covers only the listed commands; one without a list covers
-    a workspace's ordinary commands but never a high-risk one (deleting, administrator rights, pipes).
+    a workspace's ordinary commands. A remembered "allow" never answers for a high-risk command
+    (deleting, truncating, permissions, history, outside paths, administrator rights) — only the
+    workspace's own network preference answers for a command whose only finding is the network —
+    and never for a command that would run unsandboxed. A remembered "never allow" still applies.
     """
     candidates = ApprovalPreference.objects.filter(owner=owner, category=classification.category)
     ordered = []
     if workspace is not None:
         ordered += list(candidates.filter(scope=ApprovalPreference.Scope.WORKSPACE, workspace=workspace))
-    ordered += list(candidates.filter(scope=ApprovalPreference.Scope.EVERYWHERE))
+    if classification.category not in WORKSPACE_ONLY:
+        ordered += list(candidates.filter(scope=ApprovalPreference.Scope.EVERYWHERE))
+    is_command = classification.category in (Category.RUN_COMMAND, Category.NETWORK)
     for pref in ordered:
-        if classification.category == Category.RUN_COMMAND:
-            command = classification.action.get("command", "")
-            if pref.command_allowlist:
-                if not allowlist_covers(pref.command_allowlist, command):
-                    continue
-            elif pref.decision == ApprovalPreference.Decision.ALLOW and classification.risk_level == RiskLevel.HIGH:
+        allow = pref.decision == ApprovalPreference.Decision.ALLOW
+        if is_command and allow:
+            if classification.action.get("sandboxed") is False:
                 continue
+            if classification.category == Category.RUN_COMMAND and classification.risk_level == RiskLevel.HIGH:
+                continue
+        command = classification.action.get("command", "")
+        if classification.category == Category.RUN_COMMAND and pref.command_allowlist and not allowlist_covers(
+            pref.command_allowlist, command
+        ):
+            continue
         return pref
     return None
 
@@ -148,6 +159,10 @@ def approval_gate_check(*, run, step_execution, plan_step: PlanStep, facts: Acti
     """
     workspace = run.workspace
     facts = _facts_with_workspace(facts, workspace)
+    if facts.command and facts.sandboxed is None:
+        sandboxed = sandbox_status().sandboxed
+        reach = network_reach() if sandboxed else "everything this machine's account can reach"
+        facts = dataclasses.replace(facts, sandboxed=sandboxed, network_reach=reach)
     classification = classify(plan_step, facts)
     if classification.default == Default.REFUSE:
         return GateDecision(Outcome.REFUSE, f"Refused: this step {classification.reason}.", classification)

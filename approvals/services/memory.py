@@ -16,7 +16,7 @@ from approvals.models import (
     RememberedClarification,
     StylePreference,
 )
-from approvals.policy import CATEGORY_NOUNS, HIGH_RISK_CATEGORIES, REMEMBERABLE, Category
+from approvals.policy import CATEGORY_NOUNS, HIGH_RISK_CATEGORIES, REMEMBERABLE, WORKSPACE_ONLY, Category
 from providers.contracts import OutputCategory
 
 MAX_ALLOWLIST_ENTRIES = 20
@@ -74,6 +74,10 @@ def approval_preference_set(
         if workspace.owner_id != owner.pk:
             raise ApprovalRefused("That workspace is not yours.")
     else:
+        if category in WORKSPACE_ONLY:
+            raise ApprovalRefused(
+                "Network for commands is remembered for one workspace at a time, never everywhere."
+            )
         workspace = None
     allowlist = _clean_allowlist(command_allowlist) if category == Category.RUN_COMMAND else []
     everywhere_allow = scope == ApprovalPreference.Scope.EVERYWHERE and decision == ApprovalPreference.Decision.ALLOW

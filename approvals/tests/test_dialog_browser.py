@@ -22,13 +22,13 @@ pytestmark = [
 DIFF = "--- a/index.html\n+++ b/index.html\n@@ -1 +1 @@\n-<h1>Acme</h1>\n+<h1>Acme Analytics</h1>"
 
 
-def test_decide_from_the_keyboard(transactional_db, live_server, browser_page, make_run):
+def test_decide_from_the_keyboard(transactional_db, live_server, browser_page_without_csp, make_run):
     run, step = make_run()
     plan_step = make_step(path="index.html")
     req = approval_gate_check(
         run=run, step_execution=step, plan_step=plan_step, facts=facts_for_step(plan_step, diffs={"index.html": DIFF})
     ).request
-    page = browser_page
+    page = browser_page_without_csp
     page.goto(live_server.url + req.get_absolute_url())
     # Focus lands on the decision, not somewhere at the top of the page.
     page.wait_for_function("document.activeElement && document.activeElement.textContent.trim() === 'Allow'")
@@ -52,13 +52,13 @@ def test_decide_from_the_keyboard(transactional_db, live_server, browser_page, m
     assert req.status == ApprovalRequest.Status.ALLOWED
 
 
-def test_refine_with_ctrl_enter_sends_instructions(transactional_db, live_server, browser_page, make_run):
+def test_refine_with_ctrl_enter_sends_instructions(transactional_db, live_server, browser_page_without_csp, make_run):
     run, step = make_run(action_type="run_command")
-    plan_step = make_step(action_type="run_command", command="npm install")
+    plan_step = make_step(action_type="run_command", command="npm run build")
     req = approval_gate_check(
         run=run, step_execution=step, plan_step=plan_step, facts=facts_for_step(plan_step)
     ).request
-    page = browser_page
+    page = browser_page_without_csp
     page.goto(live_server.url + req.get_absolute_url())
     page.screenshot(path=str(settings.BASE_DIR / "var" / "approval-dialog-command.png"), full_page=True)
     # The allow-list box appears only once the operator chooses to remember.
@@ -76,14 +76,14 @@ def test_refine_with_ctrl_enter_sends_instructions(transactional_db, live_server
     assert req.status == ApprovalRequest.Status.REFINED and req.decision_note == "Use pnpm instead"
 
 
-def test_memory_page_forgets_in_place(transactional_db, live_server, browser_page, owner, acme):
+def test_memory_page_forgets_in_place(transactional_db, live_server, browser_page_without_csp, owner, acme):
     from approvals.models import FormatDefault
     from approvals.services import approval_preference_set, clarification_remember, format_default_set
 
     approval_preference_set(owner=owner, category="edit_file", scope="workspace", decision="allow", workspace=acme)
     format_default_set(owner=owner, category="document", format="pdf")
     clarification_remember(owner=owner, question_key="audience", question="Who is it for?", answer="CFOs")
-    page = browser_page
+    page = browser_page_without_csp
     page.goto(live_server.url + "/memory/")
     page.screenshot(path=str(settings.BASE_DIR / "var" / "memory-page.png"), full_page=True)
     page.click("button[aria-label='Forget: Document as pdf']")

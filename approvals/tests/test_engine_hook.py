@@ -101,7 +101,7 @@ def test_denied_step_is_skipped_and_the_run_ends_honestly(
     run = run_create(task=task)
     jobs.dispatch_next()
     request = ApprovalRequest.objects.get(run=run, status="pending")
-    assert request.risk_level == "high" and "delete or overwrite" in request.risk_reason
+    assert request.risk_level == "high" and "deletes files (rm -rf src)" in request.risk_reason
     with django_capture_on_commit_callbacks(execute=True):
         approval_deny(request=request, user=owner, action_hash=request.action_hash)
     assert StepExecution.objects.get(run=run, step_id="wipe").status == "skipped"
@@ -112,3 +112,42 @@ def test_denied_step_is_skipped_and_the_run_ends_honestly(
     run.refresh_from_db()
     assert run.state == TaskRun.State.WAITING_APPROVAL
     assert ApprovalRequest.objects.get(run=run, status="pending").step_id == "verify"
+
+
+def test_a_network_command_gets_its_link_only_after_its_network_approval(
+    engine_with_gate, owner, tmp_path, django_capture_on_commit_callbacks
+):
+    """A command that reads as network use asks first; allowed, it runs with a network link (not
+    before, and not for a launch no approval allowed)."""
+    from providers.contracts import ActionType
+    from tasks import jobs
+    from tasks.engine.dispatch import run_create
+    from tasks.models import TaskRun
+    from tasks.tests.engine_support import step
+
+    folder = tmp_path / "acme"
+    # Reads as network use (npx); what it does is list the sandbox's network links into the workspace.
+    command = "npx --version >/dev/null 2>&1; cat /proc/net/dev"
+    task = _task(owner, folder, [step("net", ActionType.RUN_COMMAND, command=command)])
+    run = run_create(task=task)
+    jobs.dispatch_next()
+    request = ApprovalRequest.objects.get(run=run, status="pending")
+    assert request.action["network"] is True and request.risk_level == "high"
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_allow(request=request, user=owner, action_hash=request.action_hash)
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == TaskRun.State.COMPLETED, run.state_reason
+    started = run.events.get(kind="command.started")
+    assert started.payload["network"] is True
+    from tasks.models import CommandExecution
+
+    links = CommandExecution.objects.get(run=run).output
+    assert "tap0" in links or "eth" in links, links
+
+    # Without an allowed network approval the same text runs with loopback only.
+    from tasks.engine.commands import command_launch
+
+    launch = command_launch(command=command, workspace=folder, cwd=folder)
+    assert launch.network is False and "--unshare-net" in launch.argv
+    launch.cleanup()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from approvals.errors import ApprovalRefused
 from approvals.models import ApprovalPreference, ApprovalRequest
 from approvals.policy import facts_for_step
 from approvals.services import (
@@ -262,3 +263,73 @@ def test_engine_hook_skips_outside_the_workspace_with_the_refusal(make_run, acme
     ctx = StepContext(run=run, step=step, plan_step=plan_step, workspace_path=Path(acme.path), lease=None)
     decision = approval_gate_for_engine(ctx)
     assert decision.action == "skip" and decision.reason.startswith("Refused:")
+
+
+# --- Commands, the sandbox and the network (issue 17) ------------------------------------------
+
+
+def test_a_listed_high_risk_command_still_asks(make_run, owner):
+    """High risk is never auto-approved, not even when the operator typed it into an allow-list."""
+    approval_preference_set(
+        owner=owner, category="run_command", scope="everywhere", decision="allow", command_allowlist=["sed -i"]
+    )
+    run, step = make_run(action_type="run_command")
+    decision = gate(run, step, make_step(action_type="run_command", command="sed -i d notes.txt"))
+    assert decision.outcome == Outcome.WAIT and "empties or overwrites files" in decision.reason
+
+
+def test_network_is_remembered_for_one_workspace_and_only_for_network_only_commands(make_run, owner, acme, settings):
+    settings.COMMAND_SANDBOX = "on"
+    run, step = make_run(action_type="run_command")
+    asked = gate(run, step, make_step(action_type="run_command", command="npm install"))
+    assert asked.outcome == Outcome.WAIT and asked.request.category == "network"
+    assert asked.request.action["network"] is True and asked.request.action["sandboxed"] is True
+    with pytest.raises(ApprovalRefused, match="one workspace at a time"):
+        approval_preference_set(owner=owner, category="network", scope="everywhere", decision="allow")
+    approval_preference_set(owner=owner, category="network", scope="workspace", decision="allow", workspace=acme)
+    run2, step2 = make_run(action_type="run_command")
+    allowed = gate(run2, step2, make_step(action_type="run_command", command="pip install -r requirements.txt"))
+    assert allowed.outcome == Outcome.PROCEED and "commands that use the network in Acme site" in allowed.announcement
+    # A command that needs the network *and* deletes asks every time.
+    run3, step3 = make_run(action_type="run_command")
+    mixed = gate(run3, step3, make_step(action_type="run_command", command="npm install && rm -rf dist"))
+    assert mixed.outcome == Outcome.WAIT and mixed.request.category == "run_command"
+
+
+def test_the_engine_runs_a_command_with_network_only_when_its_approval_allowed_it(make_run, owner, acme):
+    from approvals.selectors import approval_network_granted
+
+    run, step = make_run(action_type="run_command")
+    request = gate(run, step, make_step(action_type="run_command", command="npm install")).request
+    assert not approval_network_granted(run_id=run.pk, step_id="s1", command="npm install")
+    approval_allow(request=request, user=owner, action_hash=request.action_hash)
+    assert approval_network_granted(run_id=run.pk, step_id="s1", command="npm install")
+    assert not approval_network_granted(run_id=run.pk, step_id="s1", command="npm install left-pad")
+
+
+def test_unsandboxed_commands_are_never_answered_by_memory_and_say_so(make_run, owner, acme, settings):
+    settings.COMMAND_SANDBOX = "off"
+    approval_preference_set(owner=owner, category="run_command", scope="workspace", decision="allow", workspace=acme)
+    run, step = make_run(action_type="run_command")
+    decision = gate(run, step, make_step(action_type="run_command", command="pytest -q"))
+    assert decision.outcome == Outcome.WAIT
+    assert "runs unsandboxed" in decision.reason and decision.request.action["sandboxed"] is False
+    assert not decision.request.rememberable
+    settings.COMMAND_SANDBOX = "on"
+    run2, step2 = make_run(action_type="run_command")
+    assert gate(run2, step2, make_step(action_type="run_command", command="pytest -q")).outcome == Outcome.PROCEED
+
+
+def test_a_remembered_never_still_applies_unsandboxed(make_run, owner, acme, settings):
+    settings.COMMAND_SANDBOX = "off"
+    approval_preference_set(owner=owner, category="run_command", scope="workspace", decision="deny", workspace=acme)
+    run, step = make_run(action_type="run_command")
+    assert gate(run, step, make_step(action_type="run_command", command="pytest -q")).outcome == Outcome.SKIP
+
+
+def test_the_dialog_names_the_real_folder(make_run, acme):
+    run, step = make_run(action_type="run_command")
+    decision = gate(
+        run, step, make_step(action_type="run_command", command="ls", cwd="."), workspace_root=Path(acme.path)
+    )
+    assert decision.request.action["cwd"] == str(Path(acme.path).resolve())

@@ -75,12 +75,24 @@ def test_the_dialog_shows_the_full_diff_and_labelled_decisions(owner_client, pen
 
 
 def test_the_dialog_shows_a_command_in_full_and_htmx_gets_only_the_partial(owner_client, pending):
-    req = pending(action_type="run_command", command="npm install --save-dev vite@5")
+    req = pending(action_type="run_command", command="npm run build -- --mode=production")
     page = owner_client.get(req.get_absolute_url(), **HTMX).content.decode()
     assert "<html" not in page and page.strip().startswith("<article")
-    assert "<code>npm install --save-dev vite@5</code>" in page
-    assert "runs a command that installs packages" in page
+    assert "<code>npm run build -- --mode=production</code>" in page
+    assert "runs &#x27;npm&#x27; in your project folder" in page
     assert "Commands to remember (one per line)" in page
+
+
+def test_a_network_command_asks_for_the_network_for_this_workspace_only(owner_client, pending):
+    req = pending(action_type="run_command", command="npm install --save-dev vite@5")
+    page = owner_client.get(req.get_absolute_url(), **HTMX).content.decode()
+    assert req.category == "network" and req.risk_level == "high"
+    assert "uses the network (npm install)" in page
+    assert 'value="workspace"' in page and 'value="everywhere"' not in page
+    from command_site.sandbox import network_reach
+
+    reach = network_reach().replace("'", "&#x27;")
+    assert f"<strong>with network access</strong>: it can reach {reach}" in page
 
 
 def test_the_dialog_can_be_pushed_out_of_band(pending):

@@ -13,13 +13,114 @@ from django.core import mail
 from werkzeug.serving import make_server
 
 
-def test_signup_creates_an_account_and_signs_in(anon_client, db, password):
+def test_signup_creates_an_account_that_confirms_by_mail_or_signs_in_with_its_password(anon_client, db, password):
     response = anon_client.post(
         "/accounts/signup/", {"email": "new@example.com", "password1": password, "password2": password}
     )
     assert response.status_code == 302
     user = get_user_model().objects.get(email="new@example.com")
+    assert not anon_client.get("/").context["user"].is_authenticated  # the same answer as a taken address
+    link = re.search(r"http://testserver(/accounts/confirm-email/\S+/)", mail.outbox[0].body).group(1)
+    anon_client.post(link)
     assert anon_client.get("/").context["user"] == user
+    anon_client.post("/accounts/logout/")
+    anon_client.post("/accounts/login/", {"login": "new@example.com", "password": password})
+    assert anon_client.get("/").context["user"] == user
+
+
+def test_signup_does_not_reveal_whether_an_address_has_an_account(anon_client, owner, password):
+    def page(email: str) -> str:
+        sent = anon_client.post("/accounts/signup/", {"email": email, "password1": password, "password2": password})
+        assert sent.status_code == 302
+        text = anon_client.get(sent["Location"]).content.decode().replace(email, "ADDRESS")
+        return sent["Location"] + re.sub(r'"X-CSRFToken": "[^"]+"', "", text)
+
+    assert page(owner.email) == page("fresh@example.com")
+    assert "A new account can sign in with its password right away" in page("third@example.com")
+    assert get_user_model().objects.filter(email=owner.email).count() == 1
+    assert sorted(m.to[0] for m in mail.outbox) == ["fresh@example.com", owner.email, "third@example.com"]
+    owner.refresh_from_db()
+    assert owner.check_password(password)  # untouched
+
+
+@pytest.mark.parametrize("weak", ["123456", "password", "qwerty1", "owner@example", "12345678901"])
+def test_signup_refuses_common_short_and_numeric_passwords(anon_client, db, weak):
+    response = anon_client.post(
+        "/accounts/signup/", {"email": "owner@example.com", "password1": weak, "password2": weak}
+    )
+    assert response.status_code == 200
+    assert b"password" in response.content and b'value="owner@example.com"' in response.content
+    assert not get_user_model().objects.filter(email="owner@example.com").exists()
+
+
+def test_password_reset_does_not_reveal_whether_an_address_has_an_account(anon_client, owner):
+    known = anon_client.post("/accounts/password/reset/", {"email": owner.email})
+    unknown = anon_client.post("/accounts/password/reset/", {"email": "nobody@example.com"})
+    assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
+    # What the page says is what happened: both addresses got an e-mail.
+    assert "handed to the mail system" in anon_client.get(known["Location"]).content.decode()
+    assert sorted(m.to[0] for m in mail.outbox) == ["nobody@example.com", owner.email]
+
+
+@pytest.fixture
+def fresh_rate_limits():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_a_stranger_guessing_passwords_does_not_lock_out_the_owner(anon_client, owner, password, fresh_rate_limits):
+    from django.test import Client
+
+    stranger = Client(REMOTE_ADDR="203.0.113.9")
+    replies = [
+        stranger.post("/accounts/login/", {"login": owner.email, "password": f"guess{i}"}).content for i in range(7)
+    ]
+    assert b"Too many failed login attempts" in replies[-1]
+    locked = stranger.post("/accounts/login/", {"login": owner.email, "password": password})
+    assert b"Too many failed login attempts" in locked.content
+    mine = Client(REMOTE_ADDR="198.51.100.7")
+    assert mine.post("/accounts/login/", {"login": owner.email, "password": password}).status_code == 302
+    assert mine.get("/").context["user"] == owner
+
+
+def test_behind_a_proxy_the_forwarded_client_address_counts(owner, password, fresh_rate_limits, settings):
+    from django.test import Client
+
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    stranger = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    for i in range(7):
+        stranger.post("/accounts/login/", {"login": owner.email, "password": f"guess{i}"})
+    mine = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert mine.post("/accounts/login/", {"login": owner.email, "password": password}).status_code == 302
+
+
+def test_an_idle_session_is_signed_out(owner_client, owner, settings):
+    from command_site.idle_sessions import LAST_SEEN
+
+    settings.COMMAND_SESSION_IDLE_SECONDS = 600
+    assert owner_client.get("/").context["user"] == owner
+    session = owner_client.session
+    assert session[LAST_SEEN]
+    session[LAST_SEEN] -= 601
+    session.save()
+    response = owner_client.get("/")
+    assert not response.context["user"].is_authenticated
+    assert "signed out after 10 minutes without activity" in response.content.decode()
+    assert owner_client.get("/workspaces/").status_code == 302  # and stays signed out
+
+
+def test_an_active_session_stays_signed_in(owner_client, owner, settings):
+    from command_site.idle_sessions import LAST_SEEN
+
+    settings.COMMAND_SESSION_IDLE_SECONDS = 600
+    owner_client.get("/")
+    session = owner_client.session
+    session[LAST_SEEN] -= 599
+    session.save()
+    assert owner_client.get("/").context["user"] == owner
 
 
 def test_signup_with_a_bad_password_explains_and_keeps_the_email(anon_client, db):

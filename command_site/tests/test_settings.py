@@ -110,6 +110,12 @@ def test_startup_succeeds_with_defaults():
         ({"CSRF_TRUSTED_ORIGINS": "example.com"}, "CSRF_TRUSTED_ORIGINS entries must start with http"),
         ({"COMMAND_GITHUB_CLIENT_ID": "abc"}, "COMMAND_GITHUB_CLIENT_SECRET"),
         ({"COMMAND_OIDC_SERVER_URL": "http://127.0.0.1:1"}, "COMMAND_OIDC_CLIENT_ID"),
+        (
+            {"COMMAND_UPLOAD_MAX_BYTES": str(50 * 1024 * 1024), "COMMAND_UPLOAD_REQUEST_MAX_BYTES": "1048576"},
+            "COMMAND_UPLOAD_REQUEST_MAX_BYTES (1048576) must be at least COMMAND_UPLOAD_MAX_BYTES",
+        ),
+        ({"COMMAND_REQUEST_MAX_BYTES": "1000"}, "COMMAND_REQUEST_MAX_BYTES must be at least 65536"),
+        ({"COMMAND_SESSION_IDLE_SECONDS": "soon"}, "COMMAND_SESSION_IDLE_SECONDS must be a whole number"),
     ],
 )
 def test_startup_refuses_bad_values_naming_the_variable(overrides, message):

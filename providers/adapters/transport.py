@@ -2,7 +2,9 @@
 
 Retries 429 and 5xx (and connection errors and timeouts) with exponential backoff plus jitter,
 honouring Retry-After; never retries 400/401/403/404 (the same request would fail the same way).
-The API key travels only in headers and never appears in an error message.
+The API key travels only in headers and never appears in an error message: every message is
+masked (providers.redaction) with the request's own credentials and credential-like shapes, and
+capped.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from providers.endpoint_safety import UnsafeEndpoint, endpoint_pin
+from providers.redaction import redact
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 
@@ -24,6 +27,7 @@ class ProviderError(Exception):
     """The provider could not give a usable HTTP answer; `message` is safe to show the operator."""
 
     def __init__(self, message: str, *, status: int | None = None, attempts: int = 1):
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.status = status
@@ -60,7 +64,20 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
-def _describe(response: httpx.Response) -> str:
+# Request headers that carry a credential: their values are masked wherever an error repeats them.
+_CREDENTIAL_HEADERS = {"authorization", "x-api-key", "api-key", "proxy-authorization"}
+
+
+def _credentials(headers: dict[str, str]) -> list[str]:
+    values = []
+    for name, value in headers.items():
+        if name.lower() in _CREDENTIAL_HEADERS and value:
+            values.append(value)
+            values.append(value.split(" ", 1)[-1])  # the token without its "Bearer " scheme
+    return values
+
+
+def _describe(response: httpx.Response, secrets: list[str]) -> str:
     try:
         body = response.json()
         detail = body.get("error", body)
@@ -69,7 +86,7 @@ def _describe(response: httpx.Response) -> str:
         detail = str(detail)
     except (ValueError, AttributeError):
         detail = response.text
-    detail = " ".join(detail.split())[:200]
+    detail = redact(detail, secrets=secrets, limit=200)
     return f"HTTP {response.status_code}" + (f": {detail}" if detail else "")
 
 
@@ -175,7 +192,9 @@ def _exchange(method, url, *, headers, body, timeout, policy, on_event) -> dict 
                     status=response.status_code,
                     attempts=attempt,
                 )
-            error = ProviderError(_describe(response), status=response.status_code, attempts=attempt)
+            error = ProviderError(
+                _describe(response, _credentials(headers)), status=response.status_code, attempts=attempt
+            )
             if response.status_code not in RETRYABLE_STATUS:
                 raise error
             retry_after = _retry_after(response)

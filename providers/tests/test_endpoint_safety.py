@@ -85,3 +85,45 @@ def test_the_request_goes_to_the_address_that_was_checked(settings, monkeypatch)
         assert request_json("GET", f"http://provider.rebind.test:{port}/v1/models", headers={}) == {"data": []}
         assert server.seen[0].headers["host"] == f"provider.rebind.test:{port}"
     assert lookups == ["provider.rebind.test"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://100.64.0.1/v1",  # CGNAT (shared address space)
+        "http://100.127.255.254/v1",
+        "http://[2002:a9fe:a9fe::]/",  # 6to4 form of 169.254.169.254
+        "http://[2002:7f00:1::]/",  # 6to4 form of 127.0.0.1
+        "http://[2002:a00:1::]/",  # 6to4 form of 10.0.0.1
+        "http://[2001:0:4136:e378:8000:63bf:5601:5601]/",  # Teredo
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 form of 169.254.169.254
+        "http://[64:ff9b::7f00:1]/",  # NAT64 form of 127.0.0.1
+        "http://[64:ff9b:1::1]/",  # local-use NAT64
+        "http://[fec0::1]/",  # site-local
+        "http://[2001:db8::1]/",  # documentation
+        "http://198.18.0.1/",  # benchmarking
+        "http://192.0.0.8/",  # IETF protocol assignments
+        "http://240.0.0.1/",  # reserved
+        "http://[ff02::1]/",  # multicast
+    ],
+)
+def test_every_non_global_address_is_refused_even_when_local_is_allowed(settings, url):
+    settings.COMMAND_ALLOW_LOCAL_PROVIDERS = True
+    with pytest.raises(UnsafeEndpoint, match="resolves to"):
+        endpoint_check(url)
+
+
+def test_transition_forms_of_public_addresses_are_accepted(settings):
+    settings.COMMAND_ALLOW_LOCAL_PROVIDERS = False
+    assert endpoint_check("http://[2002:808:808::1]/v1") == "http://[2002:808:808::1]/v1"
+    assert endpoint_check("http://[64:ff9b::808:808]/v1") == "http://[64:ff9b::808:808]/v1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1/", "http://[169.254.169.254]/", "http://[fe80::1%25eth0/", "http://example.com:99999/", "http://[/"],
+)
+def test_a_malformed_url_is_refused_in_words(settings, url):
+    settings.COMMAND_ALLOW_LOCAL_PROVIDERS = True
+    with pytest.raises(UnsafeEndpoint, match="not a valid URL|invalid port"):
+        endpoint_check(url)

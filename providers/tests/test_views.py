@@ -141,3 +141,15 @@ def test_admin_never_shows_the_key_and_a_blank_key_field_keeps_it(admin_client, 
     assert response.status_code == 302
     connection.refresh_from_db()
     assert connection.label == "Renamed" and connection.api_key_encrypted == before
+
+
+@pytest.mark.parametrize("url", ["http://[::1/", "http://[169.254.169.254]/", "http://[2002:a9fe:a9fe::]/"])
+def test_a_malformed_or_disguised_base_url_is_a_form_error_not_a_crash(owner_client, settings, url):
+    settings.COMMAND_ALLOW_LOCAL_PROVIDERS = False
+    response = owner_client.post(
+        reverse("providers:index"),
+        {"kind": "openai_compatible", "label": "Sneaky", "base_url": url, "model": "m", "api_key": KEY},
+    )
+    assert response.status_code == 400
+    assert "Sneaky" in response.content.decode()  # what was typed is kept
+    assert not ProviderConnection.objects.filter(label="Sneaky").exists()

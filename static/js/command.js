@@ -34,11 +34,36 @@
 // The live workstream (DESIGN.md "Realtime delivery"): on every (re)connect tell the server the
 // last row this page has for each run on screen, read from the DOM at that moment, so it replays
 // exactly what was missed. While no socket is open, elements with
-// hx-trigger="every 3s [!window.commandSocketOpen]" poll the same partials instead.
+// hx-trigger="every 3s" data-poll-unless="socket" poll the same partials instead.
 (function () {
   "use strict";
   window.commandSocketOpen = false;
   var socket = null;
+
+  // htmx runs without eval (the Content-Security-Policy forbids it), so the two things it used to
+  // evaluate live here. First, polls with a condition: data-poll-unless="socket" polls only while
+  // no socket is open, data-poll-if="timeline-idle" only while the timeline is idle.
+  document.addEventListener("htmx:confirm", function (event) {
+    var data = event.detail.elt && event.detail.elt.dataset;
+    if (!data) return;
+    var skip = (data.pollUnless === "socket" && window.commandSocketOpen) ||
+      (data.pollIf === "timeline-idle" && !(window.commandTimelineIdle && window.commandTimelineIdle()));
+    if (skip) event.preventDefault();
+  });
+  // Second, cursors read from the page at request time: data-cursor-after="RUN" sends the last row's
+  // seq as ?after=, data-cursor-before="RUN" the first row's as ?before=, data-rows-of="RUN" asks
+  // for the run's card with the rows from the first one the page has.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var data = event.detail.elt && event.detail.elt.dataset;
+    if (!data) return;
+    var params = event.detail.parameters;
+    if (data.cursorAfter) params.after = window.commandLastSeq(data.cursorAfter);
+    if (data.cursorBefore) params.before = window.commandFirstSeq(data.cursorBefore);
+    if (data.rowsOf) {
+      params.rows_of = data.rowsOf;
+      params.rows_from = window.commandFirstSeq(data.rowsOf);
+    }
+  });
 
   window.commandLastSeq = function (runId) {
     var list = document.getElementById("workstream-" + runId);
@@ -281,4 +306,30 @@ window.commandTimelineIdle = function () {
     // Polling keeps trying on its own; say it once, calmly.
     say("Command cannot be reached right now. This page keeps trying.");
   });
+})();
+
+// A command is one workstream row: its output rows (data-terminal-for) are moved into the
+// terminal pane of the row that started it, in order, and kept in the list hidden (their seq
+// still counts for the socket's cursor). The pane follows the tail unless it was scrolled up.
+// Where the command's row is not on the page (an earlier page), the output stays a row of its own.
+(function () {
+  "use strict";
+  function merge(root) {
+    var rows = (root || document).querySelectorAll("li[data-terminal-for]:not(.is-merged)");
+    for (var i = 0; i < rows.length; i++) {
+      var pane = document.getElementById(rows[i].dataset.terminalFor);
+      var text = rows[i].querySelector(".wsr-output pre");
+      if (!pane || !text) continue;
+      var following = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 24;
+      pane.appendChild(document.createTextNode(text.textContent));
+      rows[i].classList.add("is-merged");
+      rows[i].setAttribute("aria-hidden", "true");
+      if (following) pane.scrollTop = pane.scrollHeight;
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () { merge(document); });
+  ["htmx:afterSettle", "htmx:oobAfterSwap", "htmx:wsAfterMessage", "htmx:afterSwap"].forEach(function (name) {
+    document.addEventListener(name, function () { merge(document); });
+  });
+  window.commandMergeTerminals = merge;
 })();

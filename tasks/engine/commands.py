@@ -1,7 +1,10 @@
-"""Running a shell command for a step: in the workspace folder, in its own process group, with a
+"""Running a shell command for a step: in the workspace folder, inside the sandbox
+(command_site.sandbox: bubblewrap, the workspace only, no network unless its approval allowed it)
+or — where no sandbox can start — unsandboxed and saying so, in its own process group, with a
 timeout (terminate, grace, then kill the whole group), a scrubbed environment, output streamed
-as batched workstream events and stored (truncated with a marker past a limit), and a
-CommandExecution record — the only commands the workstream may name.
+as batched workstream events and stored (truncated with a marker past a limit; the command is
+stopped past COMMAND_SANDBOX_OUTPUT_MB), and a CommandExecution record — the only commands the
+workstream may name.
 """
 
 from __future__ import annotations
@@ -18,10 +21,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from approvals.selectors import approval_network_granted
+from command_site.sandbox import SandboxLaunch, sandbox_launch, sandbox_status
+from tasks.engine.command_summary import command_summary
 from tasks.engine.errors import LeaseLost, StepFailed
 from tasks.models import CommandExecution
 
 OUTPUT_LIMIT = 64 * 1024  # characters stored per command
+TAIL_LIMIT = 16 * 1024  # the end of the output, kept for the summary (pytest, jest, cargo … report last)
 TRUNCATION_MARKER = "\n… output truncated by Command: only the first {limit} characters were kept …\n"
 BATCH_SECONDS = 1.0  # how often new output becomes one workstream event
 POLL_SECONDS = 0.2
@@ -113,14 +120,24 @@ def _alive_in_group(pgid: int) -> bool:
     return True
 
 
+def command_launch(*, command: str, workspace: Path, cwd: Path, network: bool = False) -> SandboxLaunch:
+    """How `command` starts: in the sandbox when one can start here, otherwise unsandboxed (and
+    the launch says so). Network stays off unless `network` — which command_run passes only
+    when this exact command's approval allowed the network."""
+    if sandbox_status().sandboxed:
+        return sandbox_launch(command, workspace=workspace, cwd=cwd, network=network)
+    return SandboxLaunch(argv=["/bin/sh", "-c", command], env=command_environment(), sandboxed=False, network=True)
+
+
 def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: str = ".") -> CommandExecution:
     """Run `command` for the step in `ctx` and return its CommandExecution record.
 
     Promises: cwd is the workspace folder (or `cwd`, a folder inside it); the command is
-    recorded (and announced) before it starts; it runs in its own process group with a
-    scrubbed environment; on timeout, on an operator's stop, or when this worker loses its
-    lease, the whole group is terminated and then killed; output is stored up to OUTPUT_LIMIT
-    characters with a visible marker past it.
+    recorded (and announced, "unsandboxed" when it is) before it starts; it runs in the sandbox
+    where one can start, in its own process group with a scrubbed environment; on timeout, on an
+    operator's stop, past the output limit, or when this worker loses its lease, the whole group
+    (and the sandbox's PID namespace and pids cgroup) is terminated and then killed; output is
+    stored up to OUTPUT_LIMIT characters with a visible marker past it.
     Refuses (StepFailed, not retryable) when the run has no workspace folder.
     """
     if ctx.workspace_path is None or not Path(ctx.workspace_path).is_dir():
@@ -138,29 +155,72 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
     if not folder.is_dir():
         raise StepFailed(f"“{cwd}” is not a folder in the workspace.", error_type="InvalidStep", retryable=False)
     cwd = str(folder)
-    with transaction.atomic():
-        ctx.emit(kind="command.started", title=f"Running `{command}`", phase="execute", command=command)
-        execution = CommandExecution.objects.create(run=ctx.run, step=ctx.step, command=command, cwd=cwd)
-
-    proc = subprocess.Popen(
-        ["/bin/sh", "-c", command],
-        cwd=cwd,
-        env=command_environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # own session and process group: the group can be killed whole
+    network = approval_network_granted(run_id=ctx.run.pk, step_id=ctx.step.step_id, command=command)
+    launch = command_launch(command=command, workspace=Path(ctx.workspace_path), cwd=folder, network=network)
+    where = (
+        ("in the sandbox with network" if launch.network else "in the sandbox") if launch.sandboxed else "unsandboxed"
     )
+    with transaction.atomic():
+        execution = CommandExecution.objects.create(run=ctx.run, step=ctx.step, command=command, cwd=cwd)
+        ctx.emit(
+            kind="command.started",
+            title=f"Running `{command}`" + ("" if launch.sandboxed else " (unsandboxed)"),
+            phase="execute",
+            command=command,
+            payload={
+                "sandboxed": launch.sandboxed,
+                "network": launch.network,
+                "where": where,
+                "cwd": cwd,
+                # The row's terminal pane: later output rows of this command are shown inside it.
+                "command_execution_id": execution.pk,
+            },
+        )
+
+    try:
+        proc = subprocess.Popen(
+            launch.argv,
+            # In the sandbox bwrap sets the folder (--chdir); its own cwd is "/" so no path leaks in $PWD.
+            cwd="/" if launch.sandboxed else cwd,
+            env=launch.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own session and process group: the group can be killed whole
+            pass_fds=launch.pass_fds,
+        )
+        launch.started(proc)  # the sandbox's private network link, when the approval allowed one
+    except BaseException:
+        launch.cleanup()
+        raise
     CommandExecution.objects.filter(pk=execution.pk).update(pid=proc.pid)
+    if network and not launch.network:
+        with contextlib.suppress(LeaseLost):
+            ctx.emit(
+                kind="note",
+                title="The network link could not be set up: the command runs without network",
+                phase="execute",
+                status="warning",
+                command=command,
+            )
+    output_cap = settings.COMMAND_SANDBOX_OUTPUT_MB * 1024 * 1024
+    read_bytes = 0
 
     chunks: list[str] = []
     chunks_lock = threading.Lock()
+    tail = ""
 
     def reader() -> None:
         assert proc.stdout is not None
-        for raw in iter(lambda: proc.stdout.read1(4096), b""):
+        nonlocal read_bytes, tail
+        for raw in iter(lambda: proc.stdout.read1(65536), b""):
+            read_bytes += len(raw)
+            if read_bytes > output_cap:
+                continue  # past the cap: drained, not kept; the loop below stops the command
+            text = raw.decode("utf-8", errors="replace")
             with chunks_lock:
-                chunks.append(raw.decode("utf-8", errors="replace"))
+                chunks.append(text)
+            tail = (tail + text)[-TAIL_LIMIT:]
 
     reader_thread = threading.Thread(target=reader, daemon=True)
     reader_thread.start()
@@ -168,7 +228,7 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
     stored: list[str] = []
     stored_len = 0
     truncated = False
-    timed_out = stopped = lease_lost = False
+    timed_out = stopped = lease_lost = output_limited = False
     started = time.monotonic()
     last_flush = started
     last_beat = started
@@ -206,6 +266,9 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
         if now - started > limit:
             timed_out = True
             break
+        if read_bytes > output_cap:
+            output_limited = True
+            break
         if now - last_control >= CONTROL_SECONDS:
             last_control = now
             signal_ = ctx.should_stop()
@@ -228,6 +291,7 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
 
     # Whatever happened, nothing the command started outlives it.
     kill_process_tree(proc, grace=0 if proc.poll() is not None else GRACE_SECONDS)
+    launch.cleanup()
     reader_thread.join(timeout=5)
     if lease_lost:
         raise LeaseLost(f"{ctx.run.reference}: lease lost while `{command}` ran; it was stopped.")
@@ -246,9 +310,15 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
         outcome, status = f"`{command}` ran past its {int(limit)} s limit and was stopped", "danger"
     elif stopped:
         outcome, status = f"`{command}` was stopped at your request", "muted"
+    elif output_limited:
+        mb = settings.COMMAND_SANDBOX_OUTPUT_MB
+        outcome, status = f"`{command}` wrote more than {mb} MB of output and was stopped", "danger"
     else:
         outcome = f"`{command}` exited with code {exit_code}"
         status = "success" if exit_code == 0 else "danger"
+    summary = command_summary(command, tail, exit_code)
+    if summary:
+        outcome += f": {summary}"
     with contextlib.suppress(LeaseLost):
         ctx.emit(
             kind="command.finished",
@@ -262,8 +332,12 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
                 "timed_out": timed_out,
                 "stopped": stopped,
                 "output_truncated": truncated,
+                "output_limited": output_limited,
+                "sandboxed": launch.sandboxed,
+                "summary": summary,
             },
         )
+    execution.summary = summary
     return execution
 
 

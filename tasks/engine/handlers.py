@@ -177,16 +177,17 @@ def run_command_handler(ctx: StepContext) -> StepResult:
             error_type="CommandTimedOut",
             data={"command_execution_id": execution.pk},
         )
+    summary = getattr(execution, "summary", "")
     if execution.exit_code != 0:
         raise StepFailed(
-            f"`{command}` exited with code {execution.exit_code}.",
+            f"`{command}` exited with code {execution.exit_code}" + (f": {summary}." if summary else "."),
             error_type="CommandFailed",
             data={"command_execution_id": execution.pk, "exit_code": execution.exit_code},
         )
     return StepResult(
         # The command's own row already says "exited with code 0": this row is the step's outcome.
-        summary=f"Ran `{command}` successfully.",
-        data={"command_execution_id": execution.pk, "exit_code": 0},
+        summary=f"Ran `{command}` successfully" + (f": {summary}." if summary else "."),
+        data={"command_execution_id": execution.pk, "exit_code": 0, "summary": summary},
     )
 
 
@@ -210,11 +211,15 @@ def verify_handler(ctx: StepContext) -> StepResult:
         "command_execution_id": execution.pk,
         "checked_at": timezone.now().isoformat(),
     }
+    summary = getattr(execution, "summary", "")
+    report["summary"] = summary
     if execution.exit_code != 0 or execution.timed_out or execution.stopped:
         raise StepFailed(
-            f"Verification failed: `{command}` exited with code {execution.exit_code}.",
+            f"Verification failed: `{command}` exited with code {execution.exit_code}"
+            + (f": {summary}." if summary else "."),
             error_type="VerificationFailed",
             retryable=False,
             data={"report": report},
         )
-    return StepResult(summary=f"Verified: `{command}` passed.", data={"report": report})
+    passed = f"Verified: `{command}` passed" + (f": {summary}." if summary else ".")
+    return StepResult(summary=passed, data={"report": report})

@@ -1,12 +1,17 @@
 """Presentation of workstream rows: the task's tone changes wording, never facts."""
 
 import html
+import re
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 register = template.Library()
+
+# Colour and cursor codes in a command's output: stripped, never shown as garbage.
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 # Status words per tone. "mixed" uses the professional word with the friendly mark.
 STATUS_WORDS = {
@@ -56,6 +61,12 @@ def workstream_row(event, tone: str = "mixed") -> str:
     status = event.status or "info"
     payload = event.payload if isinstance(event.payload, dict) else {}
     step = f' data-step="{e(event.step_id)}"' if event.step_id else ""
+    execution = payload.get("command_execution_id")
+    terminal = f"terminal-{event.run_id}-{execution}" if isinstance(execution, int) else ""
+    if terminal and event.kind == "command.output":
+        # Shown inside its command's row (static/js/command.js moves the text into the pane); a row
+        # of its own only where that row is not on the page.
+        step += f' data-terminal-for="{e(terminal)}"'
     out = [
         f'<li class="wsr wsr-{e(status)}" id="event-{e(event.run_id)}-{e(event.seq)}"'
         f' data-seq="{e(event.seq)}"{step}>\n'
@@ -73,7 +84,16 @@ def workstream_row(event, tone: str = "mixed") -> str:
         if event.command:
             out.append(f'      <code class="wsr-command">$ {e(event.command)}</code>\n')
         out.append("    </p>\n")
+    if terminal and event.kind == "command.started":
+        log = e(reverse("tasks:command_output", args=[event.run_id, execution]))
+        out.append(
+            '    <details class="wsr-terminal" open><summary>Output</summary>'
+            f'<pre id="{e(terminal)}" class="wsr-terminal-text" data-terminal tabindex="0"></pre>'
+            f'<a class="wsr-link" href="{log}" download>Download the full log</a></details>\n'
+        )
     text = payload.get("text") or payload.get("output")
+    if text and event.kind == "command.output":
+        text = ANSI.sub("", text)
     if text:
         cut = " (truncated)" if payload.get("truncated") or payload.get("output_truncated") else ""
         out.append(

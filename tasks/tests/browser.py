@@ -90,7 +90,12 @@ def signed_in_page(chromium, stack: Stack, user, *, color_scheme: str = "light",
 
     client = Client()
     client.force_login(user)
-    context = chromium.new_context(viewport={"width": width, "height": height}, color_scheme=color_scheme)
+    # Playwright's wait_for_function and add_script_tag (axe) evaluate strings, which the pages'
+    # Content-Security-Policy forbids; the policy itself is tested without this in
+    # command_site/tests/test_browser_headers.py.
+    context = chromium.new_context(
+        viewport={"width": width, "height": height}, color_scheme=color_scheme, bypass_csp=True
+    )
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": stack.url}])
     return context.new_page()

@@ -68,7 +68,7 @@ def test_thread_shows_prompt_plan_steps_rows_and_the_live_hooks(owner_client, ow
     assert f"{run.reference} queued with 2 steps" in page
     assert 'aria-live="polite"' in page
     # Polling fallback only while the socket is closed.
-    assert f"/run/{run.pk}/events/" in page and "[!window.commandSocketOpen]" in page
+    assert f"/run/{run.pk}/events/" in page and 'data-poll-unless="socket"' in page
     # Run controls where the run is shown.
     assert f"/run/{run.pk}/pause/" in page and f"/run/{run.pk}/stop/" in page
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -23,9 +25,10 @@ STUBBORN = """
 import os, signal, subprocess, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 child = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"
-kids = [subprocess.Popen([sys.executable, "-c", child]) for _ in range(2)]
+token = sys.argv[1]  # in every process's command line, so the test finds them from outside the sandbox
+kids = [subprocess.Popen([sys.executable, "-c", child, token]) for _ in range(2)]
 # A grandchild in its own session: it escapes the process group, not Command.
-kids.append(subprocess.Popen([sys.executable, "-c", child], start_new_session=True))
+kids.append(subprocess.Popen([sys.executable, "-c", child, token], start_new_session=True))
 with open("pids.txt", "w") as fh:
     fh.write("\\n".join(str(p) for p in [os.getpid()] + [k.pid for k in kids]))
 print("children started", flush=True)
@@ -44,9 +47,24 @@ def _pids(folder: Path) -> list[int]:
     return [int(p) for p in (folder / "pids.txt").read_text().split()]
 
 
+def _alive_with(token: str) -> list[int]:
+    """Live processes (seen from this host, whatever PID namespace they are in) whose command line holds token."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if token.encode() in cmdline and _alive(int(entry)):
+                found.append(int(entry))
+    return found
+
+
 def test_command_ignoring_sigterm_is_killed_with_all_children_on_timeout(owner, tmp_path):
     folder = tmp_path / "ws"
-    task = _run_command_task(owner, folder, "python3 stubborn.py", timeout=2)
+    token = f"stubborn-{uuid.uuid4().hex}"
+    task = _run_command_task(owner, folder, f"python3 stubborn.py {token}", timeout=2)
     (folder / "stubborn.py").write_text(STUBBORN)
     run = run_create(task=task)
     started = time.monotonic()
@@ -55,7 +73,7 @@ def test_command_ignoring_sigterm_is_killed_with_all_children_on_timeout(owner, 
     run.refresh_from_db()
     pids = _pids(folder)
     assert len(pids) == 4
-    assert not [p for p in pids if _alive(p)], "every process the command started is gone"
+    assert not _alive_with(token), "every process the command started is gone"
     assert elapsed < 15
     execution = CommandExecution.objects.get(run=run, step__step_id="cmd")
     assert execution.timed_out and execution.exit_code is not None
@@ -70,7 +88,8 @@ def test_command_ignoring_sigterm_is_killed_with_all_children_on_timeout(owner, 
 @pytest.mark.django_db(transaction=True)
 def test_stop_kills_a_running_command_and_its_children(owner, tmp_path):
     folder = tmp_path / "ws"
-    task = _run_command_task(owner, folder, "python3 stubborn.py", timeout=120)
+    token = f"stubborn-{uuid.uuid4().hex}"
+    task = _run_command_task(owner, folder, f"python3 stubborn.py {token}", timeout=120)
     (folder / "stubborn.py").write_text(STUBBORN)
     run = run_create(task=task)
     messages = []
@@ -92,7 +111,7 @@ def test_stop_kills_a_running_command_and_its_children(owner, tmp_path):
     run.refresh_from_db()
     assert time.monotonic() - started < 30
     assert run.state == S.CANCELLED
-    assert not [p for p in _pids(folder) if _alive(p)]
+    assert len(_pids(folder)) == 4 and not _alive_with(token)
     assert CommandExecution.objects.get(run=run, step__step_id="cmd").stopped
     assert "Stopping" in messages[0] and "already stopping" in messages[1]
 

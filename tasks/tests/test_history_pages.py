@@ -185,7 +185,7 @@ def test_the_thread_shows_the_newest_rows_and_a_way_to_the_earlier_ones(owner_cl
     assert _seqs(html) == list(range(total - THREAD_ROWS + 1, total + 1))
     earlier = total - THREAD_ROWS
     assert f"{earlier} earlier rows · all of them in" in html
-    assert f'hx-get="/run/{run.pk}/events/"' in html and f"window.commandFirstSeq({run.pk})" in html
+    assert f'hx-get="/run/{run.pk}/events/"' in html and f'data-cursor-before="{run.pk}"' in html
     assert f'hx-target="#workstream-{run.pk}" hx-swap="afterbegin"' in html
     # Without JavaScript the same control is a link to the full record.
     assert f'href="/task/{run.task_id}/#timeline" data-earlier-rows="{run.pk}"' in html
@@ -331,7 +331,7 @@ def test_the_finished_runs_refresh_asks_to_keep_the_pages_rows(owner, tmp_path):
     run.__class__.objects.filter(pk=run.pk).update(state="completed", finished_at=run.created_at)
     events = list(WorkstreamEvent.objects.filter(run=run).order_by("seq"))
     html = realtime.render_rows_oob(run_id=run.pk, events=events).html
-    assert f"rows_of: {run.pk}, rows_from: window.commandFirstSeq({run.pk})" in html
+    assert f'data-rows-of="{run.pk}"' in html
 
 
 def test_the_newest_timeline_page_follows_a_working_run_and_older_pages_stay_still(owner_client, owner, tmp_path):
@@ -341,7 +341,7 @@ def test_the_newest_timeline_page_follows_a_working_run_and_older_pages_stay_sti
     url = f"/task/{run.task_id}/"
     TaskRun.objects.filter(pk=run.pk).update(state=TaskRun.State.RUNNING)
     newest = owner_client.get(url).content.decode()
-    live = "every 4s [window.commandTimelineIdle"
+    live = 'hx-trigger="every 4s" data-poll-if="timeline-idle"'
     assert live in newest
     assert f"{run.reference} is running: this page shows its new events as they are recorded." in newest
     # Its own refresh answers the card alone, still live.

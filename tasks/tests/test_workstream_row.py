@@ -61,3 +61,21 @@ def test_templates_use_the_tag_with_the_tone_in_context():
         Context({"event": _event(status="danger"), "tone": "professional"})
     )
     assert '<span class="wsr-status">Failed</span>' in out
+
+
+def test_a_command_row_has_a_terminal_pane_and_its_output_rows_point_at_it():
+    started = workstream_row(
+        _event(kind="command.started", title="Running `make`", payload={"command_execution_id": 5})
+    )
+    assert '<pre id="terminal-7-5" class="wsr-terminal-text" data-terminal tabindex="0"></pre>' in started
+    output = workstream_row(
+        _event(
+            kind="command.output",
+            seq=13,
+            title="Command output",
+            payload={"command_execution_id": 5, "text": "\x1b[31mred\x1b[0m\n"},
+        )
+    )
+    assert 'data-terminal-for="terminal-7-5"' in output and "<pre>red\n</pre>" in output
+    other = workstream_row(_event(kind="note", payload={"command_execution_id": 5}))
+    assert "terminal" not in other

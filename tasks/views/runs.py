@@ -110,3 +110,20 @@ def run_priority(request, run_id):
     if not -100 <= priority <= 100:
         return _run_status_response(request, run, "Priority must be between -100 and 100.", status=400)
     return _run_status_response(request, run, run_set_priority(run=run, priority=priority).message)
+
+
+@login_required
+def command_output(request, run_id, execution_id):
+    """A command's whole stored log as a plain-text download (the owner's runs only; 404 otherwise)."""
+    from django.http import HttpResponse
+    from django.shortcuts import get_object_or_404
+
+    from tasks.models import CommandExecution
+    from tasks.selectors import run_get_for_owner
+
+    run = run_get_for_owner(owner=request.user, run_id=run_id)
+    execution = get_object_or_404(CommandExecution, pk=execution_id, run=run)
+    response = HttpResponse(execution.output, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{run.reference}-command-{execution.pk}.log"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -3,7 +3,8 @@
 The execution engine calls these (see each docstring for what it promises and refuses):
 
     workspace_create / workspace_register / workspace_import_zip / workspace_status /
-    workspace_root / workspace_relink / workspace_forget
+    workspace_root / workspace_relink / workspace_overlaps / workspace_transfer /
+    workspace_forget
     file_read / file_write / file_edit / file_delete / file_rename / file_save_from_editor
     file_list / file_search (bounded, for a model: see services/search.py)
     rollback_point_create / rollback_point_eligibility / rollback_point_revert /
@@ -33,10 +34,12 @@ from workspaces.services.folders import (
     workspace_create,
     workspace_forget,
     workspace_import_zip,
+    workspace_overlaps,
     workspace_register,
     workspace_relink,
     workspace_root,
     workspace_status,
+    workspace_transfer,
 )
 from workspaces.services.rollback import (
     Eligibility,
@@ -100,8 +103,10 @@ __all__ = [
     "workspace_create",
     "workspace_forget",
     "workspace_import_zip",
+    "workspace_overlaps",
     "workspace_register",
     "workspace_relink",
     "workspace_root",
     "workspace_status",
+    "workspace_transfer",
 ]

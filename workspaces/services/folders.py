@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from workspaces import paths
@@ -96,10 +96,49 @@ def _refuse_command_folders(real: str) -> None:
         raise WorkspaceError(f"{real} overlaps Command's own data ({store}); choose a folder outside it.")
 
 
-def _save(*, owner, name: str, folder: str, origin: str) -> Workspace:
+def _unusable(path: str) -> WorkspaceError:
+    """One refusal for a missing, foreign, non-folder or unreadable path: it tells nothing about
+    whether the path exists or whose it is."""
+    return WorkspaceError(f"There is no folder at {path} that you can use. Check the path, or choose another folder.")
+
+
+def _ancestors(real: str) -> list[str]:
+    out, current = [], real
+    while True:
+        out.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            return out
+        current = parent
+
+
+def _folders_of_others(real: str, *, owner, exclude=()) -> list[Workspace]:
+    """Other accounts' workspaces at `real`, above it or inside it."""
+    inside = real.rstrip(os.sep) + os.sep
+    query = Workspace.objects.exclude(owner=owner).exclude(pk__in=[w.pk for w in exclude])
+    return list(query.filter(path__in=_ancestors(real)) | query.filter(path__startswith=inside))
+
+
+def _lock_folder_claims() -> None:
+    """Serialise folder claims so that two accounts cannot take overlapping folders at once.
+
+    SQLite transactions here are IMMEDIATE (one writer at a time); PostgreSQL needs a lock."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_FOLDER_CLAIM_LOCK])
+
+
+# An arbitrary constant naming the advisory lock that guards folder claims.
+_FOLDER_CLAIM_LOCK = 0x636F6D6D616E64
+
+
+def _save(*, owner, name: str, folder: str, origin: str, requested: str | None = None) -> Workspace:
     info = os.stat(folder)
     try:
         with transaction.atomic():
+            _lock_folder_claims()
+            if _folders_of_others(folder, owner=owner):
+                raise _unusable(requested or folder)
             return Workspace.objects.create(
                 owner=owner,
                 name=name,
@@ -132,26 +171,30 @@ def workspace_create(*, owner, name: str) -> Workspace:
 def workspace_register(*, owner, path: str, name: str = "") -> Workspace:
     """Register an existing folder, which must lie inside one of COMMAND_WORKSPACE_ROOTS.
 
-    Symlinks are resolved before the check; the root itself, files, missing and unreadable
-    folders are refused. The folder's device and inode are kept to notice a later replacement.
+    Symlinks are resolved before the check; the root itself is refused, and so is a folder that
+    is, holds or lies inside another account's workspace. Missing, foreign, non-folder and
+    unreadable paths all get the same answer, so the refusal never tells whether a path exists.
+    The folder's device and inode are kept to notice a later replacement.
     """
+    path = (path or "").strip()
     try:
-        real = paths.ensure_root_allowed((path or "").strip(), settings.COMMAND_WORKSPACE_ROOTS)
+        real = paths.ensure_root_allowed(path, settings.COMMAND_WORKSPACE_ROOTS)
     except paths.PathRefused as exc:
         raise WorkspaceError(str(exc)) from None
-    if not os.path.exists(real):
-        raise WorkspaceError(f"There is no folder at {path}.")
     _refuse_command_folders(real)
-    if not os.path.isdir(real):
-        raise WorkspaceError(f"{path} is a file, not a folder.")
-    if not os.access(real, os.R_OK | os.X_OK):
-        raise WorkspaceError(f"Command cannot read {path} (permission denied).")
+    if _folders_of_others(real, owner=owner) or not _usable_folder(real):
+        raise _unusable(path)
     return _save(
         owner=owner,
         name=_clean_name(name or os.path.basename(real)),
         folder=real,
         origin=Workspace.Origin.REGISTERED,
+        requested=path,
     )
+
+
+def _usable_folder(real: str) -> bool:
+    return os.path.isdir(real) and os.access(real, os.R_OK | os.X_OK)
 
 
 @dataclass
@@ -290,19 +333,63 @@ def workspace_relink(*, workspace: Workspace, path: str = "") -> Workspace:
         real = paths.ensure_root_allowed(target, settings.COMMAND_WORKSPACE_ROOTS)
     except paths.PathRefused as exc:
         raise WorkspaceError(str(exc)) from None
-    if not os.path.isdir(real):
-        raise WorkspaceError(f"There is no folder at {target}.")
     _refuse_command_folders(real)
+    if _folders_of_others(real, owner=workspace.owner_id) or not _usable_folder(real):
+        raise _unusable(target)
     info = os.stat(real)
     if Workspace.objects.filter(owner=workspace.owner, path=real).exclude(pk=workspace.pk).exists():
         raise WorkspaceError("Another of your workspaces already uses that folder.")
     with transaction.atomic():
+        _lock_folder_claims()
+        if _folders_of_others(real, owner=workspace.owner_id):
+            raise _unusable(target)
         workspace.path = real
         workspace.device = info.st_dev
         workspace.inode = info.st_ino
         workspace.last_seen_at = timezone.now()
         workspace.save(update_fields=["path", "device", "inode", "last_seen_at"])
     return workspace
+
+
+def workspace_overlaps(*, workspace: Workspace) -> list[Workspace]:
+    """Other accounts' workspaces at, above or inside this one's folder (none, since folders
+    belong to one account; older installations may hold some: transfer settles them)."""
+    return _folders_of_others(workspace.path, owner=workspace.owner_id)
+
+
+def workspace_transfer(*, workspaces: list[Workspace], to_owner) -> list[Workspace]:
+    """Hand `workspaces` (with their change history and rollback points) to another account.
+
+    Refuses, changing nothing, while any run in them is unfinished or recoverable (it would go on
+    working in a folder its owner no longer has), when the new account already has a workspace
+    for one of the folders, or when a folder would still overlap another account's workspace
+    (transfer nested workspaces together). The previous owners' requests keep their history but
+    no longer point at the folder, and their remembered approvals for it are dropped: nothing of
+    theirs may start work there again.
+    """
+    workspaces = list(workspaces)
+    with transaction.atomic():
+        _lock_folder_claims()
+        for workspace in workspaces:
+            # Through the reverse relation: workspaces does not import the tasks app.
+            busy = workspace.runs.exclude(state__in=("completed", "failed", "cancelled"))
+            if busy.exists():
+                raise WorkspaceError(
+                    f"“{workspace.name}” has unfinished or recoverable runs; finish or cancel them first."
+                )
+            if Workspace.objects.filter(owner=to_owner, path=workspace.path).exclude(pk=workspace.pk).exists():
+                raise WorkspaceError(f"{to_owner} already has a workspace for {workspace.path}.")
+            for other in _folders_of_others(workspace.path, owner=to_owner, exclude=workspaces):
+                raise WorkspaceError(
+                    f"“{workspace.name}” overlaps “{other.name}” ({other.path}) of {other.owner}; "
+                    "transfer them together."
+                )
+        for workspace in workspaces:
+            workspace.tasks.exclude(owner=to_owner).update(workspace=None)
+            workspace.approval_preferences.exclude(owner=to_owner).delete()
+            workspace.owner = to_owner
+            workspace.save(update_fields=["owner"])
+    return workspaces
 
 
 def workspace_forget(*, workspace: Workspace) -> None:

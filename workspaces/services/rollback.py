@@ -244,8 +244,26 @@ def _current_manifest(root: str, workspace: Workspace, scope, store: SnapshotSto
     return manifest
 
 
+def _path_refused(exc: paths.PathRefused) -> Eligibility:
+    """A path the revert would write through leads outside the folder (a folder swapped for a link):
+    nothing can be put back safely until the folder is as it was."""
+    return Eligibility(
+        Verdict.NOT_REVERTIBLE,
+        [f"{exc} Nothing was reverted; put the folder back as it was, then try again."],
+    )
+
+
 def rollback_point_eligibility(*, point: RollbackPoint) -> Eligibility:
-    """Whether reverting to `point` is possible now, what it would restore and what it would not cover."""
+    """Whether reverting to `point` is possible now, what it would restore and what it would not cover.
+
+    A path that now leads outside the folder makes the point not revertible, with the reason."""
+    try:
+        return _point_eligibility(point)
+    except paths.PathRefused as exc:
+        return _path_refused(exc)
+
+
+def _point_eligibility(point: RollbackPoint) -> Eligibility:
     status = workspace_status(workspace=point.workspace)
     if not status.available:
         return Eligibility(Verdict.NOT_REVERTIBLE, [status.message])
@@ -300,7 +318,16 @@ def rollback_point_eligibility(*, point: RollbackPoint) -> Eligibility:
 
 
 def run_revert_eligibility(*, workspace: Workspace, run_id: int) -> Eligibility:
-    """Everything one run changed in this workspace, put back to how it was before the run's first change."""
+    """Everything one run changed in this workspace, put back to how it was before the run's first change.
+
+    A path that now leads outside the folder makes the run not revertible, with the reason."""
+    try:
+        return _run_eligibility(workspace, run_id)
+    except paths.PathRefused as exc:
+        return _path_refused(exc)
+
+
+def _run_eligibility(workspace: Workspace, run_id: int) -> Eligibility:
     status = workspace_status(workspace=workspace)
     if not status.available:
         return Eligibility(Verdict.NOT_REVERTIBLE, [status.message])

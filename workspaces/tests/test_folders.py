@@ -120,7 +120,7 @@ def test_register_rules(owner, roots):
         workspace_register(owner=owner, path=str(inside) + "/")
     (roots["main"] / "file.txt").write_text("x")
     for bad, message in (
-        (str(roots["main"] / "file.txt"), "is a file"),
+        (str(roots["main"] / "file.txt"), "no folder"),  # the same answer as a missing path
         (str(roots["main"] / "nope"), "no folder"),
         (str(roots["main"]), "configured workspace roots"),
         (str(roots["sibling"]), "configured workspace roots"),

@@ -294,3 +294,47 @@ def test_admin_back_office_lists_and_reverts(workspace, recorded, client, django
     )
     assert "Restored 1 file" in response.content.decode()
     assert (site / "site.css").read_text() == "h1 { color: red; }\n"
+
+
+def _run_that_changed(workspace, owner, path: str, content: bytes):
+    from tasks.models import PlanRevision, Task, TaskRun
+
+    task = Task.objects.create(owner=owner, raw_prompt="x", workspace=workspace)
+    run = TaskRun.objects.create(
+        task=task, owner=owner, plan_revision=PlanRevision.objects.create(task=task, number=1), workspace=workspace
+    )
+    file_write(workspace=workspace, path=path, content=content, run=run)
+    return run
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_revert_into_a_folder_swapped_for_a_link_is_refused_in_words(
+    workspace, site, owner_client, owner, roots, method
+):
+    root = Path(workspace_root(workspace=workspace))
+    (root / "css").mkdir()
+    (root / "css" / "site.css").write_text("before\n")
+    point = rollback_point_create(
+        workspace=workspace, kind=RollbackPoint.Kind.PRE_EDIT, paths_in_scope=["css/site.css"]
+    )
+    run = _run_that_changed(workspace, owner, "css/site.css", b"by the run\n")
+    (root / "css").rename(root / "css-moved")
+    os.symlink(roots["outside"], root / "css")  # the folder is now a link out of the workspace
+    url = reverse("workspaces:run_revert", args=[workspace.pk, run.pk])
+    response = getattr(owner_client, method)(url)
+    assert response.status_code in (200, 409)
+    assert "css" in response.content.decode()
+    assert sorted(os.listdir(roots["outside"])) == ["secret.txt"]  # nothing written through the link
+    response = getattr(owner_client, method)(reverse("workspaces:point_revert", args=[workspace.pk, point.pk]))
+    assert response.status_code in (200, 409) and "outside the workspace" in response.content.decode()
+    assert sorted(os.listdir(roots["outside"])) == ["secret.txt"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["workspaces:run_revert", "workspaces:point_revert", "workspaces:change"],
+)
+def test_an_id_beyond_the_databases_range_is_not_found(workspace, owner_client, name):
+    url = reverse(name, args=[workspace.pk, 1]).replace("/1/", "/99999999999999999999/")
+    assert owner_client.get(url).status_code == 404
+    assert owner_client.post(url).status_code in (404, 405)

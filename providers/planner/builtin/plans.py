@@ -38,7 +38,7 @@ def build_plan(understanding: UnderstandingSnapshot, commands: list[NamedCommand
         steps.append(
             PlanStep(
                 id=run_id,
-                title=f"Run `{command.command}`",
+                title=_clip(f"Run `{command.command}`", 200),
                 action_type=ActionType.RUN_COMMAND,
                 inputs={"command": command.command, "cwd": "."},
                 depends_on=[steps[-1].id] if steps else [],
@@ -151,3 +151,8 @@ def build_brief(understanding: UnderstandingSnapshot, plan: Plan, commands: list
         expected_outcomes=outcomes,
         needs_approval=needs_approval,
     )
+
+
+def _clip(text: str, limit: int) -> str:
+    """A title that fits its field; the step's inputs keep the whole command."""
+    return text if len(text) <= limit else text[: limit - 2] + "…`"
