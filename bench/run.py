@@ -36,6 +36,7 @@ BENCHES: dict[str, list[tuple[list[str], str]]] = {
     "diff": [(["bench.diff"], "none")],
     "search": [(["bench.search"], "none")],
     "sandbox": [(["bench.sandbox"], "none")],
+    "agent": [(["bench.agent"], "pg")],
 }
 
 
