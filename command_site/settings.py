@@ -83,6 +83,8 @@ if COMMAND_UPLOAD_REQUEST_MAX_BYTES < COMMAND_UPLOAD_MAX_BYTES:
         f"COMMAND_UPLOAD_REQUEST_MAX_BYTES ({COMMAND_UPLOAD_REQUEST_MAX_BYTES}) must be at least "
         f"COMMAND_UPLOAD_MAX_BYTES ({COMMAND_UPLOAD_MAX_BYTES}): a request could not carry even one allowed upload."
     )
+# Pictures of DOCX/PPTX/XLSX first pages through LibreOffice headless, when soffice is installed.
+COMMAND_OFFICE_PREVIEWS = env_bool("COMMAND_OFFICE_PREVIEWS", True)
 
 # --- Applications ---------------------------------------------------------------------------
 

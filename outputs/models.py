@@ -86,6 +86,30 @@ class OutputAsset(models.Model):
         return bool(self.verification.get("passed"))
 
     @property
+    def verification_report(self) -> dict:
+        """The stored report with every check's status spelt out (older reports had none)."""
+        from outputs.verification.report import VerificationReport
+
+        return VerificationReport.from_dict(self.verification or {}).to_dict() | {
+            "verified_at": self.verification.get("verified_at", ""),
+            "passed": bool(self.verification.get("passed")),
+        }
+
+    @property
+    def criteria(self) -> list[dict]:
+        """The brief's criteria as verification left them: each passed, failed or not_checked."""
+        return [c for c in self.verification.get("checks", []) if c.get("criterion")]
+
+    @property
+    def not_checked(self) -> list[dict]:
+        return [c for c in self.verification.get("checks", []) if c.get("status") == "not_checked"]
+
+    @property
+    def fully_verified(self) -> bool:
+        """Verified, with nothing left unchecked: the only state the card calls “Verified”."""
+        return self.verified and not self.not_checked
+
+    @property
     def verified_at(self) -> datetime | None:
         try:
             return datetime.fromisoformat(self.verification.get("verified_at", ""))

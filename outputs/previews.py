@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,25 @@ def table_rows(path: Path, limit: int = 8) -> Preview:
     return Preview(None, {"rows": [r for r in rows if any(r)][: limit + 1], "rows_source": "xlsx"})
 
 
+def office_picture(path: Path, outline: Preview) -> Preview:
+    """The outline plus a picture of the file's first page as LibreOffice lays it out; where that
+    cannot be made, the outline alone, saying it is an outline and why there is no picture."""
+    from django.conf import settings
+
+    from outputs.libreoffice import convert
+
+    if not getattr(settings, "COMMAND_OFFICE_PREVIEWS", True):
+        reason = "picture previews are switched off (COMMAND_OFFICE_PREVIEWS)"
+    else:
+        with tempfile.TemporaryDirectory(prefix="command-preview-") as tmp:
+            pdf = convert(path, to="pdf", workdir=Path(tmp))
+            if not isinstance(pdf, str):
+                picture = pdf_preview(pdf)
+                return Preview(picture.image, {**outline.data, "picture": "First page, as LibreOffice lays it out"})
+            reason = pdf
+    return Preview(None, {**outline.data, "outline_only": reason})
+
+
 def build_preview(generated: GeneratedOutput) -> Preview:
     """The preview for a generated output, or an empty one with the reason when it cannot be made."""
     root, primary = generated.root_path, generated.primary_path
@@ -143,7 +163,7 @@ def build_preview(generated: GeneratedOutput) -> Preview:
             case "document":
                 docx = next((root / n for n in names if n.endswith(".docx")), None)
                 if docx:
-                    return docx_paragraphs(docx)
+                    return office_picture(docx, docx_paragraphs(docx))
                 text = primary.read_text(encoding="utf-8").splitlines()
                 return Preview(
                     None,
@@ -154,10 +174,11 @@ def build_preview(generated: GeneratedOutput) -> Preview:
                     },
                 )
             case "presentation":
-                return pptx_outline(primary)
+                return office_picture(primary, pptx_outline(primary))
             case "spreadsheet":
                 csv_name = next((n for n in names if n.endswith(".csv")), None)
-                return table_rows(root / csv_name if csv_name else primary)
+                rows = table_rows(root / csv_name if csv_name else primary)
+                return office_picture(primary, rows) if primary.suffix == ".xlsx" else rows
             case "website":
                 pages = [n for n in names if n.endswith(".html")]
                 thumb = next((root / n for n in names if n.endswith("og-image.png")), None)

@@ -11,6 +11,7 @@ the engine keep both in a step's result between steps.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import uuid
 from pathlib import Path
 
@@ -53,7 +54,49 @@ def output_generate(*, request: GenerationRequest, dest_dir: Path) -> GeneratedO
         raise GenerationError(f"Command has no generator for “{category}” outputs.")
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
-    return generator(request, dest)
+    generated = generator(request, dest)
+    if not request.brief.is_empty:
+        # Verification checks the file against the brief as asked, not as the generator read it.
+        generated.expectations["brief"] = request.brief.model_dump(exclude_defaults=True)
+    return generated
+
+
+def output_render(*, spec, request: GenerationRequest, dest_dir: Path, author: str) -> GeneratedOutput:
+    """Render content another author wrote (``spec``: an outputs.content spec or its JSON) with the
+    same generator the built-in author uses, for the deliverable of ``request``.
+
+    Promises: the spec is validated (SVG marks sanitised, formulas limited to SUM, references and
+    arithmetic) before any file is written; the output names ``author`` as the writer of its
+    content; the deliverable's brief is still what verification checks. Refuses (GenerationError)
+    a spec that does not validate or that cannot be rendered as this deliverable's category.
+    """
+    from dataclasses import replace
+
+    from outputs.content import RENDERS_AS, content_spec, generation_fields
+
+    try:
+        parsed = content_spec(spec)
+    except ValueError as exc:
+        raise GenerationError(f"The content written by {author} is not valid: {exc}") from exc
+    category = str(request.deliverable.category)
+    if category not in RENDERS_AS[parsed.kind]:
+        raise GenerationError(f"A {parsed.kind} spec cannot be rendered as a {category} output.")
+    fields = generation_fields(parsed)
+    deliverable = request.deliverable
+    if fields["title"]:
+        deliverable = deliverable.model_copy(update={"title": fields["title"][:200]})
+    entities = request.entities
+    if parsed.kind == "logo":
+        entities = entities.model_copy(update={"brand": parsed.name, "colours": parsed.colours or entities.colours})
+    rendered = replace(
+        request,
+        deliverable=deliverable,
+        entities=entities,
+        copy=fields["copy"],
+        copy_source=author,
+        options={**request.options, **fields["options"]},
+    )
+    return output_generate(request=rendered, dest_dir=dest_dir)
 
 
 def output_verify(*, category: str, path_or_dir: Path, expectations: dict) -> VerificationReport:
@@ -119,6 +162,11 @@ def asset_deliver(
     if run is not None and run.task_id != task.pk:
         raise AssetRefused("That run belongs to a different task.")
     root = generated.root_path
+    if step is not None:
+        # A repeated delivery of the same step: its scratch copy was released after the first one.
+        existing = OutputAsset.objects.filter(step=step, deliverable_key=generated.deliverable_id).first()
+        if existing is not None and not root.exists():
+            return existing
     for f in generated.files:
         if not (root / f.path).is_file() or sha256_of(root / f.path) != f.sha256:
             raise AssetRefused(f"{f.path} changed or disappeared after verification; generate it again.")
@@ -199,7 +247,35 @@ def asset_deliver(
     except Exception:
         delete_quietly(stored)
         raise
+    # The bytes are in storage now; the scratch copy goes once the delivery is committed.
+    transaction.on_commit(lambda: output_scratch_release(root=root))
     return asset
+
+
+def output_scratch_release(*, root: Path) -> bool:
+    """Delete one generation's scratch folder, the folders of its earlier attempts and inputs
+    (named ``<deliverable>-<run>-…`` beside it by ``output_scratch_dir``), and the task's folder
+    once empty.
+
+    Refuses (returns False) anything that is not a folder inside COMMAND_DATA_DIR/outputs-scratch,
+    so it can never delete a workspace or a caller's own folder.
+    """
+    base = (Path(settings.COMMAND_DATA_DIR) / "outputs-scratch").resolve()
+    target = Path(root).resolve()
+    if target == base or not target.is_relative_to(base) or not target.is_dir():
+        return False
+    prefix = target.name.rsplit("-", 1)[0] + "-"
+    for sibling in target.parent.iterdir():
+        if sibling != target and sibling.is_dir() and sibling.name.startswith(prefix) and target.parent != base:
+            shutil.rmtree(sibling, ignore_errors=True)
+    shutil.rmtree(target, ignore_errors=True)
+    parent = target.parent
+    if parent != base and parent.is_relative_to(base):
+        try:
+            parent.rmdir()  # only when empty: other deliverables of the task may still be working
+        except OSError:
+            pass
+    return not target.exists()
 
 
 def _zip_sha(generated: GeneratedOutput) -> str:
@@ -291,3 +367,25 @@ def output_source_images(*, owner, task, dest_dir: Path) -> list[Path]:
     """Local copies of the primary images of the task's latest image assets (for a slideshow)."""
     images = OutputAsset.objects.filter(owner=owner, task=task, category="image", is_latest=True).order_by("created_at")
     return [asset_materialise(asset=a, dest_dir=Path(dest_dir) / str(a.id)) for a in images]
+
+
+def output_scratch_sweep(*, older_than_seconds: float) -> list[Path]:
+    """Delete scratch folders of generations nobody delivered (failed or abandoned runs) once
+    nothing in them changed for ``older_than_seconds``; returns what was deleted.
+
+    Keep the age well above the job timeout (COMMAND_Q_TIMEOUT): a folder that recent may belong
+    to a generation still running.
+    """
+    import time
+
+    base = Path(settings.COMMAND_DATA_DIR) / "outputs-scratch"
+    if not base.is_dir():
+        return []
+    cutoff = time.time() - older_than_seconds
+    deleted = []
+    for task_dir in sorted(p for p in base.iterdir() if p.is_dir()):
+        newest = max((f.stat().st_mtime for f in task_dir.rglob("*")), default=task_dir.stat().st_mtime)
+        if newest < cutoff:
+            shutil.rmtree(task_dir, ignore_errors=True)
+            deleted.append(task_dir)
+    return deleted

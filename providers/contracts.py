@@ -88,6 +88,98 @@ class FormatHint(Contract):
     value: str = Field(description="Normalised value, e.g. 'pdf', 'xlsx', 'dark'.")
 
 
+class Criterion(Contract):
+    """One acceptance criterion of a deliverable, derived from its brief; verification checks it
+    mechanically where it can and otherwise reports it as not checked."""
+
+    id: str = Field(min_length=1, max_length=60)
+    kind: str = Field(
+        description="genre | subject | name | count | period | totals | colour | palette | "
+        "theme | duration | pages | slides | section | audience"
+    )
+    text: str = Field(min_length=1, description="The criterion in the user's words, e.g. '4 departments'.")
+    target: str = Field(default="", description="What is counted or named, e.g. 'departments'.")
+    value: str = Field(default="", description="The expected value, e.g. '4', 'quarterly', 'warm', '10'.")
+
+
+PALETTE_WORDS = ("warm", "cool", "pastel", "earthy", "vibrant", "muted", "monochrome")
+
+
+class DeliverableBrief(Contract):
+    """What the request asks of one deliverable: typed acceptance criteria, filled at planning
+    time by the built-in planner (what it can read) or by a model provider."""
+
+    genre: str = Field(
+        default="",
+        max_length=60,
+        description="e.g. budget, invoice, pricing, proposal, "
+        "onboarding guide, report, flyer, landing page, logo, pitch deck.",
+    )
+    subject: str = Field(default="", max_length=200, description="What it is about, e.g. 'new nurses'.")
+    business: str = Field(default="", max_length=80, description="The kind of business, e.g. 'bakery', 'SaaS'.")
+    location: str = Field(default="", max_length=80, description="A place the request names, e.g. 'Bristol'.")
+    audience: str = Field(default="", max_length=120)
+    names: list[str] = Field(default_factory=list, description="Named entities that must appear, e.g. a brand.")
+    counts: dict[str, int] = Field(default_factory=dict, description="e.g. {'departments': 4, 'tiers': 3}.")
+    period: str = Field(default="", max_length=20, description="quarterly | monthly | weekly | annual")
+    totals: bool = Field(default=False, description="The request asks for totals.")
+    colours: list[str] = Field(default_factory=list, description="Colour words or hex values asked for.")
+    palette: str = Field(default="", max_length=20, description="A palette word: " + ", ".join(PALETTE_WORDS))
+    theme: str = Field(default="", max_length=20, description="dark | light")
+    duration_seconds: float | None = Field(default=None, ge=0, le=3600)
+    pages: int | None = Field(default=None, ge=1, le=500)
+    slides: int | None = Field(default=None, ge=1, le=200)
+    sections: list[str] = Field(default_factory=list, description="Required parts, e.g. 'booking form', 'menu'.")
+
+    @property
+    def is_empty(self) -> bool:
+        return self == DeliverableBrief()
+
+    def criteria(self) -> list[Criterion]:
+        """Every acceptance criterion this brief implies, in a stable order."""
+        out: list[Criterion] = []
+
+        def add(kind: str, text: str, target: str = "", value: str = "") -> None:
+            slug = "-".join(w for w in (kind, target or value) if w).lower().replace(" ", "-")[:60]
+            out.append(Criterion(id=slug, kind=kind, text=text, target=target, value=value))
+
+        if self.genre:
+            vowel = self.genre[:1].lower() in "aeiou" and not self.genre.lower().startswith(("one", "uni", "eu", "use"))
+            article = "an" if vowel else "a"
+            add("genre", f"It is {article} {self.genre}", value=self.genre)
+        if self.subject:
+            add("subject", f"It is about {self.subject}", value=self.subject)
+        for name in self.names:
+            add("name", f"It names “{name}”", target=name, value=name)
+        if self.location:
+            add("location", f"It mentions {self.location}", value=self.location)
+        for noun, n in self.counts.items():
+            add("count", f"{n} {noun}", target=noun, value=str(n))
+        if self.period:
+            add("period", f"Broken down {self.period}", value=self.period)
+        if self.totals:
+            add("totals", "A totals row whose formulas compute", value="totals")
+        for colour in self.colours:
+            add("colour", f"Uses {colour}", value=colour)
+        if self.palette:
+            add("palette", f"A {self.palette} palette", value=self.palette)
+        if self.theme:
+            add("theme", f"A {self.theme} theme", value=self.theme)
+        if self.duration_seconds:
+            add("duration", f"Lasts {self.duration_seconds:g} s (±10 %)", value=f"{self.duration_seconds:g}")
+        if self.pages:
+            add("pages", f"{self.pages} page{'s' if self.pages != 1 else ''}", value=str(self.pages))
+        if self.slides:
+            add("slides", f"{self.slides} slides", value=str(self.slides))
+        for section in self.sections:
+            plural = section.endswith("s") or section in ("pricing", "signup")
+            article = "" if plural else "an " if section[:1] in "aeiou" else "a "
+            add("section", f"Includes {article}{section}", target=section, value=section)
+        if self.audience:
+            add("audience", f"Written for {self.audience}", value=self.audience)
+        return out
+
+
 class Deliverable(Contract):
     id: str = Field(min_length=1, max_length=40)
     category: OutputCategory
@@ -95,6 +187,9 @@ class Deliverable(Contract):
     format: str = Field(default="", max_length=20, description="File format, e.g. pdf, docx, md, xlsx, mp4.")
     description: str = ""
     details: dict[str, str] = Field(default_factory=dict)
+    brief: DeliverableBrief = Field(
+        default_factory=DeliverableBrief, description="Acceptance criteria read from the request."
+    )
 
 
 class Entities(Contract):
@@ -206,3 +301,15 @@ class PlannerResult(Contract):
     understanding: UnderstandingSnapshot
     brief: ExecutionBrief
     plan: Plan
+
+    @model_validator(mode="after")
+    def _deliverable_briefs_reach_their_steps(self):
+        """Each generate_output step carries its deliverable's brief (as ``deliverable_brief``), so
+        verification checks what was asked whichever planner wrote the plan; a brief the step
+        already carries is kept as written."""
+        briefs = {d.id: d.brief for d in self.understanding.deliverables if not d.brief.is_empty}
+        for step in self.plan.steps:
+            wanted = briefs.get(step.deliverable_id or "")
+            if step.action_type == ActionType.GENERATE_OUTPUT and wanted and "deliverable_brief" not in step.inputs:
+                step.inputs["deliverable_brief"] = wanted.model_dump(exclude_defaults=True)
+        return self

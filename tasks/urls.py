@@ -17,5 +17,6 @@ urlpatterns = [
     path("run/<id:run_id>/events/", views.run_events, name="run_events"),
     path("run/<id:run_id>/priority/", views.run_priority, name="run_priority"),
     path("run/<id:run_id>/commands/<id:execution_id>/output.log", views.command_output, name="command_output"),
+    path("run/<id:run_id>/answer/", views.run_answer, name="run_answer"),
     path("run/<id:run_id>/<str:action>/", views.run_control, name="run_control"),
 ]

@@ -104,7 +104,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         )
     duration = option_int(request, "duration", 8, lo=2, hi=60)
     dest.mkdir(parents=True, exist_ok=True)
-    stem = re.sub(r"[^a-z0-9]+", "-", request.deliverable.title.lower()).strip("-")[:60] or "jingle"
+    stem = re.sub(r"[^a-z0-9]+", "-", request.title.lower()).strip("-")[:60] or "jingle"
     wav = dest / f"{stem}.wav"
     write_wav(wav, synthesise(float(duration)))
     paths = [wav]
@@ -137,7 +137,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     return GeneratedOutput(
         category="audio",
         deliverable_id=request.deliverable.id,
-        title=request.deliverable.title,
+        title=request.title,
         root=str(dest),
         primary=primary.name,
         files=describe_files(dest, paths),

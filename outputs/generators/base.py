@@ -11,9 +11,17 @@ import mimetypes
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from providers.contracts import Deliverable, Entities
+from providers.contracts import Deliverable, DeliverableBrief, Entities
 
 BUILT_IN = "built-in templates"
+
+# Titles that only say what kind of file a deliverable is: the output gets a title about its subject.
+GENERIC_TITLES = {
+    "document", "pdf document", "word document", "markdown document", "text", "video", "audio", "image",
+    "pitch deck", "presentation", "spreadsheet", "website", "web page", "landing page", "web app", "logo",
+    "report", "guide", "proposal", "one-pager", "summary", "brochure", "handout", "article", "newsletter",
+    "social post", "dashboard", "invoice", "letter", "memo", "whitepaper", "contract", "portfolio site", "résumé",
+}  # fmt: skip
 
 
 class GenerationError(Exception):
@@ -44,6 +52,50 @@ class GenerationRequest:
     def content_source(self) -> str:
         return (self.copy_source or "model provider") if self.copy else BUILT_IN
 
+    @property
+    def brief(self) -> DeliverableBrief:
+        return self.deliverable.brief
+
+    @property
+    def title(self) -> str:
+        """The output's title: the deliverable's own words, unless they only name the kind of
+        file ("Document", "Video", "Pitch deck"); then a title about what the brief says it is."""
+        title = self.deliverable.title.strip()
+        if title.lower() not in GENERIC_TITLES:
+            return title
+        brief = self.brief
+        label = (brief.genre.split(" for a ")[0] or title).strip()
+        if label.lower().endswith(" document") or label.lower() == "spreadsheet" and not brief.period:
+            label = title  # "PDF document" says only the format
+        elif label.lower() == "spreadsheet":
+            label = "plan"
+        if brief.period and brief.genre in {
+            "budget",
+            "forecast",
+            "report",
+            "tracker",
+            "expense tracker",
+            "spreadsheet",
+        }:
+            label = f"{brief.period} {label}"
+        label = label[:1].upper() + label[1:]
+        name = brief.names[0] if brief.names else (self.entities.brand or "")
+        joiner = " about "
+        if brief.genre in {"onboarding guide", "guide", "budget", "pricing", "forecast", "tracker"}:
+            joiner = " for "
+        own_subject = brief.subject and brief.subject != brief.business  # "family bakery" is the name's trade
+        if name:
+            named = f"{name} {label[:1].lower() + label[1:]}"
+            return (f"{named}{joiner}{brief.subject}" if own_subject else named)[:200]
+        if brief.subject:
+            if brief.business and brief.subject == brief.business:
+                joiner = " for a "
+            return f"{label}{joiner}{brief.subject}"[:200]
+        if brief.counts:
+            noun, n = next(iter(brief.counts.items()))
+            return f"{label} for {n} {noun}"[:200]
+        return label[:200]
+
     @classmethod
     def from_plan_inputs(
         cls,
@@ -58,7 +110,8 @@ class GenerationRequest:
         options: dict | None = None,
     ) -> GenerationRequest:
         """The request described by a plan's generate_output step inputs (category, title,
-        format, brief, brand, audience, industry, tone, theme, colours, length).
+        format, brief, brand, audience, industry, tone, theme, colours, length, and the
+        deliverable's acceptance criteria as ``deliverable_brief``).
 
         A length such as “10 second” becomes the video/audio duration, “8 slide” the deck's
         slide count. Refuses (GenerationError) inputs without a category or title.
@@ -67,6 +120,10 @@ class GenerationRequest:
         if not category or not title:
             raise GenerationError("This step does not say what to make (category and title are required).")
         details = {k: str(inputs[k]) for k in ("length", "theme") if inputs.get(k)}
+        try:
+            brief = DeliverableBrief.model_validate(inputs.get("deliverable_brief") or {})
+        except ValueError as exc:
+            raise GenerationError(f"This step's brief is not valid: {exc}") from exc
         deliverable = Deliverable(
             id=deliverable_id,
             category=category,
@@ -74,6 +131,7 @@ class GenerationRequest:
             format=str(inputs.get("format") or "")[:20],
             description=str(inputs.get("brief") or ""),
             details=details,
+            brief=brief,
         )
         colours = inputs.get("colours") or []
         entities = Entities(

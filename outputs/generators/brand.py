@@ -42,8 +42,20 @@ NAMED_COLOURS = {
     "mint": "#10b981",
     "coral": "#f97316",
 }
+# No name was given: the placeholder says so instead of passing for a real company's name.
+PLACEHOLDER_NAME = "[Your company]"
 DEFAULT_PRIMARY = "#1e3a8a"
 DEFAULT_ACCENT = "#14b8a6"
+# Palette words from a brief: (primary, accent) pairs whose hues are what the word says.
+PALETTES = {
+    "warm": ("#c2410c", "#d97706"),
+    "cool": ("#1d4ed8", "#0e7490"),
+    "pastel": ("#f472b6", "#93c5fd"),
+    "earthy": ("#7c4a1e", "#6b8e23"),
+    "vibrant": ("#db2777", "#f59e0b"),
+    "muted": ("#57534e", "#78716c"),
+    "monochrome": ("#171717", "#525252"),
+}
 
 
 def parse_colour(value: str) -> str | None:
@@ -87,6 +99,8 @@ class Brand:
     dark: str
     light: str
     muted: str
+    # "chart" (the analytics mark) or "monogram" (initials in a roundel, for everyone else).
+    mark: str = "chart"
 
     @property
     def initials(self) -> str:
@@ -109,14 +123,31 @@ class Brand:
         ]
 
 
+# When no colour was asked for, a local business gets colours of its trade, not the SaaS navy.
+TRADE_PALETTES = {"bakery": "warm", "coffee shop": "earthy", "restaurant": "warm", "florist": "pastel",
+                  "salon": "pastel", "plumber": "cool"}  # fmt: skip
+
+
+def _palette_for(business: str) -> str:
+    if not business or business == "SaaS":
+        return ""
+    from outputs.generators.genre_copy import business_kind
+
+    return TRADE_PALETTES.get(business_kind(business), "warm")
+
+
 def brand_from(request: GenerationRequest) -> Brand:
     e = request.entities
-    colours = [c for c in (parse_colour(x) for x in e.colours) if c]
-    primary = colours[0] if colours else DEFAULT_PRIMARY
-    accent = colours[1] if len(colours) > 1 else DEFAULT_ACCENT
+    brief = request.brief
+    colours = [c for c in (parse_colour(x) for x in [*brief.colours, *e.colours]) if c]
+    palette = PALETTES.get(brief.palette or _palette_for(brief.business), (DEFAULT_PRIMARY, DEFAULT_ACCENT))
+    primary = colours[0] if colours else palette[0]
+    accent = colours[1] if len(colours) > 1 else palette[1]
     if accent == primary:
-        accent = DEFAULT_ACCENT
-    name = (e.brand or e.product or "").strip() or "Your Company"
+        accent = palette[1] if palette[1] != primary else DEFAULT_ACCENT
+    name = (e.brand or e.product or (brief.names[0] if brief.names else "")).strip() or PLACEHOLDER_NAME
+    analytics = not brief.business or brief.business == "SaaS"
+    mark = "chart" if analytics and brief.genre != "logo" else "monogram"
     return Brand(
         name=name,
         audience=(e.audience or "").strip() or "operations and finance leaders",
@@ -127,6 +158,7 @@ def brand_from(request: GenerationRequest) -> Brand:
         dark=shade(primary, 0.12),
         light=shade(primary, 0.96),
         muted=shade(primary, 0.42),
+        mark=mark,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from outputs.generators.base import GenerationRequest
-from outputs.generators.brand import Brand
+from outputs.generators.brand import PLACEHOLDER_NAME, Brand
 
 
 @dataclass
@@ -40,6 +40,16 @@ class Copy:
     tiers: list[Tier]
     closing: str
     notes: list[str] = field(default_factory=list)
+    # Site wording that depends on the kind of business; empty means the SaaS defaults.
+    features_heading: str = ""
+    features_lede: str = ""
+    steps_heading: str = ""
+    steps_lede: str = ""
+    hero_alt: str = ""
+    contact_lede: str = ""
+    booking: bool = False
+    # Parts the request named that the template has no block for: (heading, placeholder text).
+    extra_sections: list[tuple[str, str]] = field(default_factory=list)
 
 
 ILLUSTRATIVE = (
@@ -215,11 +225,69 @@ def report_sections(brand: Brand) -> list[Section]:
     ]
 
 
+def by_genre(request: GenerationRequest, brand: Brand, copy: Copy) -> Copy:
+    """The built-in author's writing for the brief's genre and subject, over the SaaS defaults."""
+    from outputs.generators import genre_copy
+
+    brief = request.brief
+    category = str(request.deliverable.category)
+    named = brand.name if brand.name != PLACEHOLDER_NAME else None
+    local = brief.business and brief.business != "SaaS"
+    if category == "website":
+        copy.extra_sections = genre_copy.requested_sections(request)
+    if local and category in ("website", "image", "video"):
+        for key, value in genre_copy.local_business_site(request, brand).items():
+            setattr(copy, key, value)
+        copy.tiers = []
+        return copy
+    saas = brief.business == "SaaS" or bool(request.entities.industry)
+    if category == "website" and (brief.subject or "portfolio" in brief.genre) and not saas:
+        for key, value in genre_copy.subject_site(request, brand, named).items():
+            setattr(copy, key, value)
+        copy.tiers = []
+        return copy
+    if category == "website" and brief.subject:  # a product site about something: say it up front
+        copy.headline = f"{brand.name}: {brief.subject}"
+        copy.tagline = brief.subject[:1].upper() + brief.subject[1:]
+    if category in ("image", "video") and brief.subject:
+        copy.headline = f"{brand.name}: {brief.subject}" if named else brief.subject[:1].upper() + brief.subject[1:]
+        copy.tagline, copy.cta = brief.subject, "Find out more"
+        copy.notes = []
+        return copy
+    if category not in ("pdf", "document", "presentation"):
+        return copy
+    if brief.genre == "pitch deck" and not (brief.business == "SaaS" or request.entities.industry):
+        copy.sections = genre_copy.pitch_sections(request, named)
+        copy.subheadline = f"{brand.name if named else 'Our'} pitch" + (f": {brief.subject}" if brief.subject else "")
+        copy.tagline = brief.subject or "Investor pitch"
+        copy.closing = "Thank you. [Contact details]"
+    elif brief.genre == "onboarding guide":
+        copy.sections = genre_copy.onboarding_sections(request, named)
+        who = brief.subject or "new starters"
+        copy.subheadline = f"Everything {who} need for their first day, first week and first month."
+        copy.closing = "Welcome aboard. Questions about this guide go to [your onboarding contact]."
+    elif brief.genre in genre_copy.FIXED_FORMS:
+        copy.sections = genre_copy.FIXED_FORMS[brief.genre](request, named)
+        copy.subheadline = f"{brief.genre[:1].upper() + brief.genre[1:]}" + (f" · {named}" if named else "")
+        copy.closing = "Every bracketed part is a placeholder: fill it in before sending."
+    elif brief.subject or brief.genre not in ("", "proposal", "report", "presentation", "document"):
+        copy.sections = genre_copy.subject_sections(request, named)
+        copy.subheadline = f"About {brief.subject}." if brief.subject else f"A {brief.genre} by {brand.name}."
+        copy.closing = "Written from Command's built-in templates; the bracketed parts are yours to fill in."
+    elif brief.genre == "report" or document_kind(request) == "report":
+        copy.sections = report_sections(brand)
+    else:
+        return copy
+    # The analytics template's features, metrics and tiers belong to none of these.
+    copy.tiers, copy.features, copy.metrics = [], [], []
+    copy.quote = copy.quote_by = ""
+    copy.notes = [genre_copy.PLACEHOLDER_NOTE]
+    return copy
+
+
 def copy_for(request: GenerationRequest, brand: Brand) -> Copy:
     """Built-in copy, with every field a provider wrote taking precedence."""
-    copy = built_in_copy(request, brand)
-    if request.deliverable.category in ("pdf", "document") and document_kind(request) == "report":
-        copy.sections = report_sections(brand)
+    copy = by_genre(request, brand, built_in_copy(request, brand))
     given = request.copy or {}
     if not given:
         return copy
@@ -232,6 +300,20 @@ def copy_for(request: GenerationRequest, brand: Brand) -> Copy:
     bullets = [b for b in given.get("bullets") or [] if isinstance(b, str) and b.strip()]
     if bullets:
         copy.features = [(b, "") for b in bullets[:6]]
+    for key in ("features", "steps"):  # pairs of [title, text]; an empty list clears the template's
+        if isinstance(given.get(key), list):
+            setattr(copy, key, [(str(t), str(b)) for t, b, *_ in (list(x) + [""] for x in given[key])])
+    for key in ("metrics", "tiers"):
+        if given.get(key) == []:
+            setattr(copy, key, [])
+    if given.get("quote") == "":
+        copy.quote = copy.quote_by = ""
+    for key in ("features_heading", "steps_heading", "contact_lede"):
+        if isinstance(given.get(key), str) and given[key].strip():
+            setattr(copy, key, given[key].strip())
+    if "steps" in given:
+        copy.steps_lede = copy.features_lede = ""
+    copy.booking = bool(given.get("booking", copy.booking))
     sections = []
     for s in given.get("sections") or []:
         if isinstance(s, dict) and str(s.get("heading", "")).strip():

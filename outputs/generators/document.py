@@ -17,7 +17,7 @@ from outputs.generators.copywriting import copy_for
 def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     brand = brand_from(request)
     copy = copy_for(request, brand)
-    title = request.deliverable.title
+    title = request.title
     dest.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "document"
     wants_md_only = request.deliverable.format.lower() in {"md", "markdown"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -12,7 +13,12 @@ from outputs.generators.brand import Brand, brand_from, font, hex_to_rgb
 from outputs.generators.copywriting import copy_for
 
 
-def logo_svg(brand: Brand, *, on_dark: bool = False) -> str:
+def _spec_mark(svg: str, *, x: int, y: int, size: int) -> str:
+    """A sanitised SVG mark (outputs.content.LogoSpec) nested into a box of the logo."""
+    return re.sub(r"^<svg\b", f'<svg x="{x}" y="{y}" width="{size}" height="{size}"', svg.strip(), count=1)
+
+
+def logo_svg(brand: Brand, *, on_dark: bool = False, mark: str = "") -> str:
     """A monogram mark plus word mark; pure vector, no fonts embedded beyond a system stack."""
     name = escape(brand.name)
     width = 64 + 18 * max(4, len(brand.name)) + 24
@@ -25,16 +31,33 @@ def logo_svg(brand: Brand, *, on_dark: bool = False) -> str:
       <stop offset="1" stop-color="{brand.accent}"/>
     </linearGradient>
   </defs>
-  <rect x="4" y="4" width="56" height="56" rx="14" fill="url(#g)"/>
-  <path d="M18 42 L28 22 L36 36 L46 18" fill="none" stroke="#ffffff" stroke-width="5" stroke-linecap="round"
-    stroke-linejoin="round"/>
+  {_spec_mark(mark, x=4, y=4, size=56) if mark else _mark_shape(brand)}
   <text x="74" y="42" font-family="Inter, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="28"
     font-weight="700" fill="{"#f5f7fc" if on_dark else brand.dark}">{name}</text>
 </svg>
 """
 
 
+def _mark_shape(brand: Brand) -> str:
+    if brand.mark == "monogram":
+        return (
+            f'<circle cx="32" cy="32" r="28" fill="url(#g)"/>'
+            f'<text x="32" y="41" text-anchor="middle" font-family="Georgia, \'Times New Roman\', serif" '
+            f'font-size="24" font-weight="700" fill="#ffffff">{escape(brand.initials)}</text>'
+        )
+    return """<rect x="4" y="4" width="56" height="56" rx="14" fill="url(#g)"/>
+  <path d="M18 42 L28 22 L36 36 L46 18" fill="none" stroke="#ffffff" stroke-width="5" stroke-linecap="round"
+    stroke-linejoin="round"/>"""
+
+
 def mark_svg(brand: Brand) -> str:
+    if brand.mark == "monogram":
+        return f"""<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
+  <circle cx="32" cy="32" r="32" fill="{brand.primary}"/>
+  <text x="32" y="42" text-anchor="middle" font-family="Georgia, 'Times New Roman', serif" font-size="26"
+    font-weight="700" fill="{brand.light}">{escape(brand.initials)}</text>
+</svg>
+"""
     return f"""<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
   <rect x="0" y="0" width="64" height="64" rx="14" fill="{brand.primary}"/>
   <path d="M14 44 L26 20 L36 36 L50 14" fill="none" stroke="{brand.accent}" stroke-width="6" stroke-linecap="round"
@@ -57,6 +80,18 @@ def _gradient(size: tuple[int, int], start: str, end: str) -> Image.Image:
 def draw_mark(draw: ImageDraw.ImageDraw, brand: Brand, box: tuple[int, int, int], *, on_dark: bool) -> None:
     """The logo mark at (x, y, size), drawn with Pillow so PNG and SVG match."""
     x, y, s = box
+    if brand.mark == "monogram":
+        ring = max(2, int(s * 0.09))  # the accent colour rings the roundel
+        draw.ellipse([x, y, x + s, y + s], fill=brand.accent if not on_dark else "#ffffff")
+        draw.ellipse([x + ring, y + ring, x + s - ring, y + s - ring], fill=brand.primary if not on_dark else "#ffffff")
+        draw.text(
+            (x + s / 2, y + s / 2),
+            brand.initials,
+            font=font(max(8, int(s * 0.42)), bold=True),
+            fill="#ffffff" if not on_dark else brand.primary,
+            anchor="mm",
+        )
+        return
     draw.rounded_rectangle([x, y, x + s, y + s], radius=int(s * 0.22), fill=brand.primary if not on_dark else "#ffffff")
     stroke = "#ffffff" if not on_dark else brand.primary
     pts = [
@@ -137,7 +172,7 @@ def render_social_card(
         d.text((m, y), ln, font=font(size, bold=True), fill="#ffffff")
         y += int(size * 1.25)
     d.text((m, height - m - size // 2), tagline, font=font(int(size * 0.55)), fill=brand.light)
-    d.rectangle([0, height - max(4, height // 90), width, height], fill=brand.accent)
+    d.rectangle([0, height - max(4, height // 12), width, height], fill=brand.accent)
     img.save(path, "PNG", optimize=True)
     return img.size
 
@@ -148,27 +183,39 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     width = option_int(request, "width", 1200, lo=200, hi=2400)
     height = option_int(request, "height", 630, lo=105, hi=1260)
     dest.mkdir(parents=True, exist_ok=True)
-    (dest / "logo.svg").write_text(logo_svg(brand), encoding="utf-8")
-    (dest / "mark.svg").write_text(mark_svg(brand), encoding="utf-8")
+    spec_mark = str(request.options.get("mark_svg") or "")  # sanitised by outputs.content
+    (dest / "logo.svg").write_text(logo_svg(brand, mark=spec_mark), encoding="utf-8")
+    (dest / "mark.svg").write_text(spec_mark or mark_svg(brand), encoding="utf-8")
     logo_size = render_logo_png(brand, dest / "logo.png", height=max(64, min(256, height // 2)))
     palette_size = render_palette_png(brand, dest / "palette.png", width=width, height=max(120, height * 2 // 3))
     card_size = render_social_card(
         brand, copy.headline, copy.tagline, dest / "social-card.png", width=width, height=height
     )
+    # A logo asked for is the logo itself; otherwise the social card shows the brand kit best.
+    is_logo = request.brief.genre == "logo" or request.deliverable.title.lower() == "logo"
+    primary = "logo.png" if is_logo else "social-card.png"
     names = ["social-card.png", "logo.png", "logo.svg", "mark.svg", "palette.png"]
+    notes = []
+    if spec_mark:
+        primary = "logo.svg" if is_logo else primary
+        notes.append(
+            "logo.svg and mark.svg carry the written mark; logo.png and the social card show a monogram, "
+            "because Command does not rasterise a written SVG offline."
+        )
     files = describe_files(dest, [dest / n for n in names])
     sizes = {"social-card.png": list(card_size), "logo.png": list(logo_size), "palette.png": list(palette_size)}
     return GeneratedOutput(
         category="image",
         deliverable_id=request.deliverable.id,
-        title=request.deliverable.title,
+        title=request.title,
         root=str(dest),
-        primary="social-card.png",
+        primary=primary,
         files=files,
         metadata={
             "dimensions": {"width": card_size[0], "height": card_size[1]},
             "palette": [{"name": n, "hex": c} for n, c in brand.palette()],
             "brand": brand.name,
+            "notes": notes,
         },
         expectations={"images": sizes, "svgs": ["logo.svg", "mark.svg"]},
         content_source=request.content_source,

@@ -142,17 +142,20 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     copy = copy_for(request, brand)
     st = _styles(brand)
     one_pager = is_one_pager(request)
-    title = request.deliverable.title
+    title = request.title
     dest.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "document"
     path = dest / f"{name}.pdf"
 
     story = [Paragraph(escape(title), st["title"]), Paragraph(escape(copy.subheadline), st["subtitle"])]
     sections = copy.sections
-    if one_pager:
+    if one_pager and not any(s.heading.lower() in ("investment", "timeline", "analysis") for s in sections):
+        sections = sections[:5]  # written for the genre: short enough for a page as it is
+    elif one_pager:
         # A one-pager keeps the summary, the approach and the next step; the rest is for a proposal.
         keep = {s.heading.lower() for s in sections[:1]} | {
             "our approach",
+            "key points",
             "scope and deliverables",
             "key findings",
             "recommendations",

@@ -55,7 +55,7 @@ def _place_title_slide(slide) -> None:
 def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     brand = brand_from(request)
     copy = copy_for(request, brand)
-    title = request.deliverable.title
+    title = request.title
     dest.mkdir(parents=True, exist_ok=True)
     prs = Presentation()
     prs.slide_width, prs.slide_height = Inches(13.333), Inches(7.5)
@@ -73,18 +73,29 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
             r.font.color.rgb = _rgb(brand.light)
     slide_titles.append(title)
 
-    content = [("The opportunity", [copy.subheadline])]
+    exact = bool(request.options.get("exact_slides"))  # a spec's slides, as written
+    content = [] if exact else [("The opportunity", [copy.subheadline])]
     content += [
-        (sec.heading, (sec.paragraphs[:1] + sec.bullets)[:5]) for sec in copy.sections if sec.paragraphs or sec.bullets
+        (sec.heading, (sec.paragraphs[:1] + sec.bullets)[:8])
+        for sec in copy.sections
+        if sec.paragraphs or sec.bullets or exact
     ]
-    content.insert(2, ("What you get", [f"{t} — {b}" if b else t for t, b in copy.features[:5]]))
-    content.insert(3, ("Results customers see", [f"{v}: {label}" for v, label in copy.metrics]))
+    if copy.features and not exact:
+        content.insert(2, ("What you get", [f"{t} — {b}" if b else t for t, b in copy.features[:5]]))
+    if copy.metrics and not exact:
+        content.insert(3, ("Results customers see", [f"{v}: {label}" for v, label in copy.metrics]))
     # A requested slide count (e.g. “ten-slide deck”) includes the title and closing slides.
     wanted = option_int(request, "slides", min(len(content), 8) + 2, lo=3, hi=40)
     notes = list(copy.notes)
-    if wanted - 2 > len(content):
+    if wanted - 2 > len(content) and not exact:
+        # Asked for more slides than the template writes: the rest are marked placeholders to fill.
+        about = request.brief.subject or brand.name
+        first_extra = len(content) + 2
+        content += [
+            (f"[Slide {n}]", [f"[What slide {n} should say about {about}]"]) for n in range(first_extra, wanted)
+        ]
         notes.append(
-            f"{wanted} slides were asked for; the content filled {len(content) + 2}, so the deck has that many."
+            f"{wanted} slides were asked for; slides {first_extra}–{wanted - 1} are placeholders for you to write."
         )
     content = content[: wanted - 2]
     for heading, bullets in content:

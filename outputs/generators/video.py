@@ -123,7 +123,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     duration = option_int(request, "duration", 10, lo=1, hi=60)
     fps = option_int(request, "fps", 24, lo=6, hi=30)
     dest.mkdir(parents=True, exist_ok=True)
-    stem = re.sub(r"[^a-z0-9]+", "-", request.deliverable.title.lower()).strip("-")[:60] or "video"
+    stem = re.sub(r"[^a-z0-9]+", "-", request.title.lower()).strip("-")[:60] or "video"
     path = dest / f"{stem}.mp4"
     n_frames = duration * fps
     images = [p for p in request.source_images if Path(p).exists()]
@@ -166,7 +166,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     return GeneratedOutput(
         category="video",
         deliverable_id=request.deliverable.id,
-        title=request.deliverable.title,
+        title=request.title,
         root=str(dest),
         primary=path.name,
         files=describe_files(dest, [path]),

@@ -45,16 +45,33 @@ def hero_svg(brand: Brand) -> str:
 """
 
 
+def shop_svg(brand: Brand, alt: str) -> str:
+    """A calm storefront illustration for a local business (no dashboards for a bakery)."""
+    return f"""<svg xmlns="http://www.w3.org/2000/svg" width="480" height="360" viewBox="0 0 480 360"
+  role="img" aria-label="{escape(alt)}">
+  <rect x="10" y="10" width="460" height="340" rx="22" fill="{brand.light}"/>
+  <rect x="90" y="120" width="300" height="190" rx="8" fill="#ffffff" stroke="{brand.muted}" stroke-width="3"/>
+  <path d="M70 120 L110 70 H370 L410 120 Z" fill="{brand.primary}"/>
+  <path d="M70 120 Q90 145 110 120 Q130 145 150 120 Q170 145 190 120 Q210 145 230 120 Q250 145 270 120 Q290 145 310 120
+    Q330 145 350 120 Q370 145 390 120 Q400 135 410 120" fill="{brand.accent}"/>
+  <rect x="120" y="170" width="110" height="90" rx="6" fill="{brand.light}" stroke="{brand.muted}"/>
+  <rect x="260" y="170" width="90" height="140" rx="6" fill="{brand.accent}" opacity=".85"/>
+  <circle cx="335" cy="245" r="5" fill="{brand.dark}"/>
+</svg>
+"""
+
+
 def _header(brand: Brand, copy: Copy, current: str) -> str:
     def link(href: str, label: str) -> str:
         here = ' aria-current="page"' if href == current else ""
         return f'<a href="{href}"{here}>{label}</a>'
 
+    labels = ("Product", "How it works", "Customers") if not copy.steps_heading else ("About", "Visit us", "Reviews")
     return f"""<a class="skip" href="#main">Skip to content</a>
 <header class="site"><div class="container">
   <a class="logo" href="index.html"><img src="assets/logo.svg" alt="{escape(brand.name)}" width="220" height="64"></a>
-  <nav aria-label="Main">{link("index.html#features", "Product")}{link("index.html#how", "How it works")}
-    {link("index.html#customers", "Customers")}<a class="button primary" href="contact.html">{escape(copy.cta)}</a>
+  <nav aria-label="Main">{link("index.html#features", labels[0])}{link("index.html#how", labels[1])}
+    {link("index.html#customers", labels[2])}<a class="button primary" href="contact.html">{escape(copy.cta)}</a>
   </nav>
 </div></header>"""
 
@@ -94,6 +111,13 @@ def index_html(brand: Brand, copy: Copy) -> str:
     metrics = "".join(
         f'<div class="metric"><strong>{e(v)}</strong><span>{e(label)}</span></div>' for v, label in copy.metrics
     )
+    proof = f'<section class="proof" aria-label="Results"><div class="container">{metrics}</div></section>\n'
+    proof = proof if copy.metrics else ""
+    extras = "".join(
+        f'<section class="block" id="{e(h.lower().replace(" ", "-"))}"><div class="container">'
+        f'<div class="section-head"><h2>{e(h)}</h2><p class="lede">{e(t)}</p></div></div></section>\n'
+        for h, t in copy.extra_sections
+    )
     body = f"""{_header(brand, copy, "index.html")}
 <main id="main">
 <section class="hero"><div class="container">
@@ -104,21 +128,22 @@ def index_html(brand: Brand, copy: Copy) -> str:
     <div class="actions"><a class="button primary" href="contact.html">{e(copy.cta)}</a><a class="button ghost"
       href="#how">See how it works</a></div>
   </div>
-  <figure><img src="assets/hero.svg" alt="An illustration of the {e(brand.name)} dashboard" width="480"
-    height="360"></figure>
+  <figure><img src="assets/hero.svg" alt="{e(copy.hero_alt or f"An illustration of the {brand.name} dashboard")}"
+    width="480" height="360"></figure>
 </div></section>
-<section class="proof" aria-label="Results"><div class="container">{metrics}</div></section>
-<section class="block" id="features"><div class="container">
-  <div class="section-head"><h2>Built for {e(brand.audience)}</h2><p class="lede">Everything you need to move from
-    reporting to deciding.</p></div>
+{proof}<section class="block" id="features"><div class="container">
+  <div class="section-head"><h2>{e(copy.features_heading or f"Built for {brand.audience}")}</h2><p class="lede">{
+        e(copy.features_lede or "Everything you need to move from reporting to deciding.")
+    }</p></div>
   <div class="grid">{features}</div>
 </div></section>
 <section class="block alt" id="how"><div class="container">
-  <div class="section-head"><h2>How it works</h2><p class="lede">Three steps, measured in days rather than
-    quarters.</p></div>
+  <div class="section-head"><h2>{e(copy.steps_heading or "How it works")}</h2><p class="lede">{
+        e(copy.steps_lede or "Three steps, measured in days rather than quarters.")
+    }</p></div>
   <div class="grid steps">{steps}</div>
 </div></section>
-<section class="block" id="customers"><div class="container">
+{extras}<section class="block" id="customers"><div class="container">
   <blockquote>{e(copy.quote)}<footer>— {e(copy.quote_by)}</footer></blockquote>
 </div></section>
 <section class="block"><div class="container">
@@ -129,21 +154,36 @@ def index_html(brand: Brand, copy: Copy) -> str:
     return _page(brand, f"{brand.name} — {copy.tagline}", copy.subheadline, body)
 
 
+COMPANY_FIELD = '<label>Company <input name="company" autocomplete="organization"></label>'
+BOOKING_FIELDS = """<label>Date <input name="date" type="date" required></label>
+    <label>Time <input name="time" type="time" required></label>
+    <label>Number of people <input name="people" type="number" min="1" max="20" value="2"></label>"""
+# The form posts nowhere yet, and the page says so (a static site has no server to receive it).
+MOCK_NOTE = (
+    "This form is a mock: it does not send anything yet. Connect it to your email or booking system before publishing."
+)
+
+
 def contact_html(brand: Brand, copy: Copy) -> str:
     e = escape
+    lede = copy.contact_lede or (
+        f"Tell us about your team and what you need to decide faster. A specialist from {brand.name} "
+        "replies within one business day."
+    )
     body = f"""{_header(brand, copy, "contact.html")}
 <main id="main">
 <section class="block"><div class="container">
   <div class="section-head"><span class="eyebrow">Contact</span><h1>{e(copy.cta)}</h1>
-  <p class="lede">Tell us about your team and what you need to decide faster. A specialist from {e(brand.name)}
-    replies within one business day.</p></div>
-  <form class="contact" action="#" method="post">
+  <p class="lede">{e(lede)}</p></div>
+  <form class="contact{" booking" if copy.booking else ""}" action="#" method="post">
     <label>Name <input name="name" autocomplete="name" required></label>
-    <label>Work email <input name="email" type="email" autocomplete="email" required></label>
-    <label>Company <input name="company" autocomplete="organization"></label>
-    <label>What would you like to achieve? <textarea name="message" rows="5"></textarea></label>
-    <button class="button primary" type="submit">Send</button>
+    <label>Email <input name="email" type="email" autocomplete="email" required></label>
+    {BOOKING_FIELDS if copy.booking else COMPANY_FIELD}
+    <label>{"Anything we should know?" if copy.booking else "What would you like to achieve?"} <textarea
+      name="message" rows="5"></textarea></label>
+    <button class="button primary" type="submit">{"Request booking" if copy.booking else "Send"}</button>
   </form>
+  <p class="form-note" id="form-mock">{MOCK_NOTE}</p>
 </div></section>
 </main>"""
     return _page(brand, f"Contact {brand.name}", f"Talk to {brand.name}", body)
@@ -163,7 +203,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         + (DARK_CSS if dark else ""),
         "assets/logo.svg": logo_svg(brand, on_dark=dark),
         "assets/favicon.svg": mark_svg(brand),
-        "assets/hero.svg": hero_svg(brand),
+        "assets/hero.svg": shop_svg(brand, copy.hero_alt) if copy.hero_alt else hero_svg(brand),
     }
     for rel, text in written.items():
         (dest / rel).write_text(text, encoding="utf-8")
@@ -174,7 +214,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     return GeneratedOutput(
         category="website",
         deliverable_id=request.deliverable.id,
-        title=request.deliverable.title,
+        title=request.title,
         root=str(dest),
         primary="index.html",
         files=files,

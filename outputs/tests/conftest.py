@@ -69,6 +69,8 @@ def private_storage(settings, tmp_path):
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(media)}},
     }
     settings.COMMAND_DATA_DIR = tmp_path / "data"
+    # LibreOffice pictures cost seconds per file; tests that are about them switch them back on.
+    settings.COMMAND_OFFICE_PREVIEWS = False
     return media
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
@@ -168,3 +169,56 @@ def test_request_from_understanding_carries_entities_hints_and_prompt():
     assert request.source_prompt == "creat a pdf proposal for Acme"
     with pytest.raises(GenerationError):
         GenerationRequest.from_understanding(understanding=understanding, deliverable_id="nope")
+
+
+def test_delivery_releases_the_scratch_copy_and_a_repeat_still_finds_the_asset(
+    owner, task, run_and_step, django_capture_on_commit_callbacks
+):
+    from outputs.services import output_generate, output_scratch_dir
+    from outputs.tests.conftest import make_request
+
+    run, step = run_and_step
+    earlier = output_scratch_dir(task_id=task.pk, deliverable_id="d1", attempt=f"{run.pk}-1")  # a failed attempt
+    sources = output_scratch_dir(task_id=task.pk, deliverable_id="d1", attempt=f"{run.pk}-sources")
+    other = output_scratch_dir(task_id=task.pk, deliverable_id="d2", attempt=f"{run.pk}-1")  # still working
+    dest = output_scratch_dir(task_id=task.pk, deliverable_id="d1", attempt=f"{run.pk}-2")
+    generated = output_generate(request=make_request("spreadsheet"), dest_dir=dest)
+    report = output_verify_generated(generated=generated)
+    with django_capture_on_commit_callbacks(execute=True):
+        asset = asset_deliver(owner=owner, task=task, generated=generated, report=report, run=run, step=step)
+    assert not dest.exists() and not earlier.exists() and not sources.exists(), "scratch outlived the delivery"
+    assert other.is_dir(), "another deliverable's folder is not this delivery's to delete"
+    assert asset_verify_stored(asset=asset).passed  # the stored bytes are what remains, intact
+    again = asset_deliver(owner=owner, task=task, generated=generated, report=report, run=run, step=step)
+    assert again.pk == asset.pk and OutputAsset.objects.count() == 1
+
+
+def test_scratch_release_refuses_folders_outside_the_scratch_area(tmp_path, settings):
+    from outputs.services import output_scratch_release
+
+    outside = tmp_path / "workspace"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    assert output_scratch_release(root=outside) is False
+    assert (outside / "keep.txt").read_text() == "mine"
+    assert output_scratch_release(root=Path(settings.COMMAND_DATA_DIR) / "outputs-scratch") is False
+
+
+def test_sweeping_deletes_only_scratch_left_untouched_for_long(task, settings):
+    import os
+    import time
+
+    from django.core.management import call_command
+
+    from outputs.services import output_scratch_dir
+
+    stale = output_scratch_dir(task_id="old-task", deliverable_id="d1", attempt="9-1")
+    (stale / "half.xlsx").write_bytes(b"abandoned")
+    long_ago = time.time() - 3 * 86400
+    for path in (stale / "half.xlsx", stale, stale.parent):
+        os.utime(path, (long_ago, long_ago))
+    fresh = output_scratch_dir(task_id=task.pk, deliverable_id="d1", attempt="1-1")
+    (fresh / "working.xlsx").write_bytes(b"in progress")
+    call_command("clean_output_scratch", "--hours", "24")
+    assert not stale.parent.exists()
+    assert (fresh / "working.xlsx").read_bytes() == b"in progress"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from outputs.verification import media, office, web
+from outputs.verification import criteria, media, office, web
 from outputs.verification.report import Check, VerificationReport
 
 
@@ -58,6 +58,11 @@ def verify_output(*, category: str, path_or_dir: Path, expectations: dict) -> Ve
             office.check_csv(root / expectations["csv"]["file"], expectations["csv"], report)
     else:
         report.add("category is known", False, f"no verifier for “{category}”")
+    if expectations.get("brief"):
+        try:
+            criteria.check_brief(category=category, root=root, expectations=expectations, report=report)
+        except ValueError as exc:  # a brief that no longer validates is a failure, not a pass
+            report.add("Brief: the acceptance criteria can be read", False, str(exc)[:300])
     return report
 
 

@@ -46,9 +46,12 @@ def _check_commands(result: PlannerResult, request: PlanningRequest) -> None:
     for step in result.plan.steps:
         if step.action_type in LOOP_ONLY_ACTIONS:
             raise InvalidReply(f"step {step.id!r} uses {step.action_type}, which only a model-driven run may use")
-        if step.action_type != ActionType.RUN_COMMAND:
+        if step.action_type not in (ActionType.RUN_COMMAND, ActionType.VERIFY):
             continue
         command = str(step.inputs.get("command", "")).strip()
+        if step.action_type == ActionType.VERIFY and not command:
+            continue  # verification of an output by its verifiers, not by a command
+        # A check is a command too: the same rule, so a command refused as a step is not run as a check.
         if not command or not any(command in text for text in named):
             raise InvalidReply(f"step {step.id!r} runs `{command}`, a command the request does not name")
 

@@ -68,6 +68,7 @@ def run_statuses(runs: list, *, steps: dict[int, list] | None = None) -> list[di
         )
 
     from tasks.engine.loop.limits import usage_for_runs
+    from tasks.engine.loop.questions import WAITING_FOR_ANSWER
 
     # Only model-driven runs (a model_turn step) are asked about: other lists cost no query.
     model_usage = usage_for_runs([run for run in runs if any(s[3] == "model_turn" for s in steps[run.pk])])
@@ -103,6 +104,8 @@ def run_statuses(runs: list, *, steps: dict[int, list] | None = None) -> list[di
                 "can_stop": run.state not in TaskRun.TERMINAL_STATES and run.control_request != "stop",
                 "can_retry": run.state in (S.FAILED, S.RECOVERABLE, S.CANCELLED),
                 "can_prioritise": run.state in (S.QUEUED, S.PAUSED),
+                # Paused on a model's question (ask_operator): the card offers the answer form.
+                "can_answer": run.state == S.PAUSED and run.blocking_reason == WAITING_FOR_ANSWER,
                 # A model-driven run's turns, tool calls and tokens against its budget (None otherwise).
                 "model_usage": model_usage.get(run.pk),
             }

@@ -316,3 +316,25 @@ def test_the_audit_flags_a_model_step_that_traces_to_no_turn(owner, tmp_path):
     report = audit_run()
     assert [v.rule for v in report.violations] == ["tool_step_untraced"]
     assert "t9.1-list_files" in report.violations[0].subject
+
+
+TURN = ("model_turn", "succeeded")
+
+
+@pytest.mark.parametrize(
+    "steps, ok",
+    [
+        ([TURN, ("edit_file", "fed_back"), ("verify", "succeeded")], True),
+        ([TURN, ("verify", "fed_back"), TURN, ("verify", "succeeded")], True),
+        ([TURN, ("verify", "succeeded"), TURN, ("verify", "fed_back")], False),
+        ([TURN, ("verify", "fed_back")], False),
+        ([TURN, ("edit_file", "fed_back")], False),
+        ([TURN, ("verify", "skipped"), ("verify", "succeeded")], False),
+    ],
+    ids=["failed-tool-then-check", "failed-check-then-passing", "last-check-failed", "only-failed-check",
+         "no-check", "denied-check-stays-unverified"],
+)  # fmt: skip
+def test_the_gate_settles_a_fed_back_failure_only_by_a_later_passing_check(steps, ok):
+    from tasks.engine.state import verification_passed
+
+    assert verification_passed(TaskRun(), [(a, s, f"{a} {i}") for i, (a, s) in enumerate(steps)])[0] is ok

@@ -142,7 +142,12 @@ def test_without_a_named_check_the_model_proposes_one_and_the_person_decides(
     assert_audit_clean()
 
 
-def test_a_model_question_waits_for_the_persons_answer(scripted_model, owner, tmp_path, kind):
+def test_a_model_question_waits_for_the_persons_answer(
+    scripted_model, owner, owner_client, client, other_user, tmp_path, kind
+):
+    from django.test import Client
+    from django.urls import reverse
+
     from tasks.engine.loop.questions import AnswerRefused, question_waiting, run_answer_model_question
 
     def script(convo: Conversation):
@@ -157,9 +162,15 @@ def test_a_model_question_waits_for_the_persons_answer(scripted_model, owner, tm
     assert run.state == S.PAUSED and run.blocking_reason == "waiting for your answer", run_story(run)
     assert "Which currency should prices show?" in run.state_reason
     assert question_waiting(run=run) is not None
+    card = owner_client.get(reverse("tasks:run_status", args=[run.pk])).content.decode()
+    assert "Your answer to the model" in card and reverse("tasks:run_answer", args=[run.pk]) in card
     with pytest.raises(AnswerRefused):
         run_answer_model_question(run=run, answer="  ")
-    run_answer_model_question(run=run, answer="EUR")
+    outsider = Client()
+    outsider.force_login(other_user)
+    assert outsider.post(reverse("tasks:run_answer", args=[run.pk]), {"answer": "USD"}).status_code == 404
+    answered = owner_client.post(reverse("tasks:run_answer", args=[run.pk]), {"answer": "EUR"}, HTTP_HX_REQUEST="true")
+    assert answered.status_code == 200 and "Answer sent to the model" in answered.content.decode()
     run = drain(run)
     assert run.state == S.COMPLETED, run_story(run)
     assert model.count == 2

@@ -1,7 +1,15 @@
 """Views of the tasks app, by concept: the task record, run controls, the operator workspace."""
 
 from tasks.views.command import command_home, command_switcher, command_task, run_events
-from tasks.views.runs import command_output, run_control, run_priority, run_start, run_status, task_runs
+from tasks.views.runs import (
+    command_output,
+    run_answer,
+    run_control,
+    run_priority,
+    run_start,
+    run_status,
+    task_runs,
+)
 from tasks.views.task import task_answer, task_detail, task_plan_again
 
 __all__ = [
@@ -9,6 +17,7 @@ __all__ = [
     "command_output",
     "command_switcher",
     "command_task",
+    "run_answer",
     "run_control",
     "run_events",
     "run_priority",

@@ -127,3 +127,18 @@ def command_output(request, run_id, execution_id):
     response["Content-Disposition"] = f'attachment; filename="{run.reference}-command-{execution.pk}.log"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@login_required
+@require_POST
+def run_answer(request, run_id):
+    """The person's answer to the question a model asked in this run (ask_operator): the run resumes."""
+    from tasks.engine.loop.questions import AnswerRefused, run_answer_model_question
+    from tasks.selectors import run_get_for_owner
+
+    run = run_get_for_owner(owner=request.user, run_id=run_id)
+    try:
+        outcome = run_answer_model_question(run=run, answer=request.POST.get("answer", "")[:4000])
+    except AnswerRefused as exc:
+        return _run_status_response(request, run, str(exc), status=400)
+    return _run_status_response(request, run, f"Answer sent to the model. {outcome.message}")

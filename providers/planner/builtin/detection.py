@@ -36,6 +36,14 @@ _NOUNS: list[tuple[str, OutputCategory, str, str]] = [
         "Spreadsheet",
         "sheet",
     ),
+    # An invoice is a document unless the words around it make it a sheet ("an Excel invoice").
+    (
+        r"(?:(?<=excel )|(?<=xlsx )|(?<=spreadsheet ))invoices?|invoices?(?=\s+(?:spreadsheets?|sheets?|workbooks?|"
+        r"in excel|as (?:an? )?(?:excel|xlsx|spreadsheet)))",
+        C.SPREADSHEET,
+        "Invoice",
+        "sheet",
+    ),
     (r"logos?", C.IMAGE, "Logo", "image"),
     (r"(?:instagram|social(?: media)?|linkedin|facebook) posts?", C.IMAGE, "Social post", "image"),
     (
@@ -59,7 +67,8 @@ _NOUNS: list[tuple[str, OutputCategory, str, str]] = [
         "audio",
     ),
     (r"proposals?", C.DOCUMENT, "Proposal", "doc"),
-    (r"one[- ]pagers?", C.DOCUMENT, "One-pager", "doc"),
+    # "one page" ending a clause is the noun ("make a one pager" is spelt "one page" by then).
+    (r"one[- ]pagers?|(?<=a )one[- ]page(?=\s*$|\s+(?:about|on|for|covering)\b)", C.DOCUMENT, "One-pager", "doc"),
     (r"white ?papers?", C.DOCUMENT, "Whitepaper", "doc"),
     (r"brochures?|flyers?", C.DOCUMENT, "Brochure", "doc"),
     (r"invoices?", C.DOCUMENT, "Invoice", "doc"),
@@ -135,6 +144,12 @@ _CLAUSE_SPLIT = re.compile(
 )
 _THEME = re.compile(r"\b(dark|light)(?:[- ](?:theme|mode|background|colou?r scheme))\b")
 _LENGTH = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2})[- ](page|slide|minute|second)s?\b")
+# "…, pdf pls": a format on its own with nothing but politeness around it.
+_FILLER_ONLY = re.compile(r"^\s*(?:(?:as|in|a|an|the|pls|plz|please|thanks|thx|asap|too|format|file|version|ok)\s*)*$")
+_ONLY_LENGTH = re.compile(
+    r"^\s*(?:one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2})[- ]"
+    r"(?:page|slide|minute|second)s?\s*(?:long)?\s*$"
+)
 _TOPIC = re.compile(
     r"\b(?:about|on|of|for|from|with|describing|explaining|summari[sz]ing|based on|covering|using|into|in|inside|to)\b"
 )
@@ -204,6 +219,10 @@ def detect(text: str) -> Detection:
     deliverables: list[FoundDeliverable] = []
     hints: list[FormatHint] = []
     for clause in (c for c in _CLAUSE_SPLIT.split(lowered) if c and c.strip()):
+        if deliverables and _ONLY_LENGTH.match(clause):
+            # "a pitch deck for Solar Sprout, 6 slides": the length belongs to the deck before it.
+            deliverables[-1].clause = f"{deliverables[-1].clause}, {clause.strip()}"
+            continue
         nouns = _find_nouns(clause)
         formats = _find_formats(clause)
         clause_items: list[FoundDeliverable] = []
@@ -226,7 +245,10 @@ def detect(text: str) -> Detection:
                 # "a report as a pdf" split oddly, or "a proposal in pdf and docx": the format belongs
                 # to the deliverable just before (and two formats for it become a question).
                 last = deliverables[-1]
-                if value in COMPATIBLE.get(last.kind, set()) and (_ATTACH_BACK.search(clause[:start]) or last.formats):
+                alone = _FILLER_ONLY.match(clause[:start] + " " + clause[end:])
+                if value in COMPATIBLE.get(last.kind, set()) and (
+                    _ATTACH_BACK.search(clause[:start]) or last.formats or alone
+                ):
                     targets = [last]
             if targets:
                 for target in targets:

@@ -13,6 +13,7 @@ from providers.contracts import (
 )
 from providers.planner.base import PlanningRequest
 from providers.planner.builtin import commands as cmd
+from providers.planner.builtin.briefs import deliverable_segments, read_brief, too_vague
 from providers.planner.builtin.detection import COMPATIBLE, FORMAT_NAMES, Detection, FoundDeliverable, detect
 from providers.planner.builtin.entities import extract
 from providers.planner.builtin.plans import build_brief, build_plan
@@ -71,6 +72,9 @@ class BuiltinPlanner:
         themes = [answers["theme"].strip().lower()] if answers.get("theme") else detection.themes
 
         deliverables, assumptions = _deliverables(found, detection, request.format_defaults)
+        entities = extract(raw, normalised)
+        # A subject is this request's own: a remembered answer never stands in for it.
+        deliverables, vague_ones = _with_briefs(deliverables, normalised, raw, entities, detection, request.answers)
         if project_edit:
             deliverables.append(
                 Deliverable(
@@ -138,6 +142,20 @@ class BuiltinPlanner:
                     reason="Both a dark and a light theme were mentioned.",
                 )
             )
+        # One question at a time: the subject is asked once nothing else blocks, and never for
+        # work a model provider has to do anyway.
+        if questions or cmd.wants_transformation(raw) or project_edit:
+            vague_ones = []
+        for deliverable in vague_ones:
+            thing = deliverable.title.lower()
+            questions.append(
+                Ambiguity(
+                    id=f"subject-{deliverable.id}",
+                    question=f"What should the {thing} be about, and who is it for?",
+                    suggested_answers=[],
+                    reason=f"The request names a {thing} but not its subject, and Command will not invent one.",
+                )
+            )
 
         for qid, answer in answers.items():
             if qid in remembered:
@@ -172,7 +190,7 @@ class BuiltinPlanner:
             corrections=spelling.corrections,
             format_hints=format_hints,
             deliverables=deliverables,
-            entities=extract(raw, normalised),
+            entities=entities,
             assumptions=assumptions,
             ambiguities=questions,
             risk_notes=cmd.risk_notes(raw, named),
@@ -182,6 +200,30 @@ class BuiltinPlanner:
         )
         plan = build_plan(understanding, named, tone=request.tone)
         return PlannerResult(understanding=understanding, brief=build_brief(understanding, plan, named), plan=plan)
+
+
+def _with_briefs(deliverables, normalised, raw, entities, detection, answers):
+    """Each deliverable with the brief read from its part of the request, and the ones whose
+    subject nobody has said yet (a clarifying question each)."""
+    segments = deliverable_segments(normalised, deliverables)
+    only_one = len(deliverables) == 1
+    result, vague = [], []
+    for d in deliverables:
+        brief = read_brief(
+            d,
+            segment=segments.get(d.id, normalised),
+            raw=raw,
+            entities=entities,
+            detection=detection,
+            only_one=only_one,
+            subject_answer=answers.get(f"subject-{d.id}", ""),
+            whole=normalised,
+        )
+        d = d.model_copy(update={"brief": brief})
+        if too_vague(d, brief, only_one=only_one):
+            vague.append(d)
+        result.append(d)
+    return result, vague
 
 
 def _is_edit_target(item: FoundDeliverable) -> bool:

@@ -76,6 +76,8 @@ def build_plan(understanding: UnderstandingSnapshot, commands: list[NamedCommand
             "length": deliverable.details.get("length"),
         }
         inputs.update({k: v for k, v in optional.items() if v})
+        if not deliverable.brief.is_empty:
+            inputs["deliverable_brief"] = deliverable.brief.model_dump(exclude_defaults=True)
         steps.append(
             PlanStep(
                 id=make_id,
@@ -141,7 +143,11 @@ def build_brief(understanding: UnderstandingSnapshot, plan: Plan, commands: list
     outcomes = []
     for d in understanding.deliverables:
         _, check_text = CHECKS[d.category]
-        outcomes.append(f"{d.title}: a verified {FORMAT_NAMES.get(d.format, d.format)} asset ({check_text})")
+        outcome = f"{d.title}: a verified {FORMAT_NAMES.get(d.format, d.format)} asset ({check_text})"
+        criteria = [c.text[:1].lower() + c.text[1:] for c in d.brief.criteria() if c.kind != "audience"]
+        if criteria:  # the brief's criteria are checked too; the understanding card lists them in full
+            outcome += " that meets what was asked: " + "; ".join(criteria)
+        outcomes.append(outcome)
     outcomes += [f"`{c.command}` ran and its exit status and output are stored" for c in commands]
     needs_approval = [f"{s.title} ({s.risk_level} risk: {s.risk_reason})" for s in plan.steps if s.mutates]
     return ExecutionBrief(

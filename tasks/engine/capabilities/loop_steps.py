@@ -8,6 +8,7 @@ from providers.contracts import ActionType
 from tasks.engine.errors import StepFailed, StepPaused
 from tasks.engine.handlers import StepContext, StepResult, register
 from tasks.engine.loop import turns
+from tasks.engine.loop.questions import WAITING_FOR_ANSWER
 from workspaces.paths import PathRefused
 from workspaces.services.search import SearchRefused, file_list_in, file_search_in
 
@@ -60,7 +61,7 @@ def ask_operator(ctx: StepContext) -> StepResult:
     if not answer:
         raise StepPaused(
             f"The model asks you: “{question}” Answer it to let the run go on.",
-            blocking_reason="waiting for your answer",
+            blocking_reason=WAITING_FOR_ANSWER,
             payload={"question": question, "step_id": ctx.step.step_id},
         )
     return StepResult(

@@ -9,6 +9,8 @@ policy, workstream events):
 - `tools`: the tools offered to the model and how each call becomes a PlanStep.
 - `observations`: what each settled tool step tells the model next turn (capped).
 - `limits`: the budget (turns, tool calls, tokens) and stuck detection; both pause the run.
+- `plan`: a project edit, with a provider connected, planned as its first model turn and the check.
+- `questions`: the person's answer to a model's question (ask_operator) resumes the run.
 
 The model never declares a run complete: `finish` leads to the check, a `verify` step, and the
 run's verification gate decides. A failing check is the model's next observation while budget

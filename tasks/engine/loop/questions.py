@@ -13,6 +13,9 @@ from tasks.engine.controls import ControlOutcome, run_resume
 from tasks.engine.events import event_emit
 from tasks.models import StepExecution, TaskRun
 
+# The run's blocking reason while it waits for the person's answer (the run card offers the form).
+WAITING_FOR_ANSWER = "waiting for your answer"
+
 
 class AnswerRefused(Exception):
     """The answer cannot be taken; the message says why."""
