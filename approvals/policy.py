@@ -199,23 +199,24 @@ def _planned_change(
     no preview when the step would refuse (text not found exactly once) or the file is too large.
     """
     content: dict[str, dict] = {}
-    befores: dict[str, bytes | None] = {}
+    befores: dict[str, object] = {}
     for path in paths:
         if not _inside(root, path):
             continue
-        before = _read(root / path)
-        befores[path] = before
-        content[path] = {"before": _sha(before)}
+        digest, befores[path] = _state(root / path)
+        content[path] = {"before": digest}
     if len(paths) != 1 or paths[0] not in befores:
         return {}, content
     path = paths[0]
     before = befores[path]
+    if before is _TOO_LARGE:
+        if kind == ActionType.WRITE_FILE and isinstance(inputs.get("content"), str):
+            content[path]["after"] = _sha(inputs["content"].encode("utf-8"))
+        return {}, content
     after = _after(kind, before, inputs)
     if after is _UNKNOWN:
         return {}, content
     content[path]["after"] = _sha(after)
-    if before is not None and len(before) > MAX_DIFF_SOURCE_BYTES:
-        return {}, content
     result = diffs.compute(path, before, after)
     if result.is_binary or result.truncated or not result.text:
         return {}, content
@@ -223,13 +224,25 @@ def _planned_change(
 
 
 _UNKNOWN = object()
+_TOO_LARGE = object()  # in place of the bytes of a file too large to read whole
 
 
-def _read(target: Path) -> bytes | None:
+def _state(target: Path) -> tuple[str | None, object]:
+    """(sha256, bytes) of a file now; (None, None) when there is no file; the bytes are _TOO_LARGE past
+    MAX_DIFF_SOURCE_BYTES (hashed in pieces, never held whole)."""
     try:
-        return target.read_bytes() if target.is_file() else None
+        if not target.is_file():
+            return None, None
+        if target.stat().st_size <= MAX_DIFF_SOURCE_BYTES:
+            data = target.read_bytes()
+            return _sha(data), data
+        digest = hashlib.sha256()
+        with target.open("rb") as handle:
+            while piece := handle.read(1 << 20):
+                digest.update(piece)
+        return digest.hexdigest(), _TOO_LARGE
     except OSError:
-        return None
+        return None, None
 
 
 def _after(kind: ActionType, before: bytes | None, inputs: Mapping):

@@ -285,3 +285,20 @@ def test_an_unsandboxed_command_says_so_in_its_reason(root):
     assert "runs unsandboxed" in result.reason and result.action["sandboxed"] is False
     sandboxed = classify(step, facts_for_step(step, workspace_root=root, sandboxed=True))
     assert sandboxed.action_hash != result.action_hash  # allowed in the sandbox ≠ allowed unsandboxed
+
+
+def test_a_file_too_large_to_preview_is_still_bound_by_its_digest(root):
+    """No diff past the preview limit, but the approval still binds the file as it was: a change asks again."""
+    from approvals.policy import MAX_DIFF_SOURCE_BYTES
+
+    big = root / "big.log"
+    big.write_bytes(b"x" * (MAX_DIFF_SOURCE_BYTES + 10))
+    h = lambda s: classify(s, facts_for_step(s, workspace_root=root)).action_hash  # noqa: E731
+    delete = make_step(action_type="delete_file", path="big.log")
+    write = make_step(action_type="write_file", path="big.log", content="short\n")
+    facts = facts_for_step(write, workspace_root=root)
+    assert facts.diffs == {} and facts.content["big.log"]["before"] and facts.content["big.log"]["after"]
+    before = (h(delete), h(write))
+    with big.open("ab") as handle:
+        handle.write(b"y")
+    assert h(delete) != before[0] and h(write) != before[1]
