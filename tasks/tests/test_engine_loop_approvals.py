@@ -113,12 +113,13 @@ def test_a_planned_delete_shows_what_it_removes_and_a_file_changed_after_approva
     from providers.contracts import ActionType
     from tasks import jobs
     from tasks.engine.dispatch import run_create
-    from tasks.tests.engine_support import make_task, make_workspace, step
+    from tasks.tests.engine_support import make_task, make_workspace, step, verify_step
 
     folder = tmp_path / "acme"
     workspace = make_workspace(owner, folder, name="Acme site")
     (folder / "old.html").write_text("<p>old</p>\n")
-    run = run_create(task=make_task(owner, workspace, [step("rm", ActionType.DELETE_FILE, path="old.html")]))
+    plan = [step("rm", ActionType.DELETE_FILE, path="old.html"), verify_step(command="test ! -e old.html")]
+    run = run_create(task=make_task(owner, workspace, plan))
     jobs.dispatch_next()
     run.refresh_from_db()
     assert run.state == S.WAITING_APPROVAL, run.state_reason
@@ -137,3 +138,14 @@ def test_a_planned_delete_shows_what_it_removes_and_a_file_changed_after_approva
     assert (folder / "old.html").exists()
     second = _pending(run)
     assert "-<p>new work</p>" in second.action["diffs"]["old.html"]
+    _allow(second, owner, django_capture_on_commit_callbacks)
+    jobs.dispatch_next()
+    check = _pending(run)  # the check is a command: asked about like any other
+    assert check.step_id == "verify"
+    _allow(check, owner, django_capture_on_commit_callbacks)
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.COMPLETED, run.state_reason
+    assert not (folder / "old.html").exists()
+    deleted = FileChange.objects.get(run=run, path="old.html")
+    assert deleted.diff.rstrip("\n") == second.action["diffs"]["old.html"], "it removed exactly what was shown"
