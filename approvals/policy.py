@@ -19,7 +19,6 @@ Where commands run unsandboxed the reason says so, and no remembered "allow" ans
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -32,6 +31,7 @@ from pathlib import Path, PurePosixPath
 
 from approvals.shell import Finding, read_command
 from providers.contracts import ActionType, PlanStep, RiskLevel
+from workspaces import diffs
 
 
 class Category(StrEnum):
@@ -102,6 +102,7 @@ class ActionFacts:
     paths: tuple[str, ...] = ()
     existing_paths: frozenset[str] | None = None
     diffs: Mapping[str, str] = field(default_factory=dict)
+    content: Mapping[str, Mapping] = field(default_factory=dict)
     command: str = ""
     cwd: str = ""
     provider: str = ""
@@ -170,56 +171,101 @@ def facts_for_step(
         "provider_paid": bool(inputs.get("provider_paid", False)),
     }
     base.update(overrides)
-    if "diffs" not in overrides and workspace_root is not None and isinstance(inputs.get("content"), str):
-        base["diffs"] = _content_diffs(Path(workspace_root), base["paths"], inputs["content"])
-    elif "diffs" not in overrides and workspace_root is not None and _is_replacement(inputs):
-        base["diffs"] = _replacement_diffs(Path(workspace_root), base["paths"], inputs["find"], inputs["replace"])
+    if workspace_root is not None and plan_step.action_type in _FILE_CHANGES:
+        planned, content = _planned_change(Path(workspace_root), plan_step.action_type, base["paths"], inputs)
+        base.setdefault("diffs", planned)
+        base.setdefault("content", content)
     return ActionFacts(**base)
 
 
-def _is_replacement(inputs: Mapping) -> bool:
-    return isinstance(inputs.get("find"), str) and bool(inputs["find"]) and isinstance(inputs.get("replace"), str)
-
-
-def _replacement_diffs(root: Path, paths: tuple[str, ...], find: str, replace: str) -> dict[str, str]:
-    """The diff an exact find/replace edit would make now (the text found exactly once); otherwise
-    no preview: the edit itself will refuse to apply."""
-    if len(paths) != 1 or not _inside(root, paths[0]):
-        return {}
-    target = root / paths[0]
-    try:
-        if not target.is_file() or target.stat().st_size > MAX_DIFF_SOURCE_BYTES:
-            return {}
-        old = target.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return {}
-    if old.count(find) != 1:
-        return {}
-    return _content_diffs(root, paths, old.replace(find, replace, 1))
-
+_FILE_CHANGES = (ActionType.WRITE_FILE, ActionType.EDIT_FILE, ActionType.DELETE_FILE)
 
 MAX_DIFF_SOURCE_BYTES = 512 * 1024
 
 
-def _content_diffs(root: Path, paths: tuple[str, ...], content: str) -> dict[str, str]:
-    """The diff a write of `content` would make to an existing text file: real bytes, nothing guessed.
+def _sha(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
 
-    Only for one named path that exists inside the workspace and reads as text; otherwise no preview.
+
+def _planned_change(
+    root: Path, kind: ActionType, paths: tuple[str, ...], inputs: Mapping
+) -> tuple[dict[str, str], dict[str, dict]]:
+    """The unified diff a file step would make now, and the content it binds — computed before applying.
+
+    Returns ({path: diff}, {path: {"before": sha256 or None, "after": sha256 or None}}). The content
+    digests go into the action's hash: an approval binds the file as it was shown, so a file that
+    changed in between (or an edit that would now write something else) asks again. The diff is the
+    one `workspaces.diffs` records after the change, for one named text file inside the workspace;
+    no preview when the step would refuse (text not found exactly once) or the file is too large.
     """
-    if len(paths) != 1 or not _inside(root, paths[0]):
-        return {}
-    target = root / paths[0]
+    content: dict[str, dict] = {}
+    befores: dict[str, object] = {}
+    for path in paths:
+        if not _inside(root, path):
+            continue
+        digest, befores[path] = _state(root / path)
+        content[path] = {"before": digest}
+    if len(paths) != 1 or paths[0] not in befores:
+        return {}, content
+    path = paths[0]
+    before = befores[path]
+    if before is _TOO_LARGE:
+        if kind == ActionType.WRITE_FILE and isinstance(inputs.get("content"), str):
+            content[path]["after"] = _sha(inputs["content"].encode("utf-8"))
+        return {}, content
+    after = _after(kind, before, inputs)
+    if after is _UNKNOWN:
+        return {}, content
+    content[path]["after"] = _sha(after)
+    result = diffs.compute(path, before, after)
+    if result.is_binary or result.truncated or not result.text:
+        return {}, content
+    return {path: result.text.rstrip("\n")}, content
+
+
+_UNKNOWN = object()
+_TOO_LARGE = object()  # in place of the bytes of a file too large to read whole
+
+
+def _state(target: Path) -> tuple[str | None, object]:
+    """(sha256, bytes) of a file now; (None, None) when there is no file; the bytes are _TOO_LARGE past
+    MAX_DIFF_SOURCE_BYTES (hashed in pieces, never held whole)."""
     try:
-        if not target.is_file() or target.stat().st_size > MAX_DIFF_SOURCE_BYTES:
-            return {}
-        old = target.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return {}
-    lines = difflib.unified_diff(
-        old.splitlines(), content.splitlines(), fromfile=f"a/{paths[0]}", tofile=f"b/{paths[0]}", lineterm=""
-    )
-    text = "\n".join(lines)
-    return {paths[0]: text} if text else {}
+        if not target.is_file():
+            return None, None
+        if target.stat().st_size <= MAX_DIFF_SOURCE_BYTES:
+            data = target.read_bytes()
+            return _sha(data), data
+        digest = hashlib.sha256()
+        with target.open("rb") as handle:
+            while piece := handle.read(1 << 20):
+                digest.update(piece)
+        return digest.hexdigest(), _TOO_LARGE
+    except OSError:
+        return None, None
+
+
+def _after(kind: ActionType, before: bytes | None, inputs: Mapping):
+    """The file's bytes after the step (None: deleted), or _UNKNOWN when the step would refuse."""
+    if kind == ActionType.DELETE_FILE:
+        return None if before is not None else _UNKNOWN
+    if kind == ActionType.WRITE_FILE:
+        if isinstance(inputs.get("content"), str):
+            return inputs["content"].encode("utf-8")
+        return _UNKNOWN
+    find, replacement = inputs.get("find"), inputs.get("replace")
+    if before is None or not isinstance(find, str) or not find or not isinstance(replacement, str):
+        return _UNKNOWN
+    try:
+        text = before.decode("utf-8")
+    except UnicodeDecodeError:
+        return _UNKNOWN
+    count = text.count(find)
+    if inputs.get("replace_all") and count:
+        return text.replace(find, replacement).encode("utf-8")
+    if count != 1:
+        return _UNKNOWN
+    return text.replace(find, replacement, 1).encode("utf-8")
 
 
 # --- Path containment ------------------------------------------------------------------------
@@ -337,10 +383,11 @@ def _plural(n: int, word: str) -> str:
 def canonical_action(*, category: Category, facts: ActionFacts, removes: Iterable[str] = ()) -> dict:
     """The exact action as data: what the operator sees, and what the hash binds.
 
-    The hash covers the category, command, working folder, file set and provider. Diff text is shown
-    in full but is not hashed: a regenerated edit of the same files is the same action.
+    The hash covers the category, command, working folder, file set and provider, and for a file
+    step the content it binds (each file's sha256 before, and after when known): the diff is shown in
+    full, and what was approved is exactly that change to exactly that file.
     """
-    return {
+    action = {
         "category": str(category),
         "command": facts.command,
         "cwd": facts.cwd,
@@ -349,11 +396,16 @@ def canonical_action(*, category: Category, facts: ActionFacts, removes: Iterabl
         "provider": facts.provider,
         "workspace": str(facts.workspace_root or ""),
     }
+    if facts.content:
+        action["content"] = {p: dict(facts.content[p]) for p in sorted(facts.content)}
+    return action
 
 
 def action_hash(action: Mapping) -> str:
     keys = ("category", "command", "cwd", "paths", "provider", "workspace", "sandboxed", "network")
     bound = {k: action.get(k) for k in keys}
+    if action.get("content"):
+        bound["content"] = action["content"]
     return hashlib.sha256(json.dumps(bound, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 

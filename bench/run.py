@@ -36,6 +36,7 @@ BENCHES: dict[str, list[tuple[list[str], str]]] = {
     "diff": [(["bench.diff"], "none")],
     "search": [(["bench.search"], "none")],
     "sandbox": [(["bench.sandbox"], "none")],
+    "agent": [(["bench.agent"], "pg")],
 }
 # Benchmarks whose targets are judged on the median of several runs (the spread is reported).
 REPEATS: dict[str, int] = {"latency": 3}

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -102,12 +103,21 @@ def preference_matching(*, owner, classification: Classification, workspace) -> 
     workspace's own network preference answers for a command whose only finding is the network —
     and never for a command that would run unsandboxed. A remembered "never allow" still applies.
     """
-    candidates = ApprovalPreference.objects.filter(owner=owner, category=classification.category)
-    ordered = []
+    scopes = Q(pk__in=[])
     if workspace is not None:
-        ordered += list(candidates.filter(scope=ApprovalPreference.Scope.WORKSPACE, workspace=workspace))
+        scopes |= Q(scope=ApprovalPreference.Scope.WORKSPACE, workspace=workspace)
     if classification.category not in WORKSPACE_ONLY:
-        ordered += list(candidates.filter(scope=ApprovalPreference.Scope.EVERYWHERE))
+        scopes |= Q(scope=ApprovalPreference.Scope.EVERYWHERE)
+    # One query for both scopes (the workspace's own first, each in its stored order); the workspace
+    # comes along for the sentence an auto-decision quotes.
+    found = list(
+        ApprovalPreference.objects.filter(scopes, owner=owner, category=classification.category)
+        .select_related("workspace")
+        .order_by("created_at", "pk")
+    )
+    ordered = [p for p in found if p.scope == ApprovalPreference.Scope.WORKSPACE] + [
+        p for p in found if p.scope == ApprovalPreference.Scope.EVERYWHERE
+    ]
     is_command = classification.category in (Category.RUN_COMMAND, Category.NETWORK)
     for pref in ordered:
         allow = pref.decision == ApprovalPreference.Decision.ALLOW
@@ -117,8 +127,10 @@ def preference_matching(*, owner, classification: Classification, workspace) -> 
             if classification.category == Category.RUN_COMMAND and classification.risk_level == RiskLevel.HIGH:
                 continue
         command = classification.action.get("command", "")
-        if classification.category == Category.RUN_COMMAND and pref.command_allowlist and not allowlist_covers(
-            pref.command_allowlist, command
+        if (
+            classification.category == Category.RUN_COMMAND
+            and pref.command_allowlist
+            and not allowlist_covers(pref.command_allowlist, command)
         ):
             continue
         return pref
@@ -341,11 +353,14 @@ def approval_gate_for_engine(ctx) -> EngineGateDecision:
     """
     run, plan_step = ctx.run, ctx.plan_step
     ambiguities: tuple[str, ...] = ()
-    if (
-        plan_step.mutates
-        and not ApprovalRequest.objects.filter(run=run, ambiguous=True, status=ApprovalRequest.Status.ALLOWED).exists()
-    ):
+    if plan_step.mutates:
+        # The understanding is read from the run in hand; the database is asked only when it has questions.
         ambiguities = _open_ambiguities(run)
+        if (
+            ambiguities
+            and ApprovalRequest.objects.filter(run=run, ambiguous=True, status=ApprovalRequest.Status.ALLOWED).exists()
+        ):
+            ambiguities = ()
     workspace = run.workspace
     facts = facts_for_step(
         plan_step,

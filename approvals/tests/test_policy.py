@@ -190,7 +190,29 @@ def test_a_write_with_its_content_gets_a_real_diff_preview(root):
         "+z",
     ]
     new_file = make_step(action_type="write_file", path="new.html", content="y\n")
-    assert facts_for_step(new_file, workspace_root=root).diffs == {}
+    assert facts_for_step(new_file, workspace_root=root).diffs == {
+        "new.html": "--- /dev/null\n+++ b/new.html\n@@ -0,0 +1 @@\n+y"
+    }
+    gone = make_step(action_type="delete_file", path="index.html")
+    assert facts_for_step(gone, workspace_root=root).diffs["index.html"].splitlines()[:4] == [
+        "--- a/index.html",
+        "+++ /dev/null",
+        "@@ -1 +0,0 @@",
+        "-x",
+    ]
+
+
+def test_the_hash_binds_the_file_as_shown_and_the_content_written(root):
+    """An approval binds the exact change to the exact file: another before or another after asks again."""
+    h = lambda s: classify(s, facts_for_step(s, workspace_root=root)).action_hash  # noqa: E731
+    write = make_step(action_type="write_file", path="index.html", content="y\n")
+    edit = make_step(action_type="edit_file", path="index.html", find="x", replace="w")
+    delete = make_step(action_type="delete_file", path="index.html")
+    before = {s.action_type: h(s) for s in (write, edit, delete)}
+    assert h(write) == before["write_file"]  # the same file, the same change: the same action
+    assert h(make_step(action_type="write_file", path="index.html", content="y\nq\n")) != before["write_file"]
+    (root / "index.html").write_text("x\nchanged meanwhile\n")
+    assert set(before.values()).isdisjoint({h(s) for s in (write, edit, delete)})
 
 
 def test_a_planner_rating_higher_raises_the_risk_but_not_the_default(root):
@@ -263,3 +285,20 @@ def test_an_unsandboxed_command_says_so_in_its_reason(root):
     assert "runs unsandboxed" in result.reason and result.action["sandboxed"] is False
     sandboxed = classify(step, facts_for_step(step, workspace_root=root, sandboxed=True))
     assert sandboxed.action_hash != result.action_hash  # allowed in the sandbox ≠ allowed unsandboxed
+
+
+def test_a_file_too_large_to_preview_is_still_bound_by_its_digest(root):
+    """No diff past the preview limit, but the approval still binds the file as it was: a change asks again."""
+    from approvals.policy import MAX_DIFF_SOURCE_BYTES
+
+    big = root / "big.log"
+    big.write_bytes(b"x" * (MAX_DIFF_SOURCE_BYTES + 10))
+    h = lambda s: classify(s, facts_for_step(s, workspace_root=root)).action_hash  # noqa: E731
+    delete = make_step(action_type="delete_file", path="big.log")
+    write = make_step(action_type="write_file", path="big.log", content="short\n")
+    facts = facts_for_step(write, workspace_root=root)
+    assert facts.diffs == {} and facts.content["big.log"]["before"] and facts.content["big.log"]["after"]
+    before = (h(delete), h(write))
+    with big.open("ab") as handle:
+        handle.write(b"y")
+    assert h(delete) != before[0] and h(write) != before[1]

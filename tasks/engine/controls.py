@@ -170,16 +170,21 @@ def run_set_priority(*, run: TaskRun, priority: int) -> ControlOutcome:
 
 
 @transaction.atomic
-def run_resume_after_approval(*, run: TaskRun, step_id: str, note: str = "") -> ControlOutcome:
+def run_resume_after_approval(*, run: TaskRun, step_id: str, note: str = "", approval_id: str = "") -> ControlOutcome:
     """The approvals app's entry point after "allow": the waiting step may run; the run re-queues.
 
+    With `approval_id` (the request that was allowed) the executor asks the gate once more right
+    before the step runs, so an action that changed since it was approved asks again.
     A second call (or a call for a step that is not waiting) changes nothing.
     """
     current = _locked(run)
     step = StepExecution.objects.filter(run=current, step_id=step_id).first()
     if current.state != S.WAITING_APPROVAL or step is None or step.status != SE.WAITING_APPROVAL:
         return ControlOutcome(current, False, f"{run.reference} is not waiting for approval of that step.")
-    result = {**(step.result or {}), "approval": {"granted": True, "note": note, "at": timezone.now().isoformat()}}
+    approval = {"granted": True, "note": note, "at": timezone.now().isoformat()}
+    if approval_id:
+        approval["approval_id"] = approval_id
+    result = {**(step.result or {}), "approval": approval}
     StepExecution.objects.filter(pk=step.pk).update(status=SE.PENDING, result=result)
     run_transition(
         run=current,

@@ -344,7 +344,10 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
             continue
 
         approval = (step.result or {}).get("approval", {})
-        if not approval.get("granted"):
+        # An approval that names its request is confirmed right before the step runs: the gate binds
+        # the exact action (for a file step, the file as shown), so a stale approval asks again.
+        recheck = bool(approval.get("granted") and approval.get("approval_id"))
+        if not approval.get("granted") or recheck:
             try:
                 decision = approval_gate(ctx)
             except LeaseLost:
@@ -363,7 +366,8 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
                 continue
             if decision.action == "wait":
                 with transaction.atomic():
-                    _step_update(run, lease, step, status=SE.WAITING_APPROVAL)
+                    stale = {"result": {k: v for k, v in step.result.items() if k != "approval"}} if recheck else {}
+                    _step_update(run, lease, step, status=SE.WAITING_APPROVAL, **stale)
                     run_transition(
                         run=run,
                         to=S.WAITING_APPROVAL,
@@ -388,7 +392,7 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
                         payload={"change_url": getattr(decision, "change_url", "")},
                     )
                 continue
-            if decision.reason:
+            if decision.reason and not recheck:
                 ctx.emit(
                     kind="approval.auto",
                     phase="approve",

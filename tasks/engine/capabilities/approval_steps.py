@@ -35,7 +35,11 @@ def on_approval_decided(sender, *, request_id, run_id, status, refine_text="", *
     if request is None or run is None:
         return
     if status == ApprovalRequest.Status.ALLOWED:
-        controls.run_resume_after_approval(run=run, step_id=request.step_id, note=request.decision_note)
+        # recheck: before the step runs, the gate confirms the action is still the one approved (a file
+        # that changed in between asks again with its new diff instead of applying a stale approval).
+        controls.run_resume_after_approval(
+            run=run, step_id=request.step_id, note=request.decision_note, approval_id=str(request.pk)
+        )
     elif status == ApprovalRequest.Status.DENIED:
         note = "You denied this step" + (f": {request.decision_note}" if request.decision_note else ".")
         _skip(run, request.step_id, note)
