@@ -351,9 +351,11 @@ def plan_refine(*, task: Task, refinement: str, step_id: str = "") -> Refinement
             provider=connection.planner_label,
         )
 
-    request = _planning_request(
-        task, answers=dict(task.context.get("answers", {})), prompt=f"{task.raw_prompt}\n{text}"
-    )
+    # The refinement is read as a sentence of its own, so the request's last phrase ("for Acme")
+    # does not run on into it ("for Acme use fewer words" read as the subject).
+    said = task.raw_prompt.rstrip()
+    said = said if said.endswith((".", "!", "?")) else f"{said}."
+    request = _planning_request(task, answers=dict(task.context.get("answers", {})), prompt=f"{said}\n{text}")
     result = BuiltinPlanner().plan(request)
     changed = bool(result.plan.steps) and (
         latest is None or _plan_signature(result.plan.model_dump(mode="json")) != _plan_signature(latest.plan)
