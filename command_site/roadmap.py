@@ -17,7 +17,15 @@ PHASES = [
             {"name": "Live workstream over websockets with replay, polled when no socket is open", "live": True},
             {"name": "Operator workspace: thread, plan with live step status, diff panel", "live": True},
             {"name": "Workspaces, readable diffs and rollback points", "live": True},
-            {"name": "Verified outputs: sites, images, PDFs, documents, slides, sheets, audio, video", "live": True},
+            {"name": "Outputs: sites, images, PDFs, documents, slides, sheets, audio, video", "live": True},
+            {
+                "name": "A brief per deliverable: each criterion read from the request is checked "
+                "in the delivered file, or shown as not checked",
+                "live": True,
+            },
+            {"name": "Offline content written for the genre and subject asked for", "live": True},
+            {"name": "Pictures of DOCX, PPTX and XLSX pages as previews (LibreOffice headless)", "live": True},
+            {"name": "Follow-ups in the thread, Regenerate, and assets brought into a new request", "live": False},
         ],
     },
     {
@@ -27,7 +35,9 @@ PHASES = [
         "capabilities": [
             {"name": "Durable run queue with priorities and honest blocking reasons", "live": True},
             {"name": "Leases, heartbeats and recovery of runs whose worker died", "live": True},
-            {"name": "A worker that stops cleanly: runs under way go back to the queue between steps", "live": True},
+            {"name": "Writes to files, snapshots and outputs fenced by the lease when they happen", "live": True},
+            {"name": "A run interrupted mid-edit put back from its rollback point and resumed", "live": True},
+            {"name": "A worker that stops cleanly, and restarts after a crash with the web still up", "live": True},
             {"name": "Retry policies and self-healing, each step explained", "live": True},
             {"name": "Approvals with remembered preferences", "live": True},
             {"name": "Task switcher for several runs at once", "live": True},
@@ -39,10 +49,37 @@ PHASES = [
         "summary": "Benchmarks against baselines, fault injection, and a truthfulness audit of the database.",
         "capabilities": [
             {"name": "make bench with ratios against same-run baselines", "live": True},
-            {"name": "Fault-injection suite", "live": True},
+            {"name": "Fault-injection suite whose every verdict is an assertion", "live": True},
             {"name": "manage.py audit", "live": True},
-            {"name": "Queue throughput over 100 runs/s (124–178 on 2 cores; see bench/README.md)", "live": True},
-            {"name": "Live rows within 1.2× of a bare Channels echo (p95; see bench/README.md)", "live": True},
+            {"name": "Queue throughput at least half of procrastinate's on the same PostgreSQL", "live": False},
+            {"name": "Live rows within 1.5× of a bare Channels echo (p95, median of three runs)", "live": False},
+            {"name": "Thread and record pages of a task with 1,000 runs within 1.2× of one run", "live": False},
+        ],
+    },
+    {
+        "number": 4,
+        "name": "Models that do the work, safely",
+        "summary": "The model reads, edits, runs and iterates inside the engine; every command runs in a sandbox.",
+        "capabilities": [
+            {"name": "Every command and check in a bubblewrap sandbox (62 escape vectors, 0 escapes)", "live": True},
+            {"name": "A shell policy that reads each part of a command; network as its own approval", "live": True},
+            {"name": "Folders owned by one account; exact socket origins; masked provider errors", "live": True},
+            {
+                "name": "Model tool calls in both wire formats (OpenAI-compatible, Anthropic), streamed",
+                "live": True,
+            },
+            {
+                "name": "Model-driven runs: the model reads, searches, edits and runs commands, sees every "
+                "result, and only a passing check completes the run (turns stored before their tool calls, "
+                "turn/tool-call/token budget, stuck detection, approvals that show the exact diff)",
+                "live": True,
+            },
+            {
+                "name": "Model-driven runs, the rest: a cost budget, a run that continues after its worker "
+                "died mid-command, a plan revision per changed turn, engine overhead ≤ 25 ms per tool step",
+                "live": False,
+            },
+            {"name": "Model-written content for outputs through typed content tools", "live": False},
         ],
     },
 ]
