@@ -83,10 +83,25 @@ def check_workspaces() -> CheckResult:
 
     if not settings.COMMAND_WORKSPACES:
         return True, "off in this deployment: web and workers share no disk, so project folders are not offered"
-    missing = [str(p) for p in settings.COMMAND_WORKSPACE_ROOTS if not os.path.isdir(p)]
+    roots = [str(p) for p in settings.COMMAND_WORKSPACE_ROOTS]
+    missing = [p for p in roots if not os.path.isdir(p)]
+    # The first root is where new folders are made, and it is made with the first of them (a fresh
+    # install has none yet): missing is fine while it can be made. Any other root must exist.
+    later = roots[:1] if roots[:1] == missing[:1] and _can_make(roots[0]) else []
+    missing = [p for p in missing if p not in later]
     if missing:
         return False, f"workspace root(s) missing on this machine: {', '.join(missing)}"
-    return True, f"{len(settings.COMMAND_WORKSPACE_ROOTS)} workspace root(s) present"
+    if later:
+        return True, f"{len(roots)} workspace root(s); {later[0]} is made with the first new folder"
+    return True, f"{len(roots)} workspace root(s) present"
+
+
+def _can_make(path: str) -> bool:
+    """Whether `path` can be made: its nearest existing parent is a folder this process can write."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    return os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK)
 
 
 CHECKS: dict[str, Callable[[], CheckResult]] = {

@@ -110,3 +110,18 @@ def test_a_part_that_does_not_answer_is_named_failing_within_the_bound(anon_clie
     assert response.status_code == 503
     assert response.json()["failing"] == ["database"]
     assert response.json()["checks"]["database"]["detail"] == "no answer within 0.5 s"
+
+
+def test_a_fresh_install_is_healthy_before_its_first_workspace_and_a_missing_extra_root_is_not(
+    anon_client, settings, tmp_path
+):
+    # make run on a fresh clone: the first root (where new folders are made) does not exist yet.
+    first, extra = tmp_path / "data" / "workspaces", tmp_path / "elsewhere"
+    settings.COMMAND_WORKSPACE_ROOTS = [first]
+    check = anon_client.get("/health").json()["checks"]["workspaces"]
+    assert check["ok"] and "is made with the first new folder" in check["detail"]
+    assert not first.exists(), "a health check does not make folders"
+
+    settings.COMMAND_WORKSPACE_ROOTS = [first, extra]
+    check = anon_client.get("/health").json()["checks"]["workspaces"]
+    assert not check["ok"] and str(extra) in check["detail"] and str(first) not in check["detail"]
