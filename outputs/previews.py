@@ -12,7 +12,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 from outputs.generators import GeneratedOutput
 
@@ -40,18 +40,29 @@ def image_preview(path: Path) -> Preview:
         return Preview(_png(im.copy()), {"dimensions": list(im.size)})
 
 
-def pdf_preview(path: Path) -> Preview:
+def pdf_preview(path: Path, *, trim: bool = False) -> Preview:
+    """The first page as a picture. With `trim`, cut to what is printed on it (plus a margin): a
+    sheet's few rows in a corner of an A4 page would otherwise be a blank thumbnail."""
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument(str(path))
     try:
         page = pdf[0]
-        scale = PREVIEW_WIDTH / page.get_width()
-        bitmap = page.render(scale=scale)
-        image = bitmap.to_pil()
-        return Preview(_png(image), {"pages": len(pdf)})
+        scale = PREVIEW_WIDTH / page.get_width() * (2 if trim else 1)
+        image = page.render(scale=scale).to_pil()
+        return Preview(_png(_printed_part(image) if trim else image), {"pages": len(pdf)})
     finally:
         pdf.close()
+
+
+def _printed_part(image: Image.Image, margin: int = 24) -> Image.Image:
+    rgb = image.convert("RGB")
+    box = ImageChops.difference(rgb, Image.new("RGB", rgb.size, "white")).getbbox()
+    if box is None:
+        return image  # a blank page stays a blank page: nothing is made up
+    left, top, right, bottom = box
+    right, bottom = min(rgb.width, right + margin), min(rgb.height, bottom + margin)
+    return rgb.crop((max(0, left - margin), max(0, top - margin), right, bottom))
 
 
 def video_poster(path: Path) -> Preview:
@@ -139,8 +150,10 @@ def office_picture(path: Path, outline: Preview) -> Preview:
         with tempfile.TemporaryDirectory(prefix="command-preview-") as tmp:
             pdf = convert(path, to="pdf", workdir=Path(tmp))
             if not isinstance(pdf, str):
-                picture = pdf_preview(pdf)
-                return Preview(picture.image, {**outline.data, "picture": "First page, as LibreOffice lays it out"})
+                picture = pdf_preview(pdf, trim=True)
+                return Preview(
+                    picture.image, {**outline.data, "picture": "First page, as LibreOffice lays it out (margins cut)"}
+                )
             reason = pdf
     return Preview(None, {**outline.data, "outline_only": reason})
 
