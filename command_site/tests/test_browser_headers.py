@@ -70,7 +70,7 @@ def test_signed_in_pages_pass_the_csp_and_are_not_cached(browser_page, live_serv
         f"/command/{task.pk}/",
         f"/task/{task.pk}/",
         "/workspaces/",
-        f"/agent/{workspace.pk}/",
+        f"/workspaces/{workspace.pk}/",
         "/assets/",
         "/providers/",
         "/memory/",

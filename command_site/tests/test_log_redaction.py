@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_redact_urls_hides_keys_tokens_and_query_values():
     line = (
         '"GET /accounts/password/reset/key/3-c9x8-2a1b3c/ HTTP/1.1" '
-        "/accounts/confirm-email/MQ:1tABC:xyz/ /agent/5a/preview/eyJ3Ijoi.abc.def/index.html "
+        "/accounts/confirm-email/MQ:1tABC:xyz/ /workspaces/5a/preview/eyJ3Ijoi.abc.def/index.html "
         "/accounts/oidc/oidc/login/callback/?code=abc123&state=zz /accounts/password/reset/key/done/"
     )
     hidden = redact_urls(line)
@@ -59,7 +59,7 @@ def test_a_reset_link_is_mailed_to_the_outbox_and_never_logged(web, owner):
 def test_a_preview_token_and_query_values_are_not_logged(web):
     token = "eyJ3IjoiMTIzIn0:1tPreviewTokenValue:abcdefSIGNATURE"
     with httpx.Client(base_url=web.url, timeout=20) as client:
-        client.get(f"/agent/5f0e9c52-0000-4000-8000-000000000000/preview/{token}/missing.html")
+        client.get(f"/workspaces/5f0e9c52-0000-4000-8000-000000000000/preview/{token}/missing.html")
         client.get("/accounts/login/?next=/&code=oauth-code-value")
     log = _log(web)
     assert token not in log and "PreviewTokenValue" not in log and "oauth-code-value" not in log
@@ -80,7 +80,7 @@ def test_every_handler_of_the_request_log_gets_the_redacted_line():
     handler = Collect(level=logging.WARNING)
     logging.getLogger("django").addHandler(handler)
     try:
-        logging.getLogger("django.request").warning("Not Found: %s", "/agent/x/preview/SECRETTOKEN1/a.html")
+        logging.getLogger("django.request").warning("Not Found: %s", "/workspaces/x/preview/SECRETTOKEN1/a.html")
     finally:
         logging.getLogger("django").removeHandler(handler)
-    assert seen == ["Not Found: /agent/x/preview/[hidden]/a.html"]
+    assert seen == ["Not Found: /workspaces/x/preview/[hidden]/a.html"]

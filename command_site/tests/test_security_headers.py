@@ -28,7 +28,7 @@ def test_a_response_with_its_own_policy_keeps_it(owner_client, owner):
 
     workspace = workspace_create(owner=owner, name="Preview site")
     (Path(workspace.path) / "index.html").write_text("<h1>hi</h1>")
-    response = owner_client.get(f"/agent/{workspace.pk}/preview/", follow=True)
+    response = owner_client.get(f"/workspaces/{workspace.pk}/preview/", follow=True)
     assert response.status_code == 200
     assert response["Content-Security-Policy"] == PREVIEW_CSP
     assert response["Cache-Control"] == "private, no-store"

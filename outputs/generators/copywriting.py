@@ -64,6 +64,8 @@ def _tone_cta(tone: str) -> str:
 
 def built_in_copy(request: GenerationRequest, brand: Brand) -> Copy:
     name, audience = brand.name, brand.audience
+    if audience.upper() in ("B2B", "B2C", "SAAS", "SMB", "ENTERPRISE"):
+        audience = f"{audience} teams"  # a market, not people: "gives B2B one trusted view" read wrong
     industry = f" for {brand.industry}" if brand.industry else ""
     friendly = request.tone == "friendly"
     headline = f"{name} turns scattered data into decisions{industry}"

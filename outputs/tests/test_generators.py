@@ -192,3 +192,16 @@ def test_a_dark_theme_hint_gives_a_dark_site(tmp_path):
     assert out.metadata["theme"] == "dark" and "Dark theme" in (tmp_path / "styles.css").read_text()
     assert 'fill="#f5f7fc"' in (tmp_path / "assets" / "logo.svg").read_text()
     assert output_verify_generated(generated=out).passed
+
+
+def test_a_market_word_as_the_audience_reads_as_people():
+    from dataclasses import replace
+
+    from outputs.generators.brand import brand_from
+    from outputs.generators.copywriting import built_in_copy
+    from outputs.tests.conftest import make_request
+
+    request = make_request("website")
+    brand = replace(brand_from(request), audience="B2B")
+    copy = built_in_copy(request, brand)
+    assert "gives B2B teams one trusted view" in copy.subheadline and "gives B2B one" not in copy.subheadline

@@ -62,7 +62,7 @@ def test_main_pages_are_accessible_and_photographed(stack, chromium, owner):
         "task": f"/task/{task_id}/",
         "assets": "/assets/",
         "workspaces": "/workspaces/",
-        "agent": f"/agent/{ws_id}/",
+        "agent": f"/workspaces/{ws_id}/",
         "providers": "/providers/",
         "memory": "/memory/",
         "roadmap": "/roadmap/",

@@ -95,4 +95,4 @@ def test_the_row_of_a_step_that_edited_a_file_links_to_its_diff(owner, tmp_path)
     change = FileChange.objects.get(run=run, path="index.html")
     row = run.events.get(kind="step.succeeded", step_id="w")
     html = workstream_row(row, "mixed")
-    assert f'<a class="wsr-link" href="/agent/{ws.pk}/changes/{change.pk}/">See the diff</a>' in html
+    assert f'<a class="wsr-link" href="/workspaces/{ws.pk}/changes/{change.pk}/">See the diff</a>' in html

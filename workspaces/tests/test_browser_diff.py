@@ -22,7 +22,7 @@ def test_side_by_side_gets_the_full_width(transactional_db, live_server, browser
     change = file_write(workspace=workspace, path="site.css", content=b"h1 { color: navy; font-weight: 700; }\n")
     page = browser_page
     page.set_viewport_size({"width": 1600, "height": 900})
-    page.goto(f"{live_server.url}/agent/{workspace.pk}/#changes")
+    page.goto(f"{live_server.url}/workspaces/{workspace.pk}/#changes")
     page.click(f"summary[hx-target='#change-body-{change.pk}']")
     page.click(f"#change-body-{change.pk} a:has-text('Side by side')")
     page.wait_for_url(f"**/changes/{change.pk}/?layout=split")

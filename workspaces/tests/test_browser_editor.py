@@ -24,7 +24,7 @@ def test_a_save_takes_a_rollback_point_and_refreshes_what_shows_the_folder(
     root = Path(workspace_root(workspace=workspace))
     (root / "index.html").write_text("<h1>Acme</h1>\n")
     page = browser_page
-    page.goto(f"{live_server.url}/agent/{workspace.pk}/")
+    page.goto(f"{live_server.url}/workspaces/{workspace.pk}/")
     frame = page.frame_locator(".ws-preview-frame")
     assert frame.locator("h1").inner_text() == "Acme"
     assert "index.html" not in page.inner_text("#changes-list")

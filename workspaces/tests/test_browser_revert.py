@@ -24,7 +24,7 @@ def test_a_revert_conflict_is_explained_in_the_panel(transactional_db, live_serv
     point = rollback_point_create(workspace=workspace, kind=RollbackPoint.Kind.MANUAL)
     (root / "site.css").write_text("changed outside Command\n")
     page = browser_page
-    page.goto(f"{live_server.url}/agent/{workspace.pk}/#rollback")
+    page.goto(f"{live_server.url}/workspaces/{workspace.pk}/#rollback")
     page.click(f'button[hx-target="#revert-{point.pk}"]')
     panel = f"#revert-{point.pk} .ws-revert"
     page.wait_for_selector(f"{panel} button[type=submit]")
