@@ -408,6 +408,7 @@ def task_understand_with_provider(*, task_id, connection_id, after_revision: int
             "",
         )
     else:
+        content_note = ""
         try:
             from tasks.engine.loop.plan import model_run_plan
 
@@ -421,11 +422,17 @@ def task_understand_with_provider(*, task_id, connection_id, after_revision: int
                     fell_back=False,
                 )
             else:
+                from tasks.engine.loop.content import content_authored
+
                 outcome = planner_for(connection).plan_with_outcome(request)
+                # Outputs: the model writes their content through content tools (tasks.engine.loop.content).
+                authored, content_note = content_authored(outcome.result, connection=connection)
+                outcome = replace(outcome, result=authored)
             outcome_result, planner, note = outcome.result, outcome.planner, outcome.note
             failure = outcome.note if outcome.fell_back else ""
             if not outcome.fell_back:
                 note = f"Planned by {planner}." + (f" {note}" if note else "")
+            note = " ".join(filter(None, (note, content_note)))
         except SecretError as exc:
             outcome_result, planner, failure = None, BUILTIN_LABEL, str(exc)
             note = f"{connection.planner_label}: {exc} Used the built-in planner."

@@ -56,18 +56,57 @@ def generate_output(ctx: StepContext) -> StepResult:
                 task_id=task.pk, deliverable_id=deliverable_id, attempt=f"{ctx.run.pk}-sources"
             )
             request.source_images = output_source_images(owner=ctx.run.owner, task=task, dest_dir=sources)
-        generated = output_generate(request=request, dest_dir=dest)
+        if ctx.plan_step.inputs.get("content_connection_id"):
+            generated, written_by = _model_writes(ctx, request, dest)
+        else:
+            generated, written_by = output_generate(request=request, dest_dir=dest), {}
     except GenerationUnavailable as exc:
         raise StepFailed(str(exc), error_type="CapabilityNotInstalled", retryable=False) from exc
     except GenerationError as exc:
         raise StepFailed(str(exc), error_type="GenerationError", retryable=False) from exc
-    data = {"generated": generated.to_dict(), "content_source": request.content_source}
+    data = {"generated": generated.to_dict(), "content_source": generated.content_source, **written_by}
     summary = f"Made {generated.title} ({len(generated.files)} file{'s' if len(generated.files) != 1 else ''})."
     if generated.category == "website" and ctx.run.workspace is not None:
         written = _write_site_into_workspace(ctx, generated)
         data["workspace_files"] = written
         summary += f" Wrote it into the workspace folder “{SITE_FOLDER}/”."
     return StepResult(summary=summary, data=data)
+
+
+def _model_writes(ctx: StepContext, request, dest):
+    """The model of the step's content connection writes the content through its content tool
+    (tasks.engine.loop.content); its words are shown as its words. (generated, what to record)."""
+    from outputs.generators.base import GenerationError
+    from providers.adapters import client_for
+    from providers.adapters.transport import ProviderError
+    from tasks.engine.loop.content import content_kind, content_write
+    from tasks.engine.loop.turns import _connection
+
+    connection = _connection(ctx, str(ctx.plan_step.inputs.get("content_connection_id") or ""))
+
+    def shown(number, reply) -> None:
+        words = (reply.text or "").strip()
+        ctx.emit(
+            kind="model.content",
+            phase="execute",
+            status="info",
+            title=f"{connection.planner_label} is writing {request.deliverable.title} (reply {number})",
+            explanation=f"The model says: “{words[:1500]}”" if words else "",
+            payload={"model_words": words[:4000], "calls": [c.name for c in reply.tool_calls]},
+        )
+
+    try:
+        generated, exchange = content_write(
+            client=client_for(connection),
+            request=request,
+            dest_dir=dest,
+            author=connection.planner_label,
+            kind=content_kind(ctx.plan_step.inputs),
+            on_reply=shown,
+        )
+    except ProviderError as exc:
+        raise GenerationError(f"{connection.planner_label} did not answer: {exc.message}") from exc
+    return generated, {"content_replies": exchange.replies, "content_tokens": exchange.tokens}
 
 
 def _write_site_into_workspace(ctx: StepContext, generated) -> list[str]:
