@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from approvals.selectors import format_defaults_for, remembered_answers_for
 from approvals.services import clarification_remember, memory_touch
-from providers.contracts import Plan, PlannerResult, UnderstandingSnapshot
+from providers.contracts import ExecutionBrief, Plan, PlannerResult, UnderstandingSnapshot
 from providers.planner import BUILTIN_LABEL, BuiltinPlanner, PlanningRequest
 from providers.planner.builtin.planner import remembered_that_apply
 from providers.selectors import provider_connection_default
@@ -250,10 +250,12 @@ def plan_revise(
     plan: Plan | None = None,
     understanding: UnderstandingSnapshot | None = None,
     planner: str | None = None,
+    brief: ExecutionBrief | None = None,
 ) -> PlanRevision:
-    """Store a new revision after new information (a denial, a refinement, a failed step).
+    """Store a new revision after new information (a denial, a refinement, a failed step, a model
+    turn that changed the planned work).
 
-    Copies the latest revision and replaces the plan and/or understanding given; `reason` is the
+    Copies the latest revision and replaces the plan, understanding and/or brief given; `reason` is the
     "what changed and why" note and must not be empty. Does not change Task.status: the caller
     (the engine) owns that. Refuses a task with no revision yet.
     """
@@ -265,7 +267,7 @@ def plan_revise(
         raise PlanningRefused("This task has no plan yet; understand it first.")
     result = PlannerResult(
         understanding=understanding or UnderstandingSnapshot.model_validate(latest.understanding),
-        brief=latest.brief,
+        brief=brief or latest.brief,
         plan=plan or Plan.model_validate(latest.plan),
     )
     return _store(task=task, result=result, planner=planner or latest.planner, change_note=reason.strip())
