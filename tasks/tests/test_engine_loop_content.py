@@ -120,12 +120,35 @@ def test_an_invalid_spec_goes_back_to_the_model_and_its_correction_is_delivered(
 
 
 def test_a_criterion_the_models_content_fails_keeps_the_run_from_completing(scripted_model, owner, kind):
-    model = scripted_model(kind, lambda convo: call("write_sheet", **sheet_spec(DEPARTMENTS[:3])))
+    told: list[str] = []
+
+    def three(convo: Conversation):
+        if convo.turn > 1:
+            told.append(convo.last_result("write_sheet"))
+        return call("write_sheet", **sheet_spec(DEPARTMENTS[:3]))
+
+    model = scripted_model(kind, three)
     run = drain(content_run(owner, model, BUDGET))
     assert run.state != S.COMPLETED, run_story(run)
+    assert model.count == 3 and all("4 departments" in t for t in told), told
     failed = run.steps.get(action_type="verify")
     assert failed.status == "failed" and "4 departments" in failed.error_message, failed.error_message
     assert not OutputAsset.objects.filter(run=run).exists()
+
+
+def test_a_failed_criterion_reaches_the_model_and_its_corrected_content_is_delivered(scripted_model, owner, kind):
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            return call("write_sheet", **sheet_spec(DEPARTMENTS[:3]))
+        told = convo.last_result("write_sheet")
+        assert "fails" in told and "4 departments" in told, told
+        return call("write_sheet", **sheet_spec(DEPARTMENTS))
+
+    model = scripted_model(kind, script)
+    run = drain(content_run(owner, model, BUDGET))
+    assert run.state == S.COMPLETED, run_story(run)
+    _, data = delivered(run)
+    assert "Deliveries" in [c.value for row in load_workbook(io.BytesIO(data)).worksheets[0].iter_rows() for c in row]
 
 
 DOC = {

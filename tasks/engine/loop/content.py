@@ -16,6 +16,7 @@ Without a provider nothing changes: the step has no mark and the built-in author
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from outputs.content import content_spec_schema
 from providers.adapters.turns import ToolSpec, tool_result
@@ -119,11 +120,13 @@ def content_write(*, client, request, dest_dir, author: str, kind: str, on_reply
     """Ask the model (through `client`) for the content of `request`'s deliverable and render it.
 
     Returns (GeneratedOutput, ContentExchange). A call that does not validate or cannot be rendered
-    goes back as the tool's error with the reason, up to CONTENT_ATTEMPTS replies; then (or when the
-    model never calls the tool) GenerationError says what the model was last told. `on_reply(n, reply)`
+    goes back as the tool's error with the reason, and so does a rendering that fails a check of the
+    brief, up to CONTENT_ATTEMPTS replies. The last reply's rendering is returned even when it fails
+    a criterion (the run's verify step then fails, naming it); no usable call at all raises
+    GenerationError with what the model was last told. `on_reply(n, reply)`
     is called with each reply, once it is received (to show the model's words)."""
     from outputs.generators.base import GenerationError
-    from outputs.services import output_render
+    from outputs.services import output_render, output_verify_generated
 
     tool = content_tool(kind)
     messages: list[dict] = [
@@ -164,10 +167,22 @@ def content_write(*, client, request, dest_dir, author: str, kind: str, on_reply
                 continue
             spec = {**call.arguments, "kind": kind}
             try:
-                generated = output_render(spec=spec, request=request, dest_dir=dest_dir, author=author)
+                # A folder per reply: a later rendering never mixes with an earlier one's files.
+                generated = output_render(
+                    spec=spec, request=request, dest_dir=Path(dest_dir) / f"reply-{number}", author=author
+                )
             except GenerationError as exc:
                 problem = str(exc)
                 answers.append(tool_result(call, f"{problem[:3000]} Call {tool.name} again, corrected.", is_error=True))
+                continue
+            failures = output_verify_generated(generated=generated).failures()
+            if failures and number < CONTENT_ATTEMPTS:
+                # The verify step decides; the model first hears which criteria its content fails.
+                problem = "The file was rendered, but it fails: " + "; ".join(
+                    f"{c.name} ({c.detail})" if c.detail else c.name for c in failures
+                )
+                answers.append(tool_result(call, f"{problem[:3000]} Call {tool.name} again, corrected.", is_error=True))
+                generated = None
                 continue
             answers.append(tool_result(call, f"Rendered {generated.title}; Command now checks it against the brief."))
         if generated is not None:
