@@ -83,6 +83,8 @@ def sheet_spec(departments: list[str]) -> dict:
 def test_a_sheet_the_model_writes_is_the_delivered_workbook(scripted_model, owner, kind):
     def script(convo: Conversation):
         assert convo.tool_names == ["write_sheet"], convo.tool_names
+        schema = convo.tools[0].parameters
+        assert {"columns", "rows", "totals"} <= set(schema["properties"]) and "kind" not in schema["properties"]
         assert "4 departments" in convo.messages[0]["content"], "the brief's criteria reach the model"
         return reply(say("Four departments by quarter."), call("write_sheet", **sheet_spec(DEPARTMENTS)))
 

@@ -66,7 +66,10 @@ def content_kind(inputs: dict) -> str:
 
 def content_tool(kind: str) -> ToolSpec:
     """The tool a model writes one kind of content with; its schema is the spec's own."""
-    return ToolSpec(f"write_{kind}", _DESCRIPTIONS[kind], content_spec_schema(kind))
+    schema = content_spec_schema(kind)
+    # The tool's name says the kind: the spec's own `kind` field is filled in by Command.
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k != "kind"}
+    return ToolSpec(f"write_{kind}", _DESCRIPTIONS[kind], schema)
 
 
 def content_authored(result, *, connection):
