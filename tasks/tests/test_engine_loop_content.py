@@ -297,3 +297,16 @@ def test_without_a_provider_the_built_in_author_still_writes(owner):
     assert run.state == S.COMPLETED, run_story(run)
     asset, _ = delivered(run)
     assert asset.content_source == "built-in templates"
+
+
+def test_a_provider_that_refuses_leaves_the_output_unmade_and_says_so(scripted_model, owner, kind):
+    from providers.tests.scripted_model import Raw
+
+    refusal = {"type": "error", "error": {"type": "invalid_request_error", "message": "this key is not allowed"}}
+    model = scripted_model(kind, lambda convo: Raw(status=400, body=refusal))
+    run = drain(content_run(owner, model, BUDGET))
+    assert run.state != S.COMPLETED, run_story(run)
+    make = run.steps.get(action_type="generate_output")
+    assert make.status == "failed" and "did not answer while writing" in make.error_message, make.error_message
+    assert model.count == 1, "a refusal is not retried"
+    assert not OutputAsset.objects.filter(run=run).exists()

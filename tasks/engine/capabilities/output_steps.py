@@ -76,7 +76,6 @@ def generate_output(ctx: StepContext) -> StepResult:
 def _model_writes(ctx: StepContext, request, dest):
     """The model of the step's content connection writes the content through its content tool
     (tasks.engine.loop.content); its words are shown as its words. (generated, what to record)."""
-    from outputs.generators.base import GenerationError
     from providers.adapters import client_for
     from providers.adapters.transport import ProviderError
     from tasks.engine.loop.content import content_kind, content_write
@@ -104,8 +103,12 @@ def _model_writes(ctx: StepContext, request, dest):
             kind=content_kind(ctx.plan_step.inputs),
             on_reply=shown,
         )
-    except ProviderError as exc:
-        raise GenerationError(f"{connection.planner_label} did not answer: {exc.message}") from exc
+    except ProviderError as exc:  # a busy or unreachable provider may answer a retry; a refusal will not
+        raise StepFailed(
+            f"{connection.planner_label} did not answer while writing {request.deliverable.title}: {exc.message}",
+            error_type="ProviderError",
+            retryable=exc.status is None or exc.status >= 429,
+        ) from exc
     return generated, {"content_replies": exchange.replies, "content_tokens": exchange.tokens}
 
 
