@@ -252,9 +252,10 @@ def test_site_copy_the_model_writes_is_the_delivered_site(scripted_model, owner,
     assert "Enterprise-grade" not in text
 
 
-def test_with_a_provider_an_output_request_is_planned_for_the_models_content(scripted_model, owner, kind):
+def test_with_a_provider_an_output_request_is_planned_for_the_models_content(scripted_model, owner, owner_client, kind):
     """Through planning: the provider's one-pass plan is not usable here (it replies in prose), the
     built-in plan stands, and its output's content is still the model's, through the content tool."""
+    from django.urls import reverse
     from django_q.models import OrmQ
 
     from tasks import jobs
@@ -276,6 +277,9 @@ def test_with_a_provider_an_output_request_is_planned_for_the_models_content(scr
     revision = task.plan_revisions.order_by("-number").first()
     make = next(s for s in revision.plan["steps"] if s["action_type"] == "generate_output")
     assert make["inputs"]["content_connection_id"]
+    assert make["explanation"]["what"].endswith(f"{author(owner)} writes its content; Command renders it.")
+    page = owner_client.get(reverse("tasks:command_task", args=[task.pk])).content.decode()
+    assert f"{author(owner)} writes its content; Command renders it." in page, "the plan in the thread says so"
     assert "writes the content of “Make the document” through a typed content tool" in revision.change_note
     run = drain(TaskRun.objects.get(task=task))
     assert run.state == S.COMPLETED, run_story(run)

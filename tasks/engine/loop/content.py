@@ -78,7 +78,13 @@ def content_authored(result, *, connection):
     steps, marked = [], []
     for step in result.plan.steps:
         if str(step.action_type) == "generate_output" and content_kind(step.inputs):
-            step = step.model_copy(update={"inputs": {**step.inputs, "content_connection_id": str(connection.id)}})
+            what = f"{step.explanation.what} {connection.planner_label} writes its content; Command renders it."
+            step = step.model_copy(
+                update={
+                    "inputs": {**step.inputs, "content_connection_id": str(connection.id)},
+                    "explanation": step.explanation.model_copy(update={"what": what.strip()}),
+                }
+            )
             marked.append(f"“{step.title}”")
         steps.append(step)
     if not marked:
