@@ -314,3 +314,20 @@ def test_a_provider_that_refuses_leaves_the_output_unmade_and_says_so(scripted_m
     assert make.status == "failed" and "did not answer while writing" in make.error_message, make.error_message
     assert model.count == 1, "a refusal is not retried"
     assert not OutputAsset.objects.filter(run=run).exists()
+
+
+def test_a_site_the_model_writes_for_a_workspace_lands_in_its_folder(scripted_model, owner, tmp_path, kind):
+    from tasks.tests.engine_support import make_workspace
+
+    prompt = "website for my family bakery 'Crumb & Co' in Bristol"
+    spec = {"headline": "Crumb & Co, the family bakery on Gloucester Road", "cta": "Order a birthday cake"}
+    model = scripted_model(kind, lambda convo: call("write_site", **spec))
+    workspace = make_workspace(owner, tmp_path / "ws")
+    result, _ = content_authored(
+        BuiltinPlanner().plan(PlanningRequest(prompt=prompt, mode="create", workspace_name=workspace.name)),
+        connection=connect(owner, model),
+    )
+    run = drain(run_create(task=make_task(owner, workspace, result.plan.steps, prompt=prompt)))
+    assert run.state == S.COMPLETED, run_story(run)
+    index = (tmp_path / "ws" / "site" / "index.html").read_text()
+    assert "the family bakery on Gloucester Road" in index and "Order a birthday cake" in index
