@@ -331,3 +331,35 @@ def test_a_site_the_model_writes_for_a_workspace_lands_in_its_folder(scripted_mo
     assert run.state == S.COMPLETED, run_story(run)
     index = (tmp_path / "ws" / "site" / "index.html").read_text()
     assert "the family bakery on Gloucester Road" in index and "Order a birthday cake" in index
+
+
+def test_a_worker_killed_after_the_models_reply_never_asks_for_it_again(scripted_model, owner, kind, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from outputs import services
+    from tasks import jobs
+    from tasks.engine.recovery import run_recover
+    from tasks.tests.loop_support import WorkerKilled
+
+    real_render = services.output_render
+
+    def die_once(**kwargs):  # the reply arrived and was stored; the worker dies before rendering it
+        monkeypatch.setattr(services, "output_render", real_render)
+        raise WorkerKilled
+
+    monkeypatch.setattr(services, "output_render", die_once)
+    model = scripted_model(kind, lambda convo: reply(say("Here it is."), call("write_document", **DOC)))
+    run = content_run(owner, model, "write a word doc onboarding guide for new nurses")
+    with pytest.raises(WorkerKilled):
+        jobs.dispatch_next()
+    assert model.count == 1
+    recovery = run_recover(run_id=run.pk, now=timezone.now() + timedelta(seconds=3600))
+    assert recovery.outcome == "resumed", recovery.reason
+    run = drain(run)
+    assert run.state == S.COMPLETED, run_story(run)
+    assert model.count == 1, "the stored reply was replayed, not asked for again"
+    _, data = delivered(run)
+    assert "Medication round shadowing" in "\n".join(p.text for p in Document(io.BytesIO(data)).paragraphs)
+    assert run.events.filter(kind="model.content").count() == 1

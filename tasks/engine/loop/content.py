@@ -108,6 +108,38 @@ class ContentExchange:
         return sum(r["input_tokens"] + r["output_tokens"] for r in self.replies)
 
 
+def reply_record(reply) -> dict:
+    """A reply as stored with its row (JSON), enough to replay it: words, calls, usage."""
+    return {
+        "text": reply.text or "",
+        "calls": [
+            {"id": c.id, "name": c.name, "arguments": c.arguments, "arguments_error": c.arguments_error}
+            for c in reply.tool_calls
+        ],
+        "usage": [reply.usage.input_tokens or 0, reply.usage.output_tokens or 0],
+        "stop_reason": reply.stop_reason or "",
+    }
+
+
+class ReplayingClient:
+    """A client that answers from replies already stored for this step (in order) before asking
+    `client`: a generation step run again after its worker died never pays for a reply twice."""
+
+    def __init__(self, client, stored: list[dict]):
+        self.client, self.stored, self.replayed = client, list(stored), 0
+
+    def chat_turn(self, **kwargs):
+        from providers.adapters.turns import ToolCall, TurnReply, Usage
+
+        if self.replayed < len(self.stored):
+            record = self.stored[self.replayed]
+            self.replayed += 1
+            calls = [ToolCall(**c) for c in record["calls"]]
+            usage = Usage(*record["usage"])
+            return TurnReply(record["text"], calls, usage, record["stop_reason"], {"replayed": True})
+        return self.client.chat_turn(**kwargs)
+
+
 def _brief_text(request) -> str:
     deliverable = request.deliverable
     lines = [f"Write the content of: {deliverable.title} ({deliverable.category}, {deliverable.format or 'any'})."]
