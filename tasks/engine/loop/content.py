@@ -7,8 +7,11 @@ planner), each `generate_output` step whose output a content spec can be rendere
 planning time with the connection that writes its content (`content_connection_id`). The step then
 asks the model for the spec, offering only that deliverable's content tool; a spec that does not
 validate (or cannot be rendered) goes back to the model as the tool's error with the validation
-message, a few times at most. The verify and deliver steps that follow are unchanged: the output is
-checked against the deliverable's brief like any output, and its card names the model as author.
+message, and so does a rendering that fails a criterion of the brief, a few replies at most. Each
+reply is stored with its workstream row as it arrives, so a step run again after its worker died
+replays them rather than paying twice. The verify and deliver steps that follow are unchanged: the
+output is checked against the deliverable's brief like any output (the gate decides, not the model),
+and its card names the model as author.
 
 Without a provider nothing changes: the step has no mark and the built-in author writes.
 """
