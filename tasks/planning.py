@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from approvals.selectors import format_defaults_for, remembered_answers_for
 from approvals.services import clarification_remember, memory_touch
-from providers.contracts import Plan, PlannerResult, UnderstandingSnapshot
+from providers.contracts import ExecutionBrief, Plan, PlannerResult, UnderstandingSnapshot
 from providers.planner import BUILTIN_LABEL, BuiltinPlanner, PlanningRequest
 from providers.planner.builtin.planner import remembered_that_apply
 from providers.selectors import provider_connection_default
@@ -250,10 +250,12 @@ def plan_revise(
     plan: Plan | None = None,
     understanding: UnderstandingSnapshot | None = None,
     planner: str | None = None,
+    brief: ExecutionBrief | None = None,
 ) -> PlanRevision:
-    """Store a new revision after new information (a denial, a refinement, a failed step).
+    """Store a new revision after new information (a denial, a refinement, a failed step, a model
+    turn that changed the planned work).
 
-    Copies the latest revision and replaces the plan and/or understanding given; `reason` is the
+    Copies the latest revision and replaces the plan, understanding and/or brief given; `reason` is the
     "what changed and why" note and must not be empty. Does not change Task.status: the caller
     (the engine) owns that. Refuses a task with no revision yet.
     """
@@ -265,7 +267,7 @@ def plan_revise(
         raise PlanningRefused("This task has no plan yet; understand it first.")
     result = PlannerResult(
         understanding=understanding or UnderstandingSnapshot.model_validate(latest.understanding),
-        brief=latest.brief,
+        brief=brief or latest.brief,
         plan=plan or Plan.model_validate(latest.plan),
     )
     return _store(task=task, result=result, planner=planner or latest.planner, change_note=reason.strip())
@@ -408,6 +410,7 @@ def task_understand_with_provider(*, task_id, connection_id, after_revision: int
             "",
         )
     else:
+        content_note = ""
         try:
             from tasks.engine.loop.plan import model_run_plan
 
@@ -421,11 +424,17 @@ def task_understand_with_provider(*, task_id, connection_id, after_revision: int
                     fell_back=False,
                 )
             else:
+                from tasks.engine.loop.content import content_authored
+
                 outcome = planner_for(connection).plan_with_outcome(request)
+                # Outputs: the model writes their content through content tools (tasks.engine.loop.content).
+                authored, content_note = content_authored(outcome.result, connection=connection)
+                outcome = replace(outcome, result=authored)
             outcome_result, planner, note = outcome.result, outcome.planner, outcome.note
             failure = outcome.note if outcome.fell_back else ""
             if not outcome.fell_back:
                 note = f"Planned by {planner}." + (f" {note}" if note else "")
+            note = " ".join(filter(None, (note, content_note)))
         except SecretError as exc:
             outcome_result, planner, failure = None, BUILTIN_LABEL, str(exc)
             note = f"{connection.planner_label}: {exc} Used the built-in planner."

@@ -73,6 +73,10 @@ def workstream_row(event, tone: str = "mixed") -> str:
         '  <span class="wsr-dot" aria-hidden="true"></span>\n  <div class="wsr-body">\n'
         f'    <p class="wsr-title">{e(event.title)}</p>\n'
     ]
+    changes = payload.get("changes") if event.kind == "plan.revised" else None
+    if changes and isinstance(changes, list):  # a plan revision: what changed, one line each, before why
+        items = "".join(f"<li>{e(c)}</li>" for c in changes)
+        out.append(f'    <ul class="wsr-changes" aria-label="What changed">{items}</ul>\n')
     if event.explanation:
         change = payload.get("change_url")
         link = f' <a class="wsr-link" href="{e(change)}">Change what Command remembers</a>' if change else ""

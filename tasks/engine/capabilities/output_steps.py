@@ -56,18 +56,75 @@ def generate_output(ctx: StepContext) -> StepResult:
                 task_id=task.pk, deliverable_id=deliverable_id, attempt=f"{ctx.run.pk}-sources"
             )
             request.source_images = output_source_images(owner=ctx.run.owner, task=task, dest_dir=sources)
-        generated = output_generate(request=request, dest_dir=dest)
+        if ctx.plan_step.inputs.get("content_connection_id"):
+            generated, written_by = _model_writes(ctx, request, dest)
+        else:
+            generated, written_by = output_generate(request=request, dest_dir=dest), {}
     except GenerationUnavailable as exc:
         raise StepFailed(str(exc), error_type="CapabilityNotInstalled", retryable=False) from exc
     except GenerationError as exc:
         raise StepFailed(str(exc), error_type="GenerationError", retryable=False) from exc
-    data = {"generated": generated.to_dict(), "content_source": request.content_source}
+    data = {"generated": generated.to_dict(), "content_source": generated.content_source, **written_by}
     summary = f"Made {generated.title} ({len(generated.files)} file{'s' if len(generated.files) != 1 else ''})."
     if generated.category == "website" and ctx.run.workspace is not None:
         written = _write_site_into_workspace(ctx, generated)
         data["workspace_files"] = written
         summary += f" Wrote it into the workspace folder “{SITE_FOLDER}/”."
     return StepResult(summary=summary, data=data)
+
+
+def _model_writes(ctx: StepContext, request, dest):
+    """The model of the step's content connection writes the content through its content tool
+    (tasks.engine.loop.content); its words are shown as its words. (generated, what to record)."""
+    from providers.adapters import client_for
+    from providers.adapters.transport import ProviderError
+    from tasks.engine.loop.content import ReplayingClient, content_kind, content_write, reply_record
+    from tasks.engine.loop.turns import _connection
+    from tasks.models import WorkstreamEvent
+
+    connection = _connection(ctx, str(ctx.plan_step.inputs.get("content_connection_id") or ""))
+    # Each reply is stored with its row as it arrives; a step run again replays them, in order.
+    stored = [
+        payload["reply"]
+        for payload in WorkstreamEvent.objects.filter(run=ctx.run, step_id=ctx.step.step_id, kind="model.content")
+        .order_by("seq")
+        .values_list("payload", flat=True)
+        if isinstance(payload, dict) and isinstance(payload.get("reply"), dict)
+    ]
+
+    def shown(number, reply) -> None:
+        if number <= len(stored):
+            return  # replayed: its row is already there
+        words = (reply.text or "").strip()
+        ctx.emit(
+            kind="model.content",
+            phase="execute",
+            status="info",
+            title=f"{connection.planner_label} is writing {request.deliverable.title} (reply {number})",
+            explanation=f"The model says: “{words[:1500]}”" if words else "",
+            payload={
+                "model_words": words[:4000],
+                "calls": [c.name for c in reply.tool_calls],
+                "reply": reply_record(reply),
+            },
+        )
+
+    try:
+        generated, exchange = content_write(
+            client=ReplayingClient(client_for(connection), stored),
+            request=request,
+            dest_dir=dest,
+            author=connection.planner_label,
+            kind=content_kind(ctx.plan_step.inputs),
+            on_reply=shown,
+        )
+    except ProviderError as exc:  # a busy or unreachable provider may answer a retry; a refusal will not
+        raise StepFailed(
+            f"{connection.planner_label} did not answer while writing {request.deliverable.title}: {exc.message}",
+            error_type="ProviderError",
+            retryable=exc.status is None or exc.status >= 429,
+        ) from exc
+    return generated, {"content_replies": exchange.replies, "content_tokens": exchange.tokens}
 
 
 def _write_site_into_workspace(ctx: StepContext, generated) -> list[str]:

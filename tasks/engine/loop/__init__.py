@@ -11,6 +11,9 @@ policy, workstream events):
 - `limits`: the budget (turns, tool calls, tokens) and stuck detection; both pause the run.
 - `plan`: a project edit, with a provider connected, planned as its first model turn and the check.
 - `questions`: the person's answer to a model's question (ask_operator) resumes the run.
+- `revisions`: a turn that changes the planned work stores a plan revision saying what and why.
+- `content`: outputs' content written by the model through typed content tools (one per spec kind),
+  inside the generation step; the generators render it and the output's brief checks it.
 
 The model never declares a run complete: `finish` leads to the check, a `verify` step, and the
 run's verification gate decides. A failing check is the model's next observation while budget

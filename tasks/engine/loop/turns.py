@@ -27,6 +27,7 @@ from tasks.engine.errors import StepFailed
 from tasks.engine.handlers import StepContext, StepResult
 from tasks.engine.loop import limits
 from tasks.engine.loop.observations import call_observed, observe_settled
+from tasks.engine.loop.revisions import plan_revise_from_turn
 from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 
@@ -362,6 +363,7 @@ def _insert_steps(ctx: StepContext, turn: ModelTurn, *, connection_id: str, chec
         position += 1
     if not finishing:
         _new_step(run, turn_plan_step(number=turn.number + 1, connection_id=connection_id, check=check), position)
+    plan_revise_from_turn(ctx, turn, check=check)
 
 
 def finish_step(ctx: StepContext) -> StepResult:
@@ -443,7 +445,12 @@ def _revise_for_proposed_check(ctx: StepContext, *, command: str, words: str) ->
         status="info",
         title="The model proposed the check" + (f" (plan revision {revision.number})" if revision else ""),
         explanation=note,
-        payload={"revision": revision.number if revision else None, "check": command[:300], "proposed_by": "model"},
+        payload={
+            "revision": revision.number if revision else None,
+            "check": command[:300],
+            "proposed_by": "model",
+            "changes": [f"The check: `{command[:300]}` (proposed by the model; runs only if you approve it)"],
+        },
     )
 
 
