@@ -33,6 +33,19 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _cluster(wrapper_pid: int) -> int:
+    """The wrapper's qcluster. The wrapper is a subreaper, so a process orphaned elsewhere in the
+    tree can be its child for a moment (it kills such orphans every half second): wait for one."""
+    found: list[int] = []
+
+    def one_child() -> bool:
+        found[:] = _children(wrapper_pid)
+        return len(found) == 1
+
+    wait_for(one_child, timeout=30, message="the wrapper's one qcluster")
+    return found[0]
+
+
 def _gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -67,7 +80,7 @@ def test_sigterm_to_the_whole_group_stops_cleanly_and_the_run_continues_later(ow
         wrapper = spawn(WORKER_COMMAND, env=process_env(**WORKER_ENV), out=out)
         try:
             wait_for(_started(run), timeout=60, message="the run's first step")
-            [cluster] = _children(wrapper.pid)
+            cluster = _cluster(wrapper.pid)
             os.killpg(wrapper.pid, signal.SIGTERM)
             assert wrapper.wait(timeout=20) == 0, log.read_text()[-2000:]
             wait_for(lambda: _gone(cluster), timeout=10, message="the qcluster to exit")
@@ -99,7 +112,7 @@ def test_a_second_signal_stops_at_once(owner, tmp_path):
         wrapper = spawn(WORKER_COMMAND, env=process_env(**WORKER_ENV), out=out)
         try:
             wait_for(lambda: TaskRun.objects.get(pk=run.pk).state == S.RUNNING, timeout=60, message="the run")
-            [cluster] = _children(wrapper.pid)
+            cluster = _cluster(wrapper.pid)
             wrapper.send_signal(signal.SIGINT)
             time.sleep(0.5)
             assert wrapper.poll() is None, "the first Ctrl-C waits for the step (20 s) to end"
@@ -118,8 +131,7 @@ def test_a_killed_wrapper_takes_its_cluster_with_it(tmp_path):
     with open(tmp_path / "worker.log", "wb") as out:
         wrapper = spawn(WORKER_COMMAND, env=process_env(**WORKER_ENV), out=out)
         try:
-            wait_for(lambda: _children(wrapper.pid), timeout=30, message="the qcluster to start")
-            [cluster] = _children(wrapper.pid)
+            cluster = _cluster(wrapper.pid)
             time.sleep(2)  # let it finish starting
             wrapper.kill()  # only the wrapper: SIGKILL cannot be forwarded
             wrapper.wait(timeout=5)
