@@ -5,6 +5,8 @@ honestly when it is byte for byte the same; an imported landing page's text reac
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.urls import reverse
 from django.utils.html import escape
@@ -153,3 +155,34 @@ def test_use_in_a_new_request_brings_the_landing_pages_text_into_a_pdf(owner, ow
     assert len(shared) >= 2, (site_text, text)
     thread = owner_client.get(reverse("tasks:command_task", args=[task.pk])).content.decode()
     assert "Input: started from" in thread and escape(page.title) in thread
+
+
+def test_a_providers_plan_gets_the_follow_up_with_the_previous_outputs_text(owner, settings):
+    from providers.services import provider_connection_create
+    from providers.tests.provider_server import ProviderServer, good_result, plan_reply
+    from tasks.jobs import understand_with_provider
+    from tasks.models import PlanRevision
+
+    task, v1 = _delivered(owner, "website for my family bakery 'Crumb & Co' in Bristol")
+    site = asset_materialise(asset=v1, dest_dir=settings.COMMAND_DATA_DIR / "read-v1")
+    headline = text_of("website", site.parent, site.name).splitlines()[0]
+    settings.COMMAND_ALLOW_LOCAL_PROVIDERS = True
+    with ProviderServer() as server:
+        connection = provider_connection_create(
+            owner=owner, kind="openai_compatible", label="T", base_url=server.url + "/v1", model="gpt-x", api_key="k"
+        )
+        latest = task.plan_revisions.get()
+        PlanRevision.objects.create(  # as if the provider had made the plan
+            task=task, number=2, planner=connection.planner_label, understanding=latest.understanding,
+            brief=latest.brief, plan=latest.plan,
+        )  # fmt: skip
+        outcome = task_follow_up(task=task, text="add a section about wedding cakes")
+        assert outcome.run is None and "Asked" in outcome.note
+        server.script(plan_reply("openai", good_result("website for my family bakery 'Crumb & Co' in Bristol")))
+        understand_with_provider(str(task.pk), str(connection.pk), 2)
+    sent = json.dumps(server.seen[-1].body)
+    assert "add a section about wedding cakes" in sent
+    assert json.dumps(headline)[1:-1] in sent, "the previous output's own text reaches the model"
+    run = _drain(task.runs.order_by("-created_at").first())
+    assert run.plan_revision.number == 3 and run.state == TaskRun.State.COMPLETED, run.state_reason
+    assert OutputAsset.objects.get(run=run).parent_id == v1.pk
