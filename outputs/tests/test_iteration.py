@@ -186,3 +186,20 @@ def test_a_providers_plan_gets_the_follow_up_with_the_previous_outputs_text(owne
     run = _drain(task.runs.order_by("-created_at").first())
     assert run.plan_revision.number == 3 and run.state == TaskRun.State.COMPLETED, run.state_reason
     assert OutputAsset.objects.get(run=run).parent_id == v1.pk
+
+
+def test_the_changes_partial_never_claims_more_than_the_record():
+    from django.template.loader import render_to_string
+
+    def render(**changes):
+        base = {"from_version": 1, "identical": False, "files_changed": ["a.pdf"], "format": [], "criteria": []}
+        return render_to_string("outputs/partials/version_changes.html", {"changes": {**base, **changes}})
+
+    same_text = render(kind="text", added=0, removed=0, diff=[])
+    assert "The text is the same" in same_text and "a.pdf" in same_text and "diff-add" not in same_text
+    diffed = render(kind="text", added=1, removed=1, diff=["-Old line", "+New line"])
+    assert (
+        '<span class="diff-remove">-Old line</span>' in diffed and '<span class="diff-add">+New line</span>' in diffed
+    )
+    identical = render(kind="picture", identical=True, files_changed=[])
+    assert "byte for byte the same as v1" in identical and "a new picture" not in identical
