@@ -58,6 +58,8 @@ def test_warmer_colours_on_a_logo_makes_v2_whose_parent_is_v1(owner, owner_clien
     assert any("warm" in c["after"].lower() for c in changes["criteria"]), changes["criteria"]
     page = owner_client.get(reverse("tasks:command_task", args=[task.pk])).content.decode()
     assert "Changed from v1" in page and "a new picture" in page
+    # The follow-up sits in the thread above its run, with what was and was not applied.
+    assert 'aria-label="Your follow-up"' in page and "Not applied (the built-in planner cannot act on it)" in page
     assert page.count('name="follow_up"') == 1  # under the newest run's results only
 
 

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from outputs.models import OutputAsset
 from tasks.models import Task, TaskRun
 from tasks.tests import browser
-from tasks.tests.browser import browser_marks, screenshot, signed_in_page, wait_for
+from tasks.tests.browser import browser_marks, screenshot, serious_violations, signed_in_page, wait_for
 
 pytestmark = browser_marks
 stack = browser.stack
@@ -61,6 +61,10 @@ def test_follow_up_makes_v2_and_an_imported_page_becomes_the_pdfs_text(stack, ch
     assert "Changed from v1" in card.inner_text() and "a new picture" in card.inner_text()
     assert page.locator("input[name=follow_up]").count() == 1
     assert page.locator(f"#run-{follow.pk} input[name=follow_up]").count() == 1
+    page.reload()  # the thread as it loads: the follow-up box, Regenerate and the changes are accessible
+    page.wait_for_selector(f"#asset-{v2.pk}")
+    assert serious_violations(page) == []
+    screenshot(page, "iterate-thread-v2")
     # The lineage on the asset's page names v1.
     card.locator("h3 a").click()
     page.wait_for_url(f"**/assets/{v2.pk}/")
