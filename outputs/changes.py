@@ -177,6 +177,8 @@ def copy_from_asset(asset, dest_dir: Path) -> dict | None:
     local = asset_materialise(asset=asset, dest_dir=Path(dest_dir))
     if asset.category == "website" or local.suffix.lower() in {".html", ".htm"}:
         blocks = html_blocks(local.read_text(errors="replace"))
+    elif local.suffix.lower() == ".xlsx":
+        blocks = _sheet_blocks(local, asset.title)
     else:
         text = text_of(asset.category, local.parent, local.name)
         if not text:
@@ -203,3 +205,21 @@ def copy_from_asset(asset, dest_dir: Path) -> dict | None:
             section["paragraphs"].append(text)
     copy["sections"] = [s for s in copy["sections"] if s["paragraphs"] or s["bullets"]][:8]
     return copy
+
+
+def _sheet_blocks(path: Path, title: str) -> list[tuple[str, str]]:
+    """A workbook as blocks: its title, then per sheet a heading and one item per row (values
+    computed where the file stores them, else the formula as written)."""
+    from openpyxl import load_workbook
+
+    blocks = [("h1", title)]
+    for ws in load_workbook(str(path), data_only=True).worksheets:
+        rows = []
+        for row in ws.iter_rows(values_only=True):
+            values = [str(v) for v in row if v is not None and str(v).strip()]
+            if values:
+                rows.append(" · ".join(values))
+        if rows:
+            blocks.append(("h2", ws.title))
+            blocks += [("li", r) for r in rows[:40]]
+    return blocks

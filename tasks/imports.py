@@ -56,6 +56,9 @@ def imported_prompt(task, *, prompt: str | None, for_model: bool) -> str:
     brand = next((a.metadata.get("brand") for a in assets if a.metadata.get("brand")), "")
     if brand and brand.lower() not in target.lower() and not brand.startswith("Your "):
         target = f"{target.rstrip('.')} for {brand}"
+    elif not brand:
+        # No name to carry: the asset's own title says what the new output is about.
+        target = f"{target.rstrip('.')} about {assets[0].title}"
     return target
 
 
@@ -72,3 +75,14 @@ def imported_copy(task, *, dest_dir: Path) -> tuple[dict, dict] | None:
             ref = {"id": str(asset.pk), "title": asset.title, "version": asset.version, "category": asset.category}
             return copy, ref
     return None
+
+
+def imported_images(task, *, dest_dir: Path) -> list[Path]:
+    """Local copies of the primary pictures of the task's imported image assets (for a slideshow)."""
+    from outputs.services import asset_materialise
+
+    return [
+        asset_materialise(asset=a, dest_dir=Path(dest_dir) / f"imported-{a.pk}")
+        for a in imported_assets(task)
+        if a.category == "image"
+    ]

@@ -205,3 +205,35 @@ def test_the_changes_partial_never_claims_more_than_the_record():
     )
     identical = render(kind="picture", identical=True, files_changed=[])
     assert "byte for byte the same as v1" in identical and "a new picture" not in identical
+
+
+def _imported_request(owner_client, owner, asset, prompt: str) -> OutputAsset:
+    form = {"prompt": prompt, "mode": "create", "expertise": "new", "tone": "mixed", "import_asset": str(asset.id)}
+    assert owner_client.post("/", form).status_code == 302
+    task = Task.objects.filter(owner=owner, raw_prompt=prompt).get()
+    run = _drain(task.runs.get(), limit=30)
+    assert run.state == TaskRun.State.COMPLETED, run.state_reason
+    return OutputAsset.objects.get(run=run)
+
+
+def test_an_imported_sheets_rows_reach_a_word_document(owner, owner_client, tmp_path):
+    import docx
+    from openpyxl import load_workbook
+
+    _task, sheet = _delivered(owner, "Quarterly budget as excel please, 4 departments, with totals")
+    book = load_workbook(str(asset_materialise(asset=sheet, dest_dir=tmp_path / "sheet")))
+    labels = [str(c.value) for c in next(iter(book.worksheets)).iter_cols(max_col=1, values_only=False).__next__()]
+    labels = [v for v in labels if v and v != "None" and not v.startswith("=")]
+    doc_asset = _imported_request(owner_client, owner, sheet, "turn this budget into a word document")
+    local = asset_materialise(asset=doc_asset, dest_dir=tmp_path / "doc")
+    text = "\n".join(p.text for p in docx.Document(str(local)).paragraphs)
+    found = [label for label in labels if label in text]
+    assert len(found) >= 4, (labels, text[:1500])
+    assert doc_asset.category == "document" and doc_asset.metadata["imported_from"]["id"] == str(sheet.id)
+
+
+def test_an_imported_pictures_reach_a_slideshow_video(owner, owner_client):
+    _task, logo = _delivered(owner, "logo for a coffee shop called Bean There")
+    video = _imported_request(owner_client, owner, logo, "make a 2 second video of this")
+    assert video.category == "video"
+    assert video.metadata["kind"] == "slideshow" and video.metadata["sources"], video.metadata

@@ -56,6 +56,10 @@ def generate_output(ctx: StepContext) -> StepResult:
                 task_id=task.pk, deliverable_id=deliverable_id, attempt=f"{ctx.run.pk}-sources"
             )
             request.source_images = output_source_images(owner=ctx.run.owner, task=task, dest_dir=sources)
+            if task.context.get("imported_assets"):
+                from tasks.imports import imported_images
+
+                request.source_images += imported_images(task, dest_dir=sources)
         imported = None
         if task.context.get("imported_assets") and request.copy is None:
             # “Use in a new request”: the new output is written from the asset's own words.
