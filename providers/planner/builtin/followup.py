@@ -129,7 +129,9 @@ def read_follow_up(text: str, *, plan: dict, understanding: dict) -> FollowUpRea
     plan, understanding = _copy.deepcopy(plan), _copy.deepcopy(understanding)
     reading = FollowUpReading(plan=plan, understanding=understanding)
     briefs: dict[str, dict] = {}
-    for d in understanding.get("deliverables", []):
+    # Only made outputs change; a project edit's steps are the workspace's, not this reader's.
+    outputs = [d for d in understanding.get("deliverables", []) if d.get("category") != "project_edit"]
+    for d in outputs:
         briefs[d["id"]] = d.setdefault("brief", {})
 
     palette_m = _PALETTE.search(low)
@@ -160,7 +162,7 @@ def read_follow_up(text: str, *, plan: dict, understanding: dict) -> FollowUpRea
     retitled: dict[str, tuple[str, str]] = {}
     if target is not None:
         category, fmt = target
-        changed = [d for d in understanding.get("deliverables", []) if d.get("category") != category]
+        changed = [d for d in outputs if d.get("category") != category]
         for d in changed:
             retitled[d["id"]] = (str(d.get("category", "")), _LABELS[category])
             d["category"], d["format"] = str(category), fmt
@@ -196,7 +198,7 @@ def read_follow_up(text: str, *, plan: dict, understanding: dict) -> FollowUpRea
                 brief.setdefault("counts", {})[noun] = n
         reading.applied.append(f"{n} {noun}")
 
-    by_id = {d["id"]: d for d in understanding.get("deliverables", [])}
+    by_id = {d["id"]: d for d in outputs}
     for step in plan.get("steps", []):
         d = by_id.get(step.get("deliverable_id") or "")
         if d is None:
