@@ -83,10 +83,11 @@ def _start(task: Task, revision: PlanRevision) -> TaskRun | None:
 def task_follow_up(*, task: Task, text: str) -> Iteration:
     """Act on a follow-up typed under the results of a finished run.
 
-    A built-in plan is changed by the built-in follow-up reader (palette and colours, format,
-    counts); when it could read nothing, no revision is stored and the note says so. A provider's
-    plan goes back to that provider with the follow-up and the previous outputs' text; its job
-    stores the revision and starts the run. Refuses an empty follow-up, a task with a run still
+    A provider's plan goes back to that provider, and a built-in plan to the owner's default
+    provider when one is connected, with the follow-up and the previous outputs' text; its job
+    stores the revision and starts the run. Otherwise the built-in follow-up reader changes the
+    plan (palette and colours, format, counts); when it could read nothing, no revision is stored
+    and the note says so. Refuses an empty follow-up, a task with a run still
     going, and a provider's plan whose provider is no longer connected.
     """
     words = " ".join(text.split())
@@ -94,13 +95,19 @@ def task_follow_up(*, task: Task, text: str) -> Iteration:
         raise PlanningRefused("A follow-up needs some words: what should change in the results?")
     task, latest = _locked_ready(task)
     history = [*task.context.get("follow_ups", []), words][-20:]
-    if latest.planner != BUILTIN_LABEL:
+    if latest.planner == BUILTIN_LABEL:
+        from providers.selectors import provider_connection_default
+
+        # A model connected since the built-in plan reads the follow-up in the person's own words.
+        connection = provider_connection_default(owner=task.owner)
+    else:
         connection = _planning_connection(task, latest.planner)
         if connection is None:
             raise PlanningRefused(
                 f"{latest.planner} made this plan and is no longer connected, so it cannot act on your "
                 "follow-up. Connect it again under Providers, then retry."
             )
+    if connection is not None:
         from django.utils import timezone
         from django_q.tasks import async_task
 

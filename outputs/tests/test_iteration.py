@@ -159,7 +159,8 @@ def test_use_in_a_new_request_brings_the_landing_pages_text_into_a_pdf(owner, ow
     assert "Input: started from" in thread and escape(page.title) in thread
 
 
-def test_a_providers_plan_gets_the_follow_up_with_the_previous_outputs_text(owner, settings):
+@pytest.mark.parametrize("planned_by", ["provider", "built-in, provider connected since"])
+def test_a_providers_plan_gets_the_follow_up_with_the_previous_outputs_text(owner, settings, planned_by):
     from providers.services import provider_connection_create
     from providers.tests.provider_server import ProviderServer, good_result, plan_reply
     from tasks.jobs import understand_with_provider
@@ -174,19 +175,20 @@ def test_a_providers_plan_gets_the_follow_up_with_the_previous_outputs_text(owne
             owner=owner, kind="openai_compatible", label="T", base_url=server.url + "/v1", model="gpt-x", api_key="k"
         )
         latest = task.plan_revisions.get()
-        PlanRevision.objects.create(  # as if the provider had made the plan
-            task=task, number=2, planner=connection.planner_label, understanding=latest.understanding,
-            brief=latest.brief, plan=latest.plan,
-        )  # fmt: skip
+        if planned_by == "provider":
+            latest = PlanRevision.objects.create(  # as if the provider had made the plan
+                task=task, number=2, planner=connection.planner_label, understanding=latest.understanding,
+                brief=latest.brief, plan=latest.plan,
+            )  # fmt: skip
         outcome = task_follow_up(task=task, text="add a section about wedding cakes")
         assert outcome.run is None and "Asked" in outcome.note
         server.script(plan_reply("openai", good_result("website for my family bakery 'Crumb & Co' in Bristol")))
-        understand_with_provider(str(task.pk), str(connection.pk), 2)
+        understand_with_provider(str(task.pk), str(connection.pk), latest.number)
     sent = json.dumps(server.seen[-1].body)
     assert "add a section about wedding cakes" in sent
     assert json.dumps(headline)[1:-1] in sent, "the previous output's own text reaches the model"
     run = _drain(task.runs.order_by("-created_at").first())
-    assert run.plan_revision.number == 3 and run.state == TaskRun.State.COMPLETED, run.state_reason
+    assert run.plan_revision.number == latest.number + 1 and run.state == TaskRun.State.COMPLETED, run.state_reason
     assert OutputAsset.objects.get(run=run).parent_id == v1.pk
 
 
