@@ -68,8 +68,10 @@ def test_follow_up_makes_v2_and_an_imported_page_becomes_the_pdfs_text(stack, ch
     # The lineage on the asset's page names v1.
     card.locator("h3 a").click()
     page.wait_for_url(f"**/assets/{v2.pk}/")
-    versions = page.inner_text("body")
-    assert "v1" in versions and "v2" in versions
+    lineage = page.locator("dl.lineage")
+    parent = lineage.locator("dt:has-text('Parent version') + dd a")
+    assert parent.inner_text() == "v1" and parent.get_attribute("href").endswith(f"/assets/{v1.pk}/")
+    assert "Changed from v1" in page.inner_text("#main")
     screenshot(page, "iterate-v2-versions")
 
     # A landing page, then "Use in a new request" on its card.
@@ -89,6 +91,10 @@ def test_follow_up_makes_v2_and_an_imported_page_becomes_the_pdfs_text(stack, ch
     page.wait_for_selector(f"#asset-{pdf.pk}")
     assert "Input: started from" in page.inner_text(".bubble-user") and site.title in page.inner_text(".bubble-user")
     assert "taken from the imported" in page.inner_text(f"#asset-{pdf.pk}")
+    page.click(f"#asset-{pdf.pk} h3 a")
+    page.wait_for_url(f"**/assets/{pdf.pk}/")
+    made_from = page.locator("dl.lineage dt:has-text('Written from') + dd a")
+    assert made_from.get_attribute("href").endswith(f"/assets/{site.pk}/")
     screenshot(page, "iterate-imported-pdf")
 
     # The PDF's words are the page's words: both read back through the server as the person gets them.
