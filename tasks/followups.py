@@ -25,6 +25,7 @@ UNFINISHED = {
     TaskRun.State.VERIFYING,
 }
 CONTEXT_CHARS = 4000
+REGENERATE = "Regenerate “"
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,12 @@ def _locked_ready(task: Task) -> tuple[Task, PlanRevision]:
     task = Task.objects.select_for_update().get(pk=task.pk)
     if task.runs.filter(state__in=UNFINISHED).exists():
         raise PlanningRefused("A run of this task is still going; follow up once it has finished.")
-    latest = task.plan_revisions.order_by("-number").first()
-    if latest is None:
+    revisions = list(task.plan_revisions.order_by("-number")[:50])
+    if not revisions:
         raise PlanningRefused("This task has no plan yet, so there is nothing to follow up on.")
-    return task, latest
+    # A regenerate's revision holds one deliverable's steps; the task's whole plan is the one before.
+    whole = next((r for r in revisions if not r.change_note.startswith(REGENERATE)), revisions[0])
+    return task, whole
 
 
 def _previous_outputs_text(task: Task) -> str:
@@ -175,7 +178,7 @@ def asset_regenerate(*, task: Task, asset) -> Iteration:
     if not steps:
         raise PlanningRefused(f"The latest plan no longer makes “{asset.title}”, so it cannot be regenerated.")
     plan = {**latest.plan, "steps": steps}
-    note = f"Regenerate “{asset.title}” (v{asset.version}): a new run of its {len(steps)} steps only."
+    note = f"{REGENERATE}{asset.title}” (v{asset.version}): a new run of its {len(steps)} steps only."
     if latest.planner == BUILTIN_LABEL:
         note += " The built-in author writes the same content for the same brief, so the new version may be identical."
     result = PlannerResult(

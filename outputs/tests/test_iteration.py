@@ -16,7 +16,7 @@ from outputs.changes import text_of
 from outputs.models import OutputAsset
 from outputs.services import asset_materialise
 from tasks import jobs
-from tasks.followups import task_follow_up
+from tasks.followups import asset_regenerate, task_follow_up
 from tasks.models import Task, TaskRun
 from tasks.planning import PlanningRefused, task_understand
 from tasks.services import task_start_if_ready, task_submit
@@ -239,3 +239,16 @@ def test_an_imported_pictures_reach_a_slideshow_video(owner, owner_client):
     video = _imported_request(owner_client, owner, logo, "make a 2 second video of this")
     assert video.category == "video"
     assert video.metadata["kind"] == "slideshow" and video.metadata["sources"], video.metadata
+
+
+def test_after_a_regenerate_a_follow_up_still_acts_on_the_whole_plan(owner):
+    task = task_submit(owner=owner, prompt="website + logo for my bakery 'Crumb & Co', warm colours")
+    task_understand(task=task)
+    run = _drain(task_start_if_ready(task=task), limit=30)
+    assert run.state == TaskRun.State.COMPLETED, run.state_reason
+    logo = OutputAsset.objects.get(run=run, category="image")
+    regen = _drain(asset_regenerate(task=task, asset=logo).run)
+    assert regen.state == TaskRun.State.COMPLETED and regen.plan_revision.plan["steps"][0]["deliverable_id"] == "d2"
+    outcome = task_follow_up(task=task, text="cooler colours")
+    made = {s["deliverable_id"] for s in outcome.revision.plan["steps"]}
+    assert made == {"d1", "d2"}, "the follow-up is on every result, not only the regenerated one"
