@@ -209,6 +209,8 @@ def asset_deliver(
             preview_name = store_bytes(f"assets/{asset_id}/preview.png", preview.image)
             stored.append(preview_name)
         metadata = {**generated.metadata, "preview": preview.data, "primary": generated.primary}
+        prior = OutputAsset.objects.filter(task=task, deliverable_key=generated.deliverable_id, is_latest=True).first()
+        changes = _changes_from(prior, generated, files, report) if prior is not None else None
 
         write_fence_check(what=f"file {generated.title} as an asset")
         with transaction.atomic():
@@ -220,6 +222,8 @@ def asset_deliver(
             if latest is not None:
                 latest.is_latest = False
                 latest.save(update_fields=["is_latest"])
+                if changes is not None and prior is not None and latest.pk == prior.pk:
+                    metadata["changes"] = changes
             asset = OutputAsset(
                 id=asset_id,
                 owner=owner,
@@ -254,6 +258,28 @@ def asset_deliver(
     # The bytes are in storage now; the scratch copy goes once the delivery is committed.
     transaction.on_commit(lambda: output_scratch_release(root=root))
     return asset
+
+
+def _changes_from(parent: OutputAsset, generated: GeneratedOutput, files: list[dict], report) -> dict:
+    """What this delivery changes from the version it follows (outputs.changes); a diff that
+    cannot be made is said as such and never stops the delivery."""
+    from outputs.changes import version_changes
+
+    try:
+        return version_changes(
+            parent=parent,
+            category=generated.category,
+            root=generated.root_path,
+            primary=generated.primary,
+            files=files,
+            checks=report.to_dict().get("checks", []),
+        )
+    except Exception as exc:
+        return {
+            "from_version": parent.version,
+            "from_id": str(parent.id),
+            "error": f"{type(exc).__name__}: {exc}"[:300],
+        }
 
 
 def output_scratch_release(*, root: Path) -> bool:

@@ -45,9 +45,17 @@ class PlanningRefused(Exception):
     """A planning change Command will not make; the message says why."""
 
 
-def _planning_request(task: Task, *, answers: dict[str, str], prompt: str | None = None) -> PlanningRequest:
+def _planning_request(
+    task: Task, *, answers: dict[str, str], prompt: str | None = None, for_model: bool = False
+) -> PlanningRequest:
     """What a planner is given. Remembered answers are only those that answer a question this very
-    request raises (remembered_that_apply): no other request, and no provider, ever sees the rest."""
+    request raises (remembered_that_apply): no other request, and no provider, ever sees the rest.
+    An asset brought in with “Use in a new request” is read too (tasks.imports): the built-in
+    planner plans what the request turns it into, a model is given the asset's text."""
+    if task.context.get("imported_assets"):
+        from tasks.imports import imported_prompt
+
+        prompt = imported_prompt(task, prompt=prompt, for_model=for_model)
     request = PlanningRequest(
         prompt=task.raw_prompt if prompt is None else prompt,
         mode=task.mode,
@@ -401,6 +409,7 @@ def task_understand_with_provider(*, task_id, connection_id, after_revision: int
         task,
         answers=dict(task.context.get("answers", {})),
         prompt=f"{task.raw_prompt}\n{refinement}" if refinement else None,
+        for_model=True,
     )
     if connection is None:
         outcome_result, planner, note, failure = (

@@ -56,10 +56,32 @@ def generate_output(ctx: StepContext) -> StepResult:
                 task_id=task.pk, deliverable_id=deliverable_id, attempt=f"{ctx.run.pk}-sources"
             )
             request.source_images = output_source_images(owner=ctx.run.owner, task=task, dest_dir=sources)
+            if task.context.get("imported_assets"):
+                from tasks.imports import imported_images
+
+                request.source_images += imported_images(task, dest_dir=sources)
+        imported = None
+        if task.context.get("imported_assets") and request.copy is None:
+            # “Use in a new request”: the new output is written from the asset's own words.
+            from tasks.imports import imported_copy
+
+            inputs = output_scratch_dir(task_id=task.pk, deliverable_id=deliverable_id, attempt=f"{ctx.run.pk}-inputs")
+            found = imported_copy(task, dest_dir=inputs)
+            if found is not None:
+                request.copy, imported = found
+                request.copy_source = f"the imported “{imported['title']}” v{imported['version']}"
+        converted = None
+        if request.copy is None:
+            # “Make it a PDF”: the new format carries the previous version's own words.
+            converted = _previous_in_another_format(task, request, deliverable_id, ctx)
         if ctx.plan_step.inputs.get("content_connection_id"):
             generated, written_by = _model_writes(ctx, request, dest)
         else:
             generated, written_by = output_generate(request=request, dest_dir=dest), {}
+        if imported is not None:
+            generated.metadata["imported_from"] = imported
+        if converted is not None:
+            generated.metadata["converted_from"] = converted
     except GenerationUnavailable as exc:
         raise StepFailed(str(exc), error_type="CapabilityNotInstalled", retryable=False) from exc
     except GenerationError as exc:
@@ -125,6 +147,28 @@ def _model_writes(ctx: StepContext, request, dest):
             retryable=exc.status is None or exc.status >= 429,
         ) from exc
     return generated, {"content_replies": exchange.replies, "content_tokens": exchange.tokens}
+
+
+def _previous_in_another_format(task, request, deliverable_id: str, ctx: StepContext) -> dict | None:
+    """When a follow-up changed this deliverable's format, give the request the text of the version
+    it follows (as copy) and return a reference to that version; else None."""
+    from outputs.changes import copy_from_asset
+    from outputs.models import OutputAsset
+    from outputs.services import output_scratch_dir
+
+    previous = OutputAsset.objects.filter(task=task, deliverable_key=deliverable_id, is_latest=True).first()
+    if previous is None or previous.category == str(request.deliverable.category):
+        return None
+    dest = output_scratch_dir(task_id=task.pk, deliverable_id=deliverable_id, attempt=f"{ctx.run.pk}-previous")
+    try:
+        copy = copy_from_asset(previous, dest)
+    except Exception:
+        copy = None
+    if not copy:
+        return None
+    request.copy = copy
+    request.copy_source = f"the text of “{previous.title}” v{previous.version}"
+    return {"id": str(previous.pk), "title": previous.title, "version": previous.version, "category": previous.category}
 
 
 def _write_site_into_workspace(ctx: StepContext, generated) -> list[str]:
