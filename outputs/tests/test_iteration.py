@@ -184,12 +184,36 @@ def test_a_providers_plan_gets_the_follow_up_with_the_previous_outputs_text(owne
         assert outcome.run is None and "Asked" in outcome.note
         server.script(plan_reply("openai", good_result("website for my family bakery 'Crumb & Co' in Bristol")))
         understand_with_provider(str(task.pk), str(connection.pk), latest.number)
-    sent = json.dumps(server.seen[-1].body)
-    assert "add a section about wedding cakes" in sent
-    assert json.dumps(headline)[1:-1] in sent, "the previous output's own text reaches the model"
-    run = _drain(task.runs.order_by("-created_at").first())
+        sent = json.dumps(server.seen[-1].body)
+        assert "add a section about wedding cakes" in sent
+        assert json.dumps(headline)[1:-1] in sent, "the previous output's own text reaches the model"
+        # With a provider connected the model also writes v2's content, through its content tool.
+        server.script(_site_written("Crumb & Co, the family bakery in Bristol, now bakes wedding cakes"))
+        run = _drain(task.runs.order_by("-created_at").first())
+    assert "wedding cakes" in json.dumps(server.seen[-1].body), "the content request carries the follow-up"
     assert run.plan_revision.number == latest.number + 1 and run.state == TaskRun.State.COMPLETED, run.state_reason
     assert OutputAsset.objects.get(run=run).parent_id == v1.pk
+
+
+def _site_written(headline: str):
+    """An OpenAI-format reply whose one tool call writes a site (the content tool's spec)."""
+    from providers.tests.provider_server import Reply
+
+    spec = {
+        "headline": headline,
+        "subheadline": "A family bakery in Bristol.",
+        "features": [{"title": "Wedding cakes", "text": "Tiered cakes, baked to order."}],
+        "cta": "Order a cake",
+    }
+    call = {"id": "c1", "type": "function", "function": {"name": "write_site", "arguments": json.dumps(spec)}}
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    return Reply(
+        body={
+            "id": "x",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": message}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 10},
+        }
+    )
 
 
 def test_the_changes_partial_never_claims_more_than_the_record():

@@ -139,6 +139,7 @@ def _model_writes(ctx: StepContext, request, dest):
             author=connection.planner_label,
             kind=content_kind(ctx.plan_step.inputs),
             on_reply=shown,
+            follow_ups=list(ctx.run.task.context.get("follow_ups", []))[-5:],
         )
     except ProviderError as exc:  # a busy or unreachable provider may answer a retry; a refusal will not
         raise StepFailed(

@@ -160,7 +160,7 @@ def _brief_text(request) -> str:
     return "\n\n".join(lines)
 
 
-def content_write(*, client, request, dest_dir, author: str, kind: str, on_reply=None):
+def content_write(*, client, request, dest_dir, author: str, kind: str, on_reply=None, follow_ups=()):
     """Ask the model (through `client`) for the content of `request`'s deliverable and render it.
 
     Returns (GeneratedOutput, ContentExchange). A call that does not validate or cannot be rendered
@@ -168,7 +168,9 @@ def content_write(*, client, request, dest_dir, author: str, kind: str, on_reply
     brief, up to CONTENT_ATTEMPTS replies. The last reply's rendering is returned even when it fails
     a criterion (the run's verify step then fails, naming it); no usable call at all raises
     GenerationError with what the model was last told. `on_reply(n, reply)`
-    is called with each reply, once it is received (to show the model's words)."""
+    is called with each reply, once it is received (to show the model's words). `follow_ups` are
+    what the person asked for since, in the thread (newest last): the model writes the new version
+    for them."""
     from outputs.generators.base import GenerationError
     from outputs.services import output_render, output_verify_generated
 
@@ -177,6 +179,9 @@ def content_write(*, client, request, dest_dir, author: str, kind: str, on_reply
         {"role": "user", "content": f"The request, as the person typed it:\n{request.source_prompt}"}
     ]
     messages[0]["content"] += "\n\n" + _brief_text(request)
+    if follow_ups:
+        asked = "\n".join(f"- {words}" for words in follow_ups)
+        messages[0]["content"] += f"\n\nAsked since, in the thread (newest last; write for it):\n{asked}"
     exchange = ContentExchange()
     problem = ""
     for number in range(1, CONTENT_ATTEMPTS + 1):
