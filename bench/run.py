@@ -33,6 +33,7 @@ BENCHES: dict[str, list[tuple[list[str], str]]] = {
     "snapshots": [([], "none")],
     "pages": [(["bench.pages", "pages"], "pg")],
     "fanout": [(["bench.live", "fanout"], "pg+redis")],
+    "memory": [(["bench.live", "memory"], "pg+redis")],
     "diff": [(["bench.diff"], "none")],
     "search": [(["bench.search"], "none")],
     "sandbox": [(["bench.sandbox"], "none")],
