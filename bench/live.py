@@ -2,6 +2,7 @@
 
     python -m bench.live latency     # one client, 1,000 events (Redis layer or embedded, by env)
     python -m bench.live fanout      # 200 clients on one run (Redis layer)
+    python -m bench.live memory      # daphne's RSS after 5,000 watched runs against after 500
 
 The clock starts when the event is persisted (its transaction committed, just before the publish
 that commit triggers) and stops when the client has the row with that event's id; a second figure
@@ -359,6 +360,99 @@ def fanout(n_clients: int = 200, events: int = 50, pace: float = 0.1) -> list[di
     ]
 
 
+async def _open_thread(url: str, headers: dict, run_id: int):
+    """A socket subscribed as a thread page opened on one run subscribes (its rows, the switcher)."""
+    import websockets
+
+    ws = await websockets.connect(url, additional_headers=headers, open_timeout=60, max_queue=None)
+    await ws.send(json.dumps({"type": "subscribe", "runs": [{"run": run_id, "after": 0}], "switcher": True}))
+    await ws.send(json.dumps({"type": "ping"}))
+    while "pong" not in await ws.recv():
+        pass
+    return ws
+
+
+async def _read_until(ws, pattern: re.Pattern, last: int, timeout: float = 30) -> bool:
+    """Read until the row with seq `last` arrived (True) or `timeout` passed; then close."""
+    try:
+        async with asyncio.timeout(timeout):
+            async for message in ws:
+                text = message if isinstance(message, str) else message.decode()
+                if any(int(m.group(1)) >= last for m in pattern.finditer(text)):
+                    return True
+    except TimeoutError:
+        return False
+    finally:
+        await ws.close()
+    return False
+
+
+def memory(runs: int = 5000, events: int = 10) -> list[dict]:
+    """daphne's resident memory after `runs` runs against after `baseline_at` (issue 20: ≤ 1.05×).
+    Each run is watched as a person watches one: a thread page's socket opens on it (its rows and
+    the switcher), the run's events (RUN_MIX, `events` of them) are written and pushed through
+    the Redis layer, the run completes, the socket gets every row, then closes. The baseline is
+    the same process after a tenth of the runs (500 of 5,000)."""
+    setup_django()
+    from django.utils import timezone
+
+    from tasks.engine.events import event_emit
+
+    runs = int(os.environ.get("BENCH_MEMORY_RUNS", runs))  # a quick look: BENCH_MEMORY_RUNS=200
+    baseline_at = runs // 10
+    from tasks.models import TaskRun
+
+    owner = make_user()
+    cookie = session_cookie(owner)
+    marks = sorted({baseline_at, runs} | {runs * k // 5 for k in range(1, 5)})
+    rss: dict[int, int] = {}
+    missed = 0
+    loop = asyncio.new_event_loop()
+    started = time.perf_counter()
+    with daphne(log="memory.log") as (base, proc):
+        url, headers = base.replace("http", "ws") + "/ws/workstream/", {"Origin": base, "Cookie": f"sessionid={cookie}"}
+        first_rss = rss_kb(proc.pid)
+        for i in range(1, runs + 1):
+            _, run = make_run(owner, title=f"memory {i}")
+            ws = loop.run_until_complete(_open_thread(url, headers, run.pk))
+            for n in range(events):
+                event = event_emit(
+                    run=run,
+                    kind=RUN_MIX[n % len(RUN_MIX)],
+                    phase="execute",
+                    status="info",
+                    title=f"Memory event {n + 1}",
+                )
+            TaskRun.objects.filter(pk=run.pk).update(state=TaskRun.State.COMPLETED, finished_at=timezone.now())
+            event = event_emit(run=run, kind="run.state", phase="execute", status="success", title="Run completed")
+            pattern = re.compile(rf'id="event-{run.pk}-(\d+)"')
+            if not loop.run_until_complete(_read_until(ws, pattern, event.seq)):
+                missed += 1
+            if i in marks:
+                time.sleep(2)  # let the process settle (closed sockets, the switcher's periodic look)
+                rss[i] = rss_kb(proc.pid)
+                if os.environ.get("BENCH_MEMORY_PROGRESS"):  # a file to follow a long run by
+                    with open(os.environ["BENCH_MEMORY_PROGRESS"], "a") as out:
+                        out.write(f"{i} runs: {rss[i] / 1024:.1f} MB, {time.perf_counter() - started:.0f} s\n")
+    loop.close()
+    after, at_base = rss[runs] / 1024, rss[baseline_at] / 1024
+    steps = ", ".join(f"{n:,}: {kb / 1024:.1f} MB" for n, kb in sorted(rss.items()))
+    return [
+        figure(
+            "memory",
+            f"daphne RSS after {runs:,} watched runs",
+            after,
+            "MB",
+            baseline=at_base,
+            baseline_name=f"the same daphne after {baseline_at:,} runs",
+            target="≤ 1.05× baseline",
+            met=after <= 1.05 * at_base and not missed,
+            note=f"{first_rss / 1024:.1f} MB at start; {steps}; {events + 1} events a run, a socket opened and "
+            f"closed per run; {missed} runs whose last row did not arrive; {time.perf_counter() - started:.0f} s",
+        )
+    ]
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "latency"
-    emit(latency() if which == "latency" else fanout())
+    emit({"latency": latency, "fanout": fanout, "memory": memory}[which]())

@@ -14,6 +14,10 @@ itself:
   change) in $CHAOS_LEDGER, outside every workspace. Applied twice = two lines for one
   (run, step); a zombie's write = a line with a superseded attempt.
 
+The deliver step (filing an asset) gets the same pause, in the product's upload of the asset's
+bytes (outputs.services' store_path / store_bytes, before their write fence check), and a ledger
+line per upload (action "store", by the run and attempt of the open fence).
+
 The product's handlers ignore the extra inputs.
 """
 
@@ -42,6 +46,47 @@ def _write_atomic_pausing(root, raw, data, *, mode=None):
 
 
 paths.write_atomic = _write_atomic_pausing
+
+
+def _storing(store):
+    """The product's storage upload of an asset's bytes (outputs.services), after the pause its
+    deliver step asked for (once), with one ledger line per stored file."""
+
+    def stored(name, source):
+        delay, _pause.seconds = getattr(_pause, "seconds", 0.0), 0.0
+        if delay:
+            time.sleep(delay)
+        saved = store(name, source)
+        _ledger_line({"action": "store", "name": saved})
+        return saved
+
+    return stored
+
+
+def _install_output_pauses() -> None:
+    from outputs import services as output_services
+
+    output_services.store_path = _storing(output_services.store_path)
+    output_services.store_bytes = _storing(output_services.store_bytes)
+
+
+_install_output_pauses()
+
+
+def _ledger_line(entry: dict) -> None:
+    """An applied write, by the run and attempt of the fence it was made under."""
+    from command_site.write_fence import write_fence_current
+
+    path, fence = os.environ.get("CHAOS_LEDGER"), write_fence_current()
+    if not path or fence is None:
+        return
+    line = json.dumps({"run": fence.run_id, "attempt": fence.attempt, "pid": os.getpid(), "t": time.time(), **entry})
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _ledger(ctx: StepContext, action: str, result: StepResult) -> None:
@@ -89,5 +134,5 @@ def _wrap(action_type: str):
     return handler
 
 
-for _action in (ActionType.WRITE_FILE, ActionType.EDIT_FILE):
+for _action in (ActionType.WRITE_FILE, ActionType.EDIT_FILE, ActionType.DELIVER):
     handlers.register(_action)(_wrap(_action))

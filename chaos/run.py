@@ -8,11 +8,14 @@ Everything runs against a private PostgreSQL cluster and Redis server on loopbac
 
 1. kill storm: N runs over 10 workspaces, 2 workers; every few seconds one worker's whole
    process group gets SIGKILL and is started again;
-2. freeze, twice: a worker is SIGSTOPped inside the product's own write_file handler (its atomic
-   write, chaos.handlers) past its lease, the run is recovered and finished by the other worker,
-   then the frozen one is resumed. A worker of this host must have been stopped by recovery
-   (pid + start time) before the run resumed; a worker of "another host" (worker 1 runs with
-   COMMAND_WORKER_HOST) must have its late write refused, and the refusal recorded;
+2. freeze, four times: a worker is SIGSTOPped inside one of the product's own handlers past its
+   lease — write_file (in its atomic write) and deliver (filing an asset, in the upload of its
+   bytes), both before the handler's write fence check (chaos.handlers) —, the run is recovered
+   and finished by the other worker, then the frozen one is resumed and must write nothing late
+   (no workspace write, upload, FileChange, second asset or event of its attempt). A worker of
+   this host must have been stopped by recovery (pid + start time) before the run resumed; a
+   worker of "another host" (worker 1 runs with COMMAND_WORKER_HOST) must have its late write
+   refused, and the refusal recorded;
 3. services: Redis stopped, then PostgreSQL stopped and started, each with runs in flight
    (asserted): /health must answer 503 naming the failing part during each outage and 200 after,
    the pages must keep answering while Redis is down, the socket must replay the whole log after,
@@ -233,14 +236,42 @@ def _plan(key: str, *, delay: float, first_attempt_only: bool = False, content: 
     ]
 
 
-def make_run(owner, workspace, key: str, **plan_kwargs):
+def _asset_plan(key: str, *, delay: float) -> list:
+    """Make a picture, check it, file it as an asset: the filing pauses (first attempt only) inside
+    the product's upload of the asset's bytes (chaos.handlers), before its write fence's check."""
+    from providers.contracts import ActionType, PlanStep, StepExplanation
+
+    def step(step_id, action, title, inputs=None):
+        return PlanStep(
+            id=step_id,
+            title=title,
+            action_type=action,
+            inputs=inputs or {},
+            deliverable_id="picture",
+            explanation=StepExplanation(what=title + ".", why="The fault suite needs it.", expect_next="Next step."),
+        )
+
+    return [
+        step("make", ActionType.GENERATE_OUTPUT, f"Make the picture for {key}", {"category": "image", "title": key}),
+        step("check", ActionType.VERIFY, f"Check the picture for {key}"),
+        step(
+            "file",
+            ActionType.DELIVER,
+            f"File the picture for {key}",
+            {"chaos_delay": delay, "chaos_delay_first_attempt_only": True},
+        ),
+    ]
+
+
+def make_run(owner, workspace, key: str, *, kind: str = "write_file", **plan_kwargs):
     from providers.contracts import Plan
     from tasks.engine.dispatch import run_create
     from tasks.models import PlanRevision, Task
 
+    steps = _asset_plan(key, **plan_kwargs) if kind == "asset" else _plan(key, **plan_kwargs)
     task = Task.objects.create(owner=owner, raw_prompt=f"chaos {key}", title=f"chaos {key}", workspace=workspace)
     PlanRevision.objects.create(
-        task=task, number=1, planner="fault suite", plan=Plan(steps=_plan(key, **plan_kwargs)).model_dump(mode="json")
+        task=task, number=1, planner="fault suite", plan=Plan(steps=steps).model_dump(mode="json")
     )
     return run_create(task=task)
 
@@ -339,7 +370,9 @@ def check_runs(run_ids, keys: dict[int, str], ledger: list[dict], tally: Tally) 
     from tasks.engine.state import verification_passed
     from tasks.models import TaskRun
 
-    applied = collections.Counter((e["run"], e["step"]) for e in ledger)
+    # Uploads of an asset's bytes are ledger lines too (action "store"): each goes to a new name,
+    # so a duplicate filing shows as a second asset of the run (check_deliveries), not here.
+    applied = collections.Counter((e["run"], e["step"]) for e in ledger if e.get("action") != "store")
     for (run_id, step), n in applied.items():
         if run_id in keys and n > 1:
             tally.duplicated.append(f"RUN-{run_id:03d} step {step} applied {n} times (ledger)")
@@ -393,7 +426,10 @@ def check_deliveries(run_ids: list[int], tally: Tally) -> None:
         if run.state == TaskRun.State.COMPLETED and not delivered:
             tally.false_successes.append(f"{run.reference} (delivery) completed without an asset")
     if run_ids:
-        tally.notes.append(f"kill storm: {len(run_ids)} real requests (built-in planner) delivered {assets} asset(s)")
+        tally.notes.append(
+            f"{len(run_ids)} runs that file assets (the kill storm's real requests, the asset freezes) "
+            f"delivered {assets} asset(s)"
+        )
 
 
 # --- scenarios ---------------------------------------------------------------------------------
@@ -439,41 +475,50 @@ def scenario_kill_storm(
     return keys
 
 
-def scenario_freeze(cluster, owner, tally, ledger_path, deadline):
-    """Two freezes inside the product's write_file: one of a worker of this host, one of the
-    worker that says it runs on another host (REMOTE_WORKER)."""
+# Where a worker is frozen: the product's handler, the step it runs, and the plan's kwargs.
+FREEZE_KINDS = {
+    "write_file": ("write_file (its atomic write)", "write", {"first_attempt_only": True}),
+    "asset": ("deliver (filing an asset: the upload of its bytes)", "file", {}),
+}
+
+
+def scenario_freeze(cluster, owner, tally, ledger_path, deadline, *, kinds=("write_file", "asset")):
+    """Freezes inside the product's own handlers, each twice: once a worker of this host, once
+    the worker that says it runs on another host (REMOTE_WORKER)."""
     keys = {}
-    for index, key in ((1 - REMOTE_WORKER, "frozen-local"), (REMOTE_WORKER, "frozen-remote")):
-        keys |= _freeze_round(cluster, owner, tally, ledger_path, deadline, index=index, key=key)
+    for kind in kinds:
+        for index, where in ((1 - REMOTE_WORKER, "local"), (REMOTE_WORKER, "remote")):
+            key = f"frozen-{where}" if kind == "write_file" else f"frozen-{kind}-{where}"
+            keys |= _freeze_round(cluster, owner, tally, ledger_path, deadline, index=index, key=key, kind=kind)
     return keys
 
 
-def _freeze_round(cluster, owner, tally, ledger_path, deadline, *, index: int, key: str):
+def _freeze_round(cluster, owner, tally, ledger_path, deadline, *, index: int, key: str, kind: str = "write_file"):
     from tasks.engine.fencing import process_gone
     from tasks.engine.recovery import recover_expired_runs
     from tasks.models import StepExecution, TaskRun, WorkstreamEvent
-    from workspaces.models import FileChange
 
     remote = index == REMOTE_WORKER
     where = "another host" if remote else "this host"
-    say(f"freeze ({where}): SIGSTOP worker {index} inside write_file for longer than its {LEASE} s lease")
+    inside, step_id, plan_kwargs = FREEZE_KINDS[kind]
+    say(f"freeze ({where}): SIGSTOP worker {index} inside {inside} for longer than its {LEASE} s lease")
     ws = make_workspace(owner, key)
     other = 1 - index
     # Hold the other worker back, so the run is taken by the one to be frozen.
     cluster.kill_worker(other, signal.SIGSTOP)
     try:
-        run = make_run(owner, ws, key, delay=LEASE * 3, first_attempt_only=True)
+        run = make_run(owner, ws, key, kind=kind, delay=LEASE * 3, **plan_kwargs)
         tally.runs += 1
         held = None
         while time.monotonic() < deadline:
             row = TaskRun.objects.get(pk=run.pk)
-            if row.worker_id and StepExecution.objects.filter(run=run, step_id="write", status="running").exists():
+            if row.worker_id and StepExecution.objects.filter(run=run, step_id=step_id, status="running").exists():
                 held = row.worker_id
                 break
             time.sleep(0.2)
         if held is None or cluster.worker_index_of(int(held.split(":")[1])) != index:
             tally.lost.append(f"{run.reference}: worker {index} never took it, so the freeze could not be tried")
-            return {run.pk: key}
+            return {run.pk: key} if kind == "write_file" else {}
         time.sleep(0.5)  # into the pause inside the product's atomic write
         cluster.kill_worker(index, signal.SIGSTOP)
         tally.freezes += 1
@@ -500,27 +545,17 @@ def _freeze_round(cluster, owner, tally, ledger_path, deadline, *, index: int, k
             time.sleep(0.3)
     else:
         time.sleep(LEASE)
-    zombie_lines = [e for e in read_ledger(ledger_path) if e["run"] == run.pk and e["attempt"] == frozen_attempt]
-    zombie_changes = FileChange.objects.filter(run=run, run_attempt=frozen_attempt).count()
-    late_events = (
-        WorkstreamEvent.objects.filter(run=run, attempt=frozen_attempt, created_at__gt=_aware(superseded_at))
-        .exclude(kind="write.refused")
-        .count()
-    )
-    if zombie_lines or zombie_changes or late_events:
-        tally.zombie_writes.append(
-            f"{run.reference}: frozen attempt {frozen_attempt} ({where}) wrote {len(zombie_lines)} mutation(s), "
-            f"{zombie_changes} file change(s) and {late_events} event(s) after it was superseded"
-        )
     stopped_first = stopped_here and any(f"({pid}) was stopped" in r for r in reasons)
-    if remote and not refused.exists():
-        tally.zombie_writes.append(f"{run.reference}: the woken worker of another host left no recorded refusal")
-    if not remote and not stopped_first and not refused.exists():
-        # Recovered by the "remote" worker's own reaper, which cannot stop it: then it must be refused.
-        tally.zombie_writes.append(
-            f"{run.reference}: the frozen worker {pid} of this host was neither stopped before the run resumed "
-            "nor refused when it woke"
-        )
+    check_frozen_attempt(
+        run,
+        frozen_attempt=frozen_attempt,
+        superseded_at=superseded_at,
+        ledger=read_ledger(ledger_path),
+        tally=tally,
+        where=where,
+        must_be_refused=remote or not stopped_first,
+        pid=pid,
+    )
     final = TaskRun.objects.get(pk=run.pk)
     if stopped_first:
         outcome = f"recovery stopped its process {pid} before resuming the run"
@@ -528,9 +563,56 @@ def _freeze_round(cluster, owner, tally, ledger_path, deadline, *, index: int, k
         outcome = "its late write was refused and recorded"
     if not tally.zombie_writes or all(run.reference not in z for z in tally.zombie_writes):
         tally.notes.append(
-            f"freeze ({where}): {run.reference} recovered as attempt {final.attempt}, ended {final.state}; {outcome}"
+            f"freeze in {kind} ({where}): {run.reference} recovered as attempt {final.attempt}, ended {final.state}; "
+            f"{outcome}"
         )
+    if kind == "asset":
+        tally.delivery_runs.append(run.pk)  # checked as a delivery: terminal, one asset, verified
+        return {}
     return {run.pk: key}
+
+
+def check_frozen_attempt(
+    run,
+    *,
+    frozen_attempt: int,
+    superseded_at: float,
+    ledger: list[dict],
+    tally: Tally,
+    where: str,
+    must_be_refused: bool,
+    pid: int,
+) -> None:
+    """The frozen attempt, once woken, wrote nothing: no ledger line of its (a workspace write or
+    an asset's upload), no FileChange, no second asset of the run, no event after it was
+    superseded but its refusals; and where recovery could not stop it first (another host, or
+    recovered by that host's reaper) its late write was refused on record. Each breach is a
+    zombie write, which fails the suite."""
+    from outputs.models import OutputAsset
+    from tasks.models import WorkstreamEvent
+    from workspaces.models import FileChange
+
+    zombie_lines = [e for e in ledger if e["run"] == run.pk and e["attempt"] == frozen_attempt]
+    zombie_changes = FileChange.objects.filter(run=run, run_attempt=frozen_attempt).count()
+    # An asset is filed once per run: a second one is the frozen attempt's late filing.
+    zombie_assets = max(0, OutputAsset.objects.filter(run=run).count() - 1)
+    late_events = (
+        WorkstreamEvent.objects.filter(run=run, attempt=frozen_attempt, created_at__gt=_aware(superseded_at))
+        .exclude(kind="write.refused")
+        .count()
+    )
+    if zombie_lines or zombie_changes or zombie_assets or late_events:
+        tally.zombie_writes.append(
+            f"{run.reference}: frozen attempt {frozen_attempt} ({where}) wrote {len(zombie_lines)} mutation(s) or "
+            f"upload(s), {zombie_changes} file change(s), {zombie_assets} asset(s) and {late_events} event(s) "
+            "after it was superseded"
+        )
+    refused = WorkstreamEvent.objects.filter(run=run, kind="write.refused", payload__refused_attempt=frozen_attempt)
+    if must_be_refused and not refused.exists():
+        tally.zombie_writes.append(
+            f"{run.reference}: the frozen worker {pid} ({where}) was not stopped before the run resumed and left "
+            "no recorded refusal of its late write"
+        )
 
 
 def _aware(ts: float):
@@ -781,7 +863,7 @@ def main(argv: list[str] | None = None) -> int:
                 started + budget * 0.6,
                 n_deliveries=2 if args.short else 6,
             )
-            keys |= scenario_freeze(cluster, owner, tally, ledger_path, min(deadline, time.monotonic() + 90))
+            keys |= scenario_freeze(cluster, owner, tally, ledger_path, min(deadline, time.monotonic() + 180))
             keys |= scenario_services(
                 cluster,
                 owner,

@@ -11,16 +11,22 @@ from pathlib import Path
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 
+from command_site.write_fence import write_fence_check
+
 logger = logging.getLogger(__name__)
 
 
 def store_path(name: str, path: Path) -> str:
-    """Upload one local file; returns the name the storage actually used."""
+    """Upload one local file; returns the name the storage actually used. Fenced: a superseded
+    run's worker uploads nothing (command_site.write_fence), checked right before each upload."""
+    write_fence_check(what=f"store {name}")
     with open(path, "rb") as fh:
         return default_storage.save(name, File(fh, name=path.name))
 
 
 def store_bytes(name: str, data: bytes) -> str:
+    """Upload bytes; fenced like store_path."""
+    write_fence_check(what=f"store {name}")
     return default_storage.save(name, ContentFile(data))
 
 

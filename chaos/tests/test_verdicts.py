@@ -60,3 +60,48 @@ def test_check_runs_catches_a_lost_run_a_false_success_and_a_mutation_applied_tw
     assert any(false_success.reference in line for line in tally.false_successes)
     assert any(f"RUN-{twice.pk:03d} step journal applied 2 times" in line for line in tally.duplicated)
     assert tally.verdict() == ("FAILED", 1)
+
+
+def test_a_frozen_attempts_late_upload_or_second_asset_fails_the_suite_and_a_refused_one_passes(owner, tmp_path):
+    import time
+
+    from chaos.run import check_frozen_attempt
+    from outputs.models import OutputAsset
+    from tasks.engine.events import event_emit
+
+    ws = make_workspace(owner, "frozen")
+    run = make_run(owner, ws, "frozen-asset", kind="asset", delay=0)
+    TaskRun.objects.filter(pk=run.pk).update(attempt=2, state="completed")
+    superseded_at = time.time()
+
+    def judged(ledger: list[dict]) -> Tally:
+        tally = Tally()
+        kwargs = {"frozen_attempt": 1, "superseded_at": superseded_at, "tally": tally, "where": "another host"}
+        check_frozen_attempt(run, ledger=ledger, must_be_refused=True, pid=4321, **kwargs)
+        return tally
+
+    # Woken, it wrote nothing and left no refusal on record: a zombie may have written unseen.
+    assert judged([]).verdict() == ("FAILED", 1)
+    event_emit(run=run, kind="write.refused", status="warning", title="Refused", payload={"refused_attempt": 1})
+    assert judged([]).verdict() == ("PASSED", 0), "refused on record and nothing written"
+    # An upload of the asset's bytes by the frozen attempt (the ledger's "store" line) fails it.
+    late = judged([{"run": run.pk, "attempt": 1, "action": "store", "name": "assets/x/files/a.png"}])
+    assert late.verdict() == ("FAILED", 1) and "1 mutation(s) or upload(s)" in late.zombie_writes[0]
+    # So does a second asset of the run (filed twice).
+    for i in range(2):
+        OutputAsset.objects.create(
+            owner=owner,
+            category="image",
+            title="Picture",
+            deliverable_key="picture",
+            mime_type="image/png",
+            size=1,
+            sha256="0" * 64,
+            version=i + 1,
+            file=f"assets/{i}.png",
+            task=run.task,
+            run=run,
+            is_latest=i == 1,
+        )
+    twice = judged([])
+    assert twice.verdict() == ("FAILED", 1) and "1 asset(s)" in twice.zombie_writes[0]

@@ -222,3 +222,24 @@ def test_sweeping_deletes_only_scratch_left_untouched_for_long(task, settings):
     call_command("clean_output_scratch", "--hours", "24")
     assert not stale.parent.exists()
     assert (fresh / "working.xlsx").read_bytes() == b"in progress"
+
+
+def test_an_upload_under_a_fence_that_refuses_stores_nothing(tmp_path):
+    """The fence is checked by each upload itself, so a worker woken between two uploads of one
+    asset (superseded meanwhile) uploads nothing more."""
+    from command_site.write_fence import WriteFence, WriteRefused, write_fence
+    from outputs.storage import store_bytes, store_path
+
+    def refuse(what: str) -> None:
+        raise WriteRefused(f"superseded: {what}")
+
+    source = tmp_path / "a.png"
+    source.write_bytes(b"png")
+    with write_fence(WriteFence(check=refuse, run_id=1, attempt=1)):
+        with pytest.raises(WriteRefused, match="store assets/fenced/a.png"):
+            store_path("assets/fenced/a.png", source)
+        with pytest.raises(WriteRefused):
+            store_bytes("assets/fenced/b.bin", b"bytes")
+    assert not default_storage.exists("assets/fenced/a.png") and not default_storage.exists("assets/fenced/b.bin")
+    assert store_bytes("assets/fenced/c.bin", b"ok") == "assets/fenced/c.bin", "no fence open: stored"
+    default_storage.delete("assets/fenced/c.bin")

@@ -25,6 +25,7 @@ from tasks.selectors.thread import (
     run_rows_before,
     run_rows_from,
     run_rows_newest,
+    runs_in_full,
     task_get_for_owner,
     task_list_recent,
     task_page_for_owner,
@@ -67,6 +68,7 @@ __all__ = [
     "task_record",
     "task_runs_page",
     "task_timeline",
+    "runs_in_full",
     "thread_runs",
     "workspace_sidebar",
 ]

@@ -16,17 +16,18 @@ NOTICE_MINUTES = 10
 
 
 def switcher_entries(*, owner, limit: int = SWITCHER_LIMIT) -> list[dict]:
-    """Every queued, running, waiting or paused run of the owner, then the recently finished ones.
+    """Every queued, running, waiting or paused run of the owner, then the recently finished ones
+    (the newest finished run of each task, finished in the last SWITCHER_RECENT_HOURS).
 
     Each entry carries what the switcher shows: state, queue position, why it waits, progress
     (steps done / total), the latest real event, and a deep link to the run and its current step.
     """
     from datetime import timedelta
 
-    from django.db.models import Q
+    from django.db.models import OuterRef, Q, Subquery
     from django.utils import timezone
 
-    from tasks.models import TaskRun, WorkstreamEvent
+    from tasks.models import Task, TaskRun, WorkstreamEvent
 
     since = timezone.now() - timedelta(hours=SWITCHER_RECENT_HOURS)
     active = list(
@@ -35,10 +36,29 @@ def switcher_entries(*, owner, limit: int = SWITCHER_LIMIT) -> list[dict]:
         .select_related("task", "workspace")
         .order_by("-priority", "created_at", "id")[:limit]
     )
-    recent = list(
-        TaskRun.objects.filter(owner=owner, state__in=TaskRun.TERMINAL_STATES, finished_at__gte=since)
-        .select_related("task", "workspace")
-        .order_by("-finished_at")[: max(limit - len(active), 0)]
+    # Recently finished: the newest finished run of each task (a task run again a thousand times
+    # is one line, as a task run once is), read in two queries however many runs there are.
+    newest_finished = TaskRun.objects.filter(
+        task=OuterRef("pk"), state__in=TaskRun.TERMINAL_STATES, finished_at__gte=since
+    ).order_by("-finished_at", "-pk")
+    recent_ids = list(
+        Task.objects.filter(owner=owner)
+        .annotate(
+            newest_run=Subquery(newest_finished.values("pk")[:1]),
+            newest_at=Subquery(newest_finished.values("finished_at")[:1]),
+        )
+        .filter(newest_run__isnull=False)
+        .order_by("-newest_at")
+        .values_list("newest_run", flat=True)[: max(limit - len(active), 0)]
+    )
+    recent = (
+        list(
+            TaskRun.objects.filter(pk__in=recent_ids)
+            .select_related("task", "workspace")
+            .order_by("-finished_at", "-pk")
+        )
+        if recent_ids
+        else []
     )
     runs = active + recent
     # The newest event of each run, in one query: seqs are gapless, so it is the run's event_seq.

@@ -237,27 +237,57 @@ def task_runs_page(*, task, page: str | None = None, size: int = RUNS_SHOWN) -> 
 
 
 def thread_runs(
-    *, owner, task, limit_rows: int = THREAD_ROWS, keep_from: dict | None = None, runs_page: RunsPage | None = None
+    *,
+    owner,
+    task,
+    limit_rows: int = THREAD_ROWS,
+    keep_from: dict | None = None,
+    runs_page: RunsPage | None = None,
+    focus: str | int | None = None,
 ) -> list[dict]:
-    """The task's newest runs (RUNS_SHOWN of them, or `runs_page`), oldest first, with what the
-    thread shows under each: its status, steps, its newest `limit_rows` workstream rows (and how
+    """The task's newest runs (RUNS_SHOWN of them, or `runs_page`), oldest first. Those shown in
+    full (`runs_in_full`; `focus` is the run a deep link points at) carry what the thread shows
+    under each: its status, steps, its newest `limit_rows` workstream rows (and how
     many earlier rows there are), approvals, file changes and results. The cost grows neither
     with a run's history nor with the task's number of runs: details are read in batches, and
     rows with one index range read per shown run.
 
     `keep_from` ({run id: seq}) asks for a run's rows from that seq on instead: the page already
     shows them (its settled card must not drop rows the operator was reading)."""
-    task_runs = (runs_page or task_runs_page(task=task)).runs
+    page = runs_page or task_runs_page(task=task)
+    full = runs_in_full(runs_page=page, asked=(*(keep_from or {}), *([focus] if focus else [])))
+    in_full = [run for run in page.runs if run.pk in full]
+    parts = iter(_runs_parts(owner=owner, runs=in_full, statuses=run_statuses(in_full)))
     runs = []
-    parts = _runs_parts(owner=owner, runs=task_runs, statuses=run_statuses(task_runs))
-    for run, part in zip(task_runs, parts, strict=True):
+    for run in page.runs:
+        if run.pk not in full:
+            runs.append({"run": run, "full": False})
+            continue
         first = (keep_from or {}).get(run.pk)
         if first:
             events, earlier = run_rows_from(run=run, first=first)
         else:
             events, earlier = run_rows_newest(run=run, limit=limit_rows)
-        runs.append({**part, "events": events, "earlier_rows": earlier})
+        runs.append({**next(parts), "events": events, "earlier_rows": earlier, "full": True})
     return runs
+
+
+def runs_in_full(*, runs_page: RunsPage, asked=()) -> set[int]:
+    """Which runs of a page the thread and the record show in full; the others are one line each
+    (reference, state, when, a link that opens it in full). In full: the task's newest run (on
+    the newest page), every run still under way (its card stays live), and the runs the request
+    asked about (`?run=`, a settled card keeping its rows). So a task run a thousand times shows
+    what a task run once shows, plus a line per earlier run."""
+    asked_ids = set()
+    for pk in asked:
+        try:
+            asked_ids.add(int(pk))
+        except (TypeError, ValueError):
+            continue
+    full = {run.pk for run in runs_page.runs if run.pk in asked_ids or run.state not in TaskRun.TERMINAL_STATES}
+    if runs_page.number == 1 and runs_page.runs:
+        full.add(runs_page.runs[-1].pk)
+    return full
 
 
 @dataclass(frozen=True)
@@ -385,7 +415,9 @@ def task_record(
     """The full record of a task for its detail page: its newest runs (`runs_page` pages back),
     one page of the event timeline (page 1 = the newest events; `size` events a page, one of
     TIMELINE_SIZES), the approvals of the runs shown, the newest RECORD_LIST file changes and
-    rollback points (`changes_page` pages back) and the newest RECORD_ASSETS results. A fixed number of queries however
+    rollback points (`changes_page` pages back) and the results of its newest run (at most
+    RECORD_ASSETS; the task's newest when that run filed none). The runs not in full
+    (`runs_in_full`) are one line each. A fixed number of queries however
     many runs the task has. Raises PageOutOfRange for a timeline page that is not a number or
     does not exist, or a size that is not offered."""
     from outputs.selectors import asset_list_for_task
@@ -394,13 +426,23 @@ def task_record(
     timeline_runs = _timeline_runs(task)
     timeline = task_timeline(task=task, runs=timeline_runs, page=page, size=size)
     shown = task_runs_page(task=task, page=runs_page)
-    runs = _runs_parts(owner=owner, runs=shown.runs, statuses=run_statuses(shown.runs))
+    full = runs_in_full(runs_page=shown)
+    runs = [
+        {**part, "full": part["run"].pk in full}
+        for part in _runs_parts(owner=owner, runs=shown.runs, statuses=run_statuses(shown.runs))
+    ]
     number = _list_page(changes_page)
     window = slice((number - 1) * RECORD_LIST, number * RECORD_LIST)
     changes = FileChange.objects.filter(run__task=task).select_related("run").order_by("-created_at", "-id")
     points = RollbackPoint.objects.filter(run__task=task, workspace__owner=owner)
     assets = asset_list_for_task(owner=owner, task=task)
     counts = {"changes": changes.count(), "points": points.count(), "assets": assets.count()}
+    newest_results, assets_run = [], None
+    for item in reversed(runs):
+        latest = [asset for asset in item["assets"] if asset.is_latest]
+        if item["full"] and latest:
+            newest_results, assets_run = latest[-RECORD_ASSETS:], item["run"]
+            break
     live = None
     if timeline.number == 1:
         working = next((r.pk for r in reversed(timeline_runs) if r.state not in TaskRun.TERMINAL_STATES), None)
@@ -420,8 +462,10 @@ def task_record(
         "record_counts": counts,
         "record_has_earlier_changes": max(counts["changes"], counts["points"]) > number * RECORD_LIST,
         "rollback_points": list(points.select_related("workspace").order_by("-created_at", "-id")[window]),
-        # The newest results (every one is in the library).
-        "assets": list(assets.order_by("-created_at")[:RECORD_ASSETS])[::-1],
+        # The results of the newest run shown in full that has any (every one is in the library),
+        # else the task's newest: as many cards for a task run a thousand times as for one run.
+        "assets": newest_results or list(assets.order_by("-created_at")[:RECORD_ASSETS])[::-1],
+        "assets_run": assets_run,
     }
 
 

@@ -448,3 +448,113 @@ def test_the_records_changes_list_pages_back_through_every_change(owner_client, 
     assert paths(newest) | paths(earlier) == {f"pages/p{i:03d}.html" for i in range(RECORD_LIST + 5)}
     assert f"{RECORD_LIST + 5} changes" in newest and "?changes=2#record-changes-title" in newest
     assert "?changes=1#record-changes-title" in earlier
+
+
+# --- A task run many times: the newest run in full, earlier runs one line each --------------------
+
+
+def _finished_runs_of_one_task(owner, tmp_path, n: int, name: str, *, results: int = 0):
+    """`n` finished runs of one task; the newest `results` runs filed one result each."""
+    from django.utils import timezone
+
+    from outputs.models import OutputAsset
+    from tasks.models import TaskRun
+
+    runs = _runs_of_one_task(owner, tmp_path, n, name)
+    done = {"state": TaskRun.State.COMPLETED, "finished_at": timezone.now()}
+    TaskRun.objects.filter(pk__in=[r.pk for r in runs]).update(**done)
+    OutputAsset.objects.bulk_create(
+        [
+            OutputAsset(
+                owner=owner,
+                category="document",
+                title=f"Proposal {run.pk}",
+                deliverable_key=f"proposal-{run.pk}",
+                mime_type="application/pdf",
+                size=1000,
+                sha256="0" * 64,
+                file=f"assets/test/{run.pk}.pdf",
+                task=run.task,
+                run=run,
+                workspace=run.workspace,
+            )
+            for run in runs[-results:]
+            if results
+        ]
+    )
+    return [TaskRun.objects.get(pk=r.pk) for r in runs]
+
+
+def _run_lines(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<p id="run-(\d+)" class="run-line', html)]
+
+
+def _full_runs(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<article id="run-(\d+)" class="thread-run', html)]
+
+
+def test_the_newest_run_is_in_full_and_earlier_runs_are_one_line_each_with_a_link(owner_client, owner, tmp_path):
+    from tasks.models import TaskRun
+    from tasks.selectors import RUNS_SHOWN
+
+    runs = _finished_runs_of_one_task(owner, tmp_path, RUNS_SHOWN + 2, "lines")
+    task_id = runs[0].task_id
+    html = owner_client.get(f"/command/{task_id}/").content.decode()
+    assert _full_runs(html) == [runs[-1].pk]
+    assert {r for r, _ in _rows(html)} == {runs[-1].pk}, "only the run in full reads its rows"
+    assert _run_lines(html) == [r.pk for r in runs[-RUNS_SHOWN:-1]]
+    line = html.split(f'<p id="run-{runs[-2].pk}"')[1].split("</p>")[0]
+    assert runs[-2].reference in line and "Completed" in line and "finished" in line
+    assert f"?run={runs[-2].pk}#run-{runs[-2].pk}" in line
+    # The line's link opens that run in full, rows and all; on an earlier page every run is a line.
+    opened = owner_client.get(f"/command/{task_id}/?run={runs[-2].pk}").content.decode()
+    assert _full_runs(opened) == [runs[-2].pk, runs[-1].pk]
+    earlier = owner_client.get(f"/command/{task_id}/?runs=2").content.decode()
+    assert _full_runs(earlier) == [] and _run_lines(earlier) == [r.pk for r in runs[:2]]
+    assert f"?runs=2&amp;run={runs[0].pk}#run-{runs[0].pk}" in earlier
+    # A run still under way stays in full (its card is live), wherever it is on the page.
+    TaskRun.objects.filter(pk=runs[-3].pk).update(state=TaskRun.State.PAUSED, finished_at=None)
+    assert _full_runs(owner_client.get(f"/command/{task_id}/").content.decode()) == [runs[-3].pk, runs[-1].pk]
+    # The record lists the same way: one run card, the others as lines.
+    record = owner_client.get(f"/task/{task_id}/").content.decode()
+    assert record.count('class="card run-status"') == 2 and len(_run_lines(record)) == RUNS_SHOWN - 2
+
+
+def test_a_task_run_many_times_shows_as_much_as_a_task_run_once(owner_client, owner, tmp_path):
+    """The thread, the record and the switcher of a task run 40 times with 40 results show what
+    those of a task run once with one result show (one run in full, its results, one switcher
+    line), plus one line per earlier run, with no more queries."""
+    from tasks.selectors import RUNS_SHOWN
+
+    one = _finished_runs_of_one_task(owner, tmp_path, 1, "once", results=1)[-1]
+    many = _finished_runs_of_one_task(owner, tmp_path, 40, "again", results=40)[-1]
+    for page in ("/command/{}/", "/task/{}/"):
+        owner_client.get(page.format(one.task_id))  # warm the session alike
+        with CaptureQueriesContext(connection) as queries:
+            once = owner_client.get(page.format(one.task_id)).content.decode()
+        with CaptureQueriesContext(connection) as queries_many:
+            again = owner_client.get(page.format(many.task_id)).content.decode()
+        assert len(queries_many) <= len(queries), page
+        cards = 'class="card result-card'
+        assert once.count(cards) == again.count(cards) >= 1, page
+        assert len(_run_lines(once)) == 0 and len(_run_lines(again)) == RUNS_SHOWN - 1
+        if page.startswith("/command/"):
+            switcher = again.split('id="task-switcher"')[1].split("</section>")[0]
+            assert switcher.count('class="switcher-entry') == 2, "one line per task, its newest finished run"
+            assert f'id="switcher-run-{many.pk}"' in switcher and f'id="switcher-run-{one.pk}"' in switcher
+    record = owner_client.get(f"/task/{many.task_id}/").content.decode()
+    assert f"The results of {many.reference}; all 40 results of this task are in" in record
+
+
+def test_the_library_the_record_links_to_pages_through_every_result(owner_client, owner, tmp_path):
+    from outputs.views import PAGE_SIZE
+
+    runs = _finished_runs_of_one_task(owner, tmp_path, PAGE_SIZE + 3, "library", results=PAGE_SIZE + 3)
+    record = owner_client.get(f"/task/{runs[0].task_id}/").content.decode()
+    assert f'all {PAGE_SIZE + 3} results of this task are in <a href="/assets/">' in record
+    titles = set()
+    for page in (1, 2):
+        html = owner_client.get("/assets/", {"page": page}).content.decode()
+        titles |= set(re.findall(r"Proposal \d+", html))
+        assert f"Page {page} of 2" in html
+    assert titles == {f"Proposal {run.pk}" for run in runs}

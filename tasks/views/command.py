@@ -49,7 +49,8 @@ def command_home(request):
 @require_GET
 def command_task(request, task_id):
     """One task's thread in the centre panel: its newest runs (`?runs=` pages back through earlier
-    ones); `?run=` marks the run a deep link points at.
+    ones), the newest and those under way in full and the others one line each; `?run=` marks
+    the run a deep link points at and shows it in full.
     `?rows_of=<run>&rows_from=<seq>` gives that run its rows from that seq on: its settled card
     replacing the live one must not drop rows the page shows."""
     from tasks.views.task import _detail_context
@@ -69,7 +70,12 @@ def command_task(request, task_id):
         request,
         task,
         thread=selectors.thread_runs(
-            owner=request.user, task=task, limit_rows=selectors.THREAD_ROWS, keep_from=keep_from, runs_page=runs_page
+            owner=request.user,
+            task=task,
+            limit_rows=selectors.THREAD_ROWS,
+            keep_from=keep_from,
+            runs_page=runs_page,
+            focus=request.GET.get("run"),
         ),
         thread_runs_page=runs_page,
         focus_run=request.GET.get("run", ""),
