@@ -113,13 +113,19 @@ def row_seqs(page, run_id: int) -> list[int]:
 
 
 def serious_violations(page) -> list[dict]:
-    """axe-core's serious and critical violations on the page as it is now."""
+    """axe-core's serious and critical violations on the page as it is now, once the animations
+    running have ended (a row fading in measures as low contrast halfway through)."""
     page.add_script_tag(path=str(AXE))
     violations = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+        """async () => {
+            const ending = document.getAnimations()
+                .filter(a => a.effect && isFinite(a.effect.getComputedTiming().endTime));
+            await Promise.all(ending.map(a => a.finished.catch(() => null)));
+            return (await axe.run(document, {resultTypes: ['violations']})).violations
             .filter(v => v.impact === 'serious' || v.impact === 'critical')
             .map(v => ({id: v.id, impact: v.impact, help: v.help,
-                        nodes: v.nodes.slice(0, 4).map(n => n.target.join(' '))}))"""
+                        nodes: v.nodes.slice(0, 4).map(n => n.target.join(' '))}));
+        }"""
     )
     return violations
 
