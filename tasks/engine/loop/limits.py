@@ -23,13 +23,33 @@ ERRORS_IN_A_ROW = 3
 
 
 def usage_totals(run: TaskRun) -> dict:
-    """Turns, tool calls and tokens spent so far (what the budget counts and the run card shows)."""
-    tokens = ModelTurn.objects.filter(run=run).aggregate(i=Sum("input_tokens"), o=Sum("output_tokens"))
-    return {
-        "turns": ModelTurn.objects.filter(run=run).count(),
-        "tool_calls": ModelToolCall.objects.filter(turn__run=run).exclude(call_id="").count(),
-        "tokens": (tokens["i"] or 0) + (tokens["o"] or 0),
-    }
+    """Turns, tool calls and tokens spent so far (what the budget counts and the run card shows),
+    in one query."""
+    from django.db.models import Count, IntegerField, OuterRef, Subquery
+
+    calls = (
+        ModelToolCall.objects.filter(turn__run=OuterRef("run"))
+        .exclude(call_id="")
+        .values("turn__run")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    row = next(
+        iter(
+            ModelTurn.objects.filter(run=run)
+            .values("run")
+            .annotate(
+                turns=Count("id"),
+                i=Sum("input_tokens"),
+                o=Sum("output_tokens"),
+                calls=Subquery(calls, output_field=IntegerField()),
+            )
+        ),
+        None,
+    )
+    if row is None:
+        return {"turns": 0, "tool_calls": 0, "tokens": 0}
+    return {"turns": row["turns"], "tool_calls": row["calls"] or 0, "tokens": (row["i"] or 0) + (row["o"] or 0)}
 
 
 def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
@@ -75,9 +95,11 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
     return usage
 
 
-def budget_for(run: TaskRun) -> dict:
+def budget_for(run: TaskRun, pauses: list[dict] | None = None) -> dict:
     """The limits now: the settings' budget, once more for every budget pause the person resumed."""
-    windows = 1 + _pauses(run, "budget").count()
+    if pauses is None:
+        pauses = _loop_pauses(run)
+    windows = 1 + sum(1 for p in pauses if p.get("loop_pause") == "budget")
     return {
         "turns": settings.COMMAND_LOOP_MAX_TURNS * windows,
         "tool_calls": settings.COMMAND_LOOP_MAX_TOOL_CALLS * windows,
@@ -85,8 +107,13 @@ def budget_for(run: TaskRun) -> dict:
     }
 
 
-def _pauses(run: TaskRun, why: str):
-    return WorkstreamEvent.objects.filter(run=run, kind="run.state", payload__loop_pause=why)
+def _loop_pauses(run: TaskRun) -> list[dict]:
+    """The payloads of the run's loop pauses (budget and stuck), in one query."""
+    return list(
+        WorkstreamEvent.objects.filter(
+            run=run, kind="run.state", payload__loop_pause__in=["budget", "stuck"]
+        ).values_list("payload", flat=True)
+    )
 
 
 _WORDS = {"turns": "model turns", "tool_calls": "tool calls", "tokens": "tokens"}
@@ -101,7 +128,8 @@ def _last_check_failed(run: TaskRun) -> StepExecution | None:
 
 def check_before_turn(*, run: TaskRun, number: int) -> None:
     """Raise StepPaused (or StepFailed after a failing check) when turn `number` must not be asked for."""
-    used, limit = usage_totals(run), budget_for(run)
+    pauses = _loop_pauses(run)
+    used, limit = usage_totals(run), budget_for(run, pauses)
     spent = [k for k in ("turns", "tool_calls", "tokens") if used[k] >= limit[k]]
     if spent:
         what = "; ".join(f"{used[k]:,} of {limit[k]:,} {_WORDS[k]}" for k in spent)
@@ -118,7 +146,7 @@ def check_before_turn(*, run: TaskRun, number: int) -> None:
             blocking_reason=BUDGET_REACHED,
             payload={"loop_pause": "budget", "turn": number, "used": used, "limit": limit},
         )
-    stuck = _stuck(run)
+    stuck = _stuck(run, pauses)
     if stuck:
         raise StepPaused(
             f"{stuck} Command paused the run instead of spending more. Resume to let the model try again, or stop it.",
@@ -127,8 +155,8 @@ def check_before_turn(*, run: TaskRun, number: int) -> None:
         )
 
 
-def _stuck(run: TaskRun) -> str:
-    since = max((e.payload.get("turn", 0) for e in _pauses(run, "stuck")), default=0)
+def _stuck(run: TaskRun, pauses: list[dict]) -> str:
+    since = max((p.get("turn", 0) for p in pauses if p.get("loop_pause") == "stuck"), default=0)
     calls = list(
         ModelToolCall.objects.filter(turn__run=run, turn__number__gte=since)
         .exclude(call_id="")
