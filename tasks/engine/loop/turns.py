@@ -17,7 +17,7 @@ import time
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Prefetch
 from django.utils import timezone
 
 from providers.adapters.transport import ProviderError
@@ -131,7 +131,7 @@ def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
     earlier = list(
         ModelTurn.objects.filter(run=run, number__lt=number)
         .order_by("number")
-        .prefetch_related("calls__step", "calls__check_step")
+        .prefetch_related(Prefetch("calls", queryset=ModelToolCall.objects.select_related("step", "check_step")))
     )
     messages: list[dict] = []
     for turn in earlier:
