@@ -48,8 +48,15 @@ def usage_totals(run: TaskRun) -> dict:
         None,
     )
     if row is None:
-        return {"turns": 0, "tool_calls": 0, "tokens": 0}
-    return {"turns": row["turns"], "tool_calls": row["calls"] or 0, "tokens": (row["i"] or 0) + (row["o"] or 0)}
+        return {"turns": 0, "tool_calls": 0, "tokens": 0, "input_tokens": 0, "output_tokens": 0}
+    i, o = row["i"] or 0, row["o"] or 0
+    return {
+        "turns": row["turns"],
+        "tool_calls": row["calls"] or 0,
+        "tokens": i + o,
+        "input_tokens": i,
+        "output_tokens": o,
+    }
 
 
 def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
@@ -68,7 +75,16 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
         .values("run_id")
         .annotate(turns=Count("id"), i=Sum("input_tokens"), o=Sum("output_tokens"))
     )
-    usage = {r["run_id"]: {"turns": r["turns"], "tokens": (r["i"] or 0) + (r["o"] or 0), "tool_calls": 0} for r in rows}
+    usage = {
+        r["run_id"]: {
+            "turns": r["turns"],
+            "tokens": (r["i"] or 0) + (r["o"] or 0),
+            "input_tokens": r["i"] or 0,
+            "output_tokens": r["o"] or 0,
+            "tool_calls": 0,
+        }
+        for r in rows
+    }
     if not usage:
         return {}
     for run_id, n in (
@@ -85,6 +101,7 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
         .annotate(n=Count("id"))
         .values_list("run_id", "n")
     )
+    connections = _connections_of(list(usage))
     for run_id, used in usage.items():
         w = 1 + windows.get(run_id, 0) - (1 if run_id in at_budget else 0)
         used["limits"] = {
@@ -92,7 +109,21 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
             "tool_calls": settings.COMMAND_LOOP_MAX_TOOL_CALLS * w,
             "tokens": settings.COMMAND_LOOP_MAX_TOKENS * w,
         }
+        _with_cost(used, used["limits"], connections.get(run_id), windows=w)
     return usage
+
+
+def _connections_of(run_ids: list[int]) -> dict:
+    """Each run's provider connection (the one its model turns name), in two queries."""
+    from providers.models import ProviderConnection
+
+    named = dict(
+        StepExecution.objects.filter(run_id__in=run_ids, action_type="model_turn", step_id="turn-1").values_list(
+            "run_id", "spec__inputs__connection_id"
+        )
+    )
+    rows = {str(c.pk): c for c in ProviderConnection.objects.filter(pk__in=[v for v in named.values() if v])}
+    return {run_id: rows.get(str(cid)) for run_id, cid in named.items()}
 
 
 def budget_for(run: TaskRun, pauses: list[dict] | None = None) -> dict:
@@ -126,13 +157,32 @@ def _last_check_failed(run: TaskRun) -> StepExecution | None:
     return None
 
 
-def check_before_turn(*, run: TaskRun, number: int) -> None:
-    """Raise StepPaused (or StepFailed after a failing check) when turn `number` must not be asked for."""
+def _with_cost(used: dict, limit: dict, connection, windows: int) -> None:
+    """Add the cost (US$) to `used` and its limit to `limit`, when the connection has prices and
+    COMMAND_LOOP_MAX_COST_USD is set; otherwise no cost is claimed or limited."""
+    cost = connection.cost_usd(used["input_tokens"], used["output_tokens"]) if connection is not None else None
+    if cost is None:
+        return
+    used["cost_usd"] = round(cost, 6)
+    if settings.COMMAND_LOOP_MAX_COST_USD > 0:
+        limit["cost_usd"] = settings.COMMAND_LOOP_MAX_COST_USD * windows
+
+
+def _spent_words(used: dict, limit: dict, key: str) -> str:
+    if key == "cost_usd":
+        return f"US${used[key]:,.2f} of US${limit[key]:,.2f} (at the connection's prices)"
+    return f"{used[key]:,} of {limit[key]:,} {_WORDS[key]}"
+
+
+def check_before_turn(*, run: TaskRun, number: int, connection=None) -> None:
+    """Raise StepPaused (or StepFailed after a failing check) when turn `number` must not be asked for.
+    `connection`: the run's provider connection; with prices, the run's cost counts too."""
     pauses = _loop_pauses(run)
     used, limit = usage_totals(run), budget_for(run, pauses)
-    spent = [k for k in ("turns", "tool_calls", "tokens") if used[k] >= limit[k]]
+    _with_cost(used, limit, connection, windows=1 + sum(1 for p in pauses if p.get("loop_pause") == "budget"))
+    spent = [k for k in ("turns", "tool_calls", "tokens", "cost_usd") if k in limit and used[k] >= limit[k]]
     if spent:
-        what = "; ".join(f"{used[k]:,} of {limit[k]:,} {_WORDS[k]}" for k in spent)
+        what = "; ".join(_spent_words(used, limit, k) for k in spent)
         failed_check = _last_check_failed(run)
         if failed_check is not None:
             raise StepFailed(

@@ -72,16 +72,19 @@ def turn_plan_step(*, number: int, connection_id: str, check: str) -> PlanStep:
     )
 
 
-def _connection(ctx: StepContext, connection_id: str):
+def _connection_row(ctx: StepContext, connection_id: str):
     from providers.models import ProviderConnection
 
-    connection = (
+    return (
         ProviderConnection.objects.filter(pk=connection_id, owner_id=ctx.run.owner_id)
         .exclude(status=ProviderConnection.Status.REVOKED)
         .first()
         if connection_id
         else None
     )
+
+
+def _connection(ctx: StepContext, connection_id: str, connection=None):
     if connection is None:
         raise StepFailed(
             "The model provider this run was planned with is no longer connected, so no model can take the "
@@ -214,8 +217,9 @@ def model_turn(ctx: StepContext) -> StepResult:
     turn = ModelTurn.objects.filter(run=run, number=number).first()
     fresh = turn is None
     if turn is None:
-        limits.check_before_turn(run=run, number=number)
-        connection = _connection(ctx, str(inputs.get("connection_id") or ""))
+        connection = _connection_row(ctx, str(inputs.get("connection_id") or ""))
+        limits.check_before_turn(run=run, number=number, connection=connection)
+        connection = _connection(ctx, str(inputs.get("connection_id") or ""), connection)
         from providers.adapters import client_for
 
         messages, sent = conversation(run, number)
