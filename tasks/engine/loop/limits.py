@@ -15,6 +15,7 @@ from django.db.models import Sum
 
 from tasks.engine.errors import StepFailed, StepPaused
 from tasks.engine.loop.observations import call_observed
+from tasks.engine.sql import ID, CompiledQuery, fetch_all, fetch_one
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun, WorkstreamEvent
 
 BUDGET_REACHED = "budget reached"
@@ -22,9 +23,7 @@ SAME_RESULT_REPEATS = 3
 ERRORS_IN_A_ROW = 3
 
 
-def usage_totals(run: TaskRun) -> dict:
-    """Turns, tool calls and tokens spent so far (what the budget counts and the run card shows),
-    in one query."""
+def _usage_query():
     from django.db.models import Count, IntegerField, OuterRef, Subquery
 
     calls = (
@@ -34,29 +33,38 @@ def usage_totals(run: TaskRun) -> dict:
         .annotate(n=Count("id"))
         .values("n")
     )
-    row = next(
-        iter(
-            ModelTurn.objects.filter(run=run)
-            .values("run")
-            .annotate(
-                turns=Count("id"),
-                i=Sum("input_tokens"),
-                o=Sum("output_tokens"),
-                calls=Subquery(calls, output_field=IntegerField()),
-            )
-        ),
-        None,
+    return (
+        ModelTurn.objects.filter(run_id=ID.value)
+        .values("run")
+        .annotate(
+            turns=Count("id"),
+            i=Sum("input_tokens"),
+            o=Sum("output_tokens"),
+            calls=Subquery(calls, output_field=IntegerField()),
+        )
+        .values_list("turns", "i", "o", "calls")
     )
+
+
+def _pauses_query():
+    return WorkstreamEvent.objects.filter(
+        run_id=ID.value, kind="run.state", payload__loop_pause__in=["budget", "stuck"]
+    ).values_list("payload")
+
+
+# Asked before every model turn: compiled once per process (tasks.engine.sql).
+_USAGE = CompiledQuery(_usage_query, ID)
+_PAUSES = CompiledQuery(_pauses_query, ID)
+
+
+def usage_totals(run: TaskRun) -> dict:
+    """Turns, tool calls and tokens spent so far (what the budget counts and the run card shows),
+    in one query."""
+    row = fetch_one(*_USAGE.sql_params(run.pk))
     if row is None:
         return {"turns": 0, "tool_calls": 0, "tokens": 0, "input_tokens": 0, "output_tokens": 0}
-    i, o = row["i"] or 0, row["o"] or 0
-    return {
-        "turns": row["turns"],
-        "tool_calls": row["calls"] or 0,
-        "tokens": i + o,
-        "input_tokens": i,
-        "output_tokens": o,
-    }
+    turns, i, o, calls = row[0], row[1] or 0, row[2] or 0, row[3] or 0
+    return {"turns": turns, "tool_calls": calls, "tokens": i + o, "input_tokens": i, "output_tokens": o}
 
 
 def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
@@ -140,11 +148,7 @@ def budget_for(run: TaskRun, pauses: list[dict] | None = None) -> dict:
 
 def _loop_pauses(run: TaskRun) -> list[dict]:
     """The payloads of the run's loop pauses (budget and stuck), in one query."""
-    return list(
-        WorkstreamEvent.objects.filter(
-            run=run, kind="run.state", payload__loop_pause__in=["budget", "stuck"]
-        ).values_list("payload", flat=True)
-    )
+    return [json.loads(p) if isinstance(p, str) else p for (p,) in fetch_all(*_PAUSES.sql_params(run.pk))]
 
 
 _WORDS = {"turns": "model turns", "tool_calls": "tool calls", "tokens": "tokens"}
