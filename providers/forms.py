@@ -41,6 +41,17 @@ class ProviderConnectionForm(forms.Form):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
     make_default = forms.BooleanField(required=False, label="Use for planning (make it my default)")
+    input_price_per_mtok = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_digits=10,
+        decimal_places=4,
+        label="Input price (US$ per million tokens)",
+        help_text="Optional. With both prices, a model-driven run shows its cost and pauses at the cost limit.",
+    )
+    output_price_per_mtok = forms.DecimalField(
+        required=False, min_value=0, max_digits=10, decimal_places=4, label="Output price (US$ per million tokens)"
+    )
 
     def clean(self):
         data = super().clean()
@@ -54,6 +65,28 @@ class ProviderConnectionForm(forms.Form):
                 self.add_error("base_url", str(exc))
         if kind == ProviderConnection.Kind.ANTHROPIC and not data.get("api_key"):
             self.add_error("api_key", "Anthropic needs an API key.")
+        _both_prices_or_none(self, data)
+        return data
+
+
+def _both_prices_or_none(form: forms.Form, data: dict) -> None:
+    given = [data.get("input_price_per_mtok") is not None, data.get("output_price_per_mtok") is not None]
+    if any(given) and not all(given):
+        form.add_error(
+            "output_price_per_mtok" if given[0] else "input_price_per_mtok",
+            "Give both prices (input and output), or neither.",
+        )
+
+
+class ProviderPricesForm(forms.Form):
+    """The prices of an existing connection (both, or neither to clear them)."""
+
+    input_price_per_mtok = forms.DecimalField(required=False, min_value=0, max_digits=10, decimal_places=4)
+    output_price_per_mtok = forms.DecimalField(required=False, min_value=0, max_digits=10, decimal_places=4)
+
+    def clean(self):
+        data = super().clean()
+        _both_prices_or_none(self, data)
         return data
 
 

@@ -32,6 +32,10 @@ class ProviderConnection(models.Model):
     api_key_encrypted = models.TextField(blank=True)
     api_key_last4 = models.CharField(max_length=4, blank=True)
     is_default = models.BooleanField(default=False)
+    # Optional prices, US dollars per million tokens: with them, a model-driven run's cost is shown
+    # and counted against COMMAND_LOOP_MAX_COST_USD; without them, no cost is claimed.
+    input_price_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    output_price_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNCHECKED)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -51,6 +55,19 @@ class ProviderConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.get_kind_display()} · {self.model})"
+
+    @property
+    def priced(self) -> bool:
+        return self.input_price_per_mtok is not None and self.output_price_per_mtok is not None
+
+    def cost_usd(self, input_tokens: int, output_tokens: int) -> float | None:
+        """What these tokens cost at this connection's prices; None when it has none."""
+        if not self.priced:
+            return None
+        return (
+            float(input_tokens) * float(self.input_price_per_mtok)
+            + float(output_tokens) * float(self.output_price_per_mtok)
+        ) / 1_000_000
 
     @property
     def masked_key(self) -> str:

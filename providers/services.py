@@ -26,6 +26,8 @@ def provider_connection_create(
     model: str,
     api_key: str = "",
     make_default: bool = False,
+    input_price_per_mtok=None,
+    output_price_per_mtok=None,
 ) -> ProviderConnection:
     """Store a new connection with its key encrypted; it starts as "not checked yet".
 
@@ -50,7 +52,21 @@ def provider_connection_create(
         api_key_encrypted=secret_encrypt(api_key) if api_key else "",
         api_key_last4=api_key[-4:] if api_key else "",
         is_default=make_default or not has_default,
+        input_price_per_mtok=input_price_per_mtok,
+        output_price_per_mtok=output_price_per_mtok,
     )
+
+
+def provider_connection_set_prices(*, connection: ProviderConnection, input_price_per_mtok, output_price_per_mtok):
+    """Set (or, with None for both, clear) a connection's prices per million tokens."""
+    if (input_price_per_mtok is None) != (output_price_per_mtok is None):
+        raise ProviderRefused("Give both prices (input and output), or neither.")
+    if any(p is not None and p < 0 for p in (input_price_per_mtok, output_price_per_mtok)):
+        raise ProviderRefused("A price cannot be negative.")
+    connection.input_price_per_mtok = input_price_per_mtok
+    connection.output_price_per_mtok = output_price_per_mtok
+    connection.save(update_fields=["input_price_per_mtok", "output_price_per_mtok", "updated_at"])
+    return connection
 
 
 @transaction.atomic

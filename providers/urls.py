@@ -10,4 +10,5 @@ urlpatterns = [
     path("providers/<uuid:connection_id>/default/", views.make_default, name="default"),
     path("providers/<uuid:connection_id>/revoke/", views.revoke, name="revoke"),
     path("providers/<uuid:connection_id>/delete/", views.delete, name="delete"),
+    path("providers/<uuid:connection_id>/prices/", views.prices, name="prices"),
 ]

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from providers.crypto import SecretError
 from providers.endpoint_safety import UnsafeEndpoint
-from providers.forms import ProviderConnectionForm
+from providers.forms import ProviderConnectionForm, ProviderPricesForm
 from providers.selectors import linked_accounts, provider_connection_get, provider_connection_list
 from providers.services import (
     ProviderRefused,
@@ -19,6 +19,7 @@ from providers.services import (
     provider_connection_delete,
     provider_connection_revoke,
     provider_connection_set_default,
+    provider_connection_set_prices,
 )
 
 
@@ -53,6 +54,8 @@ def index(request):
                 model=data["model"],
                 api_key=data["api_key"],
                 make_default=data["make_default"],
+                input_price_per_mtok=data.get("input_price_per_mtok"),
+                output_price_per_mtok=data.get("output_price_per_mtok"),
             )
         except (ProviderRefused, UnsafeEndpoint, SecretError) as exc:
             form.add_error(None, str(exc))
@@ -112,3 +115,25 @@ def delete(request, connection_id):
         return render(request, "providers/partials/connection_deleted.html", {"label": label})
     messages.success(request, f"Deleted “{label}”.")
     return redirect("providers:index")
+
+
+@login_required
+@require_POST
+def prices(request, connection_id):
+    connection = provider_connection_get(owner=request.user, connection_id=connection_id)
+    form = ProviderPricesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return _row(request, connection)
+    try:
+        connection = provider_connection_set_prices(
+            connection=connection,
+            input_price_per_mtok=form.cleaned_data["input_price_per_mtok"],
+            output_price_per_mtok=form.cleaned_data["output_price_per_mtok"],
+        )
+    except ProviderRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        if not request.htmx:
+            messages.success(request, f"Prices of “{connection.label}” saved.")
+    return _row(request, connection)

@@ -10,7 +10,9 @@ capped.
 from __future__ import annotations
 
 import email.utils
+import os
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -142,6 +144,30 @@ def _read_events(lines, on_event: Callable[[str, str], None]) -> None:
         on_event(event or "message", "\n".join(data))
 
 
+# One client per process, server name and timeout, reused across turns: building an httpx.Client
+# builds an SSL context (tens of milliseconds). Its connections go only to the pinned address in
+# each request's URL, and keying by the server name means a connection negotiated for one name is
+# never reused for another name on the same address. Redirects are never followed.
+_CLIENTS: dict[tuple, httpx.Client] = {}
+_CLIENTS_LOCK = threading.Lock()
+_CLIENTS_MAX = 16
+
+
+def _client(server_name: str, timeout: float) -> httpx.Client:
+    key = (os.getpid(), server_name, timeout)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            for old in [k for k in _CLIENTS if k[0] != key[0]]:  # inherited across a fork: not ours to use
+                del _CLIENTS[old]
+            if len(_CLIENTS) >= _CLIENTS_MAX:
+                _CLIENTS.pop(next(iter(_CLIENTS))).close()
+            client = _CLIENTS[key] = httpx.Client(
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), follow_redirects=False
+            )
+        return client
+
+
 def _exchange(method, url, *, headers, body, timeout, policy, on_event) -> dict | None:
     policy = policy or RetryPolicy()
     try:
@@ -156,10 +182,9 @@ def _exchange(method, url, *, headers, body, timeout, policy, on_event) -> dict 
         attempt += 1
         retry_after = None
         try:
-            with (
-                httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), follow_redirects=False) as c,
-                c.stream(method, pinned.url, headers=headers, json=body, extensions=extensions) as response,
-            ):
+            with _client(pinned.server_name, timeout).stream(
+                method, pinned.url, headers=headers, json=body, extensions=extensions, follow_redirects=False
+            ) as response:
                 streamed = on_event is not None and response.headers.get("content-type", "").startswith(
                     "text/event-stream"
                 )

@@ -87,6 +87,54 @@ def test_the_request_goes_to_the_address_that_was_checked(settings, monkeypatch)
     assert lookups == ["provider.rebind.test"]
 
 
+def test_the_reused_client_still_pins_each_request_and_follows_no_redirect(settings, monkeypatch):
+    """The HTTP client is built once and reused across requests (turns), yet every request is
+    vetted again: a name that now resolves to the metadata address is refused, and a redirect
+    on a reused client is still refused, not followed."""
+    import socket
+
+    import httpx
+
+    from providers.adapters import transport
+    from providers.tests.provider_server import ProviderServer, Reply
+
+    settings.COMMAND_ALLOW_LOCAL_PROVIDERS = True
+    real = socket.getaddrinfo
+    target = {"address": "127.0.0.1"}
+
+    def resolver(host, *args, **kwargs):
+        if host == "provider.reuse.test":
+            return real(target["address"], *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    built = []
+
+    class CountingClient(httpx.Client):
+        def __init__(self, *args, **kwargs):
+            built.append(kwargs.get("follow_redirects"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr("providers.endpoint_safety.socket.getaddrinfo", resolver)
+    monkeypatch.setattr(transport, "_CLIENTS", {})
+    monkeypatch.setattr(transport.httpx, "Client", CountingClient)
+    with ProviderServer() as server:
+        url = f"http://provider.reuse.test:{server.httpd.server_address[1]}/v1/models"
+        server.script(Reply(body={"data": [1]}), Reply(body={"data": [2]}))
+        assert transport.request_json("GET", url, headers={}) == {"data": [1]}
+        assert transport.request_json("GET", url, headers={}) == {"data": [2]}
+        assert built == [False]  # one client for both requests, redirects off
+
+        server.script(Reply(status=302, headers={"Location": "http://169.254.169.254/latest/meta-data"}, body={}))
+        with pytest.raises(transport.ProviderError, match="redirect refused"):
+            transport.request_json("GET", url, headers={})
+        assert len(server.seen) == 3
+
+        target["address"] = "169.254.169.254"
+        with pytest.raises(transport.ProviderError, match="refused to send"):
+            transport.request_json("GET", url, headers={})
+        assert len(server.seen) == 3 and built == [False]
+
+
 @pytest.mark.parametrize(
     "url",
     [

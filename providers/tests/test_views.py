@@ -153,3 +153,32 @@ def test_a_malformed_or_disguised_base_url_is_a_form_error_not_a_crash(owner_cli
     assert response.status_code == 400
     assert "Sneaky" in response.content.decode()  # what was typed is kept
     assert not ProviderConnection.objects.filter(label="Sneaky").exists()
+
+
+def test_prices_are_optional_both_or_neither_and_editable_on_the_connection(owner_client, owner, other_user):
+    from decimal import Decimal
+
+    base = {"kind": "openai_compatible", "label": "Priced", "base_url": "https://8.8.8.8/v1", "model": "gpt-x"}
+    response = owner_client.post(reverse("providers:index"), {**base, "input_price_per_mtok": "3"})
+    assert response.status_code == 400 and "Give both prices" in response.content.decode()
+    assert not ProviderConnection.objects.exists()
+
+    owner_client.post(reverse("providers:index"), {**base, "input_price_per_mtok": "3", "output_price_per_mtok": "15"})
+    connection = ProviderConnection.objects.get(owner=owner)
+    assert (connection.input_price_per_mtok, connection.output_price_per_mtok) == (Decimal("3"), Decimal("15"))
+    assert connection.cost_usd(1_000_000, 100_000) == pytest.approx(4.5)
+    page = owner_client.get(reverse("providers:index")).content.decode()
+    assert "US$3 in · US$15 out per million tokens" in page
+
+    url = reverse("providers:prices", args=[connection.pk])
+    owner_client.post(url, {"input_price_per_mtok": "", "output_price_per_mtok": ""})
+    connection.refresh_from_db()
+    assert not connection.priced and connection.cost_usd(1_000_000, 0) is None
+    owner_client.post(url, {"input_price_per_mtok": "-1", "output_price_per_mtok": "2"})
+    connection.refresh_from_db()
+    assert not connection.priced
+
+    owner_client.force_login(other_user)
+    assert owner_client.post(url, {"input_price_per_mtok": "1", "output_price_per_mtok": "2"}).status_code == 404
+    connection.refresh_from_db()
+    assert not connection.priced

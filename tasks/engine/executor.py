@@ -474,7 +474,7 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
             error_class="",
             error_message="",
         )
-        observe_settled(step)  # a step a model asked for: what it showed goes back to the model
+        observe_settled(step, run=run)  # a step a model asked for: what it showed goes back to the model
         ctx.emit(
             advanced=advanced,
             kind="step.succeeded",
@@ -532,7 +532,7 @@ def _fed_back(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution,
             error_message=exc.message,
             result={**(step.result or {}), **exc.data},
         )
-        observe_settled(step)
+        observe_settled(step, run=run)
         check_failed_next_turn(run=run, step=step)
         ctx.emit(
             kind="step.failed",

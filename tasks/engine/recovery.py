@@ -37,6 +37,10 @@ class Restoration:
 
     restored: bool
     description: str
+    # The folder's files were put back from stored bytes, though the point does not cover
+    # everything (a command's effects outside the folder): a model-driven run goes on, telling
+    # the model exactly that, instead of waiting for the person.
+    folder_put_back: bool = False
 
 
 Restorer = Callable[..., Restoration]
@@ -111,6 +115,8 @@ def run_recover(*, run_id: int, now=None) -> Recovery:
         restored = None
         if interrupted is not None and not is_safe_to_repeat(interrupted.action_type):
             restored = _restore(run, interrupted)
+            if not restored.restored and restored.folder_put_back and _model_asked_for(interrupted):
+                return _told_to_model(run, interrupted, restored, lost, now)
             if not restored.restored:
                 reason = (
                     f"{lost} It was in the middle of “{interrupted.title}”, which is not safe to repeat blindly "
@@ -151,6 +157,44 @@ def _restore(run: TaskRun, step: StepExecution) -> Restoration:
     except Exception as exc:  # noqa: BLE001 - a failed restore is reported, never assumed
         logger.exception("restoring %s step %s failed", run.reference, step.step_id)
         return Restoration(False, f"Restoring its rollback point failed: {exc}.")
+
+
+def _model_asked_for(step: StepExecution) -> bool:
+    from tasks.engine.loop.observations import step_for_model
+
+    return step.action_type == "run_command" and step_for_model(step)
+
+
+def _told_to_model(run: TaskRun, step: StepExecution, restored: Restoration, lost: str, now) -> Recovery:
+    """A model-driven run's command was interrupted and its folder put back: the command is not
+    run again blindly; the model is told (its call's observation) in its next turn, which the
+    run goes on to."""
+    from tasks.engine.loop.observations import observe_settled
+
+    told = (
+        "The command was interrupted: the worker running it stopped, and Command stopped the command. "
+        f"{restored.description} The command was not run again; run it again if it is still needed."
+    )
+    StepExecution.objects.filter(pk=step.pk).update(
+        status=SE.FED_BACK, finished_at=now, error_class="WorkerLost", error_message=told
+    )
+    step.refresh_from_db()
+    observe_settled(step, run=run)
+    where = (
+        f"“{step.title}” was interrupted: {restored.description} The model is told in its next turn, "
+        "and the run goes on."
+    )
+    run_transition(
+        run=run,
+        to=S.QUEUED,
+        title=f"{run.reference} will resume from its last safe point",
+        reason=f"{lost} {where}",
+        recoveries=run.recoveries + 1,
+        blocking_reason="resuming after a worker stopped",
+        payload={"recovered_attempt": run.attempt, "command_interrupted": step.step_id},
+    )
+    enqueue_dispatch()
+    return Recovery(run, "resumed", f"{lost} {where}")
 
 
 def _recoverable(run: TaskRun, interrupted: StepExecution | None, reason: str, now) -> Recovery:

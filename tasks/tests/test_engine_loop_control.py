@@ -299,3 +299,43 @@ def test_a_worker_killed_mid_step_repeats_it_once_and_the_model_is_told(
     assert FileChange.objects.filter(run=run, path="notes.txt").count() == 1
     assert model.count == 2
     assert_audit_clean()
+
+
+@pytest.mark.parametrize("priced", [True, False], ids=["priced", "no-prices"])
+def test_the_cost_limit_pauses_a_run_at_the_connections_prices(
+    scripted_model, owner, owner_client, tmp_path, kind, settings, priced
+):
+    """Each turn costs US$1.30 at US$10/US$30 per million tokens (100,000 in, 10,000 out): with a
+    US$2 limit the run pauses before its third turn, and its card shows the cost. Without prices
+    no cost is claimed, and only the turn limit (4) stops it."""
+    from decimal import Decimal
+
+    from django.urls import reverse
+
+    from providers.models import ProviderConnection
+
+    settings.COMMAND_LOOP_MAX_COST_USD = 2.0
+    settings.COMMAND_LOOP_MAX_TURNS = 4
+    settings.COMMAND_LOOP_MAX_TOKENS = 10_000_000
+
+    def script(convo: Conversation):
+        return reply(call("search", pattern=f"needle {convo.turn}"), usage=(100_000, 10_000))
+
+    model = scripted_model(kind, script)
+    run = loop_run(owner, tmp_path / "ws", model, check="true", prompt="look around", files={"a.txt": "a"})
+    if priced:
+        ProviderConnection.objects.filter(owner=owner).update(
+            input_price_per_mtok=Decimal("10"), output_price_per_mtok=Decimal("30")
+        )
+    run = drain(run)
+    assert run.state == S.PAUSED, run_story(run)
+    assert run.blocking_reason == "budget reached"
+    card = owner_client.get(reverse("tasks:run_status", args=[run.pk])).content.decode()
+    if priced:
+        assert model.count == 2
+        assert "US$2.60 of US$2.00 (at the connection's prices)" in run.state_reason
+        assert "US$2.60 of US$2.00 at the connection" in card, card[card.find("<dl") : card.find("</dl")]
+    else:
+        assert model.count == 4 and "4 of 4 model turns" in run.state_reason
+        assert "US$" not in run.state_reason and "US$" not in card
+    assert_audit_clean()

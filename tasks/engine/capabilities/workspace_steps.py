@@ -139,8 +139,25 @@ def restore_interrupted_command(*, run, step) -> Restoration:
     outcome = rollback_point_revert(point=point, user=None, confirm_overwrite=True)
     if not outcome.done:
         return Restoration(False, f"Restoring the pre-command point did not complete: {outcome.message}")
+    put_back = [r.path for r in eligibility.restores if r.action != "delete"]
+    removed = [r.path for r in eligibility.restores if r.action == "delete"]
+    parts = []
+    if put_back:
+        parts.append(f"Put back from the copies stored before it: {_listed(put_back)}.")
+    if removed:
+        parts.append(f"Removed what it had created: {_listed(removed)}.")
+    what = " ".join(parts) or "The folder's files were as before it; nothing needed putting back."
     if eligibility.verdict == "partly":
         # What the point does not cover (ignored folders, effects outside the folder) may still differ.
-        not_covered = "; ".join(eligibility.reasons)
-        return Restoration(False, f"Restored what the pre-command point covers; not covered: {not_covered}")
-    return Restoration(True, f"Restored the folder to how it was before `{point.note}`.")
+        not_covered = " ".join(eligibility.reasons)
+        return Restoration(
+            False,
+            f"{what} Not restored: {not_covered}",
+            folder_put_back=not eligibility.missing_blobs,
+        )
+    return Restoration(True, f"Restored the folder to how it was before `{point.note}`. {what}")
+
+
+def _listed(paths: list[str], limit: int = 10) -> str:
+    shown = ", ".join(paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")

@@ -15,6 +15,7 @@ from django.db.models import Sum
 
 from tasks.engine.errors import StepFailed, StepPaused
 from tasks.engine.loop.observations import call_observed
+from tasks.engine.sql import ID, CompiledQuery, fetch_all, fetch_one
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun, WorkstreamEvent
 
 BUDGET_REACHED = "budget reached"
@@ -22,14 +23,48 @@ SAME_RESULT_REPEATS = 3
 ERRORS_IN_A_ROW = 3
 
 
+def _usage_query():
+    from django.db.models import Count, IntegerField, OuterRef, Subquery
+
+    calls = (
+        ModelToolCall.objects.filter(turn__run=OuterRef("run"))
+        .exclude(call_id="")
+        .values("turn__run")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        ModelTurn.objects.filter(run_id=ID.value)
+        .values("run")
+        .annotate(
+            turns=Count("id"),
+            i=Sum("input_tokens"),
+            o=Sum("output_tokens"),
+            calls=Subquery(calls, output_field=IntegerField()),
+        )
+        .values_list("turns", "i", "o", "calls")
+    )
+
+
+def _pauses_query():
+    return WorkstreamEvent.objects.filter(
+        run_id=ID.value, kind="run.state", payload__loop_pause__in=["budget", "stuck"]
+    ).values_list("payload")
+
+
+# Asked before every model turn: compiled once per process (tasks.engine.sql).
+_USAGE = CompiledQuery(_usage_query, ID)
+_PAUSES = CompiledQuery(_pauses_query, ID)
+
+
 def usage_totals(run: TaskRun) -> dict:
-    """Turns, tool calls and tokens spent so far (what the budget counts and the run card shows)."""
-    tokens = ModelTurn.objects.filter(run=run).aggregate(i=Sum("input_tokens"), o=Sum("output_tokens"))
-    return {
-        "turns": ModelTurn.objects.filter(run=run).count(),
-        "tool_calls": ModelToolCall.objects.filter(turn__run=run).exclude(call_id="").count(),
-        "tokens": (tokens["i"] or 0) + (tokens["o"] or 0),
-    }
+    """Turns, tool calls and tokens spent so far (what the budget counts and the run card shows),
+    in one query."""
+    row = fetch_one(*_USAGE.sql_params(run.pk))
+    if row is None:
+        return {"turns": 0, "tool_calls": 0, "tokens": 0, "input_tokens": 0, "output_tokens": 0}
+    turns, i, o, calls = row[0], row[1] or 0, row[2] or 0, row[3] or 0
+    return {"turns": turns, "tool_calls": calls, "tokens": i + o, "input_tokens": i, "output_tokens": o}
 
 
 def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
@@ -48,7 +83,16 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
         .values("run_id")
         .annotate(turns=Count("id"), i=Sum("input_tokens"), o=Sum("output_tokens"))
     )
-    usage = {r["run_id"]: {"turns": r["turns"], "tokens": (r["i"] or 0) + (r["o"] or 0), "tool_calls": 0} for r in rows}
+    usage = {
+        r["run_id"]: {
+            "turns": r["turns"],
+            "tokens": (r["i"] or 0) + (r["o"] or 0),
+            "input_tokens": r["i"] or 0,
+            "output_tokens": r["o"] or 0,
+            "tool_calls": 0,
+        }
+        for r in rows
+    }
     if not usage:
         return {}
     for run_id, n in (
@@ -65,6 +109,7 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
         .annotate(n=Count("id"))
         .values_list("run_id", "n")
     )
+    connections = _connections_of(list(usage))
     for run_id, used in usage.items():
         w = 1 + windows.get(run_id, 0) - (1 if run_id in at_budget else 0)
         used["limits"] = {
@@ -72,12 +117,28 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
             "tool_calls": settings.COMMAND_LOOP_MAX_TOOL_CALLS * w,
             "tokens": settings.COMMAND_LOOP_MAX_TOKENS * w,
         }
+        _with_cost(used, used["limits"], connections.get(run_id), windows=w)
     return usage
 
 
-def budget_for(run: TaskRun) -> dict:
+def _connections_of(run_ids: list[int]) -> dict:
+    """Each run's provider connection (the one its model turns name), in two queries."""
+    from providers.models import ProviderConnection
+
+    named = dict(
+        StepExecution.objects.filter(run_id__in=run_ids, action_type="model_turn", step_id="turn-1").values_list(
+            "run_id", "spec__inputs__connection_id"
+        )
+    )
+    rows = {str(c.pk): c for c in ProviderConnection.objects.filter(pk__in=[v for v in named.values() if v])}
+    return {run_id: rows.get(str(cid)) for run_id, cid in named.items()}
+
+
+def budget_for(run: TaskRun, pauses: list[dict] | None = None) -> dict:
     """The limits now: the settings' budget, once more for every budget pause the person resumed."""
-    windows = 1 + _pauses(run, "budget").count()
+    if pauses is None:
+        pauses = _loop_pauses(run)
+    windows = 1 + sum(1 for p in pauses if p.get("loop_pause") == "budget")
     return {
         "turns": settings.COMMAND_LOOP_MAX_TURNS * windows,
         "tool_calls": settings.COMMAND_LOOP_MAX_TOOL_CALLS * windows,
@@ -85,8 +146,9 @@ def budget_for(run: TaskRun) -> dict:
     }
 
 
-def _pauses(run: TaskRun, why: str):
-    return WorkstreamEvent.objects.filter(run=run, kind="run.state", payload__loop_pause=why)
+def _loop_pauses(run: TaskRun) -> list[dict]:
+    """The payloads of the run's loop pauses (budget and stuck), in one query."""
+    return [json.loads(p) if isinstance(p, str) else p for (p,) in fetch_all(*_PAUSES.sql_params(run.pk))]
 
 
 _WORDS = {"turns": "model turns", "tool_calls": "tool calls", "tokens": "tokens"}
@@ -99,12 +161,32 @@ def _last_check_failed(run: TaskRun) -> StepExecution | None:
     return None
 
 
-def check_before_turn(*, run: TaskRun, number: int) -> None:
-    """Raise StepPaused (or StepFailed after a failing check) when turn `number` must not be asked for."""
-    used, limit = usage_totals(run), budget_for(run)
-    spent = [k for k in ("turns", "tool_calls", "tokens") if used[k] >= limit[k]]
+def _with_cost(used: dict, limit: dict, connection, windows: int) -> None:
+    """Add the cost (US$) to `used` and its limit to `limit`, when the connection has prices and
+    COMMAND_LOOP_MAX_COST_USD is set; otherwise no cost is claimed or limited."""
+    cost = connection.cost_usd(used["input_tokens"], used["output_tokens"]) if connection is not None else None
+    if cost is None:
+        return
+    used["cost_usd"] = round(cost, 6)
+    if settings.COMMAND_LOOP_MAX_COST_USD > 0:
+        limit["cost_usd"] = settings.COMMAND_LOOP_MAX_COST_USD * windows
+
+
+def _spent_words(used: dict, limit: dict, key: str) -> str:
+    if key == "cost_usd":
+        return f"US${used[key]:,.2f} of US${limit[key]:,.2f} (at the connection's prices)"
+    return f"{used[key]:,} of {limit[key]:,} {_WORDS[key]}"
+
+
+def check_before_turn(*, run: TaskRun, number: int, connection=None) -> None:
+    """Raise StepPaused (or StepFailed after a failing check) when turn `number` must not be asked for.
+    `connection`: the run's provider connection; with prices, the run's cost counts too."""
+    pauses = _loop_pauses(run)
+    used, limit = usage_totals(run), budget_for(run, pauses)
+    _with_cost(used, limit, connection, windows=1 + sum(1 for p in pauses if p.get("loop_pause") == "budget"))
+    spent = [k for k in ("turns", "tool_calls", "tokens", "cost_usd") if k in limit and used[k] >= limit[k]]
     if spent:
-        what = "; ".join(f"{used[k]:,} of {limit[k]:,} {_WORDS[k]}" for k in spent)
+        what = "; ".join(_spent_words(used, limit, k) for k in spent)
         failed_check = _last_check_failed(run)
         if failed_check is not None:
             raise StepFailed(
@@ -118,7 +200,7 @@ def check_before_turn(*, run: TaskRun, number: int) -> None:
             blocking_reason=BUDGET_REACHED,
             payload={"loop_pause": "budget", "turn": number, "used": used, "limit": limit},
         )
-    stuck = _stuck(run)
+    stuck = _stuck(run, pauses)
     if stuck:
         raise StepPaused(
             f"{stuck} Command paused the run instead of spending more. Resume to let the model try again, or stop it.",
@@ -127,8 +209,8 @@ def check_before_turn(*, run: TaskRun, number: int) -> None:
         )
 
 
-def _stuck(run: TaskRun) -> str:
-    since = max((e.payload.get("turn", 0) for e in _pauses(run, "stuck")), default=0)
+def _stuck(run: TaskRun, pauses: list[dict]) -> str:
+    since = max((p.get("turn", 0) for p in pauses if p.get("loop_pause") == "stuck"), default=0)
     calls = list(
         ModelToolCall.objects.filter(turn__run=run, turn__number__gte=since)
         .exclude(call_id="")

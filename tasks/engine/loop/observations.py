@@ -193,11 +193,14 @@ def _observation(step: StepExecution) -> tuple[str, bool]:
     return _cap(str(result.get("observation") or result.get("summary") or "Done.")), False
 
 
-def observe_settled(step: StepExecution) -> ModelToolCall | None:
+def observe_settled(step: StepExecution, *, run=None) -> ModelToolCall | None:
     """Store the observation of a settled step on the tool call it carried out (or checked), if
-    any. Returns the call, or None for a step no model asked for."""
+    any. Returns the call, or None for a step no model asked for. `run`: the step's run as the
+    caller already holds it (its workspace is not read again)."""
     if not step_for_model(step):
         return None
+    if run is not None and run.pk == step.run_id:
+        step.run = run
     call = ModelToolCall.objects.filter(step=step).first() or ModelToolCall.objects.filter(check_step=step).first()
     if call is None:
         return None

@@ -17,7 +17,7 @@ import time
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Prefetch
 from django.utils import timezone
 
 from providers.adapters.transport import ProviderError
@@ -73,16 +73,19 @@ def turn_plan_step(*, number: int, connection_id: str, check: str) -> PlanStep:
     )
 
 
-def _connection(ctx: StepContext, connection_id: str):
+def _connection_row(ctx: StepContext, connection_id: str):
     from providers.models import ProviderConnection
 
-    connection = (
+    return (
         ProviderConnection.objects.filter(pk=connection_id, owner_id=ctx.run.owner_id)
         .exclude(status=ProviderConnection.Status.REVOKED)
         .first()
         if connection_id
         else None
     )
+
+
+def _connection(ctx: StepContext, connection_id: str, connection=None):
     if connection is None:
         raise StepFailed(
             "The model provider this run was planned with is no longer connected, so no model can take the "
@@ -132,7 +135,7 @@ def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
     earlier = list(
         ModelTurn.objects.filter(run=run, number__lt=number)
         .order_by("number")
-        .prefetch_related("calls__step", "calls__check_step")
+        .prefetch_related(Prefetch("calls", queryset=ModelToolCall.objects.select_related("step", "check_step")))
     )
     messages: list[dict] = []
     for turn in earlier:
@@ -213,9 +216,11 @@ def model_turn(ctx: StepContext) -> StepResult:
     number = int(inputs.get("turn") or 1)
     check = str(inputs.get("check") or "")
     turn = ModelTurn.objects.filter(run=run, number=number).first()
+    fresh = turn is None
     if turn is None:
-        limits.check_before_turn(run=run, number=number)
-        connection = _connection(ctx, str(inputs.get("connection_id") or ""))
+        connection = _connection_row(ctx, str(inputs.get("connection_id") or ""))
+        limits.check_before_turn(run=run, number=number, connection=connection)
+        connection = _connection(ctx, str(inputs.get("connection_id") or ""), connection)
         from providers.adapters import client_for
 
         messages, sent = conversation(run, number)
@@ -285,9 +290,10 @@ def model_turn(ctx: StepContext) -> StepResult:
                     "provider": turn.provider,
                 },
             )
+    # The reply is stored first, on its own: a worker that dies now never asks for it again.
     with transaction.atomic():
         ctx.heartbeat()
-        if not turn.calls.exists():
+        if fresh or not turn.calls.exists():  # a reply just stored has no calls yet
             _insert_steps(ctx, turn, connection_id=str(inputs.get("connection_id") or ""), check=check)
     tokens = turn.input_tokens + turn.output_tokens
     return StepResult(
@@ -307,8 +313,8 @@ def _next_position(run: TaskRun) -> int:
     return (StepExecution.objects.filter(run=run).aggregate(p=Max("position"))["p"] or 0) + 1
 
 
-def _new_step(run: TaskRun, plan_step: PlanStep, position: int) -> StepExecution:
-    return StepExecution.objects.create(
+def _step_row(run: TaskRun, plan_step: PlanStep, position: int) -> StepExecution:
+    return StepExecution(
         run=run,
         step_id=plan_step.id,
         position=position,
@@ -319,10 +325,17 @@ def _new_step(run: TaskRun, plan_step: PlanStep, position: int) -> StepExecution
     )
 
 
+def _new_step(run: TaskRun, plan_step: PlanStep, position: int) -> StepExecution:
+    step = _step_row(run, plan_step, position)
+    step.save(force_insert=True)
+    return step
+
+
 def _insert_steps(ctx: StepContext, turn: ModelTurn, *, connection_id: str, check: str) -> None:
     """Inside the caller's fenced transaction: one step per valid call (a call that cannot be a
     step is answered at once with why), `finish` last, then the next turn unless `finish` was
-    called. A reply with no call at all counts as finishing: the check decides."""
+    called. A reply with no call at all counts as finishing: the check decides. The steps, then
+    the calls, are inserted in one statement each."""
     run = ctx.run
     position = _next_position(run)
     calls = list(turn.tool_calls)
@@ -331,15 +344,17 @@ def _insert_steps(ctx: StepContext, turn: ModelTurn, *, connection_id: str, chec
     # finish runs after the other calls of the same reply, so the check sees their effect.
     calls.sort(key=lambda c: c.get("name") == "finish")
     finishing = False
+    records: list[ModelToolCall] = []
+    steps: list[StepExecution] = []
     for index, call in enumerate(calls, start=1):
         name, args = str(call.get("name") or ""), call.get("arguments") or {}
         record = ModelToolCall(
             turn=turn, index=index, call_id=str(call.get("id") or "")[:120], name=name[:60], arguments=args
         )
+        records.append(record)
         problem = call_problem(name, args, call.get("arguments_error") or "")
         if problem:
             record.observation, record.is_error, record.observed_at = problem, True, timezone.now()
-            record.save()
             continue
         if name == "finish":
             if finishing:
@@ -348,7 +363,6 @@ def _insert_steps(ctx: StepContext, turn: ModelTurn, *, connection_id: str, chec
                     True,
                     timezone.now(),
                 )
-                record.save()
                 continue
             finishing = True
         plan_step = step_for_call(
@@ -358,11 +372,15 @@ def _insert_steps(ctx: StepContext, turn: ModelTurn, *, connection_id: str, chec
             call_id=record.call_id,
             model_words=turn.reply_text,
         )
-        record.step = _new_step(run, plan_step, position)
-        record.save()
+        record.step = _step_row(run, plan_step, position)
+        steps.append(record.step)
         position += 1
     if not finishing:
-        _new_step(run, turn_plan_step(number=turn.number + 1, connection_id=connection_id, check=check), position)
+        steps.append(
+            _step_row(run, turn_plan_step(number=turn.number + 1, connection_id=connection_id, check=check), position)
+        )
+    StepExecution.objects.bulk_create(steps)  # sets each step's primary key, which each record's step_id takes
+    ModelToolCall.objects.bulk_create(records)
     plan_revise_from_turn(ctx, turn, check=check)
 
 
