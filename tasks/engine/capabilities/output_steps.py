@@ -101,10 +101,10 @@ def _model_writes(ctx: StepContext, request, dest):
     from providers.adapters import client_for
     from providers.adapters.transport import ProviderError
     from tasks.engine.loop.content import ReplayingClient, content_kind, content_write, reply_record
-    from tasks.engine.loop.turns import _connection
+    from tasks.engine.loop.turns import usable_connection
     from tasks.models import WorkstreamEvent
 
-    connection = _connection(ctx, str(ctx.plan_step.inputs.get("content_connection_id") or ""))
+    connection = usable_connection(ctx, str(ctx.plan_step.inputs.get("content_connection_id") or ""))
     # Each reply is stored with its row as it arrives; a step run again replays them, in order.
     stored = [
         payload["reply"]

@@ -96,6 +96,11 @@ def _connection(ctx: StepContext, connection_id: str, connection=None):
     return connection
 
 
+def usable_connection(ctx: StepContext, connection_id: str):
+    """The owner's connection `connection_id` if it is still usable, else StepFailed saying so."""
+    return _connection(ctx, connection_id, _connection_row(ctx, connection_id))
+
+
 def _first_message(ctx: StepContext, check: str) -> dict:
     task = ctx.run.task
     parts = [f"The request, as the person typed it:\n{task.raw_prompt}"]
