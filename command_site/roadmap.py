@@ -81,7 +81,7 @@ PHASES = [
                 "live": True,
             },
             {"name": "Model-written content for outputs through typed content tools", "live": True},
-            {"name": "Engine overhead of a model-driven run ≤ 25 ms per tool step (see bench/README.md)", "live": False},
+            {"name": "Engine overhead of a model-driven run ≤ 25 ms per tool step", "live": False},
         ],
     },
 ]
