@@ -9,8 +9,13 @@ from providers.planner.builtin.vocabulary import AUDIENCES, COLOURS, INDUSTRIES,
 
 _QUOTED = re.compile(r"\"([^\"]{1,80})\"|“([^”]{1,80})”|‘([^’]{1,80})’|(?<![\w])'([^']{1,80})'(?![\w])")
 _CAP = r"[A-Z][\w&.-]*"
-# "for Acme Analytics", "called Northwind", "named Bright Bean Co" — capitalised words in a row.
-_NAMED = re.compile(rf"\b(?:for|called|named|brand(?:ed)?|company|startup|client)\s+((?:{_CAP})(?:\s+(?:{_CAP}|&))*)")
+# "for Acme Analytics", "called Northwind", "named Bright Bean Co", "my bakery Crumb & Co" —
+# capitalised words in a row after a word that introduces a name (a kind of business does too).
+_INTRODUCERS = (
+    "for|called|named|brand(?:ed)?|company|startup|client|bakery|caf[eé]|shop|restaurant|salon|studio"
+    "|business|store|firm|agency|clinic|gym|brewery|bar|pub|hotel|charity|practice"
+)
+_NAMED = re.compile(rf"\b(?:{_INTRODUCERS})\s+((?:{_CAP})(?:\s+(?:{_CAP}|&))*)")
 _HEX = re.compile(r"#[0-9a-fA-F]{6}\b|#[0-9a-fA-F]{3}\b")
 _STOP_NAMES = {"I", "A", "An", "The", "PDF", "B2B", "B2C", "HTML", "CSV", "Word", "Excel", "PowerPoint"}
 
