@@ -41,6 +41,13 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(django_db_setup, django_db_blocker, tmp_path_factory):
     """daphne (HTTP + websockets) and a two-worker qcluster for the whole module."""
+    with running_stack(django_db_blocker, tmp_path_factory) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_stack(django_db_blocker, tmp_path_factory, **extra_env: str):
+    """The processes behind `stack`, with `extra_env` added to both (a module's own fixture)."""
     roots = tmp_path_factory.mktemp("workspaces")
     logs = tmp_path_factory.mktemp("logs")
     env = {
@@ -52,6 +59,7 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
         "COMMAND_Q_POLL": "0.1",
         "COMMAND_WORKERS": "2",
         "DEBUG": "false",
+        **extra_env,
     }
     with (
         django_db_blocker.unblock(),

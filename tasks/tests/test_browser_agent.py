@@ -4,17 +4,12 @@ model's turns arrive live, the run completes through the check, then the person 
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-
 import pytest
 
-from command_site.testing import daphne_process, worker_process
 from providers.tests.scripted_model import Conversation, call, reply, say
 from tasks.models import TaskRun
 from tasks.tests import browser
-from tasks.tests.browser import Stack, browser_marks, live, row_seqs, screenshot, signed_in_page, wait_for
+from tasks.tests.browser import browser_marks, live, row_seqs, screenshot, signed_in_page, wait_for
 from tasks.tests.loop_support import BUGGY, latest_results, loop_run, run_story
 
 pytestmark = browser_marks
@@ -28,26 +23,8 @@ FIXED = "def total(items):\n    return sum(items)\n"
 @pytest.fixture(scope="module")
 def stack(django_db_setup, django_db_blocker, tmp_path_factory):
     """browser.stack, with the worker allowed to call a model on 127.0.0.1 (the scripted one)."""
-    roots = tmp_path_factory.mktemp("workspaces")
-    logs = tmp_path_factory.mktemp("logs")
-    env = {
-        "COMMAND_WORKSPACE_ROOTS": str(roots),
-        "COMMAND_SNAPSHOT_DIR": str(tmp_path_factory.getbasetemp() / "_snapshots"),
-        "COMMAND_TAIL_INTERVAL": "0.2",
-        "COMMAND_NARRATION_QUIET": "30",
-        "COMMAND_Q_POLL": "0.1",
-        "COMMAND_WORKERS": "2",
-        "COMMAND_ALLOW_LOCAL_PROVIDERS": "true",
-        "DEBUG": "false",
-    }
-    with (
-        django_db_blocker.unblock(),
-        daphne_process(logs / "daphne.log", **env) as url,
-        worker_process(logs / "worker.log", **env) as worker,
-    ):
-        yield Stack(url=url, roots=roots, logs=logs)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGKILL)
+    with browser.running_stack(django_db_blocker, tmp_path_factory, COMMAND_ALLOW_LOCAL_PROVIDERS="true") as running:
+        yield running
 
 
 def test_approve_a_model_edit_from_its_diff_watch_the_turns_and_revert(stack, chromium, owner, scripted_model):
