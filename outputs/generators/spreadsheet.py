@@ -88,32 +88,12 @@ def _invoice(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     ws.column_dimensions["A"].width = 40
     for col in "BCD":
         ws.column_dimensions[col].width = 14
-    stem = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "invoice"
-    xlsx, csv_path = dest / f"{stem}.xlsx", dest / f"{stem}.csv"
-    wb.save(xlsx)
-    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows(csv_rows)
-    return GeneratedOutput(
-        category="spreadsheet",
-        deliverable_id=request.deliverable.id,
-        title=title,
-        root=str(dest),
-        primary=xlsx.name,
-        files=describe_files(dest, [xlsx, csv_path]),
-        metadata={
-            "notes": ["Items, prices, the invoice number and the client are placeholders: fill them in."],
-            "sheets": ["Invoice"],
-            "rows": n_rows,
-            "formulas": len(formulas),
-        },
-        expectations={
-            "sheets": {"Invoice": {"header_row": header_row, "headers": headers}},
-            "formulas": {"Invoice": formulas},
-            "csv": {"file": csv_path.name, "headers": headers, "rows": n_rows + 1},
-        },
-        content_source=request.content_source,
-        source_prompt=request.source_prompt,
-    )
+    return _saved(
+        request, dest, wb, title=title, stem_default="invoice", sheet="Invoice", sheets=["Invoice"],
+        header_row=header_row, headers=headers, formulas=formulas, rows=n_rows, csv_rows=csv_rows,
+        csv_rows_expected=n_rows + 1,
+        notes=["Items, prices, the invoice number and the client are placeholders: fill them in."],
+    )  # fmt: skip
 
 
 def _period_table(request: GenerationRequest, dest: Path) -> GeneratedOutput:
@@ -182,33 +162,12 @@ def _period_table(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     for col in range(2, len(headers) + 1):
         ws.column_dimensions[get_column_letter(col)].width = 14
     ws.freeze_panes = f"B{first}"
-    stem = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "spreadsheet"
-    xlsx = dest / f"{stem}.xlsx"
-    wb.save(xlsx)
-    csv_path = dest / f"{stem}.csv"
-    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows(csv_rows)
-    return GeneratedOutput(
-        category="spreadsheet",
-        deliverable_id=request.deliverable.id,
-        title=title,
-        root=str(dest),
-        primary=xlsx.name,
-        files=describe_files(dest, [xlsx, csv_path]),
-        metadata={
-            "notes": ["The amounts are placeholders from Command's built-in template, not your figures."],
-            "sheets": [ws.title],
-            "rows": n_rows,
-            "formulas": len(formulas),
-        },
-        expectations={
-            "sheets": {ws.title: {"header_row": header_row, "headers": headers}},
-            "formulas": {ws.title: formulas},
-            "csv": {"file": csv_path.name, "headers": headers, "rows": n_rows + 1},
-        },
-        content_source=request.content_source,
-        source_prompt=request.source_prompt,
-    )
+    return _saved(
+        request, dest, wb, title=title, stem_default="spreadsheet", sheet=ws.title, sheets=[ws.title],
+        header_row=header_row, headers=headers, formulas=formulas, rows=n_rows, csv_rows=csv_rows,
+        csv_rows_expected=n_rows + 1,
+        notes=["The amounts are placeholders from Command's built-in template, not your figures."],
+    )  # fmt: skip
 
 
 def _pricing(request: GenerationRequest, dest: Path) -> GeneratedOutput:
@@ -303,10 +262,34 @@ def _pricing(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     notes.column_dimensions["A"].width = 18
     notes.column_dimensions["B"].width = 48
 
-    stem = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "spreadsheet"
-    xlsx = dest / f"{stem}.xlsx"
+    return _saved(
+        request, dest, wb, title=title, stem_default="spreadsheet", sheet="Pricing", sheets=["Pricing", "Assumptions"],
+        header_row=header_row, headers=HEADERS, formulas=formulas, rows=len(copy.tiers), csv_rows=csv_rows,
+        csv_rows_expected=len(copy.tiers), notes=copy.notes,
+    )  # fmt: skip
+
+
+def _saved(
+    request: GenerationRequest,
+    dest: Path,
+    wb,
+    *,
+    title: str,
+    stem_default: str,
+    sheet: str,
+    sheets: list[str],
+    header_row: int,
+    headers: list[str],
+    formulas: dict,
+    rows: int,
+    csv_rows: list,
+    csv_rows_expected: int,
+    notes: list[str],
+) -> GeneratedOutput:
+    """The workbook and its CSV saved under `dest`, described with what the verifier must find."""
+    stem = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or stem_default
+    xlsx, csv_path = dest / f"{stem}.xlsx", dest / f"{stem}.csv"
     wb.save(xlsx)
-    csv_path = dest / f"{stem}.csv"
     with open(csv_path, "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(csv_rows)
     return GeneratedOutput(
@@ -316,16 +299,11 @@ def _pricing(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         root=str(dest),
         primary=xlsx.name,
         files=describe_files(dest, [xlsx, csv_path]),
-        metadata={
-            "notes": copy.notes,
-            "sheets": ["Pricing", "Assumptions"],
-            "rows": len(copy.tiers),
-            "formulas": len(formulas),
-        },
+        metadata={"notes": notes, "sheets": sheets, "rows": rows, "formulas": len(formulas)},
         expectations={
-            "sheets": {"Pricing": {"header_row": header_row, "headers": HEADERS}},
-            "formulas": {"Pricing": formulas},
-            "csv": {"file": csv_path.name, "headers": HEADERS, "rows": len(copy.tiers)},
+            "sheets": {sheet: {"header_row": header_row, "headers": headers}},
+            "formulas": {sheet: formulas},
+            "csv": {"file": csv_path.name, "headers": headers, "rows": csv_rows_expected},
         },
         content_source=request.content_source,
         source_prompt=request.source_prompt,
