@@ -406,30 +406,26 @@ def _duration(c: Criterion, brief, category, root, expectations, read):
     return check
 
 
-def _pages(c: Criterion, brief, category, root, expectations, read):
-    if category != "pdf":
-        return "not checked: pages are counted in PDFs only."
+def _counted(unit: str, where: str, category_needed: str):
+    """A check that the file has exactly the asked number of `unit`s (pages of a PDF, slides of a deck)."""
 
-    def check():
-        n = read().pages
-        if n != int(c.value):
-            raise ValueError(f"{n} pages, expected {c.value}")
-        return f"{n} page{'s' if n != 1 else ''}"
+    def criterion(c: Criterion, brief, category, root, expectations, read):
+        if category != category_needed:
+            return f"not checked: {unit}s are counted in {where} only."
 
-    return check
+        def check():
+            n = getattr(read(), f"{unit}s")
+            if n != int(c.value):
+                raise ValueError(f"{n} {unit}s, expected {c.value}")
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+
+        return check
+
+    return criterion
 
 
-def _slides(c: Criterion, brief, category, root, expectations, read):
-    if category != "presentation":
-        return "not checked: slides are counted in decks only."
-
-    def check():
-        n = read().slides
-        if n != int(c.value):
-            raise ValueError(f"{n} slides, expected {c.value}")
-        return f"{n} slides"
-
-    return check
+_pages = _counted("page", "PDFs", "pdf")
+_slides = _counted("slide", "decks", "presentation")
 
 
 def _section(c: Criterion, brief, category, root, expectations, read):
