@@ -40,6 +40,7 @@ def _run(owner) -> TaskRun:
 def test_the_budget_request_completes_with_every_criterion_passed(owner, owner_client):
     run = _run(owner)
     assert run.state == TaskRun.State.COMPLETED, run.state_reason
+    assert run.state_reason == "Every step finished and every verification passed."
     asset = OutputAsset.objects.get(run=run)
     assert asset.title == "Quarterly budget for 4 departments"
     assert {c["name"]: c["status"] for c in asset.criteria} == {
@@ -81,6 +82,8 @@ def test_a_logo_shows_what_was_not_checked_and_is_not_called_verified(owner, own
     assert statuses["Brief: A warm palette"] == "passed"
     assert statuses["Brief: It is a logo"] == "passed"
     assert statuses["Brief: It is about coffee shop"] == "not_checked"
+    assert "every verification passed" not in run.state_reason
+    assert "could not be checked (the result cards say which)" in run.state_reason, run.state_reason
     page = owner_client.get(reverse("outputs:library")).content.decode()
     assert "Not checked" in page and "not checked</span>" in page
     assert ">Verified<" not in page

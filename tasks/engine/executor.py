@@ -717,7 +717,7 @@ def _finish(run: TaskRun, lease: Lease) -> str:
                 locked=True,
                 steps=steps,
                 title=f"{run.reference} completed",
-                reason=_completion_reason(steps),
+                reason=_completion_reason(steps, unchecked=_criteria_not_checked(run)),
             )
         except IllegalTransition as exc:
             title = f"{run.reference} not completed"
@@ -744,9 +744,24 @@ def _denied_reason(names: str, steps: list[tuple[str, str, str]]) -> str:
     )
 
 
-def _completion_reason(steps: list[tuple[str, str, str]]) -> str:
+def _criteria_not_checked(run: TaskRun) -> int:
+    """How many criteria the run's output verifications recorded as not checked (read at completion)."""
+    reports = StepExecution.objects.filter(
+        run=run, action_type=ActionType.VERIFY, status=SE.SUCCEEDED, result__has_key="report"
+    ).values_list("result", flat=True)
+    return sum(int((result.get("report") or {}).get("not_checked") or 0) for result in reports)
+
+
+def _completion_reason(steps: list[tuple[str, str, str]], *, unchecked: int = 0) -> str:
     skipped = [title for _action, status, title in steps if status == SE.SKIPPED]
+    # "every verification passed" would also vouch for what no check could look at.
+    passed = (
+        "every check made passed"
+        + f"; {unchecked} criteri{'on' if unchecked == 1 else 'a'} could not be checked (the result cards say which)"
+        if unchecked
+        else "every verification passed"
+    )
     if not skipped:
-        return "Every step finished and every verification passed."
+        return f"Every step finished and {passed}."
     names = ", ".join(f"“{t}”" for t in skipped)
-    return f"Every verification passed. Skipped, and not done: {names}."
+    return f"{passed[0].upper()}{passed[1:]}. Skipped, and not done: {names}."
