@@ -124,3 +124,30 @@ def browser_page_without_csp(live_server, owner, client):
     evaluates strings, which the policy forbids (the policy is tested in
     command_site/tests/test_browser_headers.py)."""
     yield from _signed_in_chromium_page(live_server, owner, client, bypass_csp=True)
+
+
+def _flush_retrying_deadlocks() -> None:
+    """A transactional test's teardown flushes every table with TRUNCATE. With a real worker still
+    polling the queue (the browser tests' module-wide stack), PostgreSQL can pick the TRUNCATE as a
+    deadlock victim; the flush is then tried again instead of leaving the next test a dirty database."""
+    import time
+
+    from django.db import OperationalError
+    from django.test import TransactionTestCase
+
+    original = TransactionTestCase._fixture_teardown
+
+    def teardown(self):
+        for attempt in range(5):
+            try:
+                return original(self)
+            except Exception as exc:  # CommandError wraps the OperationalError of a failed flush
+                cause = exc if isinstance(exc, OperationalError) else exc.__cause__ or exc.__context__
+                if attempt == 4 or not isinstance(cause, OperationalError) or "deadlock" not in str(cause):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    TransactionTestCase._fixture_teardown = teardown
+
+
+_flush_retrying_deadlocks()
