@@ -5,6 +5,14 @@ timeout (terminate, grace, then kill the whole group), a scrubbed environment, o
 as batched workstream events and stored (truncated with a marker past a limit; the command is
 stopped past COMMAND_SANDBOX_OUTPUT_MB), and a CommandExecution record — the only commands the
 workstream may name.
+
+A command never outlives its worker's lease. It runs under a lease watchdog
+(command_site.lease_watchdog), a small process of its own session between the worker and the
+command, sandboxed or not: the worker renews the run's lease before starting it and passes every
+later renewal to the watchdog through a pipe (tasks.engine.fencing.lease_deadline_subscribe); when
+no renewal arrives before a margin ahead of the lease's expiry — the worker is frozen, stuck, cut
+off from the database or dead — the watchdog kills the command with everything it started, so no
+other attempt can take the run while it still writes into the workspace.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,9 +31,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from approvals.selectors import approval_network_granted
+from command_site import lease_watchdog
 from command_site.sandbox import SandboxLaunch, sandbox_launch, sandbox_status
 from tasks.engine.command_summary import command_summary
 from tasks.engine.errors import LeaseLost, StepFailed
+from tasks.engine.fencing import lease_deadline, lease_deadline_subscribe, lease_deadline_unsubscribe
 from tasks.models import CommandExecution
 
 OUTPUT_LIMIT = 64 * 1024  # characters stored per command
@@ -129,6 +140,21 @@ def command_launch(*, command: str, workspace: Path, cwd: Path, network: bool = 
     return SandboxLaunch(argv=["/bin/sh", "-c", command], env=command_environment(), sandboxed=False, network=True)
 
 
+def lease_watched(launch: SandboxLaunch, *, deadline_fd: int, deadline: float) -> tuple[list[str], tuple[int, ...]]:
+    """The argv and pass_fds that start `launch` under the lease watchdog, which reads later
+    deadlines from `deadline_fd` and kills the command at `deadline` (CLOCK_MONOTONIC) unless a
+    later one arrived. Unsandboxed, the watchdog is the command's subreaper as well."""
+    argv = [
+        sys.executable, "-I", "-S", lease_watchdog.__file__,
+        str(deadline_fd), f"{deadline:.6f}",
+        str(launch.cgroup.path / "cgroup.procs") if launch.cgroup else "-",
+        "0" if launch.sandboxed else "1",
+        ",".join(str(fd) for fd in launch.pass_fds) or "-",
+        "--", *launch.argv,
+    ]  # fmt: skip
+    return argv, (*launch.pass_fds, deadline_fd)
+
+
 def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: str = ".") -> CommandExecution:
     """Run `command` for the step in `ctx` and return its CommandExecution record.
 
@@ -177,9 +203,16 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
             },
         )
 
+    # Started on a freshly renewed lease, under the watchdog that keeps it within the lease.
+    deadline_r, deadline_w = os.pipe()
     try:
+        renewal_started = time.monotonic()
+        ctx.heartbeat()
+        deadline = lease_deadline(renewal_started)
+        lease_deadline_subscribe(ctx.run.pk, deadline_w, deadline)
+        argv, pass_fds = lease_watched(launch, deadline_fd=deadline_r, deadline=deadline)
         proc = subprocess.Popen(
-            launch.argv,
+            argv,
             # In the sandbox bwrap sets the folder (--chdir); its own cwd is "/" so no path leaks in $PWD.
             cwd="/" if launch.sandboxed else cwd,
             env=launch.env,
@@ -187,10 +220,15 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own session and process group: the group can be killed whole
-            pass_fds=launch.pass_fds,
+            pass_fds=pass_fds,
         )
+        os.close(deadline_r)
         launch.started(proc)  # the sandbox's private network link, when the approval allowed one
     except BaseException:
+        lease_deadline_unsubscribe(ctx.run.pk, deadline_w)
+        for fd in (deadline_r, deadline_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
         launch.cleanup()
         raise
     CommandExecution.objects.filter(pk=execution.pk).update(pid=proc.pid)
@@ -291,10 +329,17 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
 
     # Whatever happened, nothing the command started outlives it.
     kill_process_tree(proc, grace=0 if proc.poll() is not None else GRACE_SECONDS)
+    last_deadline = lease_deadline_unsubscribe(ctx.run.pk, deadline_w)
+    os.close(deadline_w)
     launch.cleanup()
     reader_thread.join(timeout=5)
     if lease_lost:
         raise LeaseLost(f"{ctx.run.reference}: lease lost while `{command}` ran; it was stopped.")
+    if proc.returncode == lease_watchdog.LEASE_EXPIRED_EXIT and time.monotonic() >= last_deadline:
+        ctx._lease_lost.set()
+        raise LeaseLost(
+            f"{ctx.run.reference}: the lease was not renewed in time while `{command}` ran; its watchdog stopped it."
+        )
     flush(final=True)
     exit_code = proc.returncode
     CommandExecution.objects.filter(pk=execution.pk).update(
@@ -373,3 +418,13 @@ def command_orphans_stop(*, run, worker_host: str) -> list[CommandExecution]:
         CommandExecution.objects.filter(pk=execution.pk).update(stopped=True, finished_at=timezone.now())
         stopped.append(execution)
     return stopped
+
+
+def command_unfinished_close(*, run) -> list[CommandExecution]:
+    """Record as stopped the run's started commands that no worker will finish (recovery calls
+    this once the run's lease has expired, after `command_orphans_stop`). Each ran under its lease
+    watchdog, which kills it a margin before its lease expires — on whichever host it ran — so none
+    of them still runs. Returns them."""
+    unfinished = list(CommandExecution.objects.filter(run=run, finished_at__isnull=True, pid__isnull=False))
+    CommandExecution.objects.filter(pk__in=[c.pk for c in unfinished]).update(stopped=True, finished_at=timezone.now())
+    return unfinished

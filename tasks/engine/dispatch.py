@@ -26,6 +26,7 @@ from django.utils import timezone
 from providers.contracts import ActionType, Plan
 from tasks.engine.errors import LeaseLost
 from tasks.engine.events import event_emit
+from tasks.engine.fencing import lease_renewed
 from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_all, fetch_one, update_where
 from tasks.engine.state import SELF_CHECKING_ACTIONS, Lease, run_transition
 from tasks.models import PlanRevision, StepExecution, Task, TaskRun
@@ -463,12 +464,16 @@ def run_heartbeat(*, run_id: int, lease: Lease, take_seq: bool = False, **fields
     """Extend the lease; LeaseLost when the run is no longer held with this lease. Extra `fields`
     (e.g. current_step_id) are written in the same fenced UPDATE. With `take_seq` the same UPDATE
     also takes the next event seq and returns (seq, attempt) for event_emit(advanced=…)."""
+    started = time.monotonic()
     now = timezone.now()
     fence = {"pk": run_id, "attempt": lease.attempt, "worker_id": lease.worker_id, "state__in": TaskRun.LEASED_STATES}
     seq = {"increment": ("event_seq",), "returning": ("event_seq", "attempt")} if take_seq else {}
     updated = update_where(TaskRun, fence, heartbeat_at=now, lease_expires_at=now + _lease_delta(), **seq, **fields)
     if not updated:
         raise LeaseLost(f"RUN-{run_id:03d}: lease {lease.attempt} is no longer held.")
+    # The run's running commands live on until a margin before this renewal's expiry. (Inside a
+    # transaction only between steps, when no command of the run is running.)
+    lease_renewed(run_id, started)
     return updated if take_seq else None
 
 

@@ -14,6 +14,12 @@ never by name). A worker on another host cannot be stopped from here; its late w
 refused by this fence, and `manage.py audit` reports any change an attempt recorded after it
 lost the run (rule ``change_without_lease``).
 
+A command the step starts runs under a lease watchdog (command_site.lease_watchdog) that kills it
+when the worker stops renewing the lease, before the lease expires: each renewal of the run's lease
+(dispatch.run_heartbeat) is passed on to the watchdogs of the run's running commands as a new
+deadline (`lease_deadline`, `lease_deadline_subscribe`). Nothing of it depends on the worker's
+Python process still running: a frozen worker simply stops sending deadlines.
+
 Hooks: `on_lease_lost(fn)` registers `fn(*, run_id, lease)`, called once in the worker when its
 heartbeat finds the lease lost or cannot renew it for a whole lease (e.g. to kill the run's
 commands at once; tasks.engine.commands already stops them at its next control check).
@@ -112,6 +118,63 @@ def write_refusal_record(*, run: TaskRun, lease, step_id: str, what: str) -> Non
         )
     except Exception:  # noqa: BLE001 - the database may be what cost the lease
         logger.exception("%s: the refused late write could not be recorded", run.reference)
+
+
+# --- the deadline of a running command -----------------------------------------------------------
+
+_DEADLINE_LOCK = threading.Lock()
+# run id -> {write end of a running command's watchdog pipe: the last deadline sent on it}
+_DEADLINE_PIPES: dict[int, dict[int, float]] = {}
+
+
+def lease_margin() -> float:
+    """How long before its lease expires a command is killed when the lease was not renewed."""
+    from django.conf import settings
+
+    return max(1.0, settings.COMMAND_LEASE_SECONDS / 5)
+
+
+def lease_deadline(renewal_started: float) -> float:
+    """The watchdog's deadline (CLOCK_MONOTONIC) for a renewal begun at `renewal_started`
+    (time.monotonic() taken *before* the UPDATE that set the lease's expiry, so the expiry in the
+    database is at least a lease after it): a margin before that expiry."""
+    from django.conf import settings
+
+    return renewal_started + settings.COMMAND_LEASE_SECONDS - lease_margin()
+
+
+def lease_deadline_subscribe(run_id: int, fd: int, deadline: float) -> None:
+    """Send each later renewal of `run_id`'s lease, as a deadline line, to the pipe `fd` (whose
+    watchdog starts with `deadline`)."""
+    os.set_blocking(fd, False)  # a renewal never waits on a watchdog
+    with _DEADLINE_LOCK:
+        _DEADLINE_PIPES.setdefault(run_id, {})[fd] = deadline
+
+
+def lease_deadline_unsubscribe(run_id: int, fd: int) -> float:
+    """Stop sending renewals to `fd`; returns the last deadline sent on it."""
+    with _DEADLINE_LOCK:
+        pipes = _DEADLINE_PIPES.get(run_id, {})
+        last = pipes.pop(fd, 0.0)
+        if not pipes:
+            _DEADLINE_PIPES.pop(run_id, None)
+    return last
+
+
+def lease_renewed(run_id: int, renewal_started: float) -> None:
+    """The run's lease was renewed (its UPDATE succeeded): extend its commands' deadlines."""
+    with _DEADLINE_LOCK:
+        pipes = _DEADLINE_PIPES.get(run_id)
+        if not pipes:
+            return
+        deadline = lease_deadline(renewal_started)
+        line = f"{deadline:.6f}\n".encode()
+        for fd in list(pipes):
+            try:
+                os.write(fd, line)
+            except OSError:  # the command has ended (or its pipe is full): no extension
+                continue
+            pipes[fd] = max(pipes[fd], deadline)
 
 
 # --- a worker that cannot renew its lease --------------------------------------------------------

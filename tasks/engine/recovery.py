@@ -4,7 +4,9 @@ A run whose lease expired is either resumed from its last safe point — the int
 known to be safe to repeat (its handler is idempotent by the step's key), had not started, or
 was put back by its restorer (a file step from its pre-edit rollback point, a command from its
 pre-command point) — or marked `recoverable` with the reason. Before that, a superseded worker
-on this host is stopped (identified by pid and start time); revoking the lease clears the worker
+on this host is stopped (identified by pid and start time), and so is a command it left running
+(elsewhere its lease watchdog has stopped it before the lease expired:
+command_site.lease_watchdog); revoking the lease clears the worker
 id, so a worker elsewhere that wakes up later is fenced out of every write, files included.
 """
 
@@ -18,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tasks.engine.commands import command_orphans_stop
+from tasks.engine.commands import command_orphans_stop, command_unfinished_close
 from tasks.engine.dispatch import enqueue_dispatch
 from tasks.engine.fencing import superseded_worker_stop, worker_host
 from tasks.engine.retry import is_safe_to_repeat
@@ -99,6 +101,14 @@ def run_recover(*, run_id: int, now=None) -> Recovery:
         if orphans:
             named = ", ".join(f"`{c.command}`" for c in orphans)
             lost += f" Its command {named} was still running and has been stopped with everything it started."
+        # Elsewhere (or already dead here): its lease watchdog stopped it before the lease expired.
+        ended = command_unfinished_close(run=run)
+        if ended:
+            named = ", ".join(f"`{c.command}`" for c in ended)
+            lost += (
+                f" Its command {named} no longer runs: a command's lease watchdog stops it before its "
+                "worker's lease runs out."
+            )
 
         if run.control_request == "stop":
             if interrupted:
