@@ -8,14 +8,17 @@ Everything runs against a private PostgreSQL cluster and Redis server on loopbac
 
 1. kill storm: N runs over 10 workspaces, 2 workers; every few seconds one worker's whole
    process group gets SIGKILL and is started again;
-2. freeze, four times: a worker is SIGSTOPped inside one of the product's own handlers past its
+2. freeze, six times: a worker is SIGSTOPped inside one of the product's own handlers past its
    lease — write_file (in its atomic write) and deliver (filing an asset, in the upload of its
    bytes), both before the handler's write fence check (chaos.handlers) —, the run is recovered
    and finished by the other worker, then the frozen one is resumed and must write nothing late
    (no workspace write, upload, FileChange, second asset or event of its attempt). A worker of
    this host must have been stopped by recovery (pid + start time) before the run resumed; a
    worker of "another host" (worker 1 runs with COMMAND_WORKER_HOST) must have its late write
-   refused, and the refusal recorded;
+   refused, and the refusal recorded. And run_command, while its sandboxed command writes a line
+   into the workspace every 100 ms: once the lease has expired — before anything has stopped the
+   worker — the command must be dead with no line stamped after the expiry (its lease watchdog,
+   command_site.lease_watchdog), and nothing written after recovery put the folder back;
 3. services: Redis stopped, then PostgreSQL stopped and started, each with runs in flight
    (asserted): /health must answer 503 naming the failing part during each outage and 200 after,
    the pages must keep answering while Redis is down, the socket must replay the whole log after,
@@ -60,6 +63,9 @@ LEASE = 5
 MARKER = "<!-- end -->"
 # Worker 1 says it runs on another machine: recovery here cannot stop it, the write fence must.
 REMOTE_WORKER, REMOTE_HOST = 1, "chaos-remote-host"
+# The frozen command: a line stamped into the workspace every 100 ms, for far longer than a lease.
+TICK_SCRIPT, TICKS = "tick.sh", "ticks.txt"
+TICK = f'i=0; while [ "$i" -lt 300 ]; do date +%s.%N >> {TICKS}; i=$((i+1)); sleep 0.1; done\n'
 
 
 def say(text: str) -> None:
@@ -86,6 +92,7 @@ class Tally:
     outages: list[str] = field(default_factory=list)  # /health or in-flight conditions not met
     recoverable: list[str] = field(default_factory=list)  # each recoverable run with its reason
     recoverable_cap: int = 0
+    expected_recoverable: list[int] = field(default_factory=list)  # a frozen command's run: the person decides
 
     @property
     def failures(self) -> list[str]:
@@ -263,12 +270,29 @@ def _asset_plan(key: str, *, delay: float) -> list:
     ]
 
 
+def _command_plan(key: str, **_) -> list:
+    """One command that writes into the workspace every 100 ms (TICK_SCRIPT, put there by the
+    round), run by the product's own run_command handler in the sandbox."""
+    from providers.contracts import ActionType, PlanStep, StepExplanation
+
+    return [
+        PlanStep(
+            id="tick",
+            title=f"Tick for {key}",
+            action_type=ActionType.RUN_COMMAND,
+            inputs={"command": f"sh {TICK_SCRIPT} {key}"},
+            explanation=StepExplanation(what="Tick.", why="The fault suite needs it.", expect_next="Next step."),
+        )
+    ]
+
+
 def make_run(owner, workspace, key: str, *, kind: str = "write_file", **plan_kwargs):
     from providers.contracts import Plan
     from tasks.engine.dispatch import run_create
     from tasks.models import PlanRevision, Task
 
-    steps = _asset_plan(key, **plan_kwargs) if kind == "asset" else _plan(key, **plan_kwargs)
+    plans = {"asset": _asset_plan, "command": _command_plan}
+    steps = plans.get(kind, _plan)(key, **plan_kwargs)
     task = Task.objects.create(owner=owner, raw_prompt=f"chaos {key}", title=f"chaos {key}", workspace=workspace)
     PlanRevision.objects.create(
         task=task, number=1, planner="fault suite", plan=Plan(steps=steps).model_dump(mode="json")
@@ -295,7 +319,7 @@ def make_workspace(owner, name: str, folder: Path | None = None):
         scope="workspace",
         decision="allow",
         workspace=ws,
-        command_allowlist=["grep"],
+        command_allowlist=["grep", f"sh {TICK_SCRIPT}"],
     )
     return ws
 
@@ -482,15 +506,153 @@ FREEZE_KINDS = {
 }
 
 
-def scenario_freeze(cluster, owner, tally, ledger_path, deadline, *, kinds=("write_file", "asset")):
+def scenario_freeze(cluster, owner, tally, ledger_path, deadline, *, kinds=("write_file", "asset", "command")):
     """Freezes inside the product's own handlers, each twice: once a worker of this host, once
     the worker that says it runs on another host (REMOTE_WORKER)."""
     keys = {}
     for kind in kinds:
         for index, where in ((1 - REMOTE_WORKER, "local"), (REMOTE_WORKER, "remote")):
             key = f"frozen-{where}" if kind == "write_file" else f"frozen-{kind}-{where}"
+            if kind == "command":
+                keys |= _command_freeze_round(cluster, owner, tally, ledger_path, deadline, index=index, key=key)
+                continue
             keys |= _freeze_round(cluster, owner, tally, ledger_path, deadline, index=index, key=key, kind=kind)
     return keys
+
+
+def _stamps(path: Path) -> list[float]:
+    return [float(line) for line in path.read_text().split()] if path.exists() else []
+
+
+def _alive_with(token: str) -> list[int]:
+    """Live processes of this machine whose command line holds `token` (a frozen command's key)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError):
+            mine = token.encode() in Path(f"/proc/{entry}/cmdline").read_bytes()
+            if mine and Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z":
+                found.append(int(entry))
+    return found
+
+
+def _command_freeze_round(cluster, owner, tally, ledger_path, deadline, *, index: int, key: str):
+    """A worker frozen inside run_command while its sandboxed command writes a line into the
+    workspace every 100 ms. Nothing stops the worker until its lease has expired, so by then only
+    the command's lease watchdog can have stopped the command; the run is then recovered (the
+    folder put back to its pre-command point, the person told) and the frozen worker resumed."""
+    from datetime import UTC, datetime
+
+    from command_site.sandbox import sandbox_status
+    from tasks.engine.fencing import process_gone
+    from tasks.engine.recovery import recover_expired_runs
+    from tasks.models import TaskRun
+
+    remote = index == REMOTE_WORKER
+    where = "another host" if remote else "this host"
+    if not sandbox_status().sandboxed:  # a remembered preference never answers an unsandboxed command
+        tally.skipped.append(f"freeze in run_command ({where}): {sandbox_status().detail}")
+        return {}
+    say(f"freeze ({where}): SIGSTOP worker {index} inside run_command, its command writing every 100 ms")
+    ws = make_workspace(owner, key)
+    folder = Path(ws.path)
+    (folder / TICK_SCRIPT).write_text(TICK)
+    ticks = folder / TICKS
+    other = 1 - index
+    cluster.kill_worker(other, signal.SIGSTOP)
+    try:
+        run = make_run(owner, ws, key, kind="command")
+        tally.runs += 1
+        tally.expected_recoverable.append(run.pk)
+        held = None
+        while time.monotonic() < deadline:
+            row = TaskRun.objects.get(pk=run.pk)
+            if row.worker_id and len(_stamps(ticks)) >= 3:
+                held = row.worker_id
+                break
+            time.sleep(0.2)
+        if held is None or cluster.worker_index_of(int(held.split(":")[1])) != index:
+            tally.lost.append(f"{run.reference}: worker {index} never ran its command: the freeze could not be tried")
+            return {run.pk: key}
+        cluster.kill_worker(index, signal.SIGSTOP)
+        tally.freezes += 1
+    finally:
+        cluster.kill_worker(other, signal.SIGCONT)
+    frozen_attempt, pid, started = TaskRun.objects.get(pk=run.pk).attempt, int(held.split(":")[1]), held.split(":")[2]
+    expires = None
+    while time.monotonic() < deadline:
+        row = TaskRun.objects.get(pk=run.pk)
+        if row.lease_expires_at and row.lease_expires_at < datetime.now(UTC):
+            expires = row.lease_expires_at
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)
+    written, alive = _stamps(ticks), _alive_with(key)
+    superseded_at = time.time()
+    reasons = []
+    # The operator's reaper: puts the folder back to the pre-command point and tells the person.
+    while time.monotonic() < deadline and TaskRun.objects.get(pk=run.pk).state in TaskRun.LEASED_STATES:
+        reasons += [r.reason for r in recover_expired_runs() if r.run.pk == run.pk]
+        superseded_at = time.time()
+        time.sleep(0.5)
+    stopped_here = process_gone(pid, started)
+    cluster.kill_worker(index, signal.SIGCONT)
+    time.sleep(LEASE)  # the woken worker finds its command ended and its lease gone
+    check_frozen_command(
+        run,
+        expires=expires,
+        written=written,
+        alive=alive,
+        after=_stamps(ticks),
+        alive_after=_alive_with(key),
+        tally=tally,
+        where=where,
+    )
+    check_frozen_attempt(
+        run,
+        frozen_attempt=frozen_attempt,
+        superseded_at=superseded_at,
+        ledger=read_ledger(ledger_path),
+        tally=tally,
+        where=where,
+        must_be_refused=False,  # its command was dead before it could be superseded: nothing to refuse
+        pid=pid,
+    )
+    final = TaskRun.objects.get(pk=run.pk)
+    if all(run.reference not in z for z in tally.zombie_writes):
+        how = "recovery then stopped the worker itself" if stopped_here and not remote else "the worker woke later"
+        tally.notes.append(
+            f"freeze in run_command ({where}): {run.reference}'s command wrote {len(written)} line(s), none after "
+            f"its lease expired, and was dead by then; {how}; the run ended {final.state}"
+        )
+    return {run.pk: key}
+
+
+def check_frozen_command(
+    run, *, expires, written: list[float], alive: list[int], after: list[float], alive_after: list[int], tally, where
+) -> None:
+    """A frozen worker's command, judged: dead once the lease had expired (before anything stopped
+    the worker), no line stamped after that expiry, nothing written (and nothing running) after
+    the folder was put back, and the run left `recoverable` saying its command no longer runs.
+    Each breach is a zombie write, which fails the suite."""
+    name = f"{run.reference} ({where})"
+    if expires is None:
+        tally.lost.append(f"{name}: the frozen worker's lease never expired")
+        return
+    if alive:
+        tally.zombie_writes.append(f"{name}: its command was still running after its lease expired (pids {alive})")
+    late = [t for t in written if t > expires.timestamp()]
+    if late:
+        tally.zombie_writes.append(f"{name}: its command wrote {len(late)} line(s) after its lease expired")
+    if after or alive_after:
+        tally.zombie_writes.append(
+            f"{name}: {len(after)} line(s) written and {len(alive_after)} process(es) of its command alive after "
+            "the folder was put back"
+        )
+    run.refresh_from_db()
+    if run.state != "recoverable" or "no longer runs" not in run.state_reason:
+        tally.dishonest.append(f"{name} ended {run.state}, not recoverable saying its command no longer runs")
 
 
 def _freeze_round(cluster, owner, tally, ledger_path, deadline, *, index: int, key: str, kind: str = "write_file"):
@@ -889,7 +1051,9 @@ def main(argv: list[str] | None = None) -> int:
             tally.dishonest = sorted(set(tally.dishonest) | set(final.dishonest))
             tally.states = final.states
             # A run the disk could not hold is expected to stop; every other recoverable run counts.
-            check_recoverable([pk for pk in [*keys, *tally.delivery_runs] if pk not in disk_full], tally)
+            # So is a frozen command's run: the person decides, told its folder was put back.
+            expected = {*disk_full, *tally.expected_recoverable}
+            check_recoverable([pk for pk in [*keys, *tally.delivery_runs] if pk not in expected], tally)
         finally:
             cluster.stop()
         from command_site.audit import audit_run

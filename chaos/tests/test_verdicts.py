@@ -105,3 +105,31 @@ def test_a_frozen_attempts_late_upload_or_second_asset_fails_the_suite_and_a_ref
         )
     twice = judged([])
     assert twice.verdict() == ("FAILED", 1) and "1 asset(s)" in twice.zombie_writes[0]
+
+
+def test_a_frozen_workers_command_that_outlived_its_lease_fails_the_suite(owner, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from chaos.run import check_frozen_command
+
+    ws = make_workspace(owner, "frozen-command")
+    run = make_run(owner, ws, "frozen-command", kind="command")
+    reason = "Its command `sh tick.sh frozen-command` no longer runs: a command's lease watchdog stops it."
+    TaskRun.objects.filter(pk=run.pk).update(state="recoverable", state_reason=reason)
+    expires = datetime.now(UTC)
+    before, after_expiry = (expires - timedelta(seconds=2)).timestamp(), (expires + timedelta(seconds=1)).timestamp()
+
+    def judged(**seen) -> Tally:
+        tally = Tally()
+        kwargs = {"written": [before], "alive": [], "after": [], "alive_after": []} | seen
+        check_frozen_command(run, expires=expires, tally=tally, where="another host", **kwargs)
+        return tally
+
+    assert judged().verdict() == ("PASSED", 0), "dead by the expiry, nothing written after"
+    late = judged(written=[before, after_expiry])
+    assert late.verdict() == ("FAILED", 1) and "1 line(s) after its lease expired" in late.zombie_writes[0]
+    running = judged(alive=[4321])
+    assert running.verdict() == ("FAILED", 1) and "still running after its lease expired" in running.zombie_writes[0]
+    assert judged(after=[after_expiry]).verdict() == ("FAILED", 1), "a write after the folder was put back"
+    TaskRun.objects.filter(pk=run.pk).update(state="completed", state_reason="")
+    assert judged().verdict() == ("FAILED", 1), "a frozen command's run never ends as if nothing happened"

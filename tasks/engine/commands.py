@@ -162,7 +162,9 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
     recorded (and announced, "unsandboxed" when it is) before it starts; it runs in the sandbox
     where one can start, in its own process group with a scrubbed environment; on timeout, on an
     operator's stop, past the output limit, or when this worker loses its lease, the whole group
-    (and the sandbox's PID namespace and pids cgroup) is terminated and then killed; output is
+    (and the sandbox's PID namespace and pids cgroup) is terminated and then killed — and when
+    the worker stops renewing the lease (frozen, dead) its lease watchdog kills it all before the
+    lease expires (LeaseLost when the worker finds that afterwards); output is
     stored up to OUTPUT_LIMIT characters with a visible marker past it.
     Refuses (StepFailed, not retryable) when the run has no workspace folder.
     """
@@ -222,13 +224,20 @@ def command_run(*, ctx, command: str, timeout: float | int | None = None, cwd: s
             start_new_session=True,  # own session and process group: the group can be killed whole
             pass_fds=pass_fds,
         )
+    except BaseException:
+        lease_deadline_unsubscribe(ctx.run.pk, deadline_w)
         os.close(deadline_r)
+        os.close(deadline_w)
+        launch.cleanup()
+        raise
+    os.close(deadline_r)  # the watchdog holds its own copy
+    try:
         launch.started(proc)  # the sandbox's private network link, when the approval allowed one
     except BaseException:
         lease_deadline_unsubscribe(ctx.run.pk, deadline_w)
-        for fd in (deadline_r, deadline_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        os.close(deadline_w)  # the watchdog, seeing its worker gone, kills the command
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
         launch.cleanup()
         raise
     CommandExecution.objects.filter(pk=execution.pk).update(pid=proc.pid)
