@@ -33,7 +33,7 @@ Only the standard library; started with `-I -S` (no site packages, no environmen
 
 import os
 import select
-import signal
+import _signal as signal  # the C module: `signal` itself imports enum, a few ms at every start
 import sys
 import time
 
