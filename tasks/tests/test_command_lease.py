@@ -1,6 +1,7 @@
 """A command never outlives its worker's lease (tasks.engine.commands, command_site.lease_watchdog).
 
-The main test freezes a real `manage.py qcluster` with SIGSTOP while its sandboxed command writes
+The main test freezes a real `manage.py qcluster` with SIGSTOP while its command (sandboxed, then
+with COMMAND_SANDBOX=off) writes
 a line into a workspace file every 100 ms. The worker says it runs on another machine, so
 recovery here cannot stop it or its command: only the lease watchdog can. The command must be
 dead before the lease expires and write nothing after; recovery puts the folder back and tells
@@ -72,8 +73,9 @@ def _alive_with(token: str) -> list[int]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_frozen_workers_sandboxed_command_dies_before_its_lease_expires(owner, tmp_path):
-    if not sandbox_status().sandboxed:
+@pytest.mark.parametrize("sandbox", ["on", "off"])
+def test_a_frozen_workers_command_dies_before_its_lease_expires(owner, tmp_path, sandbox):
+    if sandbox == "on" and not sandbox_status().sandboxed:
         pytest.skip(sandbox_status().detail)
     folder = tmp_path / "ws"
     ws = make_workspace(owner, folder)
@@ -82,7 +84,7 @@ def test_a_frozen_workers_sandboxed_command_dies_before_its_lease_expires(owner,
         task=make_task(owner, ws, [step("cmd", ActionType.RUN_COMMAND, "Tick", command=_ticking(token)), verify_step()])
     )
     ticks = folder / "ticks.txt"
-    with worker_process(tmp_path / "worker.log", **WORKER_ENV) as worker:
+    with worker_process(tmp_path / "worker.log", **WORKER_ENV, COMMAND_SANDBOX=sandbox) as worker:
         wait_for(lambda: len(_stamps(ticks)) >= 5, timeout=90, message="the command to tick in the workspace")
         os.killpg(worker.pid, signal.SIGSTOP)  # the worker and its heartbeat; not the command's own session
         try:
