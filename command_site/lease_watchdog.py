@@ -19,7 +19,8 @@ other, whatever state the worker's own Python process is in: this process is apa
 own session), so a worker frozen with SIGSTOP, stuck in a debugger or in a long garbage
 collection does not hold it back. (A machine that is itself suspended stops this watchdog too;
 its monotonic clock, and the command, resume together with it — that is outside what one host can
-guard.)
+guard. And a recovery on another machine reads the lease's expiry with its own clock: this holds
+while the machines' clocks agree within the margin, as the lease itself needs them to.)
 
 Unsandboxed (SUBREAPER=1) the watchdog is the command's child subreaper: processes that leave the
 group (`setsid`, double forks) are re-parented to it instead of to init, so they are still its
