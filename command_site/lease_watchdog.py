@@ -32,9 +32,9 @@ the watchdog closes its own copies once the command has started.
 Only the standard library; started with `-I -S` (no site packages, no environment) to start fast.
 """
 
+import _signal as signal  # the C module: `signal` itself imports enum, a few ms at every start
 import os
 import select
-import _signal as signal  # the C module: `signal` itself imports enum, a few ms at every start
 import sys
 import time
 
