@@ -580,15 +580,18 @@ def _command_freeze_round(cluster, owner, tally, ledger_path, deadline, *, index
     finally:
         cluster.kill_worker(other, signal.SIGCONT)
     frozen_attempt, pid, started = TaskRun.objects.get(pk=run.pk).attempt, int(held.split(":")[1]), held.split(":")[2]
-    expires = None
-    while time.monotonic() < deadline:
+    # Every line is sampled as it appears: a worker's own reaper may put the folder back (removing
+    # the file) as soon as the lease has expired.
+    written, seen_expiry, expires = set(_stamps(ticks)), None, None
+    while time.monotonic() < deadline and expires is None:
         row = TaskRun.objects.get(pk=run.pk)
-        if row.lease_expires_at and row.lease_expires_at < datetime.now(UTC):
-            expires = row.lease_expires_at
-            break
-        time.sleep(0.2)
+        seen_expiry = row.lease_expires_at or seen_expiry
+        if seen_expiry and (seen_expiry < datetime.now(UTC) or row.state not in TaskRun.LEASED_STATES):
+            expires = seen_expiry
+        written |= set(_stamps(ticks))
+        time.sleep(0.1)
     time.sleep(0.5)
-    written, alive = _stamps(ticks), _alive_with(key)
+    written, alive = sorted(written | set(_stamps(ticks))), _alive_with(key)
     superseded_at = time.time()
     reasons = []
     # The operator's reaper: puts the folder back to the pre-command point and tells the person.
