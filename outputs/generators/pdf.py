@@ -12,6 +12,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import (
+    Image,
     KeepTogether,
     ListFlowable,
     ListItem,
@@ -22,7 +23,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files
+from outputs.generators.base import RASTER, GeneratedOutput, GenerationRequest, describe_files, looks_like_a_logo
 from outputs.generators.brand import Brand, brand_from
 from outputs.generators.copywriting import Copy, copy_for, document_kind
 
@@ -137,6 +138,27 @@ def _tier_table(copy: Copy, brand: Brand, st) -> Table:
     return table
 
 
+def _pictures(request: GenerationRequest) -> tuple[list, list, list[str]]:
+    """The request's pictures as flowables, at their own pixels (scaled, never resampled): a logo
+    sits above the title, another picture below the subtitle. Vector files are not placed (Command
+    does not rasterise SVG offline)."""
+    from PIL import Image as PILImage
+
+    logos, figures, placed = [], [], []
+    for path in (Path(p) for p in request.source_images):
+        if not path.is_file() or path.suffix.lower() not in RASTER:
+            continue
+        with PILImage.open(path) as im:
+            w, h = im.size
+        is_logo = not logos and looks_like_a_logo(path, request)
+        box_w, box_h = (70 * mm, 18 * mm) if is_logo else (170 * mm, 60 * mm)
+        scale = min(box_w / w, box_h / h)
+        flowable = Image(str(path), width=w * scale, height=h * scale, hAlign="LEFT")
+        (logos if is_logo else figures).extend([flowable, Spacer(1, 4 * mm)])
+        placed.append(f"{path.name} {'above the title' if is_logo else 'below the subtitle'}")
+    return logos, figures, placed
+
+
 def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     brand = brand_from(request)
     copy = copy_for(request, brand)
@@ -147,7 +169,9 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     name = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "document"
     path = dest / f"{name}.pdf"
 
-    story = [Paragraph(escape(title), st["title"]), Paragraph(escape(copy.subheadline), st["subtitle"])]
+    logos, figures, placed = _pictures(request)
+    story = [*logos, Paragraph(escape(title), st["title"]), Paragraph(escape(copy.subheadline), st["subtitle"])]
+    story += figures
     sections = copy.sections
     if one_pager and not any(s.heading.lower() in ("investment", "timeline", "analysis") for s in sections):
         sections = sections[:5]  # written for the genre: short enough for a page as it is
@@ -201,6 +225,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
             "pages": pages,
             "kind": "one-pager" if one_pager else document_kind(request),
             "sections": headings,
+            **({"placed_pictures": placed} if placed else {}),
         },
         expectations={"pages": 1 if one_pager else pages, "texts": [title, *headings]},
         content_source=request.content_source,

@@ -1,0 +1,89 @@
+"""“Use in a new request” on a picture: the new site or PDF places it, and verification proves it
+(the site shows a file with the import's bytes; the PDF shows a picture with the import's pixels).
+
+Through the real planner, engine, generators (built-in author), verifier (pypdf, Pillow) and storage.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pypdf import PdfReader
+
+from outputs.generators import GenerationRequest
+from outputs.generators.base import sha256_of
+from outputs.models import OutputAsset
+from outputs.services import asset_materialise, output_generate, output_verify_generated
+from outputs.tests.conftest import make_request
+from outputs.tests.test_iteration import _delivered, _imported_request
+from outputs.verification.criteria import pixels_sha256
+
+pytestmark = pytest.mark.django_db
+
+PLACED = {
+    # category, the request made from the imported logo, what must be true of the delivered file
+    "website": "a landing page for Bean There using this logo",
+    "pdf": "a one-page PDF brochure for Bean There using this logo",
+}
+
+
+def _criterion(asset: OutputAsset, logo: OutputAsset) -> dict:
+    return next(c for c in asset.criteria if c["criterion"] == f"imported-picture-{str(logo.id)[:8]}")
+
+
+@pytest.fixture
+def logo(owner):
+    _task, logo = _delivered(owner, "logo for a coffee shop called Bean There")
+    assert logo.category == "image" and logo.file_name.endswith(".png"), logo.file_name
+    return logo
+
+
+@pytest.mark.parametrize("category", PLACED)
+def test_an_imported_logo_is_placed_in_a_new_site_or_pdf(category, logo, owner, owner_client, tmp_path):
+    made = _imported_request(owner_client, owner, logo, PLACED[category])
+    assert made.category == category, made.category
+    picture = asset_materialise(asset=logo, dest_dir=tmp_path / "logo")
+    local = asset_materialise(asset=made, dest_dir=tmp_path / "made")
+    if category == "website":
+        header = re.search(r'<a class="logo"[^>]*><img src="([^"]+)"', local.read_text(encoding="utf-8"))
+        assert header and header.group(1).startswith("assets/imported-"), header
+        assert sha256_of(local.parent / header.group(1)) == sha256_of(picture) == logo.sha256
+        assert any(f["path"] == header.group(1) for f in made.files), "the copy is one of the site's files"
+    else:
+        pixels = [pixels_sha256(i.image) for p in PdfReader(str(local)).pages for i in p.images]
+        assert pixels_sha256(picture) in pixels
+        assert len(PdfReader(str(local)).pages) == 1, "the picture still fits the one page"
+    check = _criterion(made, logo)
+    assert check["status"] == "passed", check
+    assert made.metadata["imported_pictures"][0]["id"] == str(logo.id)
+
+
+def _placing(category: str, images: list) -> GenerationRequest:
+    return make_request(category, source_prompt="a one-page PDF and a site using this logo", source_images=images)
+
+
+@pytest.mark.parametrize("category", PLACED)
+@pytest.mark.parametrize("placed", [True, False], ids=["placed", "left-out"])
+def test_verification_finds_the_imported_picture_or_fails(category, placed, generated, tmp_path):
+    """The criterion is read from the delivered file: a file made without the picture fails it."""
+    picture = generated["image"].root_path / "logo.png"
+    ref = {"id": "0123456789", "title": "Logo", "version": 1, "file": "logo.png", "sha256": sha256_of(picture)}
+    ref["pixels_sha256"] = pixels_sha256(picture)
+    made = output_generate(request=_placing(category, [picture] if placed else []), dest_dir=tmp_path / category)
+    made.expectations["imported_pictures"] = [ref]
+    report = output_verify_generated(generated=made)
+    check = next(c for c in report.checks if c.criterion == "imported-picture-01234567")
+    assert check.passed is placed, check
+    assert report.passed is placed
+
+
+def test_a_site_shows_an_imported_picture_that_is_not_a_logo_as_its_main_picture(generated, tmp_path):
+    card = generated["image"].root_path / "social-card.png"
+    site = output_generate(
+        request=make_request("website", source_prompt="a site for Northwind", source_images=[card]),
+        dest_dir=tmp_path / "site",
+    )
+    html = site.primary_path.read_text(encoding="utf-8")
+    assert '<img src="assets/logo.svg"' in html and '<img src="assets/imported-social-card.png"' in html
+    assert sha256_of(site.root_path / "assets/imported-social-card.png") == sha256_of(card)
