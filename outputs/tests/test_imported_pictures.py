@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.urls import reverse
+from django.utils.html import escape
 from pypdf import PdfReader
 
 from outputs.generators import GenerationRequest
@@ -57,6 +59,10 @@ def test_an_imported_logo_is_placed_in_a_new_site_or_pdf(category, logo, owner, 
     check = _criterion(made, logo)
     assert check["status"] == "passed", check
     assert made.metadata["imported_pictures"][0]["id"] == str(logo.id)
+    page = owner_client.get(made.get_absolute_url()).content.decode()
+    assert "Picture from" in page and f'href="{logo.get_absolute_url()}"' in page and "Pictures placed" in page
+    card = owner_client.get(reverse("tasks:command_task", args=[made.task_id])).content.decode()
+    assert escape(f"It places the imported “{logo.title}” v1") in card
 
 
 def _placing(category: str, images: list) -> GenerationRequest:
@@ -87,3 +93,20 @@ def test_a_site_shows_an_imported_picture_that_is_not_a_logo_as_its_main_picture
     html = site.primary_path.read_text(encoding="utf-8")
     assert '<img src="assets/logo.svg"' in html and '<img src="assets/imported-social-card.png"' in html
     assert sha256_of(site.root_path / "assets/imported-social-card.png") == sha256_of(card)
+
+
+def test_a_one_page_pdf_keeps_to_one_page_with_a_large_picture(generated, tmp_path):
+    """A picture that would push a one-pager onto a second page is made smaller, not the page count."""
+    from PIL import Image
+
+    big = tmp_path / "photo.png"
+    Image.new("RGB", (800, 600), "#c2410c").save(big)
+    logo = generated["image"].root_path / "logo.png"  # at full size, logo + photo take a second page
+    request = make_request(
+        "pdf", source_prompt="a one-page PDF brochure, this logo and photo", source_images=[logo, big]
+    )
+    pdf = output_generate(request=request, dest_dir=tmp_path / "pdf")
+    reader = PdfReader(str(pdf.primary_path))
+    assert len(reader.pages) == 1 and pdf.metadata["pages"] == 1
+    assert pixels_sha256(big) in [pixels_sha256(i.image) for i in reader.pages[0].images]
+    assert pdf.metadata["placed_pictures"] == ["logo.png above the title", "photo.png below the subtitle"]
