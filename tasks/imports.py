@@ -50,6 +50,8 @@ def imported_prompt(task, *, prompt: str | None, for_model: bool) -> str:
         for asset in assets:
             text = _text(asset)
             body = text[:CONTEXT_CHARS] if text else "(no text: a picture or media file)"
+            if asset.category == "image":
+                body += "\n(Command places this picture, as it is, in a website, PDF or video made for this request.)"
             parts.append(f"“{asset.title}” v{asset.version} ({asset.category}):\n{body}")
         return "\n".join(parts)
     m = _INTO.search(said)

@@ -110,3 +110,21 @@ def test_a_one_page_pdf_keeps_to_one_page_with_a_large_picture(generated, tmp_pa
     assert len(reader.pages) == 1 and pdf.metadata["pages"] == 1
     assert pixels_sha256(big) in [pixels_sha256(i.image) for i in reader.pages[0].images]
     assert pdf.metadata["placed_pictures"] == ["logo.png above the title", "photo.png below the subtitle"]
+
+
+@pytest.mark.parametrize("category", PLACED)
+def test_content_a_model_wrote_still_places_the_imported_picture(category, generated, tmp_path):
+    """A provider writes the words; the picture the request brought in is still placed and found."""
+    from outputs.services import output_render
+
+    spec = {"kind": "site", "headline": "Bean There: coffee on the corner", "cta": "Visit us"}
+    if category == "pdf":
+        spec = {"kind": "document", "title": "Bean There", "sections": [{"heading": "Coffee", "bullets": ["Beans"]}]}
+    picture = generated["image"].root_path / "logo.png"
+    ref = {"id": "0123456789", "title": "Logo", "version": 1, "file": "logo.png", "sha256": sha256_of(picture)}
+    ref["pixels_sha256"] = pixels_sha256(picture)
+    made = output_render(spec=spec, request=_placing(category, [picture]), dest_dir=tmp_path / "m", author="Model X")
+    made.expectations["imported_pictures"] = [ref]
+    report = output_verify_generated(generated=made)
+    assert made.content_source == "Model X" and report.passed, report.summary()
+    assert any(c.criterion == "imported-picture-01234567" and c.passed for c in report.checks)
