@@ -2,7 +2,8 @@
 
 The built-in planner is given what the request turns the asset into (“turn this landing page into
 a one-page PDF brochure” plans a PDF brochure, for the page's brand), a model is given the asset's
-text, and the generate step writes from the asset's own words (``imported_copy``).
+text, and the generate step writes from the asset's own words (``imported_copy``) and places its
+pictures (``imported_pictures``: a video's slides, a site's logo, a PDF's picture).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def imported_prompt(task, *, prompt: str | None, for_model: bool) -> str:
         for asset in assets:
             text = _text(asset)
             body = text[:CONTEXT_CHARS] if text else "(no text: a picture or media file)"
+            if asset.category == "image":
+                body += "\n(Command places this picture, as it is, in a website, PDF or video made for this request.)"
             parts.append(f"“{asset.title}” v{asset.version} ({asset.category}):\n{body}")
         return "\n".join(parts)
     m = _INTO.search(said)
@@ -77,12 +80,37 @@ def imported_copy(task, *, dest_dir: Path) -> tuple[dict, dict] | None:
     return None
 
 
-def imported_images(task, *, dest_dir: Path) -> list[Path]:
-    """Local copies of the primary pictures of the task's imported image assets (for a slideshow)."""
-    from outputs.services import asset_materialise
+def imported_pictures(task, *, dest_dir: Path, raster: bool = False) -> list[tuple[Path, dict]]:
+    """Local copies of the primary pictures of the task's imported image assets, each with what
+    verification must find of it in the new output: the picture's stored hash (``sha256``, as
+    recorded in the library and checked while copying) and, for a raster picture, the hash of
+    its pixels (``pixels_sha256``).
 
-    return [
-        asset_materialise(asset=a, dest_dir=Path(dest_dir) / f"imported-{a.pk}")
-        for a in imported_assets(task)
-        if a.category == "image"
-    ]
+    ``raster``: a vector primary (a written logo.svg) is replaced by the asset's raster file of
+    the same name (logo.png), for outputs that can only place pixels (PDFs); an asset without one
+    is left out.
+    """
+    from outputs.generators.base import RASTER
+    from outputs.services import asset_materialise
+    from outputs.verification.criteria import pixels_sha256
+
+    found = []
+    for asset in imported_assets(task):
+        if asset.category != "image":
+            continue
+        folder = Path(dest_dir) / f"imported-{asset.pk}"
+        primary = asset_materialise(asset=asset, dest_dir=folder)
+        picture = primary
+        if raster and primary.suffix.lower() not in RASTER:
+            siblings = [folder / f["path"] for f in asset.files if Path(f["path"]).suffix.lower() in RASTER]
+            same_name = [p for p in siblings if p.stem == primary.stem]
+            picture = (same_name or [None])[0]
+            if picture is None:
+                continue
+        rel = picture.relative_to(folder).as_posix()
+        stored = next(f["sha256"] for f in asset.files if f["path"] == rel)
+        ref = {"id": str(asset.pk), "title": asset.title, "version": asset.version, "file": rel, "sha256": stored}
+        if picture.suffix.lower() in RASTER:
+            ref["pixels_sha256"] = pixels_sha256(picture)
+        found.append((picture, ref))
+    return found

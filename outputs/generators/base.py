@@ -284,6 +284,16 @@ EXTRA_TYPES = {
 }
 
 
+RASTER = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+
+
+def looks_like_a_logo(path: Path, request: GenerationRequest) -> bool:
+    """A picture given to a generator is placed as the logo when it is named one (logo.png,
+    mark.svg) or the request asks to use a logo."""
+    said = f"{request.source_prompt} {request.deliverable.description}".lower()
+    return Path(path).stem.lower().startswith(("logo", "mark")) or "logo" in said
+
+
 def mime_for(name: str) -> str:
     suffix = Path(name).suffix.lower()
     return EXTRA_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"

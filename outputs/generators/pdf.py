@@ -12,6 +12,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import (
+    Image,
     KeepTogether,
     ListFlowable,
     ListItem,
@@ -22,7 +23,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files
+from outputs.generators.base import RASTER, GeneratedOutput, GenerationRequest, describe_files, looks_like_a_logo
 from outputs.generators.brand import Brand, brand_from
 from outputs.generators.copywriting import Copy, copy_for, document_kind
 
@@ -137,6 +138,29 @@ def _tier_table(copy: Copy, brand: Brand, st) -> Table:
     return table
 
 
+def _pictures(request: GenerationRequest, room: float = 1.0) -> tuple[list, list, list[str]]:
+    """The request's pictures as flowables, at their own pixels (scaled, never resampled): a logo
+    sits above the title, other pictures below the subtitle, up to ``room`` × 60 mm high (0: left
+    out). Vector files are not placed (Command does not rasterise SVG offline)."""
+    from PIL import Image as PILImage
+
+    logos, figures, placed = [], [], []
+    for path in (Path(p) for p in request.source_images):
+        if not path.is_file() or path.suffix.lower() not in RASTER:
+            continue
+        is_logo = not logos and looks_like_a_logo(path, request)
+        if not is_logo and not room:
+            continue
+        with PILImage.open(path) as im:
+            w, h = im.size
+        box_w, box_h = (70 * mm, 18 * mm) if is_logo else (170 * mm, 60 * mm * room)
+        scale = min(box_w / w, box_h / h)
+        flowable = Image(str(path), width=w * scale, height=h * scale, hAlign="LEFT")
+        (logos if is_logo else figures).extend([flowable, Spacer(1, 4 * mm)])
+        placed.append(f"{path.name} {'above the title' if is_logo else 'below the subtitle'}")
+    return logos, figures, placed
+
+
 def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     brand = brand_from(request)
     copy = copy_for(request, brand)
@@ -147,7 +171,6 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     name = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "document"
     path = dest / f"{name}.pdf"
 
-    story = [Paragraph(escape(title), st["title"]), Paragraph(escape(copy.subheadline), st["subtitle"])]
     sections = copy.sections
     if one_pager and not any(s.heading.lower() in ("investment", "timeline", "analysis") for s in sections):
         sections = sections[:5]  # written for the genre: short enough for a page as it is
@@ -162,32 +185,44 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
             "next steps",
         }
         sections = [s for s in sections if s.heading.lower() in keep][:4]
-    headings = []
-    for s in sections:
-        block = [Paragraph(escape(s.heading), st["h2"])]
-        block += [Paragraph(escape(p), st["body"]) for p in s.paragraphs]
-        if s.bullets:
-            block.append(_bullets(s.bullets, st["body"], brand))
-        if s.heading.lower() == "investment" and copy.tiers:
-            block += [Spacer(1, 4), _tier_table(copy, brand, st)]
-        story.append(KeepTogether(block))
-        headings.append(s.heading)
-    story += [Spacer(1, 10), Paragraph(escape(copy.closing), st["small"])]
+    headings = [s.heading for s in sections]
 
-    doc = SimpleDocTemplate(
-        str(path),
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=24 * mm,
-        bottomMargin=18 * mm,
-        title=title,
-        author=brand.name,
-        subject=request.deliverable.description or title,
-        creator="Command",
-    )
+    def body() -> list:  # fresh flowables for each layout tried (a built flowable keeps its split state)
+        story = []
+        for s in sections:
+            block = [Paragraph(escape(s.heading), st["h2"])]
+            block += [Paragraph(escape(p), st["body"]) for p in s.paragraphs]
+            if s.bullets:
+                block.append(_bullets(s.bullets, st["body"], brand))
+            if s.heading.lower() == "investment" and copy.tiers:
+                block += [Spacer(1, 4), _tier_table(copy, brand, st)]
+            story.append(KeepTogether(block))
+        return [*story, Spacer(1, 10), Paragraph(escape(copy.closing), st["small"])]
+
+    notes = list(copy.notes)
     deco = _decorate(brand, title)
-    doc.build(story, onFirstPage=deco, onLaterPages=deco)
+    # A one-pager stays one page: its pictures are made smaller, then left out (and the notes say so).
+    for room in (1.0, 0.5, 0.0) if one_pager else (1.0,):
+        logos, figures, placed = _pictures(request, room)
+        doc = SimpleDocTemplate(
+            str(path),
+            pagesize=A4,
+            leftMargin=18 * mm,
+            rightMargin=18 * mm,
+            topMargin=24 * mm,
+            bottomMargin=18 * mm,
+            title=title,
+            author=brand.name,
+            subject=request.deliverable.description or title,
+            creator="Command",
+        )
+        title_block = [Paragraph(escape(title), st["title"]), Paragraph(escape(copy.subheadline), st["subtitle"])]
+        doc.build([*logos, *title_block, *figures, *body()], onFirstPage=deco, onLaterPages=deco)
+        if doc.page == 1 or not figures:
+            break
+    left_out = len([p for p in request.source_images if Path(p).suffix.lower() in RASTER]) - len(placed)
+    if left_out > 0:
+        notes.append(f"{left_out} picture(s) given to this request were left out to keep it to one page.")
     pages = doc.page
     return GeneratedOutput(
         category="pdf",
@@ -197,10 +232,11 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         primary=path.name,
         files=describe_files(dest, [path]),
         metadata={
-            "notes": copy.notes,
+            "notes": notes,
             "pages": pages,
             "kind": "one-pager" if one_pager else document_kind(request),
             "sections": headings,
+            **({"placed_pictures": placed} if placed else {}),
         },
         expectations={"pages": 1 if one_pager else pages, "texts": [title, *headings]},
         content_source=request.content_source,

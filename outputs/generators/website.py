@@ -5,11 +5,14 @@ No JavaScript: the site must work inside a sandboxed preview frame and on any st
 
 from __future__ import annotations
 
+import re
+import shutil
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from string import Template
 
-from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files
+from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files, looks_like_a_logo
 from outputs.generators.brand import Brand, brand_from
 from outputs.generators.copywriting import Copy, copy_for
 from outputs.generators.image import logo_svg, mark_svg, render_social_card
@@ -61,7 +64,43 @@ def shop_svg(brand: Brand, alt: str) -> str:
 """
 
 
-def _header(brand: Brand, copy: Copy, current: str) -> str:
+@dataclass
+class Pictures:
+    """Pictures given to the site (an imported logo or picture), copied into its assets."""
+
+    logo: str = "assets/logo.svg"
+    hero: str = ""
+    hero_alt: str = ""
+    copied: list[str] = field(default_factory=list)
+    placed: list[str] = field(default_factory=list)  # what the user is told: where each went
+
+
+def place_pictures(request: GenerationRequest, dest: Path) -> Pictures:
+    """Copy the request's pictures into ``assets/`` byte for byte: a logo goes in every page's
+    header, another picture (the first) is the home page's hero."""
+    pictures = Pictures()
+    name = brand_from(request).name
+    for n, source in enumerate(p for p in request.source_images if Path(p).is_file()):
+        source = Path(source)
+        stem = re.sub(r"[^a-z0-9]+", "-", source.stem.lower()).strip("-")[:40] or "picture"
+        rel = f"assets/imported-{stem}{'-' + str(n) if n else ''}{source.suffix.lower()}"
+        shutil.copyfile(source, dest / rel)
+        pictures.copied.append(rel)
+        if pictures.logo == Pictures.logo and looks_like_a_logo(source, request):
+            pictures.logo = rel
+            pictures.placed.append(f"{rel} is the logo in every page's header")
+        elif not pictures.hero:
+            pictures.hero, pictures.hero_alt = rel, f"A picture of {name}"
+            pictures.placed.append(f"{rel} is the home page's main picture")
+    return pictures
+
+
+def _size(src: str) -> str:
+    """The header logo's width and height attributes (the stylesheet sets its height)."""
+    return ' width="220" height="64"' if src == Pictures.logo else ""
+
+
+def _header(brand: Brand, copy: Copy, current: str, logo: str = "assets/logo.svg") -> str:
     def link(href: str, label: str) -> str:
         here = ' aria-current="page"' if href == current else ""
         return f'<a href="{href}"{here}>{label}</a>'
@@ -69,7 +108,7 @@ def _header(brand: Brand, copy: Copy, current: str) -> str:
     labels = ("Product", "How it works", "Customers") if not copy.steps_heading else ("About", "Visit us", "Reviews")
     return f"""<a class="skip" href="#main">Skip to content</a>
 <header class="site"><div class="container">
-  <a class="logo" href="index.html"><img src="assets/logo.svg" alt="{escape(brand.name)}" width="220" height="64"></a>
+  <a class="logo" href="index.html"><img src="{escape(logo)}" alt="{escape(brand.name)}"{_size(logo)}></a>
   <nav aria-label="Main">{link("index.html#features", labels[0])}{link("index.html#how", labels[1])}
     {link("index.html#customers", labels[2])}<a class="button primary" href="contact.html">{escape(copy.cta)}</a>
   </nav>
@@ -100,7 +139,8 @@ def _page(brand: Brand, title: str, description: str, body: str) -> str:
 """
 
 
-def index_html(brand: Brand, copy: Copy) -> str:
+def index_html(brand: Brand, copy: Copy, pictures: Pictures | None = None) -> str:
+    pictures = pictures or Pictures()
     e = escape
     features = "".join(
         f'<article class="card"><div class="icon" aria-hidden="true">{e(t[:1])}</div>'
@@ -118,7 +158,11 @@ def index_html(brand: Brand, copy: Copy) -> str:
         f'<div class="section-head"><h2>{e(h)}</h2><p class="lede">{e(t)}</p></div></div></section>\n'
         for h, t in copy.extra_sections
     )
-    body = f"""{_header(brand, copy, "index.html")}
+    hero_alt = copy.hero_alt or f"An illustration of the {brand.name} dashboard"
+    hero = f'<img src="assets/hero.svg" alt="{e(hero_alt)}" width="480" height="360">'
+    if pictures.hero:
+        hero = f'<img src="{e(pictures.hero)}" alt="{e(pictures.hero_alt)}" class="picture">'
+    body = f"""{_header(brand, copy, "index.html", pictures.logo)}
 <main id="main">
 <section class="hero"><div class="container">
   <div>
@@ -128,8 +172,7 @@ def index_html(brand: Brand, copy: Copy) -> str:
     <div class="actions"><a class="button primary" href="contact.html">{e(copy.cta)}</a><a class="button ghost"
       href="#how">See how it works</a></div>
   </div>
-  <figure><img src="assets/hero.svg" alt="{e(copy.hero_alt or f"An illustration of the {brand.name} dashboard")}"
-    width="480" height="360"></figure>
+  <figure>{hero}</figure>
 </div></section>
 {proof}<section class="block" id="features"><div class="container">
   <div class="section-head"><h2>{e(copy.features_heading or f"Built for {brand.audience}")}</h2><p class="lede">{
@@ -164,13 +207,14 @@ MOCK_NOTE = (
 )
 
 
-def contact_html(brand: Brand, copy: Copy) -> str:
+def contact_html(brand: Brand, copy: Copy, pictures: Pictures | None = None) -> str:
+    pictures = pictures or Pictures()
     e = escape
     lede = copy.contact_lede or (
         f"Tell us about your team and what you need to decide faster. A specialist from {brand.name} "
         "replies within one business day."
     )
-    body = f"""{_header(brand, copy, "contact.html")}
+    body = f"""{_header(brand, copy, "contact.html", pictures.logo)}
 <main id="main">
 <section class="block"><div class="container">
   <div class="section-head"><span class="eyebrow">Contact</span><h1>{e(copy.cta)}</h1>
@@ -194,9 +238,10 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     copy = copy_for(request, brand)
     dark = wants_dark(request)
     (dest / "assets").mkdir(parents=True, exist_ok=True)
+    pictures = place_pictures(request, dest)
     written = {
-        "index.html": index_html(brand, copy),
-        "contact.html": contact_html(brand, copy),
+        "index.html": index_html(brand, copy, pictures),
+        "contact.html": contact_html(brand, copy, pictures),
         "styles.css": CSS.substitute(
             primary=brand.primary, accent=brand.accent, dark=brand.dark, light=brand.light, muted=brand.muted
         )
@@ -210,7 +255,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
     # The sharing card doubles as the site's thumbnail in the asset library.
     render_social_card(brand, copy.headline, copy.tagline, dest / "assets" / "og-image.png", width=1200, height=630)
     written["assets/og-image.png"] = None
-    files = describe_files(dest, [dest / rel for rel in written])
+    files = describe_files(dest, [dest / rel for rel in [*written, *pictures.copied]])
     return GeneratedOutput(
         category="website",
         deliverable_id=request.deliverable.id,
@@ -224,6 +269,7 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
             "theme": "dark" if dark else "light",
             "brand": brand.name,
             "file_count": len(files),
+            **({"placed_pictures": pictures.placed} if pictures.placed else {}),
         },
         expectations={"pages": ["index.html", "contact.html"], "texts": {"index.html": [copy.headline, brand.name]}},
         content_source=request.content_source,

@@ -224,6 +224,42 @@ def test_sweeping_deletes_only_scratch_left_untouched_for_long(task, settings):
     assert (fresh / "working.xlsx").read_bytes() == b"in progress"
 
 
+def test_starting_a_run_schedules_the_hourly_scratch_cleaning_once_and_the_job_cleans(owner, settings):
+    """The path that schedules the reaper (a run being created) also schedules the scratch
+    cleaning, once however many runs start; the scheduled call, made as the worker makes it (its
+    func by name, no arguments), deletes stale scratch and keeps a generation's fresh folder."""
+    import os
+    import pydoc
+    import time
+
+    from django_q.models import Schedule
+
+    from outputs.jobs import SCRATCH_SCHEDULE_NAME
+    from outputs.services import output_scratch_dir
+    from tasks.engine.dispatch import REAPER_SCHEDULE_NAME
+    from tasks.planning import task_understand
+    from tasks.services import task_start_if_ready, task_submit
+
+    for prompt in ("one-page PDF proposal for Crumb & Co", "a logo for Crumb & Co"):
+        task = task_submit(owner=owner, prompt=prompt)
+        task_understand(task=task)
+        assert task_start_if_ready(task=task) is not None
+    schedule = Schedule.objects.get(name=SCRATCH_SCHEDULE_NAME)
+    assert (schedule.schedule_type, schedule.repeats) == (Schedule.HOURLY, -1)
+    assert not schedule.args and not schedule.kwargs
+    assert Schedule.objects.filter(name=REAPER_SCHEDULE_NAME).count() == 1
+
+    stale = output_scratch_dir(task_id="old-task", deliverable_id="d1", attempt="9-1")
+    (stale / "half.pdf").write_bytes(b"abandoned")
+    long_ago = time.time() - 3 * 86400
+    for path in (stale / "half.pdf", stale, stale.parent):
+        os.utime(path, (long_ago, long_ago))
+    fresh = output_scratch_dir(task_id=task.pk, deliverable_id="d1", attempt="1-1")
+    (fresh / "working.pdf").write_bytes(b"in progress")
+    assert pydoc.locate(schedule.func)() == 1  # as django_q.worker finds and calls it
+    assert not stale.parent.exists() and (fresh / "working.pdf").read_bytes() == b"in progress"
+
+
 def test_an_upload_under_a_fence_that_refuses_stores_nothing(tmp_path):
     """The fence is checked by each upload itself, so a worker woken between two uploads of one
     asset (superseded meanwhile) uploads nothing more."""

@@ -58,6 +58,8 @@ def verify_output(*, category: str, path_or_dir: Path, expectations: dict) -> Ve
             office.check_csv(root / expectations["csv"]["file"], expectations["csv"], report)
     else:
         report.add("category is known", False, f"no verifier for “{category}”")
+    if expectations.get("imported_pictures"):
+        criteria.check_imported_pictures(category=category, root=root, expectations=expectations, report=report)
     if expectations.get("brief"):
         try:
             criteria.check_brief(category=category, root=root, expectations=expectations, report=report)

@@ -204,6 +204,80 @@ def check_brief(*, category: str, root: Path, expectations: dict, report: Verifi
         report.attempt(name, verdict, criterion=criterion.id)
 
 
+def check_imported_pictures(*, category: str, root: Path, expectations: dict, report: VerificationReport) -> None:
+    """One criterion per imported picture (“Use in a new request”): it is in the delivered file.
+
+    A site passes when one of its pages shows a local file whose bytes hash to the library's record
+    of the import; a PDF when one of its pictures decodes to the import's own pixels.
+    """
+    for ref in expectations.get("imported_pictures") or []:
+        name = f"Brief: It places the imported “{ref.get('title', 'picture')}” v{ref.get('version', '?')}"
+        criterion = f"imported-picture-{str(ref.get('id', ''))[:8]}"
+        if category == "website":
+            report.attempt(name, lambda ref=ref: _site_shows(root, ref), criterion=criterion)
+        elif category == "pdf" and ref.get("pixels_sha256"):
+            report.attempt(name, lambda ref=ref: _pdf_shows(root, expectations, ref), criterion=criterion)
+        else:
+            report.skip(name, f"Command does not look for pictures inside {_a(category)}.", criterion=criterion)
+
+
+class _Sources(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.sources += [v for k, v in attrs if k == "src" and v]
+
+
+def _site_shows(root: Path, ref: dict) -> str:
+    from outputs.generators.base import sha256_of
+
+    shown = []
+    for page in sorted(root.glob("*.html")):
+        parser = _Sources()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for src in parser.sources:
+            target = (root / src.split("#")[0].split("?")[0]).resolve()
+            if target.is_relative_to(root.resolve()) and target.is_file():
+                if sha256_of(target) == ref["sha256"]:
+                    return f"{page.name} shows {src}, byte for byte the imported {ref.get('file', 'picture')}"
+                shown.append(src)
+    raise ValueError(f"no page shows the imported picture (pages show {sorted(set(shown)) or 'no local pictures'})")
+
+
+def pixels_sha256(picture) -> str:
+    """The hash of a picture's decoded RGBA pixels and size (``picture``: a path or a PIL image).
+    A picture placed in a PDF decodes to the same pixels, though its file bytes are re-wrapped."""
+    import hashlib
+
+    from PIL import Image
+
+    im = Image.open(picture) if isinstance(picture, (str, Path)) else picture
+    try:
+        rgba = im.convert("RGBA")
+        return hashlib.sha256(f"{rgba.size[0]}x{rgba.size[1]}:".encode() + rgba.tobytes()).hexdigest()
+    finally:
+        if im is not picture:
+            im.close()
+
+
+def _pdf_shows(root: Path, expectations: dict, ref: dict) -> str:
+    from pypdf import PdfReader
+
+    name = expectations.get("primary")
+    path = root / name if name and name.endswith(".pdf") else sorted(root.glob("*.pdf"))[0]
+    seen = 0
+    for number, page in enumerate(PdfReader(str(path)).pages, start=1):
+        for placed in page.images:
+            seen += 1
+            if pixels_sha256(placed.image) == ref["pixels_sha256"]:
+                w, h = placed.image.size
+                return f"page {number} shows a {w}×{h} picture with the imported picture's own pixels"
+    raise ValueError(f"none of the PDF's {seen} picture(s) has the imported picture's pixels")
+
+
 # Each checker returns None / "not checked: why" when it cannot check, else a callable that
 # returns the evidence or raises with what it found instead.
 

@@ -95,18 +95,25 @@ def enqueue_dispatch() -> None:
         transaction.on_commit(_DispatchEnqueued())
 
 
-def ensure_reaper_schedule() -> None:
-    """Create the reaper schedule once (idempotent; catch_up is off cluster-wide).
+def ensure_schedules() -> None:
+    """Create the reaper's schedule and the hourly cleaning of output scratch folders, once each
+    (idempotent; catch_up is off cluster-wide).
 
     django-q2 schedules have minute resolution, so the minutely job books one extra run 30 s
     later itself (see tasks.jobs.recover_runs): the reaper looks every 30 s.
     """
     from django_q.models import Schedule
 
-    if not Schedule.objects.filter(name=REAPER_SCHEDULE_NAME).exists():
+    from outputs.jobs import SCRATCH_JOB, SCRATCH_SCHEDULE_NAME
+
+    names = [REAPER_SCHEDULE_NAME, SCRATCH_SCHEDULE_NAME]
+    have = set(Schedule.objects.filter(name__in=names).values_list("name", flat=True))
+    if REAPER_SCHEDULE_NAME not in have:
         Schedule.objects.create(
             name=REAPER_SCHEDULE_NAME, func=REAPER_JOB, schedule_type=Schedule.MINUTES, minutes=1, repeats=-1
         )
+    if SCRATCH_SCHEDULE_NAME not in have:
+        Schedule.objects.create(name=SCRATCH_SCHEDULE_NAME, func=SCRATCH_JOB, schedule_type=Schedule.HOURLY, repeats=-1)
 
 
 def schedule_half_minute_reaper() -> None:
@@ -212,7 +219,7 @@ def run_create(
         ),
         payload={"steps": len(plan.steps), "priority": priority, "plan_revision": plan_revision.number},
     )
-    ensure_reaper_schedule()
+    ensure_schedules()
     enqueue_dispatch()
     return run
 

@@ -17,6 +17,8 @@ from tasks.engine.handlers import StepContext, StepResult, register
 from tasks.models import StepExecution
 
 SITE_FOLDER = "site"
+# Outputs that place pictures given to them: a video's slides, a site's logo, a PDF's picture.
+PLACES_PICTURES = ("video", "website", "pdf")
 
 
 def _earlier_result(ctx: StepContext, action_type: str, key: str) -> dict:
@@ -51,15 +53,22 @@ def generate_output(ctx: StepContext) -> StepResult:
             tone=task.tone,
         )
         dest = output_scratch_dir(task_id=task.pk, deliverable_id=deliverable_id, attempt=f"{ctx.run.pk}-{ctx.attempt}")
-        if str(request.deliverable.category) == "video":
+        category = str(request.deliverable.category)
+        pictures: list[dict] = []
+        if category in PLACES_PICTURES:
             sources = output_scratch_dir(
                 task_id=task.pk, deliverable_id=deliverable_id, attempt=f"{ctx.run.pk}-sources"
             )
-            request.source_images = output_source_images(owner=ctx.run.owner, task=task, dest_dir=sources)
+            if category == "video":
+                request.source_images = output_source_images(owner=ctx.run.owner, task=task, dest_dir=sources)
             if task.context.get("imported_assets"):
-                from tasks.imports import imported_images
+                # “Use in a new request” on a picture: the new output places it (a video's slide,
+                # a site's logo, a PDF's picture), and verification looks for it there.
+                from tasks.imports import imported_pictures
 
-                request.source_images += imported_images(task, dest_dir=sources)
+                found = imported_pictures(task, dest_dir=sources, raster=category != "website")
+                request.source_images += [path for path, _ref in found]
+                pictures = [ref for _path, ref in found]
         imported = None
         if task.context.get("imported_assets") and request.copy is None:
             # “Use in a new request”: the new output is written from the asset's own words.
@@ -80,6 +89,13 @@ def generate_output(ctx: StepContext) -> StepResult:
             generated, written_by = output_generate(request=request, dest_dir=dest), {}
         if imported is not None:
             generated.metadata["imported_from"] = imported
+        if pictures and category != "video":
+            # What must be found in the delivered file comes from the library's record of the
+            # import, not from what the generator says it placed.
+            generated.expectations["imported_pictures"] = pictures
+            generated.metadata["imported_pictures"] = [
+                {k: ref[k] for k in ("id", "title", "version", "file")} for ref in pictures
+            ]
         if converted is not None:
             generated.metadata["converted_from"] = converted
     except GenerationUnavailable as exc:
