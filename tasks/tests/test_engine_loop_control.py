@@ -341,10 +341,12 @@ def test_the_cost_limit_pauses_a_run_at_the_connections_prices(
     assert_audit_clean()
 
 
-def test_a_price_change_after_a_run_leaves_that_runs_cost_unchanged(scripted_model, owner, owner_client, tmp_path, kind):
+def test_a_price_change_after_a_run_leaves_that_runs_cost_unchanged(
+    scripted_model, owner, owner_client, tmp_path, kind
+):
     """Two turns at US$10/US$30 per million tokens cost US$2.60 (each stores the prices it was
-    counted at); the connection's prices change afterwards and the run still shows US$2.60. A new
-    run is counted at the new prices."""
+    counted at); the connection's prices change afterwards, or are cleared, and the run still shows
+    US$2.60."""
     from decimal import Decimal
 
     from django.urls import reverse

@@ -15,7 +15,7 @@ from tasks.models import ModelTurn
 _MILLION = Decimal(1_000_000)
 
 
-def reply_cost(connection, input_tokens: int, output_tokens: int) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+def reply_cost(connection, input_tokens: int, output_tokens: int) -> tuple[Decimal | None, ...]:
     """(input price, output price, cost in US$) at the connection's prices now; all None without prices."""
     if connection is None or not connection.priced:
         return None, None, None
