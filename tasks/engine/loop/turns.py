@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Prefetch
@@ -29,6 +27,7 @@ from tasks.engine.loop import limits
 from tasks.engine.loop.observations import call_observed, observe_settled
 from tasks.engine.loop.records import turn_store
 from tasks.engine.loop.revisions import plan_revise_from_turn
+from tasks.engine.loop.streaming import StreamedWords
 from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 
@@ -187,35 +186,6 @@ def compacted(messages: list[dict], *, keep_last: list[dict]) -> list[dict]:
     return out
 
 
-class _StreamedWords:
-    """The model's words as the provider streams them, written as workstream rows (row-only
-    events, at most one per COMMAND_LOOP_STREAM_SECONDS) so the person reads along. The stored
-    reply, and its row, still carry the whole text once it is complete."""
-
-    def __init__(self, ctx: StepContext, number: int):
-        self.ctx, self.number = ctx, number
-        self.pending: list[str] = []
-        self.last = time.monotonic()
-
-    def __call__(self, piece: str) -> None:
-        self.pending.append(piece)
-        if time.monotonic() - self.last >= settings.COMMAND_LOOP_STREAM_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        text = "".join(self.pending)
-        self.pending, self.last = [], time.monotonic()
-        if text.strip():
-            self.ctx.emit(
-                kind="model.text",
-                phase="execute",
-                status="info",
-                title=f"The model is writing (turn {self.number})",
-                explanation=text[:4000],
-                payload={"turn": self.number, "streamed": True},
-            )
-
-
 def model_turn(ctx: StepContext) -> StepResult:
     run, step = ctx.run, ctx.step
     inputs = ctx.plan_step.inputs
@@ -233,7 +203,7 @@ def model_turn(ctx: StepContext) -> StepResult:
         if number == 1:
             sent = [_first_message(ctx, check)]
         requested_at = timezone.now()
-        words = _StreamedWords(ctx, number)
+        words = StreamedWords(ctx, number)
         try:
             reply = client_for(connection).chat_turn(
                 system=SYSTEM_PROMPT,
