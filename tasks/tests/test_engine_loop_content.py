@@ -363,6 +363,8 @@ def test_a_worker_killed_after_the_models_reply_never_asks_for_it_again(scripted
     _, data = delivered(run)
     assert "Medication round shadowing" in "\n".join(p.text for p in Document(io.BytesIO(data)).paragraphs)
     assert run.events.filter(kind="model.content").count() == 1
+    assert list(run.model_turns.values_list("purpose", "number")) == [("content", 1)], "stored once, replayed"
+    assert_audit_clean()
 
 
 def test_content_replies_are_stored_turns_and_a_spent_token_budget_pauses_the_run(
