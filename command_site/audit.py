@@ -22,7 +22,8 @@
   persisted narration events, and the line `tasks.realtime.narration_for` would show right now
   for every working run;
 - ``tool_step_untraced``: a step of a model-driven run (a tool call, a check it led to, a model
-  turn that ran) that does not trace to a stored model turn with its token usage.
+  turn that ran) or an output whose content a model wrote, that does not trace to a stored model
+  turn with its token usage.
 
 Used by `manage.py audit`, the admin's "Truthfulness audit" page, the fault-injection suite and
 the browser suite (each requires zero violations). `fallback_line_problems(text)` is the check
@@ -412,11 +413,24 @@ _LOOP_ONLY = ("list_files", "search", "ask_operator", "finish")
 
 def _audit_model_runs(report: AuditReport) -> None:
     """Every step a model asked for traces to its stored turn (reply and usage); every check a
-    `finish` led to traces to that call; every model turn that ran has its stored reply."""
+    `finish` led to traces to that call; every model turn that ran has its stored reply; every
+    output a model wrote the content of has its stored replies, each with usage."""
+    from django.db.models.fields.json import KT
+
     from tasks.models import ModelToolCall, ModelTurn, StepExecution
 
-    turns = {t["pk"]: t for t in ModelTurn.objects.values("pk", "step_id", "number", "input_tokens", "output_tokens")}
-    by_step = {t["step_id"]: t for t in turns.values() if t["step_id"]}
+    turns = {
+        t["pk"]: t
+        for t in ModelTurn.objects.values("pk", "step_id", "number", "purpose", "input_tokens", "output_tokens")
+    }
+    by_step = {t["step_id"]: t for t in turns.values() if t["step_id"] and t["purpose"] == ModelTurn.Purpose.LOOP}
+    # The replies a model wrote an output's content in: each step's first reply without usage, else its last.
+    content: dict[int, dict] = {}
+    for t in sorted(turns.values(), key=lambda t: t["number"]):
+        if t["step_id"] and t["purpose"] == ModelTurn.Purpose.CONTENT:
+            known = content.get(t["step_id"])
+            if known is None or known["input_tokens"] or known["output_tokens"]:
+                content[t["step_id"]] = t
     calls = {}
     for step_id, check_id, turn_id in ModelToolCall.objects.values_list("step_id", "check_step_id", "turn_id"):
         for linked in (step_id, check_id):
@@ -426,7 +440,10 @@ def _audit_model_runs(report: AuditReport) -> None:
         Q(action_type__in=(*_LOOP_ONLY, "model_turn"))
         | Q(spec__inputs__has_key="tool_call_id")
         | Q(spec__inputs__has_key="check_origin")
-    ).values("pk", "run_id", "step_id", "action_type", "status", "result")
+        | Q(spec__inputs__has_key="content_connection_id")
+    ).values(
+        "pk", "run_id", "step_id", "action_type", "status", "result", content=KT("spec__inputs__content_connection_id")
+    )
     count = 0
     for step in candidates.iterator():
         count += 1
@@ -437,6 +454,11 @@ def _audit_model_runs(report: AuditReport) -> None:
                 continue
             turn = by_step.get(step["pk"])
             problem = "" if turn else "it ran, but no model turn (reply) is stored for it"
+        elif step["content"]:
+            if step["status"] != StepExecution.Status.SUCCEEDED:
+                continue
+            turn = content.get(step["pk"])
+            problem = "" if turn else "the model wrote its content, but no model turn (reply) is stored for it"
         else:
             turn = turns.get(calls.get(step["pk"]))
             problem = "" if turn else "no stored model turn asked for it"

@@ -177,6 +177,10 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
         the push carries when it is the next one, else from the database. The owner's group
         carries the same message (without a row) for the task switcher."""
         run_id, seq = message.get("run_id"), message.get("seq")
+        if message.get("revised"):
+            if run_id in self.cursors and isinstance(seq, int):
+                await self._deliver_revised(run_id, seq, message.get("row"))
+            return
         if run_id in self.cursors:
             row = message.get("row")
             if not (isinstance(row, str) and isinstance(seq, int) and await self._deliver_pushed(run_id, seq, row)):
@@ -258,6 +262,19 @@ class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
             if any(kind_changes_run(kind) for kind in delivery.kinds):
                 self._card_owed(run_id, seq, delivery.kinds)
             return True
+
+    async def _deliver_revised(self, run_id: int, seq: int, row) -> None:
+        """A row already shown was rewritten (the model's streamed words growing): send its new
+        text. A row not delivered yet needs nothing: the replay reads it as it is now."""
+        async with self.locks[run_id]:
+            after = self.cursors.get(run_id)
+            if after is None or after < seq:
+                return
+            html = realtime.revised_words(run_id=run_id, seq=seq, row=row) if isinstance(row, str) else None
+            if html is None:
+                html = await database_sync_to_async(realtime.revised_words_read)(run_id=run_id, seq=seq)
+            if html:
+                await self.send(text_data=html)
 
     def _delivered(self, run_id: int, delivery: realtime.Delivery) -> None:
         self.cursors[run_id] = delivery.last_seq

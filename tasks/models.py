@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 
 
@@ -300,14 +301,23 @@ class CommandExecution(models.Model):
 
 
 class ModelTurn(models.Model):
-    """One model turn of a model-driven run: what was sent, and the reply, stored before any of its
-    tool calls runs. Unique per (run, number), so a worker that dies after the reply is stored
-    never asks the provider for that turn again (tasks.engine.loop.turns)."""
+    """One model reply in a run: what was sent, and the reply, stored before anything acts on it.
+
+    A loop turn (tasks.engine.loop.turns) is unique per (run, number); a reply written while the
+    model writes an output's content (tasks.engine.loop.content) is unique per (step, number). So a
+    worker that dies after a reply is stored never asks the provider for it again. Both count
+    toward the run's budget. The prices the reply was counted at are stored with it: a
+    connection's later price change does not rewrite what a past run cost."""
+
+    class Purpose(models.TextChoices):
+        LOOP = "loop", "A turn of the model-driven run"
+        CONTENT = "content", "Writing an output's content"
 
     run = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="model_turns")
     number = models.PositiveIntegerField()
-    step = models.OneToOneField(
-        StepExecution, on_delete=models.SET_NULL, null=True, blank=True, related_name="model_turn"
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.LOOP)
+    step = models.ForeignKey(
+        StepExecution, on_delete=models.SET_NULL, null=True, blank=True, related_name="model_turns"
     )
     provider = models.CharField(max_length=120, help_text="The connection's label, as the planner names it.")
     model = models.CharField(max_length=120, blank=True)
@@ -320,12 +330,24 @@ class ModelTurn(models.Model):
     stop_reason = models.CharField(max_length=40, blank=True)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
+    # The connection's prices (US$ per million tokens) when the reply was stored, and what its
+    # tokens cost at them; all None when the connection had no prices (no cost is claimed).
+    input_price_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    output_price_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
     requested_at = models.DateTimeField()
     replied_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["run", "number"]
-        constraints = [models.UniqueConstraint(fields=["run", "number"], name="model_turn_unique_number")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "number"], condition=Q(purpose="loop"), name="model_turn_unique_number"
+            ),
+            models.UniqueConstraint(
+                fields=["step", "number"], condition=Q(purpose="content"), name="model_turn_unique_content_reply"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.run.reference} turn {self.number}"

@@ -215,6 +215,27 @@ def pushed_delivery(*, run_id: int, seq: int, row: str, tone: str) -> Delivery |
     return delivery
 
 
+def revised_words(*, run_id: int, seq: int, row: str) -> str | None:
+    """The new text of a streamed-words row the page already shows (a `revised` push), as an
+    out-of-band swap of that row's text, from the row the push carried; None when the push's row
+    cannot be rendered as the database would give it (revised_words_read then reads it). Pure."""
+    from tasks.engine.events import event_from_pushed_row
+    from tasks.templatetags.workstream import revised_words_oob
+
+    event = event_from_pushed_row(run_id=run_id, seq=seq, row=row)
+    if event is None or event.kind != "model.text":
+        return None
+    return revised_words_oob(event)
+
+
+def revised_words_read(*, run_id: int, seq: int) -> str:
+    """revised_words, from the database ("" when the row is gone or is not streamed words)."""
+    from tasks.templatetags.workstream import revised_words_oob
+
+    event = WorkstreamEvent.objects.filter(run_id=run_id, seq=seq, kind="model.text").first()
+    return revised_words_oob(event) if event is not None else ""
+
+
 # --- Work shared by the consumers of one process -----------------------------------------------
 
 

@@ -160,6 +160,34 @@ def event_emit(
     return event
 
 
+def event_revise(*, run: TaskRun, event: WorkstreamEvent, explanation: str, lease: tuple[int, str] | None = None):
+    """Rewrite the explanation of a row-only event already written, and push the row again after
+    commit: the model's words as they stream are one row per reply that grows, not a row per piece.
+
+    Only the row changes (its seq stays): a socket that already showed the row gets the new text
+    (`revised` pushes, tasks.consumers), one that had not yet reads it as it is now. The caller
+    throttles (one revision per COMMAND_LOOP_STREAM_SECONDS). With `lease`, fenced like event_emit.
+    """
+    rows = WorkstreamEvent.objects.filter(pk=event.pk)
+    if lease is not None:
+        rows = rows.filter(run__attempt=lease[0], run__worker_id=lease[1], run__state__in=TaskRun.LEASED_STATES)
+    if not rows.update(explanation=explanation):
+        raise LeaseLost(f"{run.reference}: this worker's lease was superseded; event not revised.")
+    event.explanation = explanation
+    owner_id = run.owner_id
+    transaction.on_commit(
+        lambda: event_publish(
+            run_id=run.pk,
+            owner_id=owner_id,
+            event_id=event.pk,
+            seq=event.seq,
+            kind=event.kind,
+            event=event,
+            revised=True,
+        )
+    )
+
+
 def _counter_advance(*, run_id: int, lease: tuple[int, str] | None) -> tuple[int, int] | None:
     """Increment the run's event counter and read it back in one statement (UPDATE … RETURNING,
     PostgreSQL and SQLite ≥ 3.35): (new seq, the run's attempt), or None when no row matched —
@@ -197,7 +225,14 @@ USER_PUSH_DELAY = 0.1
 
 
 def event_publish(
-    *, run_id: int, owner_id, event_id: int, seq: int, kind: str = "", event: WorkstreamEvent | None = None
+    *,
+    run_id: int,
+    owner_id,
+    event_id: int,
+    seq: int,
+    kind: str = "",
+    event: WorkstreamEvent | None = None,
+    revised: bool = False,
 ) -> None:
     """Tell listeners that an event exists. Never raises: the database already has the event.
 
@@ -208,6 +243,7 @@ def event_publish(
     unknown or empty kind does): a row-only event would make every such socket look at the
     switcher for nothing but its "latest row" line, which each consumer's periodic look at the
     switcher refreshes anyway (at the table tail's pace, at least a second apart: every 1–2 s).
+    `revised`: the row `seq` was rewritten (event_revise), not added; only the run's group hears.
     """
     try:
         from channels.layers import get_channel_layer
@@ -216,10 +252,12 @@ def event_publish(
         if layer is None:
             return
         message = {"type": "workstream.event", "run_id": run_id, "event_id": event_id, "seq": seq}
+        if revised:
+            message["revised"] = True
         # "group" lets a socket in both groups tell the copies apart: only the owner's copy
         # concerns the switcher.
         targets = [(run_group(run_id), "run")]
-        if kind_changes_run(kind):
+        if kind_changes_run(kind) and not revised:
             targets.append((user_group(owner_id), "user"))
         in_memory = _is_in_memory(layer)
         if in_memory:
@@ -295,7 +333,7 @@ class _Publisher:
         self._wake_asked = False
         # The loop's own: (group, run id) → the newest (layer, message) not sent yet, and the
         # order in which those keys are due.
-        self._waiting: dict[tuple[str, int], tuple[object, dict]] = {}
+        self._waiting: dict[tuple, tuple[object, dict]] = {}
         self._queue: asyncio.Queue | None = None
 
     def reset_after_fork(self) -> None:
@@ -339,10 +377,12 @@ class _Publisher:
             self._enqueue(layer, group, message, delay)
 
     def _enqueue(self, layer, group: str, message: dict, delay: float) -> None:
-        key = (group, message["run_id"])
+        # A revision of row N waits under its own key, and a newer revision of it replaces it.
+        revised = bool(message.get("revised"))
+        key = (group, message["run_id"], message["seq"]) if revised else (group, message["run_id"])
         waiting = self._waiting.get(key)
         if waiting is not None:
-            if message["seq"] > waiting[1]["seq"]:
+            if revised or message["seq"] > waiting[1]["seq"]:
                 self._waiting[key] = (layer, message)
             return
         if len(self._waiting) >= self.QUEUE_LIMIT:

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from providers.contracts import ActionType, PlanStep
 from tasks.engine.errors import CapabilityNotInstalled, LeaseLost, StepFailed
-from tasks.engine.events import event_emit
+from tasks.engine.events import event_emit, event_revise
 from tasks.models import StepExecution, TaskRun, WorkstreamEvent
 
 
@@ -55,6 +55,14 @@ class StepContext:
         fields.setdefault("step_id", self.step.step_id)
         try:
             return event_emit(run=self.run, kind=kind, title=title, lease=self.lease.as_tuple(), **fields)
+        except LeaseLost:
+            self._lease_lost.set()
+            raise
+
+    def revise(self, event: WorkstreamEvent, *, explanation: str) -> None:
+        """Rewrite the explanation of a row this step wrote (event_revise); fenced like emit."""
+        try:
+            event_revise(run=self.run, event=event, explanation=explanation, lease=self.lease.as_tuple())
         except LeaseLost:
             self._lease_lost.set()
             raise

@@ -70,8 +70,11 @@ def run_statuses(runs: list, *, steps: dict[int, list] | None = None) -> list[di
     from tasks.engine.loop.limits import usage_for_runs
     from tasks.engine.loop.questions import WAITING_FOR_ANSWER
 
-    # Only model-driven runs (a model_turn step) are asked about: other lists cost no query.
-    model_usage = usage_for_runs([run for run in runs if any(s[3] == "model_turn" for s in steps[run.pk])])
+    # Only runs a model may have spent on (a model turn, or an output whose content a model may
+    # have written) are asked about: other lists cost no query.
+    model_usage = usage_for_runs(
+        [run for run in runs if any(s[3] in ("model_turn", "generate_output") for s in steps[run.pk])]
+    )
     now = timezone.now()
     out = []
     for run in runs:

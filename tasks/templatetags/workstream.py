@@ -80,7 +80,9 @@ def workstream_row(event, tone: str = "mixed") -> str:
     if event.explanation:
         change = payload.get("change_url")
         link = f' <a class="wsr-link" href="{e(change)}">Change what Command remembers</a>' if change else ""
-        out.append(f'    <p class="wsr-explanation">{e(event.explanation)}{link}</p>\n')
+        # The model's streamed words: one row per reply whose text grows (revised_words_oob).
+        words = f' id="{e(words_id(event))}"' if event.kind == "model.text" else ""
+        out.append(f'    <p class="wsr-explanation"{words}>{e(event.explanation)}{link}</p>\n')
     if payload.get("diff_url"):
         out.append(
             f'    <p class="wsr-context"><a class="wsr-link" href="{e(payload["diff_url"])}">See the diff</a></p>\n'
@@ -120,6 +122,18 @@ def workstream_row(event, tone: str = "mixed") -> str:
         out.append('    <time datetime=""></time>\n')
     out.append("  </div>\n</li>\n")
     return mark_safe("".join(out))  # noqa: S308 - every value above went through e()
+
+
+def words_id(event) -> str:
+    """The id of a streamed-words row's text, which its revisions replace."""
+    return f"words-{event.run_id}-{event.seq}"
+
+
+def revised_words_oob(event) -> str:
+    """The new text of a streamed-words row already on the page, as an out-of-band swap."""
+    return mark_safe(  # noqa: S308 - every value went through e()
+        f'<p class="wsr-explanation" id="{e(words_id(event))}" hx-swap-oob="true">{e(event.explanation)}</p>'
+    )
 
 
 def e(value) -> str:

@@ -456,3 +456,32 @@ async def test_a_working_runs_rows_arrive_through_the_tail_at_the_active_interva
         await sync_to_async(add_events)(run, 1, start=start)  # another process: no push
         assert await received_rows(communicator, 1) == [start]
     await communicator.disconnect()
+
+
+async def test_a_streamed_reply_is_one_row_whose_text_the_socket_replaces_as_it_grows(owner, settings):
+    """The model's streamed words: the first piece is a row, later pieces rewrite that row; a socket
+    that already shows it gets the new text as a swap of that row's text (no new row), and a socket
+    that subscribes later gets the row as it is now."""
+    from tasks.engine.events import event_emit, event_revise
+
+    settings.COMMAND_TAIL_INTERVAL = settings.COMMAND_TAIL_ACTIVE_INTERVAL = 30  # pushes only
+    run = await sync_to_async(make_run)(owner)
+    communicator = await subscribed(owner, run, 0)
+    assert await communicator.receive_json_from() == {"type": "pong"}
+    event = await sync_to_async(event_emit)(
+        run=run, kind="model.text", title="The model is writing (turn 1)", explanation="I will look"
+    )
+    html = await communicator.receive_from(timeout=3)
+    assert seqs(html) == [1] and f'id="words-{run.pk}-1"' in html and "I will look" in html
+    for text in ("I will look at the files", "I will look at the files first, then fix it."):
+        await sync_to_async(event_revise)(run=run, event=event, explanation=text)
+        html = await communicator.receive_from(timeout=3)
+        assert html == f'<p class="wsr-explanation" id="words-{run.pk}-1" hx-swap-oob="true">{text}</p>', html
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+    later = await subscribed(owner, run, 0)
+    html = await later.receive_from(timeout=3)
+    assert seqs(html) == [1] and "I will look at the files first, then fix it." in html
+    await later.disconnect()
+    assert await sync_to_async(run.events.count)() == 1

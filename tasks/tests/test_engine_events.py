@@ -243,3 +243,52 @@ def test_reaper_job_books_one_half_minute_follow_up(db):
     jobs.recover_runs()
     assert Schedule.objects.filter(name__endswith="(half minute)").count() == 1
     jobs.recover_runs(follow_up=False)
+
+
+def test_revisions_of_a_row_waiting_for_a_busy_layer_are_sent_once_with_the_newest_text(
+    run, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A streamed-words row rewritten while a send is under way: its revisions wait as one (the
+    newest), apart from the pushes of new rows, so neither swallows the other."""
+    import json
+
+    from tasks.engine.events import event_revise
+
+    release, first_started = threading.Event(), threading.Event()
+    sent: list[tuple[int, bool, str]] = []
+
+    class SlowLayer:
+        async def group_send(self, group, message):
+            import asyncio
+
+            if group != f"run-{run.pk}":
+                return
+            row = message.get("row") or "{}"
+            sent.append((message["seq"], bool(message.get("revised")), json.loads(row).get("explanation")))
+            if not first_started.is_set():
+                first_started.set()
+                await asyncio.get_running_loop().run_in_executor(None, release.wait, 5)
+
+    words = event_emit(run=run, kind="model.text", title="The model is writing (turn 1)", explanation="I")
+    monkeypatch.setattr("channels.layers.get_channel_layer", lambda *a, **k: SlowLayer())
+    event_publish(run_id=run.pk, owner_id=run.owner_id, event_id=0, seq=0, kind="note")
+    assert first_started.wait(5)
+    with django_capture_on_commit_callbacks(execute=True):
+        for text in ("I will", "I will look"):
+            event_revise(run=run, event=words, explanation=text)
+        event_emit(run=run, kind="note", title="a new row")
+    release.set()
+    assert publish_flush(5)
+    assert sent[1:] == [(words.seq, True, "I will look"), (words.seq + 1, False, "")], sent
+    assert WorkstreamEvent.objects.get(pk=words.pk).explanation == "I will look"
+
+
+def test_the_fence_refuses_a_superseded_writer_revising_a_row(run):
+    from tasks.engine.events import event_revise
+
+    claim = dispatch_claim(worker_id="worker-a", run_id=run.pk)
+    words = event_emit(run=run, kind="model.text", title="words", explanation="I", lease=claim.lease.as_tuple())
+    TaskRun.objects.filter(pk=run.pk).update(worker_id="worker-b")
+    with pytest.raises(LeaseLost, match="lease was superseded"):
+        event_revise(run=run, event=words, explanation="I will", lease=claim.lease.as_tuple())
+    assert WorkstreamEvent.objects.get(pk=words.pk).explanation == "I"

@@ -363,3 +363,53 @@ def test_a_worker_killed_after_the_models_reply_never_asks_for_it_again(scripted
     _, data = delivered(run)
     assert "Medication round shadowing" in "\n".join(p.text for p in Document(io.BytesIO(data)).paragraphs)
     assert run.events.filter(kind="model.content").count() == 1
+    assert list(run.model_turns.values_list("purpose", "number")) == [("content", 1)], "stored once, replayed"
+    assert_audit_clean()
+
+
+def test_content_replies_are_stored_turns_and_a_spent_token_budget_pauses_the_run(
+    scripted_model, owner, owner_client, kind, settings
+):
+    """Each reply the model writes content in is a model turn of the run, stored with its usage and
+    counted toward the budget: the first reply (3,500 tokens, a spec that does not validate) spends
+    the 3,000-token budget, so the run pauses before asking for the second; resuming grants as much
+    again, and the correction is delivered. The audit traces the output to its stored turns."""
+    from django.urls import reverse
+
+    from tasks.engine.controls import run_resume
+    from tasks.models import ModelTurn
+
+    settings.COMMAND_LOOP_MAX_TOKENS = 3_000
+
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            bad = sheet_spec(DEPARTMENTS)
+            bad["rows"][0][5] = '=WEBSERVICE("http://example.com")'
+            return reply(say("A first go."), call("write_sheet", **bad), usage=(3_000, 500))
+        return reply(say("Fixed the formula."), call("write_sheet", **sheet_spec(DEPARTMENTS)), usage=(3_200, 400))
+
+    model = scripted_model(kind, script)
+    run = drain(content_run(owner, model, BUDGET))
+    assert run.state == S.PAUSED, run_story(run)
+    assert run.blocking_reason == "budget reached" and "3,500 of 3,000 tokens" in run.state_reason, run.state_reason
+    assert model.count == 1, "the spent budget stopped the second reply before it was asked for"
+    make = run.steps.get(action_type="generate_output")
+    stored = list(
+        ModelTurn.objects.filter(run=run).values_list("purpose", "step", "number", "input_tokens", "output_tokens")
+    )
+    assert stored == [("content", make.pk, 1, 3_000, 500)]
+    card = owner_client.get(reverse("tasks:run_status", args=[run.pk])).content.decode()
+    assert "1 of 40 turns" in card and "3,500 of 3,000 tokens" in card, card[card.find("<dl") : card.find("</dl")]
+    assert_audit_clean()
+
+    run_resume(run=run)
+    run = drain(run)
+    assert run.state == S.COMPLETED, run_story(run)
+    assert model.count == 2, "the stored first reply was replayed, not asked for again"
+    stored = list(ModelTurn.objects.filter(run=run).order_by("number").values_list("number", "input_tokens"))
+    assert stored == [(1, 3_000), (2, 3_200)]
+    _, data = delivered(run)
+    values = [c.value for row in load_workbook(io.BytesIO(data)).worksheets[0].iter_rows() for c in row]
+    assert "=SUM(B4:E4)" in values and not any("WEBSERVICE" in str(v) for v in values)
+    assert run.events.filter(kind="model.content").count() == 2
+    assert_audit_clean()

@@ -333,9 +333,52 @@ def test_the_cost_limit_pauses_a_run_at_the_connections_prices(
     card = owner_client.get(reverse("tasks:run_status", args=[run.pk])).content.decode()
     if priced:
         assert model.count == 2
-        assert "US$2.60 of US$2.00 (at the connection's prices)" in run.state_reason
+        assert "US$2.60 of US$2.00 (at the connection's prices when each turn was made)" in run.state_reason
         assert "US$2.60 of US$2.00 at the connection" in card, card[card.find("<dl") : card.find("</dl")]
     else:
         assert model.count == 4 and "4 of 4 model turns" in run.state_reason
         assert "US$" not in run.state_reason and "US$" not in card
+    assert_audit_clean()
+
+
+def test_a_price_change_after_a_run_leaves_that_runs_cost_unchanged(
+    scripted_model, owner, owner_client, tmp_path, kind
+):
+    """Two turns at US$10/US$30 per million tokens cost US$2.60 (each stores the prices it was
+    counted at); the connection's prices change afterwards, or are cleared, and the run still shows
+    US$2.60."""
+    from decimal import Decimal
+
+    from django.urls import reverse
+
+    from providers.models import ProviderConnection
+    from providers.services import provider_connection_set_prices
+
+    def script(convo: Conversation):
+        if convo.turn == 1:
+            return reply(call("search", pattern="needle"), usage=(100_000, 10_000))
+        return reply(call("finish", summary="Looked."), usage=(100_000, 10_000))
+
+    model = scripted_model(kind, script)
+    run = loop_run(owner, tmp_path / "ws", model, check="true", prompt="look around", files={"a.txt": "a"})
+    connection = ProviderConnection.objects.get(owner=owner)
+    provider_connection_set_prices(
+        connection=connection, input_price_per_mtok=Decimal("10"), output_price_per_mtok=Decimal("30")
+    )
+    run = drain(run)
+    assert run.state == S.COMPLETED, run_story(run)
+    turns = list(ModelTurn.objects.filter(run=run).values_list("input_price_per_mtok", "output_price_per_mtok"))
+    assert turns == [(Decimal("10"), Decimal("30"))] * 2
+
+    def card() -> str:
+        html = owner_client.get(reverse("tasks:run_status", args=[run.pk])).content.decode()
+        return html[html.find("<dl") : html.find("</dl")]
+
+    assert "US$2.60" in card(), card()
+    provider_connection_set_prices(
+        connection=connection, input_price_per_mtok=Decimal("1"), output_price_per_mtok=Decimal("1")
+    )
+    assert "US$2.60" in card() and "US$0.22" not in card(), card()
+    provider_connection_set_prices(connection=connection, input_price_per_mtok=None, output_price_per_mtok=None)
+    assert "US$2.60" in card(), "clearing the prices does not take back what the run cost"
     assert_audit_clean()

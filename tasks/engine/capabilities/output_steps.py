@@ -116,45 +116,20 @@ def _model_writes(ctx: StepContext, request, dest):
     (tasks.engine.loop.content); its words are shown as its words. (generated, what to record)."""
     from providers.adapters import client_for
     from providers.adapters.transport import ProviderError
-    from tasks.engine.loop.content import ReplayingClient, content_kind, content_write, reply_record
+    from tasks.engine.loop.content import StoredReplies, content_kind, content_write
     from tasks.engine.loop.turns import usable_connection
-    from tasks.models import WorkstreamEvent
 
     connection = usable_connection(ctx, str(ctx.plan_step.inputs.get("content_connection_id") or ""))
-    # Each reply is stored with its row as it arrives; a step run again replays them, in order.
-    stored = [
-        payload["reply"]
-        for payload in WorkstreamEvent.objects.filter(run=ctx.run, step_id=ctx.step.step_id, kind="model.content")
-        .order_by("seq")
-        .values_list("payload", flat=True)
-        if isinstance(payload, dict) and isinstance(payload.get("reply"), dict)
-    ]
-
-    def shown(number, reply) -> None:
-        if number <= len(stored):
-            return  # replayed: its row is already there
-        words = (reply.text or "").strip()
-        ctx.emit(
-            kind="model.content",
-            phase="execute",
-            status="info",
-            title=f"{connection.planner_label} is writing {request.deliverable.title} (reply {number})",
-            explanation=f"The model says: “{words[:1500]}”" if words else "",
-            payload={
-                "model_words": words[:4000],
-                "calls": [c.name for c in reply.tool_calls],
-                "reply": reply_record(reply),
-            },
-        )
-
+    # Each reply is a model turn of the run, stored with its row as it arrives; a step run again
+    # replays them, in order, and asks only for what was never stored.
+    client = StoredReplies(ctx, connection=connection, client=client_for(connection), title=request.deliverable.title)
     try:
         generated, exchange = content_write(
-            client=ReplayingClient(client_for(connection), stored),
+            client=client,
             request=request,
             dest_dir=dest,
             author=connection.planner_label,
             kind=content_kind(ctx.plan_step.inputs),
-            on_reply=shown,
             follow_ups=list(ctx.run.task.context.get("follow_ups", []))[-5:],
         )
     except ProviderError as exc:  # a busy or unreachable provider may answer a retry; a refusal will not

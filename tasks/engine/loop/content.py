@@ -8,10 +8,11 @@ planning time with the connection that writes its content (`content_connection_i
 asks the model for the spec, offering only that deliverable's content tool; a spec that does not
 validate (or cannot be rendered) goes back to the model as the tool's error with the validation
 message, and so does a rendering that fails a criterion of the brief, a few replies at most. Each
-reply is stored with its workstream row as it arrives, so a step run again after its worker died
-replays them rather than paying twice. The verify and deliver steps that follow are unchanged: the
-output is checked against the deliverable's brief like any output (the gate decides, not the model),
-and its card names the model as author.
+reply is an ordinary model turn of the run (StoredReplies): stored with its usage and its workstream
+row as it arrives, counted toward the run's budget (a spent budget pauses the run before the next
+reply), and replayed, not paid for twice, when the step runs again after its worker died. The
+verify and deliver steps that follow are unchanged: the output is checked against the deliverable's
+brief like any output (the gate decides, not the model), and its card names the model as author.
 
 Without a provider nothing changes: the step has no mark and the built-in author writes.
 """
@@ -111,36 +112,91 @@ class ContentExchange:
         return sum(r["input_tokens"] + r["output_tokens"] for r in self.replies)
 
 
-def reply_record(reply) -> dict:
-    """A reply as stored with its row (JSON), enough to replay it: words, calls, usage."""
-    return {
-        "text": reply.text or "",
-        "calls": [
-            {"id": c.id, "name": c.name, "arguments": c.arguments, "arguments_error": c.arguments_error}
-            for c in reply.tool_calls
-        ],
-        "usage": [reply.usage.input_tokens or 0, reply.usage.output_tokens or 0],
-        "stop_reason": reply.stop_reason or "",
-    }
+class StoredReplies:
+    """The client a model writes an output's content through: every reply is an ordinary model
+    turn of the run (ModelTurn, purpose "content", keyed by the step and the reply's number),
+    stored with its usage and prices and its workstream row in one fenced transaction as soon as
+    it arrives, and counted toward the run's budget like any turn.
+
+    Reply n is looked up first: a step run again after its worker died replays the replies it
+    stored instead of paying for them twice. Before asking for a new one the run's budget is
+    checked (limits.check_before_content_reply): a spent budget pauses the run instead."""
+
+    def __init__(self, ctx, *, connection, client, title: str):
+        from tasks.models import ModelTurn
+
+        self.ctx, self.connection, self.client, self.title = ctx, connection, client, title
+        self.stored = {
+            t.number: t
+            for t in ModelTurn.objects.filter(step=ctx.step, purpose=ModelTurn.Purpose.CONTENT).order_by("number")
+        }
+        self.number = 0
+
+    def chat_turn(self, *, system: str, messages: list[dict], tools: list, **kwargs):
+        from django.db import transaction
+        from django.utils import timezone
+
+        from tasks.engine.loop import limits
+        from tasks.engine.loop.records import turn_store
+        from tasks.models import ModelTurn
+
+        self.number += 1
+        number = self.number
+        turn = self.stored.get(number)
+        if turn is not None:
+            return _replayed(turn)
+        limits.check_before_content_reply(run=self.ctx.run, step_id=self.ctx.step.step_id, number=number)
+        requested_at = timezone.now()
+        reply = self.client.chat_turn(system=system, messages=messages, tools=tools, **kwargs)
+        # What this reply's request added: the request itself first, then the answers since the last reply.
+        since = max((i + 1 for i, m in enumerate(messages) if m.get("role") == "assistant"), default=0)
+        with transaction.atomic():
+            self.ctx.heartbeat()  # the fence: a superseded worker stores no reply
+            turn = turn_store(
+                run=self.ctx.run,
+                step=self.ctx.step,
+                number=number,
+                connection=self.connection,
+                reply=reply,
+                sent=messages[since:],
+                system=system if number == 1 else "",
+                requested_at=requested_at,
+                purpose=ModelTurn.Purpose.CONTENT,
+            )
+            words = turn.reply_text.strip()
+            self.ctx.emit(
+                kind="model.content",
+                phase="execute",
+                status="info",
+                title=f"{self.connection.planner_label} is writing {self.title} (reply {number})",
+                explanation=f"The model says: “{words[:1500]}”" if words else "",
+                payload={
+                    "model_words": words[:4000],
+                    "calls": [c["name"] for c in turn.tool_calls],
+                    "model_turn_id": turn.pk,
+                    "input_tokens": turn.input_tokens,
+                    "output_tokens": turn.output_tokens,
+                },
+            )
+        self.stored[number] = turn
+        return reply
 
 
-class ReplayingClient:
-    """A client that answers from replies already stored for this step (in order) before asking
-    `client`: a generation step run again after its worker died never pays for a reply twice."""
+def _replayed(turn):
+    """A stored reply as the client gave it (words, calls, usage), marked as replayed."""
+    from providers.adapters.turns import ToolCall, TurnReply, Usage
 
-    def __init__(self, client, stored: list[dict]):
-        self.client, self.stored, self.replayed = client, list(stored), 0
-
-    def chat_turn(self, **kwargs):
-        from providers.adapters.turns import ToolCall, TurnReply, Usage
-
-        if self.replayed < len(self.stored):
-            record = self.stored[self.replayed]
-            self.replayed += 1
-            calls = [ToolCall(**c) for c in record["calls"]]
-            usage = Usage(*record["usage"])
-            return TurnReply(record["text"], calls, usage, record["stop_reason"], {"replayed": True})
-        return self.client.chat_turn(**kwargs)
+    calls = [
+        ToolCall(
+            id=c["id"],
+            name=c["name"],
+            arguments=c.get("arguments") or {},
+            arguments_error=c.get("arguments_error") or "",
+        )
+        for c in turn.tool_calls
+    ]
+    usage = Usage(turn.input_tokens, turn.output_tokens)
+    return TurnReply(turn.reply_text, calls, usage, turn.stop_reason, {"replayed": True})
 
 
 def _brief_text(request) -> str:

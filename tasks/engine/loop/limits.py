@@ -1,6 +1,8 @@
-"""The budget of a model-driven run (turns, tool calls, tokens) and stuck detection.
+"""The budget of a model-driven run (turns, tool calls, tokens, cost) and stuck detection.
 
-Both are checked before each model turn, before anything is spent. Reaching a limit pauses the
+Both are checked before each model turn, before anything is spent; the budget is also checked
+before each reply a model writes an output's content in (those replies are model turns too, and
+count toward it). Reaching a limit pauses the
 run with the reason (resuming grants one more budget of the same size); the same call with the
 same result three times, or three errors in a row, pauses it too. After a failing check with no
 budget left the run ends `failed` with the check's failure as the reason.
@@ -41,8 +43,10 @@ def _usage_query():
             i=Sum("input_tokens"),
             o=Sum("output_tokens"),
             calls=Subquery(calls, output_field=IntegerField()),
+            cost=Sum("cost_usd"),
+            priced=Count("cost_usd"),
         )
-        .values_list("turns", "i", "o", "calls")
+        .values_list("turns", "i", "o", "calls", "cost", "priced")
     )
 
 
@@ -58,19 +62,32 @@ _PAUSES = CompiledQuery(_pauses_query, ID)
 
 
 def usage_totals(run: TaskRun) -> dict:
-    """Turns, tool calls and tokens spent so far (what the budget counts and the run card shows),
-    in one query."""
+    """Turns, tool calls, tokens and cost spent so far (what the budget counts and the run card
+    shows), in one query."""
     row = fetch_one(*_USAGE.sql_params(run.pk))
     if row is None:
         return {"turns": 0, "tool_calls": 0, "tokens": 0, "input_tokens": 0, "output_tokens": 0}
     turns, i, o, calls = row[0], row[1] or 0, row[2] or 0, row[3] or 0
-    return {"turns": turns, "tool_calls": calls, "tokens": i + o, "input_tokens": i, "output_tokens": o}
+    used = {"turns": turns, "tool_calls": calls, "tokens": i + o, "input_tokens": i, "output_tokens": o}
+    _with_stored_cost(used, cost=row[4], priced=row[5] or 0)
+    return used
+
+
+def _with_stored_cost(used: dict, *, cost, priced: int) -> None:
+    """The cost of the turns stored with prices (each at the prices of its day), when any was;
+    with the number of turns stored without prices, which it does not count."""
+    if not priced:
+        return
+    used["cost_usd"] = round(float(cost or 0), 6)
+    if priced < used["turns"]:
+        used["unpriced_turns"] = used["turns"] - priced
 
 
 def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
     """For the run card: each model-driven run's usage against its budget now, in three queries
     for any number of runs (one when none of them has a model turn). A run paused at its budget
-    shows the budget it reached; resuming it grants the next one."""
+    shows the budget it reached; resuming it grants the next one. The cost is what each turn cost
+    at the prices stored with it."""
     from django.db.models import Count
 
     run_ids = [run.pk for run in runs]
@@ -81,18 +98,24 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
     rows = (
         ModelTurn.objects.filter(run_id__in=run_ids)
         .values("run_id")
-        .annotate(turns=Count("id"), i=Sum("input_tokens"), o=Sum("output_tokens"))
+        .annotate(
+            turns=Count("id"),
+            i=Sum("input_tokens"),
+            o=Sum("output_tokens"),
+            cost=Sum("cost_usd"),
+            priced=Count("cost_usd"),
+        )
     )
-    usage = {
-        r["run_id"]: {
+    usage = {}
+    for r in rows:
+        usage[r["run_id"]] = used = {
             "turns": r["turns"],
             "tokens": (r["i"] or 0) + (r["o"] or 0),
             "input_tokens": r["i"] or 0,
             "output_tokens": r["o"] or 0,
             "tool_calls": 0,
         }
-        for r in rows
-    }
+        _with_stored_cost(used, cost=r["cost"], priced=r["priced"])
     if not usage:
         return {}
     for run_id, n in (
@@ -109,7 +132,6 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
         .annotate(n=Count("id"))
         .values_list("run_id", "n")
     )
-    connections = _connections_of(list(usage))
     for run_id, used in usage.items():
         w = 1 + windows.get(run_id, 0) - (1 if run_id in at_budget else 0)
         used["limits"] = {
@@ -117,21 +139,8 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
             "tool_calls": settings.COMMAND_LOOP_MAX_TOOL_CALLS * w,
             "tokens": settings.COMMAND_LOOP_MAX_TOKENS * w,
         }
-        _with_cost(used, used["limits"], connections.get(run_id), windows=w)
+        _with_cost_limit(used, used["limits"], windows=w)
     return usage
-
-
-def _connections_of(run_ids: list[int]) -> dict:
-    """Each run's provider connection (the one its model turns name), in two queries."""
-    from providers.models import ProviderConnection
-
-    named = dict(
-        StepExecution.objects.filter(run_id__in=run_ids, action_type="model_turn", step_id="turn-1").values_list(
-            "run_id", "spec__inputs__connection_id"
-        )
-    )
-    rows = {str(c.pk): c for c in ProviderConnection.objects.filter(pk__in=[v for v in named.values() if v])}
-    return {run_id: rows.get(str(cid)) for run_id, cid in named.items()}
 
 
 def budget_for(run: TaskRun, pauses: list[dict] | None = None) -> dict:
@@ -161,29 +170,43 @@ def _last_check_failed(run: TaskRun) -> StepExecution | None:
     return None
 
 
-def _with_cost(used: dict, limit: dict, connection, windows: int) -> None:
-    """Add the cost (US$) to `used` and its limit to `limit`, when the connection has prices and
-    COMMAND_LOOP_MAX_COST_USD is set; otherwise no cost is claimed or limited."""
-    cost = connection.cost_usd(used["input_tokens"], used["output_tokens"]) if connection is not None else None
-    if cost is None:
-        return
-    used["cost_usd"] = round(cost, 6)
-    if settings.COMMAND_LOOP_MAX_COST_USD > 0:
+def _with_cost_limit(used: dict, limit: dict, windows: int) -> None:
+    """Add the cost limit (US$) to `limit` when a cost is known (some turn was stored with prices)
+    and COMMAND_LOOP_MAX_COST_USD is set; otherwise no cost is limited."""
+    if "cost_usd" in used and settings.COMMAND_LOOP_MAX_COST_USD > 0:
         limit["cost_usd"] = settings.COMMAND_LOOP_MAX_COST_USD * windows
 
 
 def _spent_words(used: dict, limit: dict, key: str) -> str:
     if key == "cost_usd":
-        return f"US${used[key]:,.2f} of US${limit[key]:,.2f} (at the connection's prices)"
+        return f"US${used[key]:,.2f} of US${limit[key]:,.2f} (at the connection's prices when each turn was made)"
     return f"{used[key]:,} of {limit[key]:,} {_WORDS[key]}"
 
 
 def check_before_turn(*, run: TaskRun, number: int, connection=None) -> None:
     """Raise StepPaused (or StepFailed after a failing check) when turn `number` must not be asked for.
-    `connection`: the run's provider connection; with prices, the run's cost counts too."""
+    The cost counts at the prices stored with each turn (`connection` is not needed for it)."""
     pauses = _loop_pauses(run)
+    _check_budget(run, pauses, payload={"turn": number})
+    stuck = _stuck(run, pauses)
+    if stuck:
+        raise StepPaused(
+            f"{stuck} Command paused the run instead of spending more. Resume to let the model try again, or stop it.",
+            blocking_reason="the model seems stuck",
+            payload={"loop_pause": "stuck", "turn": number},
+        )
+
+
+def check_before_content_reply(*, run: TaskRun, step_id: str, number: int) -> None:
+    """Raise StepPaused when the run's budget is spent, before reply `number` of the model writing
+    the content of step `step_id` is asked for (stuck detection is the content tool's own: a few
+    replies at most)."""
+    _check_budget(run, _loop_pauses(run), payload={"content_step": step_id, "content_reply": number})
+
+
+def _check_budget(run: TaskRun, pauses: list[dict], *, payload: dict) -> None:
     used, limit = usage_totals(run), budget_for(run, pauses)
-    _with_cost(used, limit, connection, windows=1 + sum(1 for p in pauses if p.get("loop_pause") == "budget"))
+    _with_cost_limit(used, limit, windows=1 + sum(1 for p in pauses if p.get("loop_pause") == "budget"))
     spent = [k for k in ("turns", "tool_calls", "tokens", "cost_usd") if k in limit and used[k] >= limit[k]]
     if spent:
         what = "; ".join(_spent_words(used, limit, k) for k in spent)
@@ -198,14 +221,7 @@ def check_before_turn(*, run: TaskRun, number: int, connection=None) -> None:
             f"This run's budget is spent ({what}), so Command paused it before asking the model again. "
             "Resume to allow as much again, or stop it (and revert its changes if you like).",
             blocking_reason=BUDGET_REACHED,
-            payload={"loop_pause": "budget", "turn": number, "used": used, "limit": limit},
-        )
-    stuck = _stuck(run, pauses)
-    if stuck:
-        raise StepPaused(
-            f"{stuck} Command paused the run instead of spending more. Resume to let the model try again, or stop it.",
-            blocking_reason="the model seems stuck",
-            payload={"loop_pause": "stuck", "turn": number},
+            payload={"loop_pause": "budget", **payload, "used": used, "limit": limit},
         )
 
 

@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Prefetch
@@ -27,7 +25,9 @@ from tasks.engine.errors import StepFailed
 from tasks.engine.handlers import StepContext, StepResult
 from tasks.engine.loop import limits
 from tasks.engine.loop.observations import call_observed, observe_settled
+from tasks.engine.loop.records import turn_store
 from tasks.engine.loop.revisions import plan_revise_from_turn
+from tasks.engine.loop.streaming import StreamedWords
 from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 
@@ -138,7 +138,7 @@ def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
     """(the whole conversation up to turn `number`, the messages turn `number` adds): every earlier
     turn's messages and reply as stored, then the results of the last turn's calls."""
     earlier = list(
-        ModelTurn.objects.filter(run=run, number__lt=number)
+        ModelTurn.objects.filter(run=run, number__lt=number, purpose=ModelTurn.Purpose.LOOP)
         .order_by("number")
         .prefetch_related(Prefetch("calls", queryset=ModelToolCall.objects.select_related("step", "check_step")))
     )
@@ -186,41 +186,12 @@ def compacted(messages: list[dict], *, keep_last: list[dict]) -> list[dict]:
     return out
 
 
-class _StreamedWords:
-    """The model's words as the provider streams them, written as workstream rows (row-only
-    events, at most one per COMMAND_LOOP_STREAM_SECONDS) so the person reads along. The stored
-    reply, and its row, still carry the whole text once it is complete."""
-
-    def __init__(self, ctx: StepContext, number: int):
-        self.ctx, self.number = ctx, number
-        self.pending: list[str] = []
-        self.last = time.monotonic()
-
-    def __call__(self, piece: str) -> None:
-        self.pending.append(piece)
-        if time.monotonic() - self.last >= settings.COMMAND_LOOP_STREAM_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        text = "".join(self.pending)
-        self.pending, self.last = [], time.monotonic()
-        if text.strip():
-            self.ctx.emit(
-                kind="model.text",
-                phase="execute",
-                status="info",
-                title=f"The model is writing (turn {self.number})",
-                explanation=text[:4000],
-                payload={"turn": self.number, "streamed": True},
-            )
-
-
 def model_turn(ctx: StepContext) -> StepResult:
     run, step = ctx.run, ctx.step
     inputs = ctx.plan_step.inputs
     number = int(inputs.get("turn") or 1)
     check = str(inputs.get("check") or "")
-    turn = ModelTurn.objects.filter(run=run, number=number).first()
+    turn = ModelTurn.objects.filter(run=run, number=number, purpose=ModelTurn.Purpose.LOOP).first()
     fresh = turn is None
     if turn is None:
         connection = _connection_row(ctx, str(inputs.get("connection_id") or ""))
@@ -232,7 +203,7 @@ def model_turn(ctx: StepContext) -> StepResult:
         if number == 1:
             sent = [_first_message(ctx, check)]
         requested_at = timezone.now()
-        words = _StreamedWords(ctx, number)
+        words = StreamedWords(ctx, number)
         try:
             reply = client_for(connection).chat_turn(
                 system=SYSTEM_PROMPT,
@@ -263,22 +234,14 @@ def model_turn(ctx: StepContext) -> StepResult:
             ) from exc
         with transaction.atomic():
             ctx.heartbeat()  # the fence: a superseded worker stores no reply
-            turn = ModelTurn.objects.create(
+            turn = turn_store(
                 run=run,
-                number=number,
                 step=step,
-                provider=connection.planner_label[:120],
-                model=connection.model[:120],
-                system=SYSTEM_PROMPT if number == 1 else "",
+                number=number,
+                connection=connection,
+                reply=reply,
                 sent=sent,
-                reply_text=reply.text or "",
-                tool_calls=[
-                    {"id": c.id, "name": c.name, "arguments": c.arguments, "arguments_error": c.arguments_error}
-                    for c in reply.tool_calls
-                ],
-                stop_reason=(reply.stop_reason or "")[:40],
-                input_tokens=max(0, int(reply.usage.input_tokens or 0)),
-                output_tokens=max(0, int(reply.usage.output_tokens or 0)),
+                system=SYSTEM_PROMPT if number == 1 else "",
                 requested_at=requested_at,
             )
             ctx.emit(
