@@ -201,7 +201,8 @@ if REDIS_URL and urlparse(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis' layer, minus the messages it kept for sockets already closed.
+            "BACKEND": "command_site.channel_layer.RedisChannelLayer",
             # Reads may wait longer than the layer's blocking receive (BZPOPMIN, 5 s): redis-py 8's
             # default socket timeout is also 5 s, which tears down every quiet socket's consumer
             # (django/channels_redis#422). A dead connection still times out.

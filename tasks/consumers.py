@@ -46,6 +46,16 @@ def _as_id(value) -> int | None:
 
 
 class WorkstreamConsumer(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Pushes still on their way to this socket's channel are dropped when they arrive,
+            # not kept for the life of the process (command_site.channel_layer).
+            ended = getattr(self.channel_layer, "channel_ended", None)
+            if ended is not None and getattr(self, "channel_name", None):
+                ended(self.channel_name)
+
     async def connect(self):
         self.cursors: dict[int, int] = {}
         self.tones: dict[int, str] = {}  # per subscribed run: its task's tone (rows' wording)

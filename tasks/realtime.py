@@ -393,22 +393,27 @@ class SwitcherLook:
     run_seqs: dict  # run id → its event counter, as this read saw it
 
 
-def switcher_look(*, user) -> SwitcherLook:
-    """The switcher's fingerprint, and how far each of the owner's runs had got when it was read
-    (the counter moves in the same transaction as the event, so this says which events it saw)."""
-    seqs = dict(TaskRun.objects.filter(owner_id=user.pk).values_list("pk", "event_seq"))
+def switcher_look(*, user, runs=()) -> SwitcherLook:
+    """The switcher's fingerprint, and how far each of `runs` (the owner's runs whose events were
+    announced) had got when it was read (the counter moves in the same transaction as the event,
+    so this says which events it saw). Only those runs: an owner with thousands of runs is not
+    read whole twice a second."""
+    runs = list(runs)
+    seqs = dict(TaskRun.objects.filter(owner_id=user.pk, pk__in=runs).values_list("pk", "event_seq")) if runs else {}
     return SwitcherLook(signature=switcher_signature(user=user), run_seqs=seqs)
 
 
 async def shared_switcher_look(*, user, announced: dict[int, int], not_before: float) -> SwitcherLook:
     """`switcher_look`, shared by the owner's sockets in this process: a read is good enough for a
-    socket when it saw every event announced to it and started after `not_before`."""
+    socket when it saw every event announced to it and started after `not_before` (a read made
+    for other announced runs is not: this socket then reads for its own)."""
 
     def accept(started: float, look: SwitcherLook) -> bool:
         return started >= not_before and all(look.run_seqs.get(run, 0) >= seq for run, seq in announced.items())
 
+    runs = sorted(announced)
     return await shared.get(
-        ("switcher-look", user.pk), lambda: switcher_look(user=user), accept=accept, lane="switcher"
+        ("switcher-look", user.pk), lambda: switcher_look(user=user, runs=runs), accept=accept, lane="switcher"
     )
 
 

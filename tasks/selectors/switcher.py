@@ -113,13 +113,16 @@ def switcher_notice(*, owner) -> dict | None:
 
 
 def switcher_signature(*, owner) -> tuple:
-    """A cheap fingerprint of the switcher: when it changes, the switcher is re-rendered."""
-    from django.db.models import Count, Max
+    """A cheap fingerprint of the switcher: when it changes, the switcher is re-rendered. One
+    query (each socket showing the switcher looks at it at least once a second)."""
+    from django.db.models import Count, Max, Q
 
     from tasks.models import TaskRun
 
-    agg = TaskRun.objects.filter(owner=owner).aggregate(n=Count("id"), last=Max("updated_at"), seq=Max("event_seq"))
-    total_seq = (
-        TaskRun.objects.filter(owner=owner).exclude(state__in=TaskRun.TERMINAL_STATES).aggregate(s=Max("event_seq"))
+    agg = TaskRun.objects.filter(owner=owner).aggregate(
+        n=Count("id"),
+        last=Max("updated_at"),
+        seq=Max("event_seq"),
+        active_seq=Max("event_seq", filter=~Q(state__in=TaskRun.TERMINAL_STATES)),
     )
-    return (agg["n"], agg["last"], agg["seq"], total_seq["s"])
+    return (agg["n"], agg["last"], agg["seq"], agg["active_seq"])
