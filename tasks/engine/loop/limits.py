@@ -214,7 +214,6 @@ def _stuck(run: TaskRun, pauses: list[dict]) -> str:
     calls = list(
         ModelToolCall.objects.filter(turn__run=run, turn__number__gte=since)
         .exclude(call_id="")
-        .select_related("step", "check_step", "turn")
         .order_by("-turn__number", "-index")[: max(SAME_RESULT_REPEATS, ERRORS_IN_A_ROW)]
     )
     calls = [call_observed(c) for c in calls]

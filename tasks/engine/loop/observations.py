@@ -13,6 +13,7 @@ import difflib
 from django.conf import settings
 from django.utils import timezone
 
+from tasks.engine.sql import update_where
 from tasks.models import CommandExecution, ModelToolCall, StepExecution, WorkstreamEvent
 
 SE = StepExecution.Status
@@ -193,21 +194,25 @@ def _observation(step: StepExecution) -> tuple[str, bool]:
     return _cap(str(result.get("observation") or result.get("summary") or "Done.")), False
 
 
-def observe_settled(step: StepExecution, *, run=None) -> ModelToolCall | None:
+def observe_settled(step: StepExecution, *, run=None) -> int | None:
     """Store the observation of a settled step on the tool call it carried out (or checked), if
-    any. Returns the call, or None for a step no model asked for. `run`: the step's run as the
-    caller already holds it (its workspace is not read again)."""
+    any. Returns the call's id, or None for a step no model asked for. `run`: the step's run as
+    the caller already holds it (its workspace is not read again)."""
     if not step_for_model(step):
         return None
     if run is not None and run.pk == step.run_id:
         step.run = run
-    call = ModelToolCall.objects.filter(step=step).first() or ModelToolCall.objects.filter(check_step=step).first()
-    if call is None:
-        return None
+    # A step a model asked for has its call: the observation is stored by one UPDATE that finds it
+    # (the call it carried out, else the call it checked), instead of a read and then a write.
     text, is_error = observation_for(step)
-    ModelToolCall.objects.filter(pk=call.pk).update(observation=text, is_error=is_error, observed_at=timezone.now())
-    call.observation, call.is_error = text, is_error
-    return call
+    now = timezone.now()
+    for link in ("step", "check_step"):
+        found = update_where(
+            ModelToolCall, {link: step.pk}, returning=("pk",), observation=text, is_error=is_error, observed_at=now
+        )
+        if found is not None:
+            return found[0]
+    return None
 
 
 def call_observed(call: ModelToolCall) -> ModelToolCall:

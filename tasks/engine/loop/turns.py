@@ -14,21 +14,23 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Prefetch
 from django.utils import timezone
 
 from providers.adapters.transport import ProviderError
 from providers.adapters.turns import ToolsUnsupported
 from providers.contracts import ActionType, PlanStep, RiskLevel, StepExplanation
+from providers.models import ProviderConnection
 from tasks.engine.errors import StepFailed
 from tasks.engine.handlers import StepContext, StepResult
 from tasks.engine.loop import limits
 from tasks.engine.loop.observations import call_observed, observe_settled
 from tasks.engine.loop.revisions import plan_revise_from_turn
 from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
+from tasks.engine.sql import ID, CompiledQuery, Mark, fetch_one
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 
 SE = StepExecution.Status
@@ -74,15 +76,23 @@ def turn_plan_step(*, number: int, connection_id: str, check: str) -> PlanStep:
 
 
 def _connection_row(ctx: StepContext, connection_id: str):
-    from providers.models import ProviderConnection
+    """The owner's connection `connection_id` unless it was revoked, read afresh before every turn."""
+    if not connection_id:
+        return None
+    return next(iter(ProviderConnection.objects.raw(*_CONNECTION.sql_params(connection_id, ctx.run.owner_id))), None)
 
-    return (
-        ProviderConnection.objects.filter(pk=connection_id, owner_id=ctx.run.owner_id)
+
+# Asked before every turn (a revoked connection stops the run at its next turn): compiled once (tasks.engine.sql).
+_CONNECTION_ID = Mark(ProviderConnection, "id", uuid.UUID("7f3a0000-0000-4000-8000-00000000f3a7"))
+_CONNECTION = CompiledQuery(
+    lambda: (
+        ProviderConnection.objects.filter(pk=_CONNECTION_ID.value, owner_id=ID.value)
         .exclude(status=ProviderConnection.Status.REVOKED)
-        .first()
-        if connection_id
-        else None
-    )
+        .order_by("pk")[:1]
+    ),
+    _CONNECTION_ID,
+    ID,
+)
 
 
 def _connection(ctx: StepContext, connection_id: str, connection=None):
@@ -137,25 +147,28 @@ def _tool_message(call: ModelToolCall) -> dict:
 def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
     """(the whole conversation up to turn `number`, the messages turn `number` adds): every earlier
     turn's messages and reply as stored, then the results of the last turn's calls."""
+    # Only what the messages are made of; the calls (and, when a call's observation was never
+    # stored, its step) only for the last turn, whose results this turn sends.
     earlier = list(
         ModelTurn.objects.filter(run=run, number__lt=number)
         .order_by("number")
-        .prefetch_related(Prefetch("calls", queryset=ModelToolCall.objects.select_related("step", "check_step")))
+        .values_list("pk", "sent", "reply_text", "tool_calls")
     )
     messages: list[dict] = []
-    for turn in earlier:
-        messages += turn.sent
+    for _pk, turn_sent, reply_text, tool_calls in earlier:
+        messages += turn_sent
         # The reply as the model gave it (its calls in its own order, not the order they ran in).
-        real = [c for c in turn.tool_calls if c.get("id")]
+        real = [c for c in tool_calls if c.get("id")]
         messages.append(
             {
                 "role": "assistant",
                 # A reply with neither words nor calls is still a turn: say so rather than send nothing.
-                "content": turn.reply_text or ("" if real else "(no reply)"),
+                "content": reply_text or ("" if real else "(no reply)"),
                 "tool_calls": [{"id": c["id"], "name": c["name"], "arguments": c.get("arguments") or {}} for c in real],
             }
         )
-    sent = [_tool_message(call_observed(c)) for c in earlier[-1].calls.all()] if earlier else []
+    last = earlier[-1][0] if earlier else None
+    sent = [_tool_message(call_observed(c)) for c in ModelToolCall.objects.filter(turn_id=last)] if earlier else []
     return compacted(messages, keep_last=sent), sent
 
 
@@ -315,7 +328,14 @@ def _asked_for(calls: list[dict]) -> str:
 
 
 def _next_position(run: TaskRun) -> int:
-    return (StepExecution.objects.filter(run=run).aggregate(p=Max("position"))["p"] or 0) + 1
+    row = fetch_one(*_LAST_POSITION.sql_params(run.pk))
+    return ((row[0] if row else None) or 0) + 1
+
+
+# The run's last position (as Max would give it), asked once per turn: compiled once (tasks.engine.sql).
+_LAST_POSITION = CompiledQuery(
+    lambda: StepExecution.objects.filter(run_id=ID.value).order_by("-position").values_list("position")[:1], ID
+)
 
 
 def _step_row(run: TaskRun, plan_step: PlanStep, position: int) -> StepExecution:
