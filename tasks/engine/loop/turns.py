@@ -30,7 +30,7 @@ from tasks.engine.loop import limits
 from tasks.engine.loop.observations import call_observed, observe_settled
 from tasks.engine.loop.revisions import plan_revise_from_turn
 from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
-from tasks.engine.sql import ID, CompiledQuery, Mark, fetch_one
+from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_one
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 
 SE = StepExecution.Status
@@ -233,7 +233,7 @@ def model_turn(ctx: StepContext) -> StepResult:
     inputs = ctx.plan_step.inputs
     number = int(inputs.get("turn") or 1)
     check = str(inputs.get("check") or "")
-    turn = ModelTurn.objects.filter(run=run, number=number).first()
+    turn = next(iter(ModelTurn.objects.raw(*_TURN.sql_params(run.pk, number))), None)
     fresh = turn is None
     if turn is None:
         connection = _connection_row(ctx, str(inputs.get("connection_id") or ""))
@@ -318,6 +318,12 @@ def model_turn(ctx: StepContext) -> StepResult:
         summary=f"Model turn {number} ({turn.provider}): {_asked_for(turn.tool_calls)}; {tokens:,} tokens.",
         data={"model_turn_id": turn.pk, "input_tokens": turn.input_tokens, "output_tokens": turn.output_tokens},
     )
+
+
+# The stored reply of a turn, looked up before every turn: compiled once (tasks.engine.sql).
+_TURN = CompiledQuery(
+    lambda: ModelTurn.objects.filter(run_id=ID.value, number=COUNT.value).order_by("run", "number")[:1], ID, COUNT
+)
 
 
 def _asked_for(calls: list[dict]) -> str:
