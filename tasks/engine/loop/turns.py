@@ -30,7 +30,7 @@ from tasks.engine.loop import limits
 from tasks.engine.loop.observations import call_observed, observe_settled
 from tasks.engine.loop.revisions import plan_revise_from_turn
 from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
-from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_one
+from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_one, insert_row
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 
 SE = StepExecution.Status
@@ -149,27 +149,40 @@ def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
     turn's messages and reply as stored, then the results of the last turn's calls."""
     # Only what the messages are made of; the calls (and, when a call's observation was never
     # stored, its step) only for the last turn, whose results this turn sends.
-    earlier = list(
-        ModelTurn.objects.filter(run=run, number__lt=number)
-        .order_by("number")
-        .values_list("pk", "sent", "reply_text", "tool_calls")
-    )
+    earlier = list(ModelTurn.objects.raw(*_EARLIER_TURNS.sql_params(run.pk, number)))
     messages: list[dict] = []
-    for _pk, turn_sent, reply_text, tool_calls in earlier:
-        messages += turn_sent
+    for turn in earlier:
+        messages += turn.sent
         # The reply as the model gave it (its calls in its own order, not the order they ran in).
-        real = [c for c in tool_calls if c.get("id")]
+        real = [c for c in turn.tool_calls if c.get("id")]
         messages.append(
             {
                 "role": "assistant",
                 # A reply with neither words nor calls is still a turn: say so rather than send nothing.
-                "content": reply_text or ("" if real else "(no reply)"),
+                "content": turn.reply_text or ("" if real else "(no reply)"),
                 "tool_calls": [{"id": c["id"], "name": c["name"], "arguments": c.get("arguments") or {}} for c in real],
             }
         )
-    last = earlier[-1][0] if earlier else None
-    sent = [_tool_message(call_observed(c)) for c in ModelToolCall.objects.filter(turn_id=last)] if earlier else []
+    last = earlier[-1].pk if earlier else None
+    sent = (
+        [_tool_message(call_observed(c)) for c in ModelToolCall.objects.raw(*_TURN_CALLS.sql_params(last))]
+        if earlier
+        else []
+    )
     return compacted(messages, keep_last=sent), sent
+
+
+# Both asked before every turn: compiled once (tasks.engine.sql).
+_EARLIER_TURNS = CompiledQuery(
+    lambda: (
+        ModelTurn.objects.filter(run_id=ID.value, number__lt=COUNT.value)
+        .order_by("number")
+        .only("pk", "sent", "reply_text", "tool_calls")
+    ),
+    ID,
+    COUNT,
+)
+_TURN_CALLS = CompiledQuery(lambda: ModelToolCall.objects.filter(turn_id=ID.value).order_by("turn_id", "index"), ID)
 
 
 def _chars(messages: list[dict]) -> int:
@@ -275,8 +288,9 @@ def model_turn(ctx: StepContext) -> StepResult:
                 retryable=exc.status is None or exc.status >= 429,
             ) from exc
         with transaction.atomic():
-            ctx.heartbeat()  # the fence: a superseded worker stores no reply
-            turn = ModelTurn.objects.create(
+            # The fence (a superseded worker stores no reply), taking the seq of the reply's row.
+            advanced = ctx.heartbeat(take_seq=True)
+            turn = ModelTurn(
                 run=run,
                 number=number,
                 step=step,
@@ -294,7 +308,9 @@ def model_turn(ctx: StepContext) -> StepResult:
                 output_tokens=max(0, int(reply.usage.output_tokens or 0)),
                 requested_at=requested_at,
             )
+            insert_row(turn)
             ctx.emit(
+                advanced=advanced,
                 kind="model.reply",
                 phase="execute",
                 status="info",
@@ -366,7 +382,7 @@ def _insert_steps(ctx: StepContext, turn: ModelTurn, *, connection_id: str, chec
     """Inside the caller's fenced transaction: one step per valid call (a call that cannot be a
     step is answered at once with why), `finish` last, then the next turn unless `finish` was
     called. A reply with no call at all counts as finishing: the check decides. The steps, then
-    the calls, are inserted in one statement each."""
+    the calls, are inserted by one prepared statement per row."""
     run = ctx.run
     position = _next_position(run)
     calls = list(turn.tool_calls)
@@ -410,8 +426,12 @@ def _insert_steps(ctx: StepContext, turn: ModelTurn, *, connection_id: str, chec
         steps.append(
             _step_row(run, turn_plan_step(number=turn.number + 1, connection_id=connection_id, check=check), position)
         )
-    StepExecution.objects.bulk_create(steps)  # sets each step's primary key, which each record's step_id takes
-    ModelToolCall.objects.bulk_create(records)
+    # One prepared INSERT each (a turn asks for one or two calls): each step first, for its key.
+    for row in steps:
+        insert_row(row)
+    for record in records:
+        record.step_id = record.step.pk if record.step is not None else None
+        insert_row(record)
     plan_revise_from_turn(ctx, turn, check=check)
 
 
