@@ -467,16 +467,39 @@ def _execute_one(
             raise StepFailed("The handler returned no result.", error_type="HandlerError", retryable=False)
     except LeaseLost:
         raise
-    except StepPaused as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a state (_handler_failed)
+        return _handler_failed(run, lease, ctx, step, exc)
+    try:
+        return _succeeded(run, lease, ctx, step, plan_step, result)
+    except _SettleFailed as failed:  # the success was rolled back with it
+        return _handler_failed(run, lease, ctx, step, failed.__cause__)
+
+
+class _SettleFailed(Exception):
+    """StepResult.settle raised (its exception is the cause): the step failed after all."""
+
+
+def _handler_failed(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, exc: Exception) -> str | None:
+    if isinstance(exc, StepPaused):
         return _paused(run, lease, ctx, step, exc)
-    except StepFailed as exc:
+    if isinstance(exc, StepFailed):
         return _on_failure(run, lease, ctx, step, exc)
-    except Exception as exc:  # noqa: BLE001 - an unexpected error is still a step failure, told plainly
-        logger.exception("%s step %s raised", run.reference, step.step_id)
-        return _on_failure(
-            run, lease, ctx, step, StepFailed(str(exc) or type(exc).__name__, error_type=type(exc).__name__)
-        )
+    # An unexpected error is still a step failure, told plainly.
+    logger.error("%s step %s raised", run.reference, step.step_id, exc_info=exc)
+    return _on_failure(run, lease, ctx, step, StepFailed(str(exc) or type(exc).__name__, error_type=type(exc).__name__))
+
+
+def _succeeded(
+    run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, plan_step: PlanStep, result: StepResult
+) -> None:
     with transaction.atomic():
+        if result.settle is not None:
+            try:
+                result.settle()
+            except LeaseLost:
+                raise
+            except Exception as exc:  # noqa: BLE001 - handed to _handler_failed once rolled back
+                raise _SettleFailed() from exc
         advanced = _step_update(
             run,
             lease,

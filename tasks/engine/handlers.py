@@ -35,6 +35,10 @@ class StepResult:
 
     summary: str
     data: dict = field(default_factory=dict)
+    # Writes that belong with the step's success (a model turn's steps): run first in the fenced
+    # transaction that marks the step succeeded, so both commit or neither does. A failure there
+    # is the step's failure, as if the handler had raised it.
+    settle: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass

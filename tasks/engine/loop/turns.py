@@ -8,7 +8,8 @@
    stored in its own fenced transaction.
 3. The reply's tool calls become steps inserted after everything else in the run, followed by the
    next turn; a `finish` (or a reply with no call at all) ends the turn's calls, and its check
-   decides. Insertion happens once per turn (its calls are the marker).
+   decides. Insertion happens once per turn (its calls are the marker), in the transaction that
+   marks the turn succeeded.
 """
 
 from __future__ import annotations
@@ -324,15 +325,25 @@ def model_turn(ctx: StepContext) -> StepResult:
                     "provider": turn.provider,
                 },
             )
-    # The reply is stored first, on its own: a worker that dies now never asks for it again.
-    with transaction.atomic():
-        ctx.heartbeat()
-        if fresh or not turn.calls.exists():  # a reply just stored has no calls yet
+    # The reply is stored first, on its own: a worker that dies now never asks for it again. Its steps
+    # go in with the turn's success (StepResult.settle), in the executor's fenced transaction; a
+    # reply stored earlier whose steps never were gets them here.
+    settle = None
+    if fresh:  # a reply just stored has no calls yet
+
+        def settle():
             _insert_steps(ctx, turn, connection_id=str(inputs.get("connection_id") or ""), check=check)
+
+    else:
+        with transaction.atomic():
+            ctx.heartbeat()
+            if not turn.calls.exists():
+                _insert_steps(ctx, turn, connection_id=str(inputs.get("connection_id") or ""), check=check)
     tokens = turn.input_tokens + turn.output_tokens
     return StepResult(
         summary=f"Model turn {number} ({turn.provider}): {_asked_for(turn.tool_calls)}; {tokens:,} tokens.",
         data={"model_turn_id": turn.pk, "input_tokens": turn.input_tokens, "output_tokens": turn.output_tokens},
+        settle=settle,
     )
 
 
