@@ -13,7 +13,7 @@ import difflib
 from django.conf import settings
 from django.utils import timezone
 
-from tasks.engine.sql import update_where
+from tasks.engine.sql import ID, CompiledQuery, fetch_one, update_where
 from tasks.models import CommandExecution, ModelToolCall, StepExecution, WorkstreamEvent
 
 SE = StepExecution.Status
@@ -178,12 +178,11 @@ def _observation(step: StepExecution) -> tuple[str, bool]:
             return "The file could not be read back as text.", True
         return _cap(_numbered(text, inputs.get("start_line"), inputs.get("end_line"))), False
     if action in ("edit_file", "write_file", "delete_file"):
-        from workspaces.models import FileChange
-
-        change = FileChange.objects.filter(pk=result.get("file_change_id")).first()
+        change_id = result.get("file_change_id")
+        row = fetch_one(*_CHANGE_DIFF.sql_params(change_id)) if isinstance(change_id, int) else None
         text = result.get("summary", "Done.")
-        if change is not None and change.diff:
-            text += "\n" + change.diff
+        if row is not None and row[0]:
+            text += "\n" + row[0]
         return _cap(text), False
     if action == "run_command":
         return _cap(_command_part(result.get("command_execution_id")) or result.get("summary", "Done.")), False
@@ -192,6 +191,16 @@ def _observation(step: StepExecution) -> tuple[str, bool]:
             f"{result.get('summary', 'The check passed.')} The run's verification gate decides the rest."
         ), False
     return _cap(str(result.get("observation") or result.get("summary") or "Done.")), False
+
+
+def _change_diff_query():
+    from workspaces.models import FileChange
+
+    return FileChange.objects.filter(pk=ID.value).values_list("diff")[:1]
+
+
+# The diff of an edit's FileChange, read as the edit settles: compiled once (tasks.engine.sql).
+_CHANGE_DIFF = CompiledQuery(_change_diff_query, ID)
 
 
 def observe_settled(step: StepExecution, *, run=None) -> int | None:
