@@ -18,6 +18,7 @@ from approvals.models import (
 )
 from approvals.policy import CATEGORY_NOUNS, HIGH_RISK_CATEGORIES, REMEMBERABLE, WORKSPACE_ONLY, Category
 from providers.contracts import OutputCategory
+from tasks.engine.sql import update_where
 
 MAX_ALLOWLIST_ENTRIES = 20
 TONES = ("friendly", "professional", "mixed")
@@ -75,9 +76,7 @@ def approval_preference_set(
             raise ApprovalRefused("That workspace is not yours.")
     else:
         if category in WORKSPACE_ONLY:
-            raise ApprovalRefused(
-                "Network for commands is remembered for one workspace at a time, never everywhere."
-            )
+            raise ApprovalRefused("Network for commands is remembered for one workspace at a time, never everywhere.")
         workspace = None
     allowlist = _clean_allowlist(command_allowlist) if category == Category.RUN_COMMAND else []
     everywhere_allow = scope == ApprovalPreference.Scope.EVERYWHERE and decision == ApprovalPreference.Decision.ALLOW
@@ -119,9 +118,8 @@ def approval_preference_forget(*, owner, preference_id: int) -> None:
 
 def approval_preference_touch(*, preference: ApprovalPreference) -> None:
     """Record that a preference decided something just now."""
-    ApprovalPreference.objects.filter(pk=preference.pk).update(
-        last_used_at=timezone.now(), use_count=F("use_count") + 1
-    )
+    # Once per auto-decided step: one prepared statement (as .update(use_count=F("use_count") + 1) writes it).
+    update_where(ApprovalPreference, {"pk": preference.pk}, increment=("use_count",), last_used_at=timezone.now())
 
 
 def format_default_set(*, owner, category: str, format: str, learned_from_task=None) -> FormatDefault:  # noqa: A002

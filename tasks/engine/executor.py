@@ -325,11 +325,16 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
         ctx = StepContext(run=run, step=step, plan_step=plan_step, workspace_path=workspace_path, lease=lease)
         ctx._lease_lost = lost
 
-        # Steps whose dependencies did not succeed cannot run honestly.
-        blocked = list(
-            StepExecution.objects.filter(run=run, step_id__in=plan_step.depends_on)
-            .exclude(status=SE.SUCCEEDED)
-            .values_list("title", flat=True)
+        # Steps whose dependencies did not succeed cannot run honestly (a step without any, such as
+        # every step of a model-driven run, builds no query).
+        blocked = (
+            list(
+                StepExecution.objects.filter(run=run, step_id__in=plan_step.depends_on)
+                .exclude(status=SE.SUCCEEDED)
+                .values_list("title", flat=True)
+            )
+            if plan_step.depends_on
+            else []
         )
         if blocked:
             with transaction.atomic():
@@ -344,6 +349,7 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
             continue
 
         approval = (step.result or {}).get("approval", {})
+        allowed = None  # the row saying a remembered preference allowed the step, written as it starts
         # An approval that names its request is confirmed right before the step runs: the gate binds
         # the exact action (for a file step, the file as shown), so a stale approval asks again.
         recheck = bool(approval.get("granted") and approval.get("approval_id"))
@@ -393,18 +399,21 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
                     )
                 continue
             if decision.reason and not recheck:
-                ctx.emit(
-                    kind="approval.auto",
-                    phase="approve",
-                    status="info",
-                    title=f"Allowed “{step.title}”",
-                    explanation=decision.reason,
+                allowed = {
+                    "kind": "approval.auto",
+                    "phase": "approve",
+                    "status": "info",
+                    "title": f"Allowed “{step.title}”",
+                    "explanation": decision.reason,
                     # Where the operator changes the remembered preference that allowed it.
-                    payload={"change_url": getattr(decision, "change_url", ""), "approval_id": decision.approval_id},
-                )
+                    "payload": {"change_url": getattr(decision, "change_url", ""), "approval_id": decision.approval_id},
+                }
 
         wanted = S.VERIFYING if step.action_type == ActionType.VERIFY else S.RUNNING
         if current.state != wanted:
+            if allowed:
+                ctx.emit(**allowed)
+                allowed = None
             run_transition(
                 run=run,
                 to=wanted,
@@ -412,15 +421,20 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
                 title="Verifying the results" if wanted == S.VERIFYING else "Back to work",
                 explanation=f"Next: “{step.title}”.",
             )
-        outcome = _execute_one(run, lease, ctx, step, plan_step)
+        outcome = _execute_one(run, lease, ctx, step, plan_step, allowed=allowed)
         if outcome is not None:
             return outcome
 
 
-def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, plan_step: PlanStep) -> str | None:
-    """Run one step. None means "go on with the next step"; a state name means the loop ends."""
+def _execute_one(
+    run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, plan_step: PlanStep, allowed: dict | None = None
+) -> str | None:
+    """Run one step. None means "go on with the next step"; a state name means the loop ends.
+    `allowed`: the gate's approval.auto row, written first in the transaction that starts the step."""
     attempt_no = step.attempts + 1
     with transaction.atomic():
+        if allowed:
+            ctx.emit(**allowed)
         advanced = _step_update(
             run,
             lease,
@@ -453,16 +467,39 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
             raise StepFailed("The handler returned no result.", error_type="HandlerError", retryable=False)
     except LeaseLost:
         raise
-    except StepPaused as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a state (_handler_failed)
+        return _handler_failed(run, lease, ctx, step, exc)
+    try:
+        return _succeeded(run, lease, ctx, step, plan_step, result)
+    except _SettleFailed as failed:  # the success was rolled back with it
+        return _handler_failed(run, lease, ctx, step, failed.__cause__)
+
+
+class _SettleFailed(Exception):
+    """StepResult.settle raised (its exception is the cause): the step failed after all."""
+
+
+def _handler_failed(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, exc: Exception) -> str | None:
+    if isinstance(exc, StepPaused):
         return _paused(run, lease, ctx, step, exc)
-    except StepFailed as exc:
+    if isinstance(exc, StepFailed):
         return _on_failure(run, lease, ctx, step, exc)
-    except Exception as exc:  # noqa: BLE001 - an unexpected error is still a step failure, told plainly
-        logger.exception("%s step %s raised", run.reference, step.step_id)
-        return _on_failure(
-            run, lease, ctx, step, StepFailed(str(exc) or type(exc).__name__, error_type=type(exc).__name__)
-        )
+    # An unexpected error is still a step failure, told plainly.
+    logger.error("%s step %s raised", run.reference, step.step_id, exc_info=exc)
+    return _on_failure(run, lease, ctx, step, StepFailed(str(exc) or type(exc).__name__, error_type=type(exc).__name__))
+
+
+def _succeeded(
+    run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, plan_step: PlanStep, result: StepResult
+) -> None:
     with transaction.atomic():
+        if result.settle is not None:
+            try:
+                result.settle()
+            except LeaseLost:
+                raise
+            except Exception as exc:  # noqa: BLE001 - handed to _handler_failed once rolled back
+                raise _SettleFailed() from exc
         advanced = _step_update(
             run,
             lease,

@@ -28,6 +28,7 @@ commands at once; tasks.engine.commands already stops them at its next control c
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import os
 import signal
@@ -41,6 +42,7 @@ from django.utils import timezone
 
 from command_site.write_fence import WriteFence, WriteRefused
 from tasks.engine.errors import LeaseLost
+from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_one
 from tasks.models import TaskRun
 
 logger = logging.getLogger(__name__)
@@ -61,16 +63,26 @@ def lease_held(*, run_id: int, lease) -> bool:
     """Whether `lease` (attempt, worker id) holds run `run_id` right now: its attempt and worker
     are the run's, the run is in a leased state, and the lease has not expired (an expired lease
     may be revoked at any moment, so it no longer counts)."""
-    row = TaskRun.objects.filter(pk=run_id).values_list("attempt", "worker_id", "state", "lease_expires_at").first()
-    if row is None:
-        return False
-    attempt, worker_id, state, expires = row
-    return (
-        (attempt, worker_id) == lease.as_tuple()
-        and state in TaskRun.LEASED_STATES
-        and expires is not None
-        and expires > timezone.now()
-    )
+    attempt, worker_id = lease.as_tuple()
+    return fetch_one(*_LEASE_HELD.sql_params(run_id, attempt, worker_id, timezone.now())) is not None
+
+
+# Asked before every write a step makes to files, snapshots or outputs: compiled once (tasks.engine.sql).
+_WORKER = Mark(TaskRun, "worker_id", "stand-in worker 7f3a")
+_NOW = Mark(TaskRun, "lease_expires_at", datetime.datetime(1901, 2, 3, 4, 5, 6, tzinfo=datetime.UTC))
+_LEASE_HELD = CompiledQuery(
+    lambda: TaskRun.objects.filter(
+        pk=ID.value,
+        attempt=COUNT.value,
+        worker_id=_WORKER.value,
+        state__in=TaskRun.LEASED_STATES,
+        lease_expires_at__gt=_NOW.value,
+    ).values_list("pk")[:1],
+    ID,
+    COUNT,
+    _WORKER,
+    _NOW,
+)
 
 
 def step_write_fence(ctx) -> WriteFence:

@@ -35,6 +35,10 @@ class StepResult:
 
     summary: str
     data: dict = field(default_factory=dict)
+    # Writes that belong with the step's success (a model turn's steps): run first in the fenced
+    # transaction that marks the step succeeded, so both commit or neither does. A failure there
+    # is the step's failure, as if the handler had raised it.
+    settle: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -67,12 +71,14 @@ class StepContext:
             self._lease_lost.set()
             raise
 
-    def heartbeat(self) -> None:
-        """Extend the lease now; raises LeaseLost when this worker no longer holds the run."""
+    def heartbeat(self, *, take_seq: bool = False) -> tuple[int, int] | None:
+        """Extend the lease now; raises LeaseLost when this worker no longer holds the run. With
+        `take_seq` the same statement takes the seq of the event written next in this transaction
+        and returns it for emit(advanced=…)."""
         from tasks.engine.dispatch import run_heartbeat
 
         try:
-            run_heartbeat(run_id=self.run.pk, lease=self.lease)
+            return run_heartbeat(run_id=self.run.pk, lease=self.lease, take_seq=take_seq)
         except LeaseLost:
             self._lease_lost.set()
             raise

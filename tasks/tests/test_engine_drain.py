@@ -243,9 +243,7 @@ def test_one_real_worker_plans_a_new_request_while_a_long_run_is_under_way(owner
     with worker_process(tmp_path / "worker.log", **WORKER_ENV, COMMAND_WORKERS="1", COMMAND_DRAIN_TURN_SECONDS="1"):
         wait_for(lambda: TaskRun.objects.get(pk=run.pk).state == S.RUNNING, timeout=60, message="the run to start")
         async_task(PLANNING_JOB, "00000000-0000-0000-0000-000000000000", "0", 1, task_name="understand TASK-0 r1")
-        wait_for(
-            lambda: TaskRun.objects.get(pk=run.pk).state == S.COMPLETED, timeout=60, message="the run to complete"
-        )
+        wait_for(lambda: TaskRun.objects.get(pk=run.pk).state == S.COMPLETED, timeout=60, message="the run to complete")
     run.refresh_from_db()
     [planned] = QTask.objects.filter(func=PLANNING_JOB)
     assert planned.success

@@ -67,7 +67,7 @@ def test_a_worker_killed_mid_command_puts_the_folder_back_and_the_model_is_told(
         return reply(call("finish", summary="The command was interrupted and the folder is back; done."))
 
     model = scripted_model("openai", script)
-    run = loop_run(owner, folder, model, check="test \"$(cat a.txt)\" = a", prompt="run it", files={"a.txt": "a\n"})
+    run = loop_run(owner, folder, model, check='test "$(cat a.txt)" = a', prompt="run it", files={"a.txt": "a\n"})
     env = {
         "COMMAND_Q_POLL": "0.1",
         "COMMAND_WORKERS": "1",

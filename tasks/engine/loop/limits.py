@@ -17,7 +17,7 @@ from django.db.models import Sum
 
 from tasks.engine.errors import StepFailed, StepPaused
 from tasks.engine.loop.observations import call_observed
-from tasks.engine.sql import ID, CompiledQuery, fetch_all, fetch_one
+from tasks.engine.sql import COUNT, ID, CompiledQuery, fetch_all, fetch_one
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun, WorkstreamEvent
 
 BUDGET_REACHED = "budget reached"
@@ -225,14 +225,21 @@ def _check_budget(run: TaskRun, pauses: list[dict], *, payload: dict) -> None:
         )
 
 
+# The run's last few calls (since the last stuck pause), asked before every turn: compiled once (tasks.engine.sql).
+_LAST_CALLS = CompiledQuery(
+    lambda: (
+        ModelToolCall.objects.filter(turn__run_id=ID.value, turn__number__gte=COUNT.value)
+        .exclude(call_id="")
+        .order_by("-turn__number", "-index")[: max(SAME_RESULT_REPEATS, ERRORS_IN_A_ROW)]
+    ),
+    ID,
+    COUNT,
+)
+
+
 def _stuck(run: TaskRun, pauses: list[dict]) -> str:
     since = max((p.get("turn", 0) for p in pauses if p.get("loop_pause") == "stuck"), default=0)
-    calls = list(
-        ModelToolCall.objects.filter(turn__run=run, turn__number__gte=since)
-        .exclude(call_id="")
-        .select_related("step", "check_step", "turn")
-        .order_by("-turn__number", "-index")[: max(SAME_RESULT_REPEATS, ERRORS_IN_A_ROW)]
-    )
+    calls = list(ModelToolCall.objects.raw(*_LAST_CALLS.sql_params(run.pk, since)))
     calls = [call_observed(c) for c in calls]
     same = calls[:SAME_RESULT_REPEATS]
     if len(same) == SAME_RESULT_REPEATS:

@@ -13,6 +13,7 @@ import difflib
 from django.conf import settings
 from django.utils import timezone
 
+from tasks.engine.sql import ID, CompiledQuery, fetch_one, update_where
 from tasks.models import CommandExecution, ModelToolCall, StepExecution, WorkstreamEvent
 
 SE = StepExecution.Status
@@ -177,12 +178,11 @@ def _observation(step: StepExecution) -> tuple[str, bool]:
             return "The file could not be read back as text.", True
         return _cap(_numbered(text, inputs.get("start_line"), inputs.get("end_line"))), False
     if action in ("edit_file", "write_file", "delete_file"):
-        from workspaces.models import FileChange
-
-        change = FileChange.objects.filter(pk=result.get("file_change_id")).first()
+        change_id = result.get("file_change_id")
+        row = fetch_one(*_CHANGE_DIFF.sql_params(change_id)) if isinstance(change_id, int) else None
         text = result.get("summary", "Done.")
-        if change is not None and change.diff:
-            text += "\n" + change.diff
+        if row is not None and row[0]:
+            text += "\n" + row[0]
         return _cap(text), False
     if action == "run_command":
         return _cap(_command_part(result.get("command_execution_id")) or result.get("summary", "Done.")), False
@@ -193,21 +193,35 @@ def _observation(step: StepExecution) -> tuple[str, bool]:
     return _cap(str(result.get("observation") or result.get("summary") or "Done.")), False
 
 
-def observe_settled(step: StepExecution, *, run=None) -> ModelToolCall | None:
+def _change_diff_query():
+    from workspaces.models import FileChange
+
+    return FileChange.objects.filter(pk=ID.value).values_list("diff")[:1]
+
+
+# The diff of an edit's FileChange, read as the edit settles: compiled once (tasks.engine.sql).
+_CHANGE_DIFF = CompiledQuery(_change_diff_query, ID)
+
+
+def observe_settled(step: StepExecution, *, run=None) -> int | None:
     """Store the observation of a settled step on the tool call it carried out (or checked), if
-    any. Returns the call, or None for a step no model asked for. `run`: the step's run as the
-    caller already holds it (its workspace is not read again)."""
+    any. Returns the call's id, or None for a step no model asked for. `run`: the step's run as
+    the caller already holds it (its workspace is not read again)."""
     if not step_for_model(step):
         return None
     if run is not None and run.pk == step.run_id:
         step.run = run
-    call = ModelToolCall.objects.filter(step=step).first() or ModelToolCall.objects.filter(check_step=step).first()
-    if call is None:
-        return None
+    # A step a model asked for has its call: the observation is stored by one UPDATE that finds it
+    # (the call it carried out, else the call it checked), instead of a read and then a write.
     text, is_error = observation_for(step)
-    ModelToolCall.objects.filter(pk=call.pk).update(observation=text, is_error=is_error, observed_at=timezone.now())
-    call.observation, call.is_error = text, is_error
-    return call
+    now = timezone.now()
+    for link in ("step", "check_step"):
+        found = update_where(
+            ModelToolCall, {link: step.pk}, returning=("pk",), observation=text, is_error=is_error, observed_at=now
+        )
+        if found is not None:
+            return found[0]
+    return None
 
 
 def call_observed(call: ModelToolCall) -> ModelToolCall:

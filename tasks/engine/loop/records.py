@@ -23,7 +23,7 @@ def reply_cost(connection, input_tokens: int, output_tokens: int) -> tuple[Decim
     return price_in, price_out, (input_tokens * price_in + output_tokens * price_out) / _MILLION
 
 
-def turn_store(
+def turn_row(
     *,
     run,
     step,
@@ -35,12 +35,12 @@ def turn_store(
     requested_at,
     purpose: str = ModelTurn.Purpose.LOOP,
 ) -> ModelTurn:
-    """Store `reply` (a providers.adapters.turns.TurnReply) as a ModelTurn. Inside the caller's
-    fenced transaction."""
+    """`reply` (a providers.adapters.turns.TurnReply) as an unsaved ModelTurn, with its usage and
+    the prices it is counted at; the caller inserts it inside its own fenced transaction."""
     input_tokens = max(0, int(reply.usage.input_tokens or 0))
     output_tokens = max(0, int(reply.usage.output_tokens or 0))
     price_in, price_out, cost = reply_cost(connection, input_tokens, output_tokens)
-    return ModelTurn.objects.create(
+    return ModelTurn(
         run=run,
         number=number,
         purpose=purpose,
@@ -62,3 +62,10 @@ def turn_store(
         cost_usd=cost,
         requested_at=requested_at,
     )
+
+
+def turn_store(**fields) -> ModelTurn:
+    """Store a reply as a ModelTurn (turn_row, saved). Inside the caller's fenced transaction."""
+    turn = turn_row(**fields)
+    turn.save(force_insert=True)
+    return turn

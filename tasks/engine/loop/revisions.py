@@ -56,6 +56,9 @@ def plan_revise_from_turn(ctx: StepContext, turn: ModelTurn, *, check: str):
     from providers.contracts import ExecutionBrief
     from tasks.planning import PlanningRefused, plan_revise
 
+    # Without any scope the changes can only be more: when even those are none, the revision is not read.
+    if not turn_changes(turn=turn, check=check, in_scope=[]):
+        return None
     latest = ctx.run.task.plan_revisions.order_by("-number").first()
     brief = dict((latest.brief if latest else None) or {})
     changes = turn_changes(turn=turn, check=check, in_scope=list(brief.get("in_scope") or []))

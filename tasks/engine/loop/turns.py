@@ -8,27 +8,31 @@
    stored in its own fenced transaction.
 3. The reply's tool calls become steps inserted after everything else in the run, followed by the
    next turn; a `finish` (or a reply with no call at all) ends the turn's calls, and its check
-   decides. Insertion happens once per turn (its calls are the marker).
+   decides. Insertion happens once per turn (its calls are the marker), in the transaction that
+   marks the turn succeeded.
 """
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Prefetch
 from django.utils import timezone
 
 from providers.adapters.transport import ProviderError
 from providers.adapters.turns import ToolsUnsupported
 from providers.contracts import ActionType, PlanStep, RiskLevel, StepExplanation
+from providers.models import ProviderConnection
 from tasks.engine.errors import StepFailed
 from tasks.engine.handlers import StepContext, StepResult
 from tasks.engine.loop import limits
 from tasks.engine.loop.observations import call_observed, observe_settled
-from tasks.engine.loop.records import turn_store
+from tasks.engine.loop.records import turn_row
 from tasks.engine.loop.revisions import plan_revise_from_turn
 from tasks.engine.loop.streaming import StreamedWords
 from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
+from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_one, insert_row
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 
 SE = StepExecution.Status
@@ -74,15 +78,23 @@ def turn_plan_step(*, number: int, connection_id: str, check: str) -> PlanStep:
 
 
 def _connection_row(ctx: StepContext, connection_id: str):
-    from providers.models import ProviderConnection
+    """The owner's connection `connection_id` unless it was revoked, read afresh before every turn."""
+    if not connection_id:
+        return None
+    return next(iter(ProviderConnection.objects.raw(*_CONNECTION.sql_params(connection_id, ctx.run.owner_id))), None)
 
-    return (
-        ProviderConnection.objects.filter(pk=connection_id, owner_id=ctx.run.owner_id)
+
+# Asked before every turn (a revoked connection stops the run at its next turn): compiled once (tasks.engine.sql).
+_CONNECTION_ID = Mark(ProviderConnection, "id", uuid.UUID("7f3a0000-0000-4000-8000-00000000f3a7"))
+_CONNECTION = CompiledQuery(
+    lambda: (
+        ProviderConnection.objects.filter(pk=_CONNECTION_ID.value, owner_id=ID.value)
         .exclude(status=ProviderConnection.Status.REVOKED)
-        .first()
-        if connection_id
-        else None
-    )
+        .order_by("pk")[:1]
+    ),
+    _CONNECTION_ID,
+    ID,
+)
 
 
 def _connection(ctx: StepContext, connection_id: str, connection=None):
@@ -137,11 +149,9 @@ def _tool_message(call: ModelToolCall) -> dict:
 def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
     """(the whole conversation up to turn `number`, the messages turn `number` adds): every earlier
     turn's messages and reply as stored, then the results of the last turn's calls."""
-    earlier = list(
-        ModelTurn.objects.filter(run=run, number__lt=number, purpose=ModelTurn.Purpose.LOOP)
-        .order_by("number")
-        .prefetch_related(Prefetch("calls", queryset=ModelToolCall.objects.select_related("step", "check_step")))
-    )
+    # Only what the messages are made of; the calls (and, when a call's observation was never
+    # stored, its step) only for the last turn, whose results this turn sends.
+    earlier = list(ModelTurn.objects.raw(*_EARLIER_TURNS.sql_params(run.pk, number)))
     messages: list[dict] = []
     for turn in earlier:
         messages += turn.sent
@@ -155,8 +165,26 @@ def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
                 "tool_calls": [{"id": c["id"], "name": c["name"], "arguments": c.get("arguments") or {}} for c in real],
             }
         )
-    sent = [_tool_message(call_observed(c)) for c in earlier[-1].calls.all()] if earlier else []
+    last = earlier[-1].pk if earlier else None
+    sent = (
+        [_tool_message(call_observed(c)) for c in ModelToolCall.objects.raw(*_TURN_CALLS.sql_params(last))]
+        if earlier
+        else []
+    )
     return compacted(messages, keep_last=sent), sent
+
+
+# Both asked before every turn: compiled once (tasks.engine.sql).
+_EARLIER_TURNS = CompiledQuery(
+    lambda: (
+        ModelTurn.objects.filter(run_id=ID.value, number__lt=COUNT.value, purpose=ModelTurn.Purpose.LOOP)
+        .order_by("number")
+        .only("pk", "sent", "reply_text", "tool_calls")
+    ),
+    ID,
+    COUNT,
+)
+_TURN_CALLS = CompiledQuery(lambda: ModelToolCall.objects.filter(turn_id=ID.value).order_by("turn_id", "index"), ID)
 
 
 def _chars(messages: list[dict]) -> int:
@@ -191,7 +219,7 @@ def model_turn(ctx: StepContext) -> StepResult:
     inputs = ctx.plan_step.inputs
     number = int(inputs.get("turn") or 1)
     check = str(inputs.get("check") or "")
-    turn = ModelTurn.objects.filter(run=run, number=number, purpose=ModelTurn.Purpose.LOOP).first()
+    turn = next(iter(ModelTurn.objects.raw(*_TURN.sql_params(run.pk, number))), None)
     fresh = turn is None
     if turn is None:
         connection = _connection_row(ctx, str(inputs.get("connection_id") or ""))
@@ -233,8 +261,9 @@ def model_turn(ctx: StepContext) -> StepResult:
                 retryable=exc.status is None or exc.status >= 429,
             ) from exc
         with transaction.atomic():
-            ctx.heartbeat()  # the fence: a superseded worker stores no reply
-            turn = turn_store(
+            # The fence (a superseded worker stores no reply), taking the seq of the reply's row.
+            advanced = ctx.heartbeat(take_seq=True)
+            turn = turn_row(
                 run=run,
                 step=step,
                 number=number,
@@ -244,7 +273,9 @@ def model_turn(ctx: StepContext) -> StepResult:
                 system=SYSTEM_PROMPT if number == 1 else "",
                 requested_at=requested_at,
             )
+            insert_row(turn)
             ctx.emit(
+                advanced=advanced,
                 kind="model.reply",
                 phase="execute",
                 status="info",
@@ -258,16 +289,36 @@ def model_turn(ctx: StepContext) -> StepResult:
                     "provider": turn.provider,
                 },
             )
-    # The reply is stored first, on its own: a worker that dies now never asks for it again.
-    with transaction.atomic():
-        ctx.heartbeat()
-        if fresh or not turn.calls.exists():  # a reply just stored has no calls yet
+    # The reply is stored first, on its own: a worker that dies now never asks for it again. Its steps
+    # go in with the turn's success (StepResult.settle), in the executor's fenced transaction; a
+    # reply stored earlier whose steps never were gets them here.
+    settle = None
+    if fresh:  # a reply just stored has no calls yet
+
+        def settle():
             _insert_steps(ctx, turn, connection_id=str(inputs.get("connection_id") or ""), check=check)
+
+    else:
+        with transaction.atomic():
+            ctx.heartbeat()
+            if not turn.calls.exists():
+                _insert_steps(ctx, turn, connection_id=str(inputs.get("connection_id") or ""), check=check)
     tokens = turn.input_tokens + turn.output_tokens
     return StepResult(
         summary=f"Model turn {number} ({turn.provider}): {_asked_for(turn.tool_calls)}; {tokens:,} tokens.",
         data={"model_turn_id": turn.pk, "input_tokens": turn.input_tokens, "output_tokens": turn.output_tokens},
+        settle=settle,
     )
+
+
+# The stored reply of a turn, looked up before every turn: compiled once (tasks.engine.sql).
+_TURN = CompiledQuery(
+    lambda: ModelTurn.objects.filter(run_id=ID.value, number=COUNT.value, purpose=ModelTurn.Purpose.LOOP).order_by(
+        "run", "number"
+    )[:1],
+    ID,
+    COUNT,
+)
 
 
 def _asked_for(calls: list[dict]) -> str:
@@ -278,7 +329,14 @@ def _asked_for(calls: list[dict]) -> str:
 
 
 def _next_position(run: TaskRun) -> int:
-    return (StepExecution.objects.filter(run=run).aggregate(p=Max("position"))["p"] or 0) + 1
+    row = fetch_one(*_LAST_POSITION.sql_params(run.pk))
+    return ((row[0] if row else None) or 0) + 1
+
+
+# The run's last position (as Max would give it), asked once per turn: compiled once (tasks.engine.sql).
+_LAST_POSITION = CompiledQuery(
+    lambda: StepExecution.objects.filter(run_id=ID.value).order_by("-position").values_list("position")[:1], ID
+)
 
 
 def _step_row(run: TaskRun, plan_step: PlanStep, position: int) -> StepExecution:
@@ -303,7 +361,7 @@ def _insert_steps(ctx: StepContext, turn: ModelTurn, *, connection_id: str, chec
     """Inside the caller's fenced transaction: one step per valid call (a call that cannot be a
     step is answered at once with why), `finish` last, then the next turn unless `finish` was
     called. A reply with no call at all counts as finishing: the check decides. The steps, then
-    the calls, are inserted in one statement each."""
+    the calls, are inserted by one prepared statement per row."""
     run = ctx.run
     position = _next_position(run)
     calls = list(turn.tool_calls)
@@ -347,8 +405,12 @@ def _insert_steps(ctx: StepContext, turn: ModelTurn, *, connection_id: str, chec
         steps.append(
             _step_row(run, turn_plan_step(number=turn.number + 1, connection_id=connection_id, check=check), position)
         )
-    StepExecution.objects.bulk_create(steps)  # sets each step's primary key, which each record's step_id takes
-    ModelToolCall.objects.bulk_create(records)
+    # One prepared INSERT each (a turn asks for one or two calls): each step first, for its key.
+    for row in steps:
+        insert_row(row)
+    for record in records:
+        record.step_id = record.step.pk if record.step is not None else None
+        insert_row(record)
     plan_revise_from_turn(ctx, turn, check=check)
 
 
