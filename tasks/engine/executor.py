@@ -6,6 +6,7 @@ the lease, the worker's next write raises LeaseLost and it stops without changin
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from command_site.worker import STOP_FILE_ENV
@@ -39,8 +40,8 @@ from tasks.engine.loop.observations import observe_settled, step_for_model
 from tasks.engine.loop.turns import check_failed_next_turn
 from tasks.engine.remediation import remediation_propose
 from tasks.engine.retry import policy_for
-from tasks.engine.sql import ID, CompiledQuery, fetch_one, update_where
-from tasks.engine.state import Lease, run_lock, run_steps, run_transition, verification_passed
+from tasks.engine.sql import update_where
+from tasks.engine.state import Lease, Via, run_lock, run_steps, run_transition, verification_passed
 from tasks.models import StepExecution, TaskRun
 
 logger = logging.getLogger(__name__)
@@ -128,22 +129,42 @@ class _RunNow(NamedTuple):
     control_request: str
 
 
-def _run_now(run_id: int) -> _RunNow:
-    row = fetch_one(*_RUN_NOW.sql_params(run_id))
-    if row is None:
+def _run_now(run_id: int) -> tuple[_RunNow, StepExecution | None]:
+    """The run as the executor looks at it between steps, and its next pending step (None when
+    none is left), read fresh in one statement."""
+    rows = list(StepExecution.objects.raw(_boundary_sql(connection.vendor), [SE.PENDING, run_id]))
+    if not rows:
         raise TaskRun.DoesNotExist(f"RUN-{run_id:03d} does not exist.")
-    return _RunNow(*row)
+    row = rows[0]
+    current = _RunNow(*(getattr(row, f"run_{name}") for name in _RunNow._fields))
+    return current, (row if row.pk is not None else None)
 
 
-def _next_step(run: TaskRun) -> StepExecution | None:
-    return next(iter(StepExecution.objects.raw(*_NEXT_STEP.sql_params(run.pk))), None)
+@functools.cache
+def _boundary_sql(vendor: str) -> str:
+    """The run's _RunNow fields beside every column of its first pending step in plan order (NULLs
+    when there is none), from the models' own table and column names (no outside input)."""
+    quote = connection.ops.quote_name
+    run_meta, step_meta = TaskRun._meta, StepExecution._meta
 
+    def run_column(name: str) -> str:
+        return f"r.{quote(run_meta.get_field(name).column)}"
 
-_RUN_ID = ID
-_RUN_NOW = CompiledQuery(lambda: TaskRun.objects.filter(pk=_RUN_ID.value).values_list(*_RunNow._fields)[:1], _RUN_ID)
-_NEXT_STEP = CompiledQuery(
-    lambda: StepExecution.objects.filter(run_id=_RUN_ID.value, status=SE.PENDING).order_by("position")[:1], _RUN_ID
-)
+    def step_column(name: str, table: str = "s") -> str:
+        return f"{table}.{quote(step_meta.get_field(name).column)}"
+
+    step_columns = ", ".join(f"s.{quote(field.column)}" for field in step_meta.concrete_fields)
+    run_columns = ", ".join(f"{run_column(name)} AS {quote('run_' + name)}" for name in _RunNow._fields)
+    first_pending = (
+        f"SELECT {step_column('id', 'p')} FROM {quote(step_meta.db_table)} p"  # noqa: S608 - names from the models
+        f" WHERE {step_column('run', 'p')} = {run_column('id')} AND {step_column('status', 'p')} = %s"
+        f" ORDER BY {step_column('position', 'p')} LIMIT 1"
+    )
+    return (
+        f"SELECT {step_columns}, {run_columns} FROM {quote(run_meta.db_table)} r"  # noqa: S608 - names from the models
+        f" LEFT JOIN {quote(step_meta.db_table)} s ON {step_column('id')} = ({first_pending})"
+        f" WHERE {run_column('id')} = %s"
+    )
 
 
 def run_execute(*, claim: Claim, job_started: float | None = None, hand_on: bool = True) -> str:
@@ -290,7 +311,7 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
     while True:
         if lost.is_set():
             raise LeaseLost(f"{run.reference}: lease lost between steps.")
-        current = _run_now(run.pk)
+        current, step = _run_now(run.pk)
         if (current.attempt, current.worker_id) != lease.as_tuple():
             raise LeaseLost(f"{run.reference}: attempt {lease.attempt} superseded.")
         if current.control_request == "stop":
@@ -306,7 +327,6 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
                 blocking_reason="paused by you",
             )
             return S.PAUSED
-        step = _next_step(run)
         if step is None:
             return _finish(run, lease)
         hand_back = None if current.control_request else _hand_back_why(started, first=first)
@@ -700,15 +720,8 @@ def _finish(run: TaskRun, lease: Lease) -> str:
                 run=run, to=S.FAILED, lease=lease, locked=True, title=f"{run.reference} not completed", reason=why
             )
             return S.FAILED
-        if run.state != S.VERIFYING:
-            run_transition(
-                run=run,
-                to=S.VERIFYING,
-                lease=lease,
-                locked=True,
-                title="Checking the verification gate",
-                explanation="Every verification step passed.",
-            )
+        # Through `verifying` (its own event) to `completed`, written as one transition.
+        via = None if run.state == S.VERIFYING else Via(S.VERIFYING, "Checking the verification gate", _GATE_PASSED)
         try:
             run_transition(
                 run=run,
@@ -716,8 +729,9 @@ def _finish(run: TaskRun, lease: Lease) -> str:
                 lease=lease,
                 locked=True,
                 steps=steps,
+                via=via,
                 title=f"{run.reference} completed",
-                reason=_completion_reason(steps, unchecked=_criteria_not_checked(run)),
+                reason=_completion_reason(steps, unchecked=_criteria_not_checked(run, steps)),
             )
         except IllegalTransition as exc:
             title = f"{run.reference} not completed"
@@ -744,8 +758,14 @@ def _denied_reason(names: str, steps: list[tuple[str, str, str]]) -> str:
     )
 
 
-def _criteria_not_checked(run: TaskRun) -> int:
-    """How many criteria the run's output verifications recorded as not checked (read at completion)."""
+_GATE_PASSED = "Every verification step passed."
+
+
+def _criteria_not_checked(run: TaskRun, steps: list[tuple[str, str, str]]) -> int:
+    """How many criteria the run's output verifications recorded as not checked (read at completion;
+    `steps` as run_steps read them: without a verification that passed there is nothing to read)."""
+    if not any(action == ActionType.VERIFY and status == SE.SUCCEEDED for action, status, _title in steps):
+        return 0
     reports = StepExecution.objects.filter(
         run=run, action_type=ActionType.VERIFY, status=SE.SUCCEEDED, result__has_key="report"
     ).values_list("result", flat=True)

@@ -134,7 +134,10 @@ def _update_sql(
 ) -> str:
     assignments = ", ".join(
         [f"{_column(model, name)} = %s" for name in set_names]
-        + [f"{_column(model, name)} = {_column(model, name)} + 1" for name in increment]
+        + [
+            f"{_column(model, name)} = {_column(model, name)} + {increment.count(name)}"
+            for name in dict.fromkeys(increment)
+        ]
     )
     conditions = []
     for name, count in where:
@@ -153,7 +156,8 @@ def update_where(model: type[Model], where: dict, *, increment: tuple = (), retu
 
     `where` maps field names to a value (equality) or, for names ending in `__in`, to a tuple or
     list. Each value is prepared by its field as QuerySet.filter(...).update(...) prepares it.
-    `increment` names integer fields to add one to (as F(name) + 1 would).
+    `increment` names integer fields to add one to (as F(name) + 1 would); a name given n times
+    adds n.
     """
     where_shape, params = [], []
     for name, value in values.items():
@@ -186,9 +190,23 @@ def insert_row(obj: Model) -> Model:
     """INSERT `obj` (a new instance of a model with an auto primary key) and set its pk, as
     obj.save() would for a plain insert: field defaults and pre_save (auto_now_add) applied, each
     value prepared by its field. No signals are sent (the hot-path models have no receivers)."""
-    model = type(obj)
+    return insert_rows([obj])[0]
+
+
+def insert_rows(objs: list[Model]) -> list[Model]:
+    """insert_row for several new instances of one model in one INSERT statement (one round trip);
+    each gets its pk. The rows' order in RETURNING is not promised by every database, so the pks
+    are matched back by the primary key's order: both databases hand out increasing keys to the
+    rows of one INSERT in the order of its VALUES."""
+    model = type(objs[0])
     sql, fields = _insert_sql(model, connection.vendor)
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    obj.pk = fetch_one(sql, params)[0]
-    obj._state.adding, obj._state.db = False, connection.alias
-    return obj
+    if len(objs) > 1:
+        head, _, tail = sql.rpartition(" RETURNING ")
+        one = head[head.index(" VALUES ") + len(" VALUES ") :]
+        sql = f"{head}, {', '.join([one] * (len(objs) - 1))} RETURNING {tail}"
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
+    pks = sorted(row[0] for row in fetch_all(sql, params))
+    for obj, pk in zip(objs, pks, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs

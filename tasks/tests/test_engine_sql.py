@@ -13,7 +13,7 @@ from django.utils import timezone
 from providers.contracts import ActionType
 from tasks.engine import dispatch
 from tasks.engine.dispatch import run_create
-from tasks.engine.sql import CompiledQuery, Mark, fetch_all, insert_row, update_where
+from tasks.engine.sql import CompiledQuery, Mark, fetch_all, insert_row, insert_rows, update_where
 from tasks.engine.state import run_lock, run_steps
 from tasks.models import StepExecution, Task, TaskRun, WorkstreamEvent
 from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
@@ -64,6 +64,26 @@ def test_insert_row_stores_what_create_stores(run):
     assert [getattr(read[1001], c) for c in columns] == [getattr(read[1002], c) for c in columns]
     assert before <= read[1001].created_at <= timezone.now()
     assert read[1001].created_at == fast.created_at
+
+
+def test_insert_rows_stores_several_rows_in_one_statement_each_with_its_pk(run):
+    rows = [
+        WorkstreamEvent(run_id=run.pk, seq=2000 + i, kind="note", title=f"row {i}", payload={"i": i}) for i in range(3)
+    ]
+    with transaction.atomic():
+        insert_rows(rows)
+    stored = {e.pk: e for e in WorkstreamEvent.objects.filter(run=run, seq__gte=2000)}
+    assert sorted(stored) == sorted(r.pk for r in rows)
+    for row in rows:  # each instance got the pk of its own row
+        assert (stored[row.pk].seq, stored[row.pk].title, stored[row.pk].payload) == (row.seq, row.title, row.payload)
+
+
+def test_an_increment_named_twice_adds_two(run):
+    before = TaskRun.objects.get(pk=run.pk).event_seq
+    seq, _attempt = update_where(
+        TaskRun, {"pk": run.pk}, increment=("event_seq", "event_seq"), returning=("event_seq", "attempt")
+    )
+    assert seq == before + 2 == TaskRun.objects.get(pk=run.pk).event_seq
 
 
 def test_compiled_candidates_match_the_orm_query(owner, tmp_path):
