@@ -68,8 +68,8 @@ def _command(owner, n: int) -> tuple[float, int]:
         runs = []
         for i in range(n):
             task = Task.objects.create(owner=owner, raw_prompt=f"no-op {i}", title=f"no-op {i}")
-            PlanRevision.objects.create(task=task, number=1, planner="bench", plan=plan)
-            runs.append(run_create(task=task).pk)
+            revision = PlanRevision.objects.create(task=task, number=1, planner="bench", plan=plan)
+            runs.append(run_create(task=task, plan_revision=revision).pk)
     done = lambda: TaskRun.objects.filter(pk__in=runs, state__in=TaskRun.TERMINAL_STATES).count() == n  # noqa: E731
     _wait(done, 900)
     elapsed = time.perf_counter() - t0
