@@ -492,13 +492,16 @@ def _try_claim(candidate_id: int, worker_id: str, now, keep_free: int = 0) -> Cl
     return Claim(run=run, lease=Lease(attempt=attempt, worker_id=worker_id))
 
 
-def run_heartbeat(*, run_id: int, lease: Lease, take_seq: bool = False, **fields) -> tuple[int, int] | None:
+def run_heartbeat(
+    *, run_id: int, lease: Lease, take_seq: bool = False, read: tuple[str, ...] = (), **fields
+) -> tuple | None:
     """Extend the lease; LeaseLost when the run is no longer held with this lease. Extra `fields`
     (e.g. current_step_id) are written in the same fenced UPDATE. With `take_seq` the same UPDATE
-    also takes the next event seq and returns (seq, attempt) for event_emit(advanced=…)."""
+    also takes the next event seq and returns (seq, attempt) for event_emit(advanced=…), followed
+    by the run's fields named in `read` as the UPDATE left them."""
     now = timezone.now()
     fence = {"pk": run_id, "attempt": lease.attempt, "worker_id": lease.worker_id, "state__in": TaskRun.LEASED_STATES}
-    seq = {"increment": ("event_seq",), "returning": ("event_seq", "attempt")} if take_seq else {}
+    seq = {"increment": ("event_seq",), "returning": ("event_seq", "attempt", *read)} if take_seq else {}
     updated = update_where(TaskRun, fence, heartbeat_at=now, lease_expires_at=now + _lease_delta(), **seq, **fields)
     if not updated:
         raise LeaseLost(f"RUN-{run_id:03d}: lease {lease.attempt} is no longer held.")

@@ -101,15 +101,22 @@ def _stopped(run: TaskRun, lease: Lease) -> str:
 
 
 def _step_update(
-    run: TaskRun, lease: Lease, step: StepExecution, run_fields: dict | None = None, take_seq: bool = False, **values
-) -> tuple[int, int] | None:
+    run: TaskRun,
+    lease: Lease,
+    step: StepExecution,
+    run_fields: dict | None = None,
+    take_seq: bool = False,
+    read: tuple[str, ...] = (),
+    **values,
+) -> tuple | None:
     """Inside a transaction: fence (lock the run row if this lease still holds it, else
     LeaseLost), then update the step. With `take_seq` the fence also takes the seq of the event
-    the caller writes next in this transaction, and returns it for ctx.emit(advanced=…)."""
+    the caller writes next in this transaction, and returns it for ctx.emit(advanced=…), followed
+    by the run's fields named in `read`."""
     # No savepoint: nothing catches a failure of this block inside an enclosing transaction, so
     # it only ever rolls back together with it.
     with transaction.atomic(savepoint=False):
-        advanced = run_heartbeat(run_id=run.pk, lease=lease, take_seq=take_seq, **(run_fields or {}))
+        advanced = run_heartbeat(run_id=run.pk, lease=lease, take_seq=take_seq, read=read, **(run_fields or {}))
         update_where(StepExecution, {"pk": step.pk}, **values)
         for key, value in values.items():
             setattr(step, key, value)
@@ -308,10 +315,13 @@ def queue_drain(*, job_started: float | None = None) -> Drained:
 def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: float) -> str:
     workspace_path = _workspace_path(run)
     first = True
+    ctx = None
     while True:
         if lost.is_set():
             raise LeaseLost(f"{run.reference}: lease lost between steps.")
-        current, step = _run_now(run.pk)
+        # A step that succeeded read this boundary already, at the end of its own transaction.
+        boundary, ctx = getattr(ctx, "boundary", None), None
+        current, step = boundary or _run_now(run.pk)
         if (current.attempt, current.worker_id) != lease.as_tuple():
             raise LeaseLost(f"{run.reference}: attempt {lease.attempt} superseded.")
         if current.control_request == "stop":
@@ -508,6 +518,14 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
                 **_diff_link(run, result.data),
             },
         )
+        # The next boundary is read here, under the row lock the fence above took, and handed to
+        # the loop; after the last step the gate and the run's end are in this same transaction.
+        ctx.boundary = _run_now(run.pk)
+        current, next_step = ctx.boundary
+        if next_step is None and not current.control_request:
+            run.state, run.attempt, run.worker_id = current.state, current.attempt, current.worker_id
+            run.control_request = ""
+            return _finish_locked(run, lease)
     return None
 
 
@@ -700,43 +718,49 @@ def _finish(run: TaskRun, lease: Lease) -> str:
         current = run_lock(run.pk)  # a superseded lease is refused by the first transition below
         for name in ("state", "attempt", "worker_id", "started_at"):
             setattr(run, name, getattr(current, name))
-        steps = run_steps(run)
-        ok, why = verification_passed(run, steps)
-        if not ok:
-            denied = _denied_step_titles(run)
-            if denied:
-                # The person said no: that is a stop they chose, not a failed verification.
-                names = ", ".join(f"“{t}”" for t in denied)
-                run_transition(
-                    run=run,
-                    to=S.CANCELLED,
-                    lease=lease,
-                    locked=True,
-                    title=f"{run.reference} stopped: you denied {names}",
-                    reason=_denied_reason(names, steps),
-                )
-                return S.CANCELLED
-            run_transition(
-                run=run, to=S.FAILED, lease=lease, locked=True, title=f"{run.reference} not completed", reason=why
-            )
-            return S.FAILED
-        # Through `verifying` (its own event) to `completed`, written as one transition.
-        via = None if run.state == S.VERIFYING else Via(S.VERIFYING, "Checking the verification gate", _GATE_PASSED)
-        try:
+        return _finish_locked(run, lease)
+
+
+def _finish_locked(run: TaskRun, lease: Lease) -> str:
+    """_finish's gate and end, in the caller's transaction, which holds the run's row lock and has
+    set `run`'s state, attempt and worker id as read under it."""
+    steps = run_steps(run)
+    ok, why = verification_passed(run, steps)
+    if not ok:
+        denied = _denied_step_titles(run)
+        if denied:
+            # The person said no: that is a stop they chose, not a failed verification.
+            names = ", ".join(f"“{t}”" for t in denied)
             run_transition(
                 run=run,
-                to=S.COMPLETED,
+                to=S.CANCELLED,
                 lease=lease,
                 locked=True,
-                steps=steps,
-                via=via,
-                title=f"{run.reference} completed",
-                reason=_completion_reason(steps, unchecked=_criteria_not_checked(run, steps)),
+                title=f"{run.reference} stopped: you denied {names}",
+                reason=_denied_reason(names, steps),
             )
-        except IllegalTransition as exc:
-            title = f"{run.reference} not completed"
-            run_transition(run=run, to=S.FAILED, lease=lease, locked=True, title=title, reason=str(exc))
-            return S.FAILED
+            return S.CANCELLED
+        run_transition(
+            run=run, to=S.FAILED, lease=lease, locked=True, title=f"{run.reference} not completed", reason=why
+        )
+        return S.FAILED
+    # Through `verifying` (its own event) to `completed`, written as one transition.
+    via = None if run.state == S.VERIFYING else Via(S.VERIFYING, "Checking the verification gate", _GATE_PASSED)
+    try:
+        run_transition(
+            run=run,
+            to=S.COMPLETED,
+            lease=lease,
+            locked=True,
+            steps=steps,
+            via=via,
+            title=f"{run.reference} completed",
+            reason=_completion_reason(steps, unchecked=_criteria_not_checked(run, steps)),
+        )
+    except IllegalTransition as exc:
+        title = f"{run.reference} not completed"
+        run_transition(run=run, to=S.FAILED, lease=lease, locked=True, title=title, reason=str(exc))
+        return S.FAILED
     return S.COMPLETED
 
 
