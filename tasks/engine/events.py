@@ -144,12 +144,20 @@ def events_write(*, run: TaskRun, events: list[dict], advanced: tuple[int, int])
     seqs the caller has just taken in its UPDATE of the run row (`advanced` is (the last of them,
     the attempt); the events get the len(events) seqs ending there, in order), and publish each
     after commit as event_emit does. Each item holds event_emit's fields (kind and title at least)."""
+    rows = event_rows(run=run, events=events)
     last, attempt = advanced
-    rows = [
+    for i, row in enumerate(rows):
+        row.seq, row.attempt = last - len(rows) + 1 + i, attempt
+    insert_rows(rows)
+    events_written(run=run, rows=rows, advanced=advanced)
+    return rows
+
+
+def event_rows(*, run: TaskRun, events: list[dict]) -> list[WorkstreamEvent]:
+    """The unsaved events of `run` that `events` describe (event_emit's fields), without seq."""
+    return [
         WorkstreamEvent(
             run_id=run.pk,
-            seq=last - len(events) + 1 + i,
-            attempt=attempt,
             kind=item["kind"],
             phase=item.get("phase", ""),
             status=item.get("status", ""),
@@ -160,9 +168,16 @@ def events_write(*, run: TaskRun, events: list[dict], advanced: tuple[int, int])
             command=item.get("command", ""),
             payload=item.get("payload") or {},
         )
-        for i, item in enumerate(events)
+        for item in events
     ]
-    insert_rows(rows)
+
+
+def events_written(*, run: TaskRun, rows: list[WorkstreamEvent], advanced: tuple[int, int]) -> None:
+    """After `rows` were inserted with the seqs ending at advanced's: note their seq and attempt,
+    and publish each after commit."""
+    last, attempt = advanced
+    for i, row in enumerate(rows):
+        row.seq, row.attempt = last - len(rows) + 1 + i, attempt
     run.event_seq = last
     owner_id = run.owner_id
     for event in rows:
@@ -177,7 +192,6 @@ def events_write(*, run: TaskRun, events: list[dict], advanced: tuple[int, int])
                 event=event,
             )
         )
-    return rows
 
 
 def _counter_advance(*, run_id: int, lease: tuple[int, str] | None) -> tuple[int, int] | None:

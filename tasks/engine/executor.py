@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,13 +35,14 @@ from tasks.engine.dispatch import (
     schedule_dispatch_at,
 )
 from tasks.engine.errors import IllegalTransition, LeaseLost, StepFailed, StepPaused
+from tasks.engine.events import event_rows, events_written
 from tasks.engine.fencing import LeaseWatch, lease_lost_notify, step_write_fence
 from tasks.engine.handlers import StepContext, StepResult, handler_for
 from tasks.engine.loop.observations import observe_settled, step_for_model
 from tasks.engine.loop.turns import check_failed_next_turn
 from tasks.engine.remediation import remediation_propose
 from tasks.engine.retry import policy_for
-from tasks.engine.sql import update_where
+from tasks.engine.sql import update_where, update_with_rows
 from tasks.engine.state import Lease, Via, run_lock, run_steps, run_transition, verification_passed
 from tasks.models import StepExecution, TaskRun
 
@@ -121,6 +123,46 @@ def _step_update(
         for key, value in values.items():
             setattr(step, key, value)
     return advanced
+
+
+class _StepWrite(NamedTuple):
+    ctx: StepContext
+    run_fields: dict
+    values: dict
+
+    def emit(self, **event) -> None:
+        """The step's update and this event, with the fence: _step_update then ctx.emit. On
+        PostgreSQL one statement writes the run's fence and seq, the step and the event."""
+        ctx, step = self.ctx, self.ctx.step
+        if connection.vendor != "postgresql":
+            advanced = _step_update(ctx.run, ctx.lease, step, run_fields=self.run_fields, take_seq=True, **self.values)
+            ctx.emit(advanced=advanced, **event)
+            return
+        run, lease, now = ctx.run, ctx.lease, timezone.now()
+        fence = {"pk": run.pk, "attempt": lease.attempt, "worker_id": lease.worker_id}
+        rows = event_rows(run=run, events=[{"step_id": step.step_id, **event}])
+        advanced = update_with_rows(
+            TaskRun,
+            {**fence, "state__in": TaskRun.LEASED_STATES},
+            counter="event_seq",
+            also=(StepExecution, step.pk, self.values),
+            rows=rows,
+            heartbeat_at=now,
+            lease_expires_at=now + timedelta(seconds=settings.COMMAND_LEASE_SECONDS),
+            **self.run_fields,
+        )
+        if advanced is None:
+            ctx._lease_lost.set()
+            raise LeaseLost(f"RUN-{run.pk:03d}: lease {lease.attempt} is no longer held.")
+        for key, value in self.values.items():
+            setattr(step, key, value)
+        events_written(run=run, rows=rows, advanced=advanced)
+
+
+def _step_write(ctx: StepContext, run_fields: dict | None = None, **values) -> _StepWrite:
+    """In the caller's transaction: `values` for ctx's step and `run_fields` for the run, written
+    with the event its .emit(**event) names."""
+    return _StepWrite(ctx, run_fields or {}, values)
 
 
 def _workspace_path(run: TaskRun) -> Path | None:
@@ -451,19 +493,14 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
     """Run one step. None means "go on with the next step"; a state name means the loop ends."""
     attempt_no = step.attempts + 1
     with transaction.atomic():
-        advanced = _step_update(
-            run,
-            lease,
-            step,
+        _step_write(
+            ctx,
             run_fields={"current_step_id": step.step_id},
-            take_seq=True,
             status=SE.RUNNING,
             attempts=attempt_no,
             started_at=timezone.now(),
             next_attempt_at=None,
-        )
-        ctx.emit(
-            advanced=advanced,
+        ).emit(
             kind="step.started",
             phase="verify" if step.action_type == ActionType.VERIFY else "execute",
             status="info",
@@ -493,20 +530,14 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
             run, lease, ctx, step, StepFailed(str(exc) or type(exc).__name__, error_type=type(exc).__name__)
         )
     with transaction.atomic():
-        advanced = _step_update(
-            run,
-            lease,
-            step,
-            take_seq=True,
+        _step_write(
+            ctx,
             status=SE.SUCCEEDED,
             finished_at=timezone.now(),
             result={**(step.result or {}), **result.data, "summary": result.summary},
             error_class="",
             error_message="",
-        )
-        observe_settled(step, run=run)  # a step a model asked for: what it showed goes back to the model
-        ctx.emit(
-            advanced=advanced,
+        ).emit(
             kind="step.succeeded",
             phase="verify" if step.action_type == ActionType.VERIFY else "execute",
             status="success",
@@ -518,6 +549,7 @@ def _execute_one(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecuti
                 **_diff_link(run, result.data),
             },
         )
+        observe_settled(step, run=run)  # a step a model asked for: what it showed goes back to the model
         # The next boundary is read here, under the row lock the fence above took, and handed to
         # the loop; after the last step the gate and the run's end are in this same transaction.
         ctx.boundary = _run_now(run.pk)

@@ -148,3 +148,51 @@ def test_update_where_can_increment_and_return_like_an_f_expression_update(run):
     refused = update_where(TaskRun, {"pk": run.pk, "attempt": 99}, increment=("event_seq",), returning=("event_seq",))
     assert refused is None
     assert TaskRun.objects.get(pk=run.pk).event_seq == before + 1
+
+
+def test_one_statement_write_stores_what_the_separate_statements_store(run):
+    from django.db import connection
+
+    from tasks.engine.events import event_rows
+    from tasks.engine.sql import update_with_rows
+
+    if connection.vendor != "postgresql":
+        pytest.skip("data-modifying WITH statements are PostgreSQL's; SQLite takes the separate statements")
+    when = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    before = TaskRun.objects.get(pk=run.pk)
+    events = [{"kind": "note", "title": f"row {i}", "payload": {"i": i, "text": "ünïcode"}} for i in range(2)]
+
+    # A fence that does not hold writes nothing: not the run, not the task, no event.
+    rows = event_rows(run=run, events=events)
+    refused = update_with_rows(
+        TaskRun,
+        {"pk": run.pk, "attempt": before.attempt + 1},
+        counter="event_seq",
+        also=(Task, run.task_id, {"status": "running"}),
+        rows=rows,
+        blocking_reason="no",
+    )
+    assert refused is None and rows[0].pk is None
+    assert TaskRun.objects.get(pk=run.pk).event_seq == before.event_seq
+    assert Task.objects.get(pk=run.task_id).status != "running"
+    assert not WorkstreamEvent.objects.filter(run=run, kind="note").exists()
+
+    with transaction.atomic():
+        seq, attempt = update_with_rows(
+            TaskRun,
+            {"pk": run.pk, "attempt": before.attempt, "state__in": (TaskRun.State.QUEUED,)},
+            counter="event_seq",
+            also=(Task, run.task_id, {"status": "running", "updated_at": when}),
+            rows=rows,
+            heartbeat_at=when,
+            blocking_reason='r’ésumé "quoted"',
+        )
+    assert (seq, attempt) == (before.event_seq + 2, before.attempt)
+    stored = TaskRun.objects.get(pk=run.pk)
+    assert (stored.event_seq, stored.heartbeat_at, stored.blocking_reason) == (seq, when, 'r’ésumé "quoted"')
+    task = Task.objects.get(pk=run.task_id)
+    assert (task.status, task.updated_at) == ("running", when)
+    written = list(WorkstreamEvent.objects.filter(run=run, kind="note").order_by("seq"))
+    expected = [(rows[i].pk, before.event_seq + 1 + i, f"row {i}", {"i": i, "text": "ünïcode"}) for i in range(2)]
+    assert [(e.pk, e.seq, e.title, e.payload) for e in written] == expected
+    assert {e.attempt for e in written} == {before.attempt}
