@@ -26,7 +26,7 @@ from django.utils import timezone
 from providers.contracts import ActionType, Plan
 from tasks.engine.errors import LeaseLost
 from tasks.engine.events import event_emit
-from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_all, fetch_one, update_where
+from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_all, fetch_one, insert_row, insert_rows, update_where
 from tasks.engine.state import SELF_CHECKING_ACTIONS, Lease, run_transition
 from tasks.models import PlanRevision, StepExecution, Task, TaskRun
 
@@ -193,17 +193,21 @@ def run_create(
 def _run_insert(task: Task, plan_revision: PlanRevision, plan: Plan, priority: int, previous_run) -> TaskRun:
     # A new run's first event is its `run.queued` (seq 1), written below: the counter starts there,
     # so the event needs no UPDATE of the row just inserted to take its seq.
-    run = TaskRun.objects.create(
-        task=task,
-        owner_id=task.owner_id,
-        plan_revision=plan_revision,
-        workspace=task.workspace,
-        previous_run=previous_run,
-        priority=priority,
-        mutates=any(step.mutates for step in plan.steps),
-        event_seq=1,
+    # Written by the engine's statement helpers (tasks.engine.sql), as the ORM would write them
+    # without compiling each statement per run: a batch queues many runs in one transaction.
+    run = insert_row(
+        TaskRun(
+            task=task,
+            owner_id=task.owner_id,
+            plan_revision=plan_revision,
+            workspace_id=task.workspace_id,
+            previous_run=previous_run,
+            priority=priority,
+            mutates=any(step.mutates for step in plan.steps),
+            event_seq=1,
+        )
     )
-    StepExecution.objects.bulk_create(
+    insert_rows(
         [
             StepExecution(
                 run=run,
@@ -217,7 +221,7 @@ def _run_insert(task: Task, plan_revision: PlanRevision, plan: Plan, priority: i
             for i, step in enumerate(plan.steps)
         ]
     )
-    Task.objects.filter(pk=task.pk).update(status=Task.Status.QUEUED)
+    update_where(Task, {"pk": task.pk}, status=Task.Status.QUEUED)
     verify_count = sum(1 for s in plan.steps if s.action_type == ActionType.VERIFY)
     event_emit(
         run=run,
