@@ -27,7 +27,7 @@ from providers.contracts import ActionType, Plan
 from tasks.engine.errors import LeaseLost
 from tasks.engine.events import event_emit
 from tasks.engine.fencing import lease_renewed
-from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_all, fetch_one, update_where
+from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_all, fetch_one, insert_row, insert_rows, update_where
 from tasks.engine.state import SELF_CHECKING_ACTIONS, Lease, run_transition
 from tasks.models import PlanRevision, StepExecution, Task, TaskRun
 
@@ -61,8 +61,16 @@ class _DispatchEnqueued:
         pass
 
 
-def _dispatch_jobs_in_this_transaction() -> int:
-    return sum(1 for _, func, _ in connection.run_on_commit if isinstance(func, _DispatchEnqueued))
+def _dispatch_jobs_in_this_transaction(enough: int) -> int:
+    """How many dispatch jobs this transaction enqueued, counted up to `enough` (the markers are
+    near the start of a long batch's on-commit list, so the count stops there)."""
+    found = 0
+    for _, func, _ in connection.run_on_commit:
+        if isinstance(func, _DispatchEnqueued):
+            found += 1
+            if found >= enough:
+                break
+    return found
 
 
 def enqueue_dispatch() -> None:
@@ -88,16 +96,25 @@ def enqueue_dispatch() -> None:
     from django_q.tasks import async_task
 
     in_transaction = connection.in_atomic_block and not Conf.SYNC
-    if in_transaction and _dispatch_jobs_in_this_transaction() >= settings.COMMAND_WORKERS:
+    if in_transaction and _dispatch_jobs_in_this_transaction(settings.COMMAND_WORKERS) >= settings.COMMAND_WORKERS:
         return
     async_task(DISPATCH_JOB, task_name=f"dispatch-{uuid.uuid4().hex[:12]}")
     if in_transaction:
         transaction.on_commit(_DispatchEnqueued())
 
 
+class _SchedulesEnsured:
+    """Marks, in the transaction's on-commit list, that this transaction already made sure the
+    schedules exist (dropped with the savepoint around it, as _DispatchEnqueued is)."""
+
+    def __call__(self) -> None:
+        pass
+
+
 def ensure_schedules() -> None:
     """Create the reaper's schedule and the hourly cleaning of output scratch folders, once each
-    (idempotent; catch_up is off cluster-wide).
+    (idempotent; catch_up is off cluster-wide). Inside a transaction it looks once: a batch
+    queueing many runs does not ask again for each.
 
     django-q2 schedules have minute resolution, so the minutely job books one extra run 30 s
     later itself (see tasks.jobs.recover_runs): the reaper looks every 30 s.
@@ -106,6 +123,10 @@ def ensure_schedules() -> None:
 
     from outputs.jobs import SCRATCH_JOB, SCRATCH_SCHEDULE_NAME
 
+    if connection.in_atomic_block:
+        if any(isinstance(func, _SchedulesEnsured) for _, func, _ in connection.run_on_commit):
+            return
+        transaction.on_commit(_SchedulesEnsured())
     names = [REAPER_SCHEDULE_NAME, SCRATCH_SCHEDULE_NAME]
     have = set(Schedule.objects.filter(name__in=names).values_list("name", flat=True))
     if REAPER_SCHEDULE_NAME not in have:
@@ -147,7 +168,6 @@ def schedule_dispatch_at(when) -> None:
     async_task(DISPATCH_JOB, broker=NotBefore(), task_name=f"dispatch at {when.isoformat()}")
 
 
-@transaction.atomic
 def run_create(
     *,
     task: Task,
@@ -158,8 +178,9 @@ def run_create(
     """Queue a new run of `task`'s plan and enqueue its dispatch in the same transaction.
 
     Uses the latest plan revision unless one is given. Refuses (ValueError) a task without a
-    plan, a plan that does not validate, or a revision of another task. One StepExecution per
-    plan step is created up front, each with its own idempotency key.
+    plan, a plan that does not validate, or a revision of another task, before it writes
+    anything. One StepExecution per plan step is created up front, each with its own
+    idempotency key.
     """
     if plan_revision is None:
         plan_revision = task.plan_revisions.order_by("-number").first()
@@ -170,16 +191,31 @@ def run_create(
     plan = Plan.model_validate(plan_revision.plan)
     if not plan.steps:
         raise ValueError("The plan has no steps, so there is nothing to run.")
-    run = TaskRun.objects.create(
-        task=task,
-        owner_id=task.owner_id,
-        plan_revision=plan_revision,
-        workspace=task.workspace,
-        previous_run=previous_run,
-        priority=priority,
-        mutates=any(step.mutates for step in plan.steps),
+    # Inside a caller's transaction no savepoint (two statements fewer per run): the refusals
+    # above come before any write, and a database error here dooms the caller's transaction
+    # whichever way.
+    with transaction.atomic(savepoint=False):
+        return _run_insert(task, plan_revision, plan, priority, previous_run)
+
+
+def _run_insert(task: Task, plan_revision: PlanRevision, plan: Plan, priority: int, previous_run) -> TaskRun:
+    # A new run's first event is its `run.queued` (seq 1), written below: the counter starts there,
+    # so the event needs no UPDATE of the row just inserted to take its seq.
+    # Written by the engine's statement helpers (tasks.engine.sql), as the ORM would write them
+    # without compiling each statement per run: a batch queues many runs in one transaction.
+    run = insert_row(
+        TaskRun(
+            task=task,
+            owner_id=task.owner_id,
+            plan_revision=plan_revision,
+            workspace_id=task.workspace_id,
+            previous_run=previous_run,
+            priority=priority,
+            mutates=any(step.mutates for step in plan.steps),
+            event_seq=1,
+        )
     )
-    StepExecution.objects.bulk_create(
+    insert_rows(
         [
             StepExecution(
                 run=run,
@@ -193,7 +229,7 @@ def run_create(
             for i, step in enumerate(plan.steps)
         ]
     )
-    Task.objects.filter(pk=task.pk).update(status=Task.Status.QUEUED)
+    update_where(Task, {"pk": task.pk}, status=Task.Status.QUEUED)
     verify_count = sum(1 for s in plan.steps if s.action_type == ActionType.VERIFY)
     event_emit(
         run=run,
@@ -218,6 +254,7 @@ def run_create(
             )
         ),
         payload={"steps": len(plan.steps), "priority": priority, "plan_revision": plan_revision.number},
+        advanced=(1, run.attempt),
     )
     ensure_schedules()
     enqueue_dispatch()
@@ -467,14 +504,17 @@ def _try_claim(candidate_id: int, worker_id: str, now, keep_free: int = 0) -> Cl
     return Claim(run=run, lease=Lease(attempt=attempt, worker_id=worker_id))
 
 
-def run_heartbeat(*, run_id: int, lease: Lease, take_seq: bool = False, **fields) -> tuple[int, int] | None:
+def run_heartbeat(
+    *, run_id: int, lease: Lease, take_seq: bool = False, read: tuple[str, ...] = (), **fields
+) -> tuple | None:
     """Extend the lease; LeaseLost when the run is no longer held with this lease. Extra `fields`
     (e.g. current_step_id) are written in the same fenced UPDATE. With `take_seq` the same UPDATE
-    also takes the next event seq and returns (seq, attempt) for event_emit(advanced=…)."""
+    also takes the next event seq and returns (seq, attempt) for event_emit(advanced=…), followed
+    by the run's fields named in `read` as the UPDATE left them."""
     started = time.monotonic()
     now = timezone.now()
     fence = {"pk": run_id, "attempt": lease.attempt, "worker_id": lease.worker_id, "state__in": TaskRun.LEASED_STATES}
-    seq = {"increment": ("event_seq",), "returning": ("event_seq", "attempt")} if take_seq else {}
+    seq = {"increment": ("event_seq",), "returning": ("event_seq", "attempt", *read)} if take_seq else {}
     updated = update_where(TaskRun, fence, heartbeat_at=now, lease_expires_at=now + _lease_delta(), **seq, **fields)
     if not updated:
         raise LeaseLost(f"RUN-{run_id:03d}: lease {lease.attempt} is no longer held.")

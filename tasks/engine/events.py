@@ -25,7 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
 from tasks.engine.errors import LeaseLost
-from tasks.engine.sql import fetch_one, insert_row
+from tasks.engine.sql import fetch_one, insert_rows
 from tasks.models import TaskRun, WorkstreamEvent
 
 logger = logging.getLogger(__name__)
@@ -131,30 +131,9 @@ def event_emit(
         if advanced is None:
             advanced = _counter_advance(run_id=run.pk, lease=lease)
         if advanced is not None:
-            seq, attempt = advanced
-            event = insert_row(
-                WorkstreamEvent(
-                    run_id=run.pk,
-                    seq=seq,
-                    attempt=attempt,
-                    kind=kind,
-                    phase=phase,
-                    status=status,
-                    title=title[:300],
-                    explanation=explanation,
-                    step_id=step_id,
-                    file_path=file_path,
-                    command=command,
-                    payload=payload or {},
-                )
-            )
-            run.event_seq = seq
-            owner_id = run.owner_id
-            transaction.on_commit(
-                lambda: event_publish(
-                    run_id=run.pk, owner_id=owner_id, event_id=event.pk, seq=seq, kind=kind, event=event
-                )
-            )
+            fields = {"kind": kind, "phase": phase, "status": status, "title": title, "explanation": explanation}
+            fields.update(step_id=step_id, file_path=file_path, command=command, payload=payload)
+            (event,) = events_write(run=run, events=[fields], advanced=advanced)
     if advanced is None:
         raise LeaseLost(f"{run.reference}: this worker's lease was superseded; event not written.")
     return event
@@ -186,6 +165,61 @@ def event_revise(*, run: TaskRun, event: WorkstreamEvent, explanation: str, leas
             revised=True,
         )
     )
+
+
+def events_write(*, run: TaskRun, events: list[dict], advanced: tuple[int, int]) -> list[WorkstreamEvent]:
+    """Inside the caller's transaction: persist several events of `run` in one INSERT, with the
+    seqs the caller has just taken in its UPDATE of the run row (`advanced` is (the last of them,
+    the attempt); the events get the len(events) seqs ending there, in order), and publish each
+    after commit as event_emit does. Each item holds event_emit's fields (kind and title at least)."""
+    rows = event_rows(run=run, events=events)
+    last, attempt = advanced
+    for i, row in enumerate(rows):
+        row.seq, row.attempt = last - len(rows) + 1 + i, attempt
+    insert_rows(rows)
+    events_written(run=run, rows=rows, advanced=advanced)
+    return rows
+
+
+def event_rows(*, run: TaskRun, events: list[dict]) -> list[WorkstreamEvent]:
+    """The unsaved events of `run` that `events` describe (event_emit's fields), without seq."""
+    return [
+        WorkstreamEvent(
+            run_id=run.pk,
+            kind=item["kind"],
+            phase=item.get("phase", ""),
+            status=item.get("status", ""),
+            title=item["title"][:300],
+            explanation=item.get("explanation", ""),
+            step_id=item.get("step_id", ""),
+            file_path=item.get("file_path", ""),
+            command=item.get("command", ""),
+            payload=item.get("payload") or {},
+        )
+        for item in events
+    ]
+
+
+def events_written(*, run: TaskRun, rows: list[WorkstreamEvent], advanced: tuple[int, int]) -> None:
+    """After `rows` were inserted with the seqs ending at advanced's: note their seq and attempt,
+    and publish each after commit."""
+    last, attempt = advanced
+    for i, row in enumerate(rows):
+        row.seq, row.attempt = last - len(rows) + 1 + i, attempt
+    run.event_seq = last
+    owner_id = run.owner_id
+    for event in rows:
+        transaction.on_commit(
+            functools.partial(
+                event_publish,
+                run_id=run.pk,
+                owner_id=owner_id,
+                event_id=event.pk,
+                seq=event.seq,
+                kind=event.kind,
+                event=event,
+            )
+        )
 
 
 def _counter_advance(*, run_id: int, lease: tuple[int, str] | None) -> tuple[int, int] | None:

@@ -6,16 +6,18 @@ the lease, the worker's next write raises LeaseLost and it stops without changin
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from command_site.worker import STOP_FILE_ENV
@@ -33,14 +35,15 @@ from tasks.engine.dispatch import (
     schedule_dispatch_at,
 )
 from tasks.engine.errors import IllegalTransition, LeaseLost, StepFailed, StepPaused
+from tasks.engine.events import event_rows, events_written
 from tasks.engine.fencing import LeaseWatch, lease_lost_notify, step_write_fence
 from tasks.engine.handlers import StepContext, StepResult, handler_for
 from tasks.engine.loop.observations import observe_settled, step_for_model
 from tasks.engine.loop.turns import check_failed_next_turn
 from tasks.engine.remediation import remediation_propose
 from tasks.engine.retry import policy_for
-from tasks.engine.sql import ID, CompiledQuery, fetch_one, update_where
-from tasks.engine.state import Lease, run_lock, run_steps, run_transition, verification_passed
+from tasks.engine.sql import update_where, update_with_rows
+from tasks.engine.state import Lease, Via, run_lock, run_steps, run_transition, verification_passed
 from tasks.models import StepExecution, TaskRun
 
 logger = logging.getLogger(__name__)
@@ -100,19 +103,66 @@ def _stopped(run: TaskRun, lease: Lease) -> str:
 
 
 def _step_update(
-    run: TaskRun, lease: Lease, step: StepExecution, run_fields: dict | None = None, take_seq: bool = False, **values
-) -> tuple[int, int] | None:
+    run: TaskRun,
+    lease: Lease,
+    step: StepExecution,
+    run_fields: dict | None = None,
+    take_seq: bool = False,
+    read: tuple[str, ...] = (),
+    **values,
+) -> tuple | None:
     """Inside a transaction: fence (lock the run row if this lease still holds it, else
     LeaseLost), then update the step. With `take_seq` the fence also takes the seq of the event
-    the caller writes next in this transaction, and returns it for ctx.emit(advanced=…)."""
+    the caller writes next in this transaction, and returns it for ctx.emit(advanced=…), followed
+    by the run's fields named in `read`."""
     # No savepoint: nothing catches a failure of this block inside an enclosing transaction, so
     # it only ever rolls back together with it.
     with transaction.atomic(savepoint=False):
-        advanced = run_heartbeat(run_id=run.pk, lease=lease, take_seq=take_seq, **(run_fields or {}))
+        advanced = run_heartbeat(run_id=run.pk, lease=lease, take_seq=take_seq, read=read, **(run_fields or {}))
         update_where(StepExecution, {"pk": step.pk}, **values)
         for key, value in values.items():
             setattr(step, key, value)
     return advanced
+
+
+class _StepWrite(NamedTuple):
+    ctx: StepContext
+    run_fields: dict
+    values: dict
+
+    def emit(self, **event) -> None:
+        """The step's update and this event, with the fence: _step_update then ctx.emit. On
+        PostgreSQL one statement writes the run's fence and seq, the step and the event."""
+        ctx, step = self.ctx, self.ctx.step
+        if connection.vendor != "postgresql":
+            advanced = _step_update(ctx.run, ctx.lease, step, run_fields=self.run_fields, take_seq=True, **self.values)
+            ctx.emit(advanced=advanced, **event)
+            return
+        run, lease, now = ctx.run, ctx.lease, timezone.now()
+        fence = {"pk": run.pk, "attempt": lease.attempt, "worker_id": lease.worker_id}
+        rows = event_rows(run=run, events=[{"step_id": step.step_id, **event}])
+        advanced = update_with_rows(
+            TaskRun,
+            {**fence, "state__in": TaskRun.LEASED_STATES},
+            counter="event_seq",
+            also=(StepExecution, step.pk, self.values),
+            rows=rows,
+            heartbeat_at=now,
+            lease_expires_at=now + timedelta(seconds=settings.COMMAND_LEASE_SECONDS),
+            **self.run_fields,
+        )
+        if advanced is None:
+            ctx._lease_lost.set()
+            raise LeaseLost(f"RUN-{run.pk:03d}: lease {lease.attempt} is no longer held.")
+        for key, value in self.values.items():
+            setattr(step, key, value)
+        events_written(run=run, rows=rows, advanced=advanced)
+
+
+def _step_write(ctx: StepContext, run_fields: dict | None = None, **values) -> _StepWrite:
+    """In the caller's transaction: `values` for ctx's step and `run_fields` for the run, written
+    with the event its .emit(**event) names."""
+    return _StepWrite(ctx, run_fields or {}, values)
 
 
 def _workspace_path(run: TaskRun) -> Path | None:
@@ -128,22 +178,42 @@ class _RunNow(NamedTuple):
     control_request: str
 
 
-def _run_now(run_id: int) -> _RunNow:
-    row = fetch_one(*_RUN_NOW.sql_params(run_id))
-    if row is None:
+def _run_now(run_id: int) -> tuple[_RunNow, StepExecution | None]:
+    """The run as the executor looks at it between steps, and its next pending step (None when
+    none is left), read fresh in one statement."""
+    rows = list(StepExecution.objects.raw(_boundary_sql(connection.vendor), [SE.PENDING, run_id]))
+    if not rows:
         raise TaskRun.DoesNotExist(f"RUN-{run_id:03d} does not exist.")
-    return _RunNow(*row)
+    row = rows[0]
+    current = _RunNow(*(getattr(row, f"run_{name}") for name in _RunNow._fields))
+    return current, (row if row.pk is not None else None)
 
 
-def _next_step(run: TaskRun) -> StepExecution | None:
-    return next(iter(StepExecution.objects.raw(*_NEXT_STEP.sql_params(run.pk))), None)
+@functools.cache
+def _boundary_sql(vendor: str) -> str:
+    """The run's _RunNow fields beside every column of its first pending step in plan order (NULLs
+    when there is none), from the models' own table and column names (no outside input)."""
+    quote = connection.ops.quote_name
+    run_meta, step_meta = TaskRun._meta, StepExecution._meta
 
+    def run_column(name: str) -> str:
+        return f"r.{quote(run_meta.get_field(name).column)}"
 
-_RUN_ID = ID
-_RUN_NOW = CompiledQuery(lambda: TaskRun.objects.filter(pk=_RUN_ID.value).values_list(*_RunNow._fields)[:1], _RUN_ID)
-_NEXT_STEP = CompiledQuery(
-    lambda: StepExecution.objects.filter(run_id=_RUN_ID.value, status=SE.PENDING).order_by("position")[:1], _RUN_ID
-)
+    def step_column(name: str, table: str = "s") -> str:
+        return f"{table}.{quote(step_meta.get_field(name).column)}"
+
+    step_columns = ", ".join(f"s.{quote(field.column)}" for field in step_meta.concrete_fields)
+    run_columns = ", ".join(f"{run_column(name)} AS {quote('run_' + name)}" for name in _RunNow._fields)
+    first_pending = (
+        f"SELECT {step_column('id', 'p')} FROM {quote(step_meta.db_table)} p"  # noqa: S608 - names from the models
+        f" WHERE {step_column('run', 'p')} = {run_column('id')} AND {step_column('status', 'p')} = %s"
+        f" ORDER BY {step_column('position', 'p')} LIMIT 1"
+    )
+    return (
+        f"SELECT {step_columns}, {run_columns} FROM {quote(run_meta.db_table)} r"  # noqa: S608 - names from the models
+        f" LEFT JOIN {quote(step_meta.db_table)} s ON {step_column('id')} = ({first_pending})"
+        f" WHERE {run_column('id')} = %s"
+    )
 
 
 def run_execute(*, claim: Claim, job_started: float | None = None, hand_on: bool = True) -> str:
@@ -287,10 +357,13 @@ def queue_drain(*, job_started: float | None = None) -> Drained:
 def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: float) -> str:
     workspace_path = _workspace_path(run)
     first = True
+    ctx = None
     while True:
         if lost.is_set():
             raise LeaseLost(f"{run.reference}: lease lost between steps.")
-        current = _run_now(run.pk)
+        # A step that succeeded read this boundary already, at the end of its own transaction.
+        boundary, ctx = getattr(ctx, "boundary", None), None
+        current, step = boundary or _run_now(run.pk)
         if (current.attempt, current.worker_id) != lease.as_tuple():
             raise LeaseLost(f"{run.reference}: attempt {lease.attempt} superseded.")
         if current.control_request == "stop":
@@ -306,7 +379,6 @@ def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: f
                 blocking_reason="paused by you",
             )
             return S.PAUSED
-        step = _next_step(run)
         if step is None:
             return _finish(run, lease)
         hand_back = None if current.control_request else _hand_back_why(started, first=first)
@@ -435,19 +507,14 @@ def _execute_one(
     with transaction.atomic():
         if allowed:
             ctx.emit(**allowed)
-        advanced = _step_update(
-            run,
-            lease,
-            step,
+        _step_write(
+            ctx,
             run_fields={"current_step_id": step.step_id},
-            take_seq=True,
             status=SE.RUNNING,
             attempts=attempt_no,
             started_at=timezone.now(),
             next_attempt_at=None,
-        )
-        ctx.emit(
-            advanced=advanced,
+        ).emit(
             kind="step.started",
             phase="verify" if step.action_type == ActionType.VERIFY else "execute",
             status="info",
@@ -491,7 +558,7 @@ def _handler_failed(run: TaskRun, lease: Lease, ctx: StepContext, step: StepExec
 
 def _succeeded(
     run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, plan_step: PlanStep, result: StepResult
-) -> None:
+) -> str | None:
     with transaction.atomic():
         if result.settle is not None:
             try:
@@ -500,20 +567,14 @@ def _succeeded(
                 raise
             except Exception as exc:  # noqa: BLE001 - handed to _handler_failed once rolled back
                 raise _SettleFailed() from exc
-        advanced = _step_update(
-            run,
-            lease,
-            step,
-            take_seq=True,
+        _step_write(
+            ctx,
             status=SE.SUCCEEDED,
             finished_at=timezone.now(),
             result={**(step.result or {}), **result.data, "summary": result.summary},
             error_class="",
             error_message="",
-        )
-        observe_settled(step, run=run)  # a step a model asked for: what it showed goes back to the model
-        ctx.emit(
-            advanced=advanced,
+        ).emit(
             kind="step.succeeded",
             phase="verify" if step.action_type == ActionType.VERIFY else "execute",
             status="success",
@@ -525,6 +586,15 @@ def _succeeded(
                 **_diff_link(run, result.data),
             },
         )
+        observe_settled(step, run=run)  # a step a model asked for: what it showed goes back to the model
+        # The next boundary is read here, under the row lock the fence above took, and handed to
+        # the loop; after the last step the gate and the run's end are in this same transaction.
+        ctx.boundary = _run_now(run.pk)
+        current, next_step = ctx.boundary
+        if next_step is None and not current.control_request:
+            run.state, run.attempt, run.worker_id = current.state, current.attempt, current.worker_id
+            run.control_request = ""
+            return _finish_locked(run, lease)
     return None
 
 
@@ -717,49 +787,49 @@ def _finish(run: TaskRun, lease: Lease) -> str:
         current = run_lock(run.pk)  # a superseded lease is refused by the first transition below
         for name in ("state", "attempt", "worker_id", "started_at"):
             setattr(run, name, getattr(current, name))
-        steps = run_steps(run)
-        ok, why = verification_passed(run, steps)
-        if not ok:
-            denied = _denied_step_titles(run)
-            if denied:
-                # The person said no: that is a stop they chose, not a failed verification.
-                names = ", ".join(f"“{t}”" for t in denied)
-                run_transition(
-                    run=run,
-                    to=S.CANCELLED,
-                    lease=lease,
-                    locked=True,
-                    title=f"{run.reference} stopped: you denied {names}",
-                    reason=_denied_reason(names, steps),
-                )
-                return S.CANCELLED
-            run_transition(
-                run=run, to=S.FAILED, lease=lease, locked=True, title=f"{run.reference} not completed", reason=why
-            )
-            return S.FAILED
-        if run.state != S.VERIFYING:
+        return _finish_locked(run, lease)
+
+
+def _finish_locked(run: TaskRun, lease: Lease) -> str:
+    """_finish's gate and end, in the caller's transaction, which holds the run's row lock and has
+    set `run`'s state, attempt and worker id as read under it."""
+    steps = run_steps(run)
+    ok, why = verification_passed(run, steps)
+    if not ok:
+        denied = _denied_step_titles(run)
+        if denied:
+            # The person said no: that is a stop they chose, not a failed verification.
+            names = ", ".join(f"“{t}”" for t in denied)
             run_transition(
                 run=run,
-                to=S.VERIFYING,
+                to=S.CANCELLED,
                 lease=lease,
                 locked=True,
-                title="Checking the verification gate",
-                explanation="Every verification step passed.",
+                title=f"{run.reference} stopped: you denied {names}",
+                reason=_denied_reason(names, steps),
             )
-        try:
-            run_transition(
-                run=run,
-                to=S.COMPLETED,
-                lease=lease,
-                locked=True,
-                steps=steps,
-                title=f"{run.reference} completed",
-                reason=_completion_reason(steps, unchecked=_criteria_not_checked(run)),
-            )
-        except IllegalTransition as exc:
-            title = f"{run.reference} not completed"
-            run_transition(run=run, to=S.FAILED, lease=lease, locked=True, title=title, reason=str(exc))
-            return S.FAILED
+            return S.CANCELLED
+        run_transition(
+            run=run, to=S.FAILED, lease=lease, locked=True, title=f"{run.reference} not completed", reason=why
+        )
+        return S.FAILED
+    # Through `verifying` (its own event) to `completed`, written as one transition.
+    via = None if run.state == S.VERIFYING else Via(S.VERIFYING, "Checking the verification gate", _GATE_PASSED)
+    try:
+        run_transition(
+            run=run,
+            to=S.COMPLETED,
+            lease=lease,
+            locked=True,
+            steps=steps,
+            via=via,
+            title=f"{run.reference} completed",
+            reason=_completion_reason(steps, unchecked=_criteria_not_checked(run, steps)),
+        )
+    except IllegalTransition as exc:
+        title = f"{run.reference} not completed"
+        run_transition(run=run, to=S.FAILED, lease=lease, locked=True, title=title, reason=str(exc))
+        return S.FAILED
     return S.COMPLETED
 
 
@@ -781,8 +851,14 @@ def _denied_reason(names: str, steps: list[tuple[str, str, str]]) -> str:
     )
 
 
-def _criteria_not_checked(run: TaskRun) -> int:
-    """How many criteria the run's output verifications recorded as not checked (read at completion)."""
+_GATE_PASSED = "Every verification step passed."
+
+
+def _criteria_not_checked(run: TaskRun, steps: list[tuple[str, str, str]]) -> int:
+    """How many criteria the run's output verifications recorded as not checked (read at completion;
+    `steps` as run_steps read them: without a verification that passed there is nothing to read)."""
+    if not any(action == ActionType.VERIFY and status == SE.SUCCEEDED for action, status, _title in steps):
+        return 0
     reports = StepExecution.objects.filter(
         run=run, action_type=ActionType.VERIFY, status=SE.SUCCEEDED, result__has_key="report"
     ).values_list("result", flat=True)

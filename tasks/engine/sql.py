@@ -134,7 +134,10 @@ def _update_sql(
 ) -> str:
     assignments = ", ".join(
         [f"{_column(model, name)} = %s" for name in set_names]
-        + [f"{_column(model, name)} = {_column(model, name)} + 1" for name in increment]
+        + [
+            f"{_column(model, name)} = {_column(model, name)} + {increment.count(name)}"
+            for name in dict.fromkeys(increment)
+        ]
     )
     conditions = []
     for name, count in where:
@@ -153,7 +156,8 @@ def update_where(model: type[Model], where: dict, *, increment: tuple = (), retu
 
     `where` maps field names to a value (equality) or, for names ending in `__in`, to a tuple or
     list. Each value is prepared by its field as QuerySet.filter(...).update(...) prepares it.
-    `increment` names integer fields to add one to (as F(name) + 1 would).
+    `increment` names integer fields to add one to (as F(name) + 1 would); a name given n times
+    adds n.
     """
     where_shape, params = [], []
     for name, value in values.items():
@@ -186,9 +190,96 @@ def insert_row(obj: Model) -> Model:
     """INSERT `obj` (a new instance of a model with an auto primary key) and set its pk, as
     obj.save() would for a plain insert: field defaults and pre_save (auto_now_add) applied, each
     value prepared by its field. No signals are sent (the hot-path models have no receivers)."""
-    model = type(obj)
+    return insert_rows([obj])[0]
+
+
+def insert_rows(objs: list[Model]) -> list[Model]:
+    """insert_row for several new instances of one model in one INSERT statement (one round trip);
+    each gets its pk. The rows' order in RETURNING is not promised by every database, so the pks
+    are matched back by the primary key's order: both databases hand out increasing keys to the
+    rows of one INSERT in the order of its VALUES."""
+    model = type(objs[0])
     sql, fields = _insert_sql(model, connection.vendor)
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    obj.pk = fetch_one(sql, params)[0]
-    obj._state.adding, obj._state.db = False, connection.alias
-    return obj
+    if len(objs) > 1:
+        head, _, tail = sql.rpartition(" RETURNING ")
+        one = head[head.index(" VALUES ") + len(" VALUES ") :]
+        sql = f"{head}, {', '.join([one] * (len(objs) - 1))} RETURNING {tail}"
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
+    pks = sorted(row[0] for row in fetch_all(sql, params))
+    for obj, pk in zip(objs, pks, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs
+
+
+def update_with_rows(
+    model: type[Model],
+    where: dict,
+    *,
+    counter: str,
+    also: tuple[type[Model], object, dict],
+    rows: list[Model],
+    **values,
+) -> tuple[int, int] | None:
+    """PostgreSQL only: in ONE statement (data-modifying CTEs), what update_where(model, where,
+    increment=(counter,) * len(rows), returning=(counter, "attempt"), **values) followed by
+    update_where(also_model, {"pk": also_pk}, **also_values) and insert_rows(rows) would write,
+    each row's `seq` and `attempt` taken from the updated row (the rows get the len(rows) counter
+    values ending at the new one, in order). Nothing is written when `where` matches no row; then
+    None, else (the new counter value, the attempt), and every row has its pk."""
+    also_model, also_pk, also_values = also
+    where_shape, params = [], []
+    for name, value in values.items():
+        params.append(_field(model, name).get_db_prep_save(value, connection))
+    for lookup, value in where.items():
+        if lookup.endswith("__in"):
+            name = lookup.removesuffix("__in")
+            where_shape.append((name, len(value)))
+            params.extend(_where_value(model, name, item) for item in value)
+        else:
+            where_shape.append((lookup, -1))
+            params.append(_where_value(model, lookup, value))
+    params += [_field(also_model, name).get_db_prep_save(value, connection) for name, value in also_values.items()]
+    params.append(_where_value(also_model, "pk", also_pk))
+    row_model = type(rows[0])
+    fields = [f for f in row_model._meta.concrete_fields if not f.primary_key and f.name not in ("seq", "attempt")]
+    for obj in rows:
+        params.extend(f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields)
+    sql = _update_with_rows_sql(
+        model,
+        tuple(values),
+        tuple(where_shape),
+        counter,
+        also_model,
+        tuple(also_values),
+        row_model,
+        len(rows),
+    )
+    found = fetch_one(sql, params)
+    if found is None:
+        return None
+    for obj, pk in zip(rows, found[2:], strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+    return found[0], found[1]
+
+
+@functools.cache
+def _update_with_rows_sql(model, set_names, where_shape, counter, also_model, also_names, row_model, n) -> str:
+    quote = connection.ops.quote_name
+    first = _update_sql(model, "postgresql", set_names, where_shape, (counter,) * n, (counter, "attempt"))
+    also = _update_sql(also_model, "postgresql", also_names, (("pk", -1),), (), ())
+    seq, attempt = _column(model, counter), _column(model, "attempt")
+    fields = [f for f in row_model._meta.concrete_fields if not f.primary_key and f.name not in ("seq", "attempt")]
+    columns = ", ".join([quote(f.column) for f in fields] + [_column(row_model, "seq"), _column(row_model, "attempt")])
+    values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
+    table, pk = quote(row_model._meta.db_table), quote(row_model._meta.pk.column)
+    parts = [f"r AS ({first})", f"a AS ({also} AND EXISTS (SELECT 1 FROM r))"]  # noqa: S608 - names from the models
+    for i in range(n):
+        parts.append(
+            f"e{i} AS (INSERT INTO {table} ({columns}) SELECT {values}, r.{seq} - {n - 1 - i}, r.{attempt} FROM r"  # noqa: S608 - names from the models
+            f" RETURNING {pk})"
+        )
+    events = ", ".join(f"e{i}.{pk}" for i in range(n))
+    sources = ", ".join(["r", *(f"e{i}" for i in range(n))])
+    return f"WITH {', '.join(parts)} SELECT r.{seq}, r.{attempt}, {events} FROM {sources}"  # noqa: S608 - names from the models

@@ -126,6 +126,23 @@ def test_a_command_only_plan_completes_on_exit_code_zero(owner, tmp_path):
     assert (tmp_path / "site" / "sub" / "where.txt").read_text().strip() == str((tmp_path / "site" / "sub").resolve())
 
 
+@pytest.mark.usefixtures("test_handlers")
+def test_a_self_checking_run_passes_through_verifying_with_an_event_for_each_state(owner, tmp_path):
+    ws = make_workspace(owner, tmp_path / "site")
+    run = run_create(task=make_task(owner, ws, [step("c1", ActionType.RUN_COMMAND, command="true")]))
+    jobs.dispatch_next()
+    run.refresh_from_db()
+    assert run.state == S.COMPLETED, run.state_reason
+    events = list(run.events.order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1)) and run.event_seq == len(events)
+    moves = [(e.payload["from"], e.payload["to"]) for e in events if e.kind == "run.state"]
+    assert moves == [(S.QUEUED, S.RUNNING), (S.RUNNING, S.VERIFYING), (S.VERIFYING, S.COMPLETED)]
+    checking, completed = events[-2:]
+    assert checking.title == "Checking the verification gate" and checking.status == "info"
+    assert completed.title == f"{run.reference} completed" and completed.status == "success"
+    assert run.task.status == Task.Status.COMPLETED and run.finished_at is not None
+
+
 def test_a_command_cannot_leave_the_workspace_through_cwd(owner, tmp_path):
     ws = make_workspace(owner, tmp_path / "site")
     run = run_create(task=make_task(owner, ws, [step("c1", ActionType.RUN_COMMAND, command="touch x", cwd="../")]))

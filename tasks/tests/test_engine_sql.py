@@ -13,7 +13,7 @@ from django.utils import timezone
 from providers.contracts import ActionType
 from tasks.engine import dispatch
 from tasks.engine.dispatch import run_create
-from tasks.engine.sql import CompiledQuery, Mark, fetch_all, insert_row, update_where
+from tasks.engine.sql import CompiledQuery, Mark, fetch_all, insert_row, insert_rows, update_where
 from tasks.engine.state import run_lock, run_steps
 from tasks.models import StepExecution, Task, TaskRun, WorkstreamEvent
 from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
@@ -64,6 +64,26 @@ def test_insert_row_stores_what_create_stores(run):
     assert [getattr(read[1001], c) for c in columns] == [getattr(read[1002], c) for c in columns]
     assert before <= read[1001].created_at <= timezone.now()
     assert read[1001].created_at == fast.created_at
+
+
+def test_insert_rows_stores_several_rows_in_one_statement_each_with_its_pk(run):
+    rows = [
+        WorkstreamEvent(run_id=run.pk, seq=2000 + i, kind="note", title=f"row {i}", payload={"i": i}) for i in range(3)
+    ]
+    with transaction.atomic():
+        insert_rows(rows)
+    stored = {e.pk: e for e in WorkstreamEvent.objects.filter(run=run, seq__gte=2000)}
+    assert sorted(stored) == sorted(r.pk for r in rows)
+    for row in rows:  # each instance got the pk of its own row
+        assert (stored[row.pk].seq, stored[row.pk].title, stored[row.pk].payload) == (row.seq, row.title, row.payload)
+
+
+def test_an_increment_named_twice_adds_two(run):
+    before = TaskRun.objects.get(pk=run.pk).event_seq
+    seq, _attempt = update_where(
+        TaskRun, {"pk": run.pk}, increment=("event_seq", "event_seq"), returning=("event_seq", "attempt")
+    )
+    assert seq == before + 2 == TaskRun.objects.get(pk=run.pk).event_seq
 
 
 def test_compiled_candidates_match_the_orm_query(owner, tmp_path):
@@ -128,3 +148,51 @@ def test_update_where_can_increment_and_return_like_an_f_expression_update(run):
     refused = update_where(TaskRun, {"pk": run.pk, "attempt": 99}, increment=("event_seq",), returning=("event_seq",))
     assert refused is None
     assert TaskRun.objects.get(pk=run.pk).event_seq == before + 1
+
+
+def test_one_statement_write_stores_what_the_separate_statements_store(run):
+    from django.db import connection
+
+    from tasks.engine.events import event_rows
+    from tasks.engine.sql import update_with_rows
+
+    if connection.vendor != "postgresql":
+        pytest.skip("data-modifying WITH statements are PostgreSQL's; SQLite takes the separate statements")
+    when = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    before = TaskRun.objects.get(pk=run.pk)
+    events = [{"kind": "note", "title": f"row {i}", "payload": {"i": i, "text": "ünïcode"}} for i in range(2)]
+
+    # A fence that does not hold writes nothing: not the run, not the task, no event.
+    rows = event_rows(run=run, events=events)
+    refused = update_with_rows(
+        TaskRun,
+        {"pk": run.pk, "attempt": before.attempt + 1},
+        counter="event_seq",
+        also=(Task, run.task_id, {"status": "running"}),
+        rows=rows,
+        blocking_reason="no",
+    )
+    assert refused is None and rows[0].pk is None
+    assert TaskRun.objects.get(pk=run.pk).event_seq == before.event_seq
+    assert Task.objects.get(pk=run.task_id).status != "running"
+    assert not WorkstreamEvent.objects.filter(run=run, kind="note").exists()
+
+    with transaction.atomic():
+        seq, attempt = update_with_rows(
+            TaskRun,
+            {"pk": run.pk, "attempt": before.attempt, "state__in": (TaskRun.State.QUEUED,)},
+            counter="event_seq",
+            also=(Task, run.task_id, {"status": "running", "updated_at": when}),
+            rows=rows,
+            heartbeat_at=when,
+            blocking_reason='r’ésumé "quoted"',
+        )
+    assert (seq, attempt) == (before.event_seq + 2, before.attempt)
+    stored = TaskRun.objects.get(pk=run.pk)
+    assert (stored.event_seq, stored.heartbeat_at, stored.blocking_reason) == (seq, when, 'r’ésumé "quoted"')
+    task = Task.objects.get(pk=run.task_id)
+    assert (task.status, task.updated_at) == ("running", when)
+    written = list(WorkstreamEvent.objects.filter(run=run, kind="note").order_by("seq"))
+    expected = [(rows[i].pk, before.event_seq + 1 + i, f"row {i}", {"i": i, "text": "ünïcode"}) for i in range(2)]
+    assert [(e.pk, e.seq, e.title, e.payload) for e in written] == expected
+    assert {e.attempt for e in written} == {before.attempt}
