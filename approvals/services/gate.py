@@ -19,6 +19,8 @@ is; an allowed one lets the step proceed; a changed action (different hash) asks
 from __future__ import annotations
 
 import dataclasses
+import functools
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -103,18 +105,18 @@ def preference_matching(*, owner, classification: Classification, workspace) -> 
     workspace's own network preference answers for a command whose only finding is the network —
     and never for a command that would run unsandboxed. A remembered "never allow" still applies.
     """
-    scopes = Q(pk__in=[])
-    if workspace is not None:
-        scopes |= Q(scope=ApprovalPreference.Scope.WORKSPACE, workspace=workspace)
-    if classification.category not in WORKSPACE_ONLY:
-        scopes |= Q(scope=ApprovalPreference.Scope.EVERYWHERE)
-    # One query for both scopes (the workspace's own first, each in its stored order); the workspace
-    # comes along for the sentence an auto-decision quotes.
-    found = list(
-        ApprovalPreference.objects.filter(scopes, owner=owner, category=classification.category)
-        .select_related("workspace")
-        .order_by("created_at", "pk")
-    )
+    everywhere = classification.category not in WORKSPACE_ONLY
+    if workspace is None and not everywhere:
+        return None  # no scope can answer
+    # One query for both scopes (the workspace's own first, each in its stored order), compiled once
+    # per process (the gate asks it for every step that asks); a workspace preference quotes the
+    # run's workspace, the one it was found by, in the sentence an auto-decision quotes.
+    query = _preferences_query(workspace is not None, everywhere)
+    values = [owner.pk, classification.category] + ([workspace.pk] if workspace is not None else [])
+    found = list(ApprovalPreference.objects.raw(*query.sql_params(*values)))
+    for pref in found:
+        if workspace is not None and pref.workspace_id == workspace.pk:
+            pref.workspace = workspace
     ordered = [p for p in found if p.scope == ApprovalPreference.Scope.WORKSPACE] + [
         p for p in found if p.scope == ApprovalPreference.Scope.EVERYWHERE
     ]
@@ -135,6 +137,25 @@ def preference_matching(*, owner, classification: Classification, workspace) -> 
             continue
         return pref
     return None
+
+
+@functools.cache
+def _preferences_query(in_workspace: bool, everywhere: bool) -> CompiledQuery:
+    """preference_matching's query for one shape of scopes: marks owner, category[, workspace]."""
+    category = Mark(ApprovalPreference, "category", "stand-in category 7f3a")
+    workspace = Mark(ApprovalPreference, "workspace", uuid.UUID("7f3a0000-0000-4000-8000-0000000057ac"))
+
+    def build():
+        scopes = Q(pk__in=[])
+        if in_workspace:
+            scopes |= Q(scope=ApprovalPreference.Scope.WORKSPACE, workspace=workspace.value)
+        if everywhere:
+            scopes |= Q(scope=ApprovalPreference.Scope.EVERYWHERE)
+        return ApprovalPreference.objects.filter(scopes, owner_id=ID.value, category=category.value).order_by(
+            "created_at", "pk"
+        )
+
+    return CompiledQuery(build, ID, category, *([workspace] if in_workspace else []))
 
 
 def _summary(*, run, plan_step: PlanStep, classification: Classification) -> dict[str, str]:
