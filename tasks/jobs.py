@@ -31,7 +31,7 @@ def run_execute(run_id: int) -> str:
     from tasks.engine.dispatch import dispatch_claim
     from tasks.engine.executor import run_execute as execute
 
-    claim = dispatch_claim(run_id=run_id, hold=True)  # committed with its first step's start
+    claim = dispatch_claim(run_id=run_id)
     if claim is None:
         return f"RUN-{run_id:03d}: not claimable (no-op)"
     return f"{claim.run.reference}: {execute(claim=claim)}"

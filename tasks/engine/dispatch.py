@@ -9,18 +9,17 @@ with SELECT … FOR UPDATE SKIP LOCKED so that concurrent dispatchers never wait
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -331,33 +330,8 @@ def queue_refresh_reasons(limit: int = 200) -> int:
 
 @dataclass
 class Claim:
-    """A claimed run and its lease. From dispatch_claim(hold=True) the claim's transaction is still
-    open (`opened`): the executor writes the first step's start in it and commits both at once
-    (Claim.commit), so a run takes one commit fewer; until then the run's row and its owner's row
-    stay locked, so nothing else sees or claims the run half-started."""
-
     run: TaskRun
     lease: Lease
-    opened: contextlib.ExitStack | None = field(default=None, repr=False, compare=False)
-
-    def commit(self) -> None:
-        """Commit the claim's transaction if it is still open (otherwise nothing to do)."""
-        opened, self.opened = self.opened, None
-        if opened is not None:
-            opened.close()
-
-    def settle(self, exc: BaseException) -> None:
-        """The executor raised `exc` while the claim's transaction was still open, so no step had
-        started. A database error rolls the claim back (the run stays queued as it was, its
-        attempt unchanged, and the error goes on to the job); any other exception commits it, as
-        a claim committed on its own would have been (the reaper recovers the run)."""
-        opened, self.opened = self.opened, None
-        if opened is None:
-            return
-        if isinstance(exc, DatabaseError):
-            opened.__exit__(type(exc), exc, exc.__traceback__)
-        else:
-            opened.close()
 
 
 def _lease_delta() -> timedelta:
@@ -423,9 +397,7 @@ _QUEUED_RUN, _RUN_STATE, _OWNER_LOCK, _OWNER_ACTIVE = (
 _CONTENDED_PAUSES = (0.005, 0.02, 0.05)
 
 
-def dispatch_claim(
-    *, worker_id: str | None = None, run_id: int | None = None, scan: int = 50, hold: bool = False
-) -> Claim | None:
+def dispatch_claim(*, worker_id: str | None = None, run_id: int | None = None, scan: int = 50) -> Claim | None:
     """Claim the first eligible run (or exactly `run_id`) for this worker, or return None.
 
     Promises: the claimed run was queued and ready; its workspace was free (the database
@@ -435,24 +407,20 @@ def dispatch_claim(
     only runs it could claim were locked by another dispatcher's claim, it looks again a few
     times before it returns None, so two workers draining one owner's runs do not give up on
     each other.
-
-    With `hold` the claim's transaction is left open (Claim.opened) for the executor to commit
-    with the first step's start (tasks.engine.executor.run_execute, which always commits or rolls
-    it back); the caller must hand the claim to run_execute at once.
     """
     worker_id = worker_id or worker_identity()
     if run_id is not None:
-        claim = _claim_pass(worker_id, run_id, scan, hold)
+        claim = _claim_pass(worker_id, run_id, scan)
         return claim if isinstance(claim, Claim) else None
     for pause in (*_CONTENDED_PAUSES, None):
-        claim = _claim_pass(worker_id, None, scan, hold)
+        claim = _claim_pass(worker_id, None, scan)
         if claim != "contended" or pause is None:
             return claim if isinstance(claim, Claim) else None
         time.sleep(pause)
     return None
 
 
-def _claim_pass(worker_id: str, run_id: int | None, scan: int, hold: bool = False) -> Claim | str | None:
+def _claim_pass(worker_id: str, run_id: int | None, scan: int) -> Claim | str | None:
     """One look at the queue: the claim, "contended" (a candidate was locked by another
     dispatcher and nothing was claimed), or None."""
     now = timezone.now()
@@ -464,10 +432,10 @@ def _claim_pass(worker_id: str, run_id: int | None, scan: int, hold: bool = Fals
     else:
         # Leave out runs that cannot start now, so a long blocked queue never hides a free one.
         rows = fetch_all(*_candidates_query(scan).sql_params(now, settings.COMMAND_MAX_RUNS_PER_USER))
-    return _claim_first(rows, worker_id, now, hold)
+    return _claim_first(rows, worker_id, now)
 
 
-def _claim_first(rows: list, worker_id: str, now, hold: bool = False) -> Claim | str | None:
+def _claim_first(rows: list, worker_id: str, now) -> Claim | str | None:
     """Claim the first of `rows` (candidates in queue order) that may start, as _claim_pass answers."""
     # A run passed over (workspace held, owner at the cap) holds back the runs behind it on the
     # same workspace and of the same owner: skipping ahead would break the queue order those runs
@@ -481,11 +449,8 @@ def _claim_first(rows: list, worker_id: str, now, hold: bool = False) -> Claim |
         if owner_id in held_owners or (mutates and workspace_id is not None and workspace_id in held_workspaces):
             continue
         try:
-            with contextlib.ExitStack() as claiming:
-                claiming.enter_context(transaction.atomic())
+            with transaction.atomic():
                 claim = _try_claim(candidate_id, worker_id, now, keep_free=being_claimed[owner_id])
-                if hold and isinstance(claim, Claim):
-                    claim.opened = claiming.pop_all()  # the executor commits it (Claim.commit)
         except IntegrityError:
             # Another run took the workspace between our check and our write: the database said no.
             logger.info("RUN-%03d: workspace taken concurrently; trying the next run", candidate_id)

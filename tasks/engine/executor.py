@@ -225,23 +225,13 @@ def run_execute(*, claim: Claim, job_started: float | None = None, hand_on: bool
     job's budget is counted from: past it the run hands itself back at the next step boundary.
     With `hand_on` a run that let go of its worker enqueues a dispatch for whatever it may have
     unblocked; a draining job (queue_drain) passes False because it claims again itself.
-    A claim whose transaction is still open (dispatch_claim(hold=True)) commits together with its
-    first step's start, before the step's handler runs; a run that ends before any step starts
-    (stopped, paused, waiting for approval, handed back, finished) commits with that end.
     """
     run, lease = claim.run, claim.lease
     lost = threading.Event()
     beat = _Heartbeat(run.pk, lease, lost)
     beat.start()
     try:
-        try:
-            outcome = _execute_steps(
-                run, lease, lost, time.monotonic() if job_started is None else job_started, claim=claim
-            )
-        except BaseException as exc:
-            claim.settle(exc)
-            raise
-        claim.commit()
+        outcome = _execute_steps(run, lease, lost, time.monotonic() if job_started is None else job_started)
     except LeaseLost as exc:
         logger.warning("%s", exc)
         outcome = "lease_lost"
@@ -351,7 +341,7 @@ def queue_drain(*, job_started: float | None = None) -> Drained:
             if drained.handed_back:
                 enqueue_dispatch()
             return drained
-        claim = dispatch_claim(hold=True)  # committed with the run's first step start (run_execute)
+        claim = dispatch_claim()
         if claim is None:
             if drained.runs and dispatch_claimable():
                 enqueue_dispatch()
@@ -364,9 +354,7 @@ def queue_drain(*, job_started: float | None = None) -> Drained:
             return drained
 
 
-def _execute_steps(
-    run: TaskRun, lease: Lease, lost: threading.Event, started: float, claim: Claim | None = None
-) -> str:
+def _execute_steps(run: TaskRun, lease: Lease, lost: threading.Event, started: float) -> str:
     workspace_path = _workspace_path(run)
     first = True
     ctx = None
@@ -438,10 +426,6 @@ def _execute_steps(
         # the exact action (for a file step, the file as shown), so a stale approval asks again.
         recheck = bool(approval.get("granted") and approval.get("approval_id"))
         if not approval.get("granted") or recheck:
-            if plan_step.mutates and claim is not None:
-                # A changing step's gate may read files and build a preview: not while the claim
-                # still holds the owner's lock (other claims of the owner wait on it).
-                claim.commit()
             try:
                 decision = approval_gate(ctx)
             except LeaseLost:
@@ -509,26 +493,18 @@ def _execute_steps(
                 title="Verifying the results" if wanted == S.VERIFYING else "Back to work",
                 explanation=f"Next: “{step.title}”.",
             )
-        outcome = _execute_one(run, lease, ctx, step, plan_step, allowed=allowed, claim=claim)
+        outcome = _execute_one(run, lease, ctx, step, plan_step, allowed=allowed)
         if outcome is not None:
             return outcome
 
 
 def _execute_one(
-    run: TaskRun,
-    lease: Lease,
-    ctx: StepContext,
-    step: StepExecution,
-    plan_step: PlanStep,
-    allowed: dict | None = None,
-    claim: Claim | None = None,
+    run: TaskRun, lease: Lease, ctx: StepContext, step: StepExecution, plan_step: PlanStep, allowed: dict | None = None
 ) -> str | None:
     """Run one step. None means "go on with the next step"; a state name means the loop ends.
-    `allowed`: the gate's approval.auto row, written first in the transaction that starts the step.
-    A `claim` whose transaction is still open commits with this start, before the handler runs."""
+    `allowed`: the gate's approval.auto row, written first in the transaction that starts the step."""
     attempt_no = step.attempts + 1
-    # Inside the claim's own transaction no savepoint: a failure here rolls back the claim too.
-    with transaction.atomic(savepoint=claim is None or claim.opened is None):
+    with transaction.atomic():
         if allowed:
             ctx.emit(**allowed)
         _step_write(
@@ -550,8 +526,6 @@ def _execute_one(
                 "expect_next": plan_step.explanation.expect_next,
             },
         )
-    if claim is not None:
-        claim.commit()  # the claim and the step's start are visible together, before the step runs
     try:
         # Every write the handler makes to files, snapshots or outputs checks the lease first.
         with write_fence(step_write_fence(ctx)):

@@ -8,8 +8,6 @@ queue rows here are django-q2's real ORM queue; the last test runs a real two-wo
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.db import transaction
 from django_q.models import OrmQ, Schedule
@@ -268,100 +266,3 @@ def test_a_stopping_worker_claims_nothing_and_leaves_a_dispatch_for_the_next(own
     assert len(_dispatch_rows()) == 1, "the next worker is told"
     stop_file.unlink()  # the next worker's cluster
     assert _work_off_queue() == [f"{run.reference}: completed"]
-
-
-def _seen_elsewhere(run_pk: int) -> tuple[str, list[str]]:
-    """The run's state and its steps' statuses as another connection (another thread) sees them."""
-    from django.db import connection as thread_connection
-
-    seen: list = []
-
-    def look():
-        try:
-            run = TaskRun.objects.get(pk=run_pk)
-            seen.append((run.state, list(run.steps.order_by("position").values_list("status", flat=True))))
-        finally:
-            thread_connection.close()
-
-    looker = threading.Thread(target=look)
-    looker.start()
-    looker.join(10)
-    return seen[0]
-
-
-def test_a_drained_claim_is_committed_with_its_first_step_start_before_the_step_runs(
-    owner, tmp_path, settings, monkeypatch
-):
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("reading beside an open transaction needs PostgreSQL's row versions; SQLite locks the table")
-    from tasks.engine import executor, handlers
-
-    ws = make_workspace(owner, tmp_path / "ws")
-    run = run_create(task=make_task(owner, ws, [step("look", ActionType.READ_FILE, path="a.txt"), verify_step()]))
-    at_gate, at_step = [], []
-    real_gate = executor.approval_gate
-
-    def gate(ctx):
-        at_gate.append(_seen_elsewhere(ctx.run.pk))
-        return real_gate(ctx)
-
-    def look(ctx):
-        at_step.append(_seen_elsewhere(ctx.run.pk))
-        return handlers.StepResult(summary="Looked.")
-
-    monkeypatch.setattr(executor, "approval_gate", gate)
-    monkeypatch.setitem(handlers._REGISTRY, ActionType.READ_FILE, look)
-    OrmQ.objects.all().delete()
-    assert jobs.dispatch_next()
-    run.refresh_from_db()
-    assert run.state == S.COMPLETED
-    # While the first step's gate is asked the claim is not committed yet: others see it queued.
-    assert at_gate[0] == (S.QUEUED, [StepExecution.Status.PENDING, StepExecution.Status.PENDING])
-    # By the time the step's handler runs, the claim and the step's start are both committed.
-    assert at_step[0] == (S.RUNNING, [StepExecution.Status.RUNNING, StepExecution.Status.PENDING])
-    kinds = list(run.events.order_by("seq").values_list("kind", flat=True))
-    assert kinds[:3] == ["run.queued", "run.state", "step.started"]
-    _assert_events_whole(run)
-
-
-def test_a_database_error_before_the_first_step_leaves_the_claimed_run_queued_as_it_was(
-    owner, tmp_path, settings, monkeypatch
-):
-    from django.db import DatabaseError
-
-    from tasks.engine import executor
-
-    run = run_create(task=make_task(owner, make_workspace(owner, tmp_path / "ws"), _plan()))
-
-    def broken(run_id):
-        raise DatabaseError("the database went away")
-
-    monkeypatch.setattr(executor, "_run_now", broken)
-    with pytest.raises(DatabaseError):
-        executor.queue_drain()
-    run.refresh_from_db()
-    assert (run.state, run.attempt, run.worker_id) == (S.QUEUED, 0, "")
-    assert list(run.events.values_list("kind", flat=True)) == ["run.queued"]
-    monkeypatch.undo()
-    OrmQ.objects.all().delete()
-    assert executor.queue_drain().runs == [(run.reference, S.COMPLETED)]
-
-
-def test_a_run_stopped_before_its_first_step_commits_its_claim_with_the_stop(owner, tmp_path, settings, monkeypatch):
-    from tasks.engine import executor
-
-    run = run_create(task=make_task(owner, make_workspace(owner, tmp_path / "ws"), _plan()))
-    real_run_now = executor._run_now
-
-    def stop_asked(run_id):
-        current, next_step = real_run_now(run_id)
-        return current._replace(control_request="stop"), next_step
-
-    monkeypatch.setattr(executor, "_run_now", stop_asked)
-    assert executor.queue_drain().runs == [(run.reference, S.CANCELLED)]
-    run.refresh_from_db()
-    assert (run.state, run.attempt) == (S.CANCELLED, 1)
-    assert list(run.events.order_by("seq").values_list("kind", flat=True)) == ["run.queued", "run.state", "run.state"]
-    _assert_events_whole(run)
