@@ -417,7 +417,7 @@ class _PrivateNetwork:
             exit_r, self.exit_w = os.pipe()
             try:
                 self.helper = subprocess.Popen(
-                    [slirp_path() or "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+                    [slirp_path() or "slirp4netns", "--mtu=65520", "--disable-host-loopback",
                      "--ready-fd", str(ready_w), "--exit-fd", str(exit_r), str(pid), "tap0"],
                     pass_fds=(ready_w, exit_r), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL, env={"PATH": PATH_INSIDE}, start_new_session=True,
@@ -599,7 +599,11 @@ def _close_local_networks(pid: int) -> bool:
     nsenter = shutil.which("nsenter", path="/usr/bin:/bin:/usr/sbin:/sbin")
     if not ip or not nsenter:
         return False
-    routes = "".join(f"route add prohibit {net}\n" for net in (*CLOSED_NETWORKS, *_host_addresses()))
+    # The link is configured here rather than by slirp4netns --configure, which also brings `lo`
+    # up and so races bwrap's own loopback set-up in the new namespace ("loopback: Failed
+    # RTM_NEWADDR", the command never starting, about one launch in fifty under load).
+    link = "link set tap0 mtu 65520 up\naddr add 10.0.2.100/24 dev tap0\nroute add default via 10.0.2.2 dev tap0\n"
+    routes = link + "".join(f"route add prohibit {net}\n" for net in (*CLOSED_NETWORKS, *_host_addresses()))
     try:
         done = subprocess.run(
             [nsenter, "--target", str(pid), "--net", ip, "-batch", "-"],
