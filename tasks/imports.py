@@ -3,7 +3,8 @@
 The built-in planner is given what the request turns the asset into (“turn this landing page into
 a one-page PDF brochure” plans a PDF brochure, for the page's brand), a model is given the asset's
 text, and the generate step writes from the asset's own words (``imported_copy``) and places its
-pictures (``imported_pictures``: a video's slides, a site's logo, a PDF's picture).
+pictures (``imported_pictures``: a video's slides, a site's logo, a PDF's, a document's or a
+deck's picture).
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ def imported_prompt(task, *, prompt: str | None, for_model: bool) -> str:
             text = _text(asset)
             body = text[:CONTEXT_CHARS] if text else "(no text: a picture or media file)"
             if asset.category == "image":
-                body += "\n(Command places this picture, as it is, in a website, PDF or video made for this request.)"
+                body += (
+                    "\n(Command places this picture, as it is, in a website, PDF, document, slide deck or video"
+                    " made for this request.)"
+                )
             parts.append(f"“{asset.title}” v{asset.version} ({asset.category}):\n{body}")
         return "\n".join(parts)
     m = _INTO.search(said)

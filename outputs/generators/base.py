@@ -294,6 +294,21 @@ def looks_like_a_logo(path: Path, request: GenerationRequest) -> bool:
     return Path(path).stem.lower().startswith(("logo", "mark")) or "logo" in said
 
 
+def placeable_pictures(request: GenerationRequest) -> tuple[Path | None, list[Path]]:
+    """(the logo, the other pictures) among the request's raster pictures, in order: the first one
+    that looks like a logo (looks_like_a_logo) is the logo. Vector files are left out (Command does
+    not rasterise SVG offline)."""
+    logo, others = None, []
+    for path in (Path(p) for p in request.source_images):
+        if not path.is_file() or path.suffix.lower() not in RASTER:
+            continue
+        if logo is None and looks_like_a_logo(path, request):
+            logo = path
+        else:
+            others.append(path)
+    return logo, others
+
+
 def mime_for(name: str) -> str:
     suffix = Path(name).suffix.lower()
     return EXTRA_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.shared import Pt, RGBColor
+from docx.shared import Inches, Pt, RGBColor
 
-from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files
+from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files, placeable_pictures
 from outputs.generators.brand import brand_from, hex_to_rgb
 from outputs.generators.copywriting import copy_for
 
@@ -30,10 +30,20 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         doc.styles[f"Heading {level}"].font.color.rgb = RGBColor(*hex_to_rgb(brand.primary))
     doc.core_properties.title = title
     doc.core_properties.author = brand.name
+    # Pictures the request brought in (“Use in a new request”): a logo above the title, the others
+    # below the introduction, at most the text's width.
+    logo, pictures = placeable_pictures(request)
+    placed = []
+    if logo is not None:
+        doc.add_picture(str(logo), height=Inches(0.9))
+        placed.append(f"{logo.name} above the title")
     t = doc.add_heading(title, level=0)
     t.alignment = WD_ALIGN_PARAGRAPH.LEFT
     intro = doc.add_paragraph(copy.subheadline)
     intro.runs[0].italic = True
+    for picture in pictures:
+        doc.add_picture(str(picture), width=Inches(6))
+        placed.append(f"{picture.name} below the introduction")
     md = [f"# {title}", "", f"_{copy.subheadline}_", ""]
     headings = []
     for s in copy.sections:
@@ -80,7 +90,12 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         root=str(dest),
         primary=primary,
         files=describe_files(dest, paths),
-        metadata={"notes": copy.notes, "sections": headings, "formats": [p.suffix.lstrip(".") for p in paths]},
+        metadata={
+            "notes": copy.notes,
+            "sections": headings,
+            "formats": [p.suffix.lstrip(".") for p in paths],
+            **({"placed_pictures": placed} if placed and not wants_md_only else {}),
+        },
         expectations={"headings": [title, *headings]},
         content_source=request.content_source,
         source_prompt=request.source_prompt,

@@ -10,7 +10,13 @@ from pptx.dml.color import RGBColor
 from pptx.enum.shapes import MSO_SHAPE
 from pptx.util import Emu, Inches, Pt
 
-from outputs.generators.base import GeneratedOutput, GenerationRequest, describe_files, option_int
+from outputs.generators.base import (
+    GeneratedOutput,
+    GenerationRequest,
+    describe_files,
+    option_int,
+    placeable_pictures,
+)
 from outputs.generators.brand import Brand, brand_from, hex_to_rgb
 from outputs.generators.copywriting import copy_for
 
@@ -72,6 +78,18 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         for r in p.runs:
             r.font.color.rgb = _rgb(brand.light)
     slide_titles.append(title)
+    # Pictures the request brought in (“Use in a new request”): on the title slide, a logo at the
+    # top left and the first other picture at the right (the title and subtitle make room for it).
+    logo, pictures = placeable_pictures(request)
+    placed = []
+    if logo is not None:
+        s.shapes.add_picture(str(logo), Inches(0.9), Inches(0.6), height=Inches(1.2))
+        placed.append(f"{logo.name} at the top left of the title slide")
+    if pictures:
+        _place(s.shapes.title, 0.9, 2.3, 7.4, 1.6)
+        _place(s.placeholders[1], 0.9, 4.0, 7.4, 1.2)
+        s.shapes.add_picture(str(pictures[0]), Inches(8.7), Inches(1.9), width=Inches(3.9))
+        placed.append(f"{pictures[0].name} at the right of the title slide")
 
     exact = bool(request.options.get("exact_slides"))  # a spec's slides, as written
     content = [] if exact else [("The opportunity", [copy.subheadline])]
@@ -135,7 +153,12 @@ def generate(request: GenerationRequest, dest: Path) -> GeneratedOutput:
         root=str(dest),
         primary=path.name,
         files=describe_files(dest, [path]),
-        metadata={"notes": notes, "slides": len(slide_titles), "slide_titles": slide_titles},
+        metadata={
+            "notes": notes,
+            "slides": len(slide_titles),
+            "slide_titles": slide_titles,
+            **({"placed_pictures": placed} if placed else {}),
+        },
         expectations={"slide_titles": slide_titles},
         content_source=request.content_source,
         source_prompt=request.source_prompt,

@@ -1,12 +1,16 @@
-"""“Use in a new request” on a picture: the new site or PDF places it, and verification proves it
-(the site shows a file with the import's bytes; the PDF shows a picture with the import's pixels).
+"""“Use in a new request” on a picture: the new site, PDF, Word document or deck places it, and
+verification proves it (the site shows a file with the import's bytes; the PDF, DOCX or PPTX holds
+a picture with the import's pixels).
 
-Through the real planner, engine, generators (built-in author), verifier (pypdf, Pillow) and storage.
+Through the real planner, engine, generators (built-in author), verifier (pypdf, python-docx,
+python-pptx, Pillow) and storage.
 """
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 
 import pytest
 from django.urls import reverse
@@ -27,7 +31,15 @@ PLACED = {
     # category, the request made from the imported logo, what must be true of the delivered file
     "website": "a landing page for Bean There using this logo",
     "pdf": "a one-page PDF brochure for Bean There using this logo",
+    "document": "a word document about Bean There using this logo",
+    "presentation": "a slide deck about Bean There using this logo",
 }
+MEDIA = {"document": "word/media/", "presentation": "ppt/media/"}
+
+
+def _package_pixels(path, folder: str) -> list[str]:
+    with zipfile.ZipFile(path) as package:
+        return [pixels_sha256(io.BytesIO(package.read(n))) for n in package.namelist() if n.startswith(folder)]
 
 
 def _criterion(asset: OutputAsset, logo: OutputAsset) -> dict:
@@ -52,10 +64,13 @@ def test_an_imported_logo_is_placed_in_a_new_site_or_pdf(category, logo, owner, 
         assert header and header.group(1).startswith("assets/imported-"), header
         assert sha256_of(local.parent / header.group(1)) == sha256_of(picture) == logo.sha256
         assert any(f["path"] == header.group(1) for f in made.files), "the copy is one of the site's files"
-    else:
+    elif category == "pdf":
         pixels = [pixels_sha256(i.image) for p in PdfReader(str(local)).pages for i in p.images]
         assert pixels_sha256(picture) in pixels
         assert len(PdfReader(str(local)).pages) == 1, "the picture still fits the one page"
+    else:
+        assert pixels_sha256(picture) in _package_pixels(local, MEDIA[category])
+        assert made.metadata["placed_pictures"][0].startswith(picture.name)
     check = _criterion(made, logo)
     assert check["status"] == "passed", check
     assert made.metadata["imported_pictures"][0]["id"] == str(logo.id)
@@ -118,8 +133,10 @@ def test_content_a_model_wrote_still_places_the_imported_picture(category, gener
     from outputs.services import output_render
 
     spec = {"kind": "site", "headline": "Bean There: coffee on the corner", "cta": "Visit us"}
-    if category == "pdf":
+    if category in ("pdf", "document"):
         spec = {"kind": "document", "title": "Bean There", "sections": [{"heading": "Coffee", "bullets": ["Beans"]}]}
+    if category == "presentation":
+        spec = {"kind": "slides", "title": "Bean There", "slides": [{"title": "Coffee", "bullets": ["Beans"]}]}
     picture = generated["image"].root_path / "logo.png"
     ref = {"id": "0123456789", "title": "Logo", "version": 1, "file": "logo.png", "sha256": sha256_of(picture)}
     ref["pixels_sha256"] = pixels_sha256(picture)

@@ -217,6 +217,8 @@ def check_imported_pictures(*, category: str, root: Path, expectations: dict, re
             report.attempt(name, lambda ref=ref: _site_shows(root, ref), criterion=criterion)
         elif category == "pdf" and ref.get("pixels_sha256"):
             report.attempt(name, lambda ref=ref: _pdf_shows(root, expectations, ref), criterion=criterion)
+        elif category in _OFFICE_MEDIA and ref.get("pixels_sha256") and _office_file(root, expectations, category):
+            report.attempt(name, lambda ref=ref: _office_shows(root, expectations, category, ref), criterion=criterion)
         else:
             report.skip(name, f"Command does not look for pictures inside {_a(category)}.", criterion=criterion)
 
@@ -248,13 +250,14 @@ def _site_shows(root: Path, ref: dict) -> str:
 
 
 def pixels_sha256(picture) -> str:
-    """The hash of a picture's decoded RGBA pixels and size (``picture``: a path or a PIL image).
+    """The hash of a picture's decoded RGBA pixels and size (``picture``: a path, a file object or
+    a PIL image).
     A picture placed in a PDF decodes to the same pixels, though its file bytes are re-wrapped."""
     import hashlib
 
     from PIL import Image
 
-    im = Image.open(picture) if isinstance(picture, (str, Path)) else picture
+    im = picture if isinstance(picture, Image.Image) else Image.open(picture)
     try:
         rgba = im.convert("RGBA")
         return hashlib.sha256(f"{rgba.size[0]}x{rgba.size[1]}:".encode() + rgba.tobytes()).hexdigest()
@@ -276,6 +279,41 @@ def _pdf_shows(root: Path, expectations: dict, ref: dict) -> str:
                 w, h = placed.image.size
                 return f"page {number} shows a {w}×{h} picture with the imported picture's own pixels"
     raise ValueError(f"none of the PDF's {seen} picture(s) has the imported picture's pixels")
+
+
+_OFFICE_MEDIA = {"document": (".docx", "word/media/"), "presentation": (".pptx", "ppt/media/")}
+
+
+def _office_file(root: Path, expectations: dict, category: str) -> Path | None:
+    suffix = _OFFICE_MEDIA[category][0]
+    name = expectations.get("primary")
+    if name and name.endswith(suffix):
+        return root / name
+    found = sorted(root.glob(f"*{suffix}"))
+    return found[0] if found else None
+
+
+def _office_shows(root: Path, expectations: dict, category: str, ref: dict) -> str:
+    """A DOCX or PPTX passes when one of the pictures stored in the file decodes to the import's
+    own pixels (read from the package itself, not from what the generator says it placed)."""
+    import io
+    import zipfile
+
+    path = _office_file(root, expectations, category)
+    folder = _OFFICE_MEDIA[category][1]
+    seen = 0
+    with zipfile.ZipFile(path) as package:
+        for member in package.namelist():
+            if not member.startswith(folder):
+                continue
+            seen += 1
+            try:
+                pixels = pixels_sha256(io.BytesIO(package.read(member)))
+            except (OSError, ValueError):
+                continue  # a picture Pillow cannot read (a vector file) is not the import
+            if pixels == ref["pixels_sha256"]:
+                return f"{path.name} holds {member}, with the imported picture's own pixels"
+    raise ValueError(f"none of the {seen} picture(s) in {path.name} has the imported picture's pixels")
 
 
 # Each checker returns None / "not checked: why" when it cannot check, else a callable that

@@ -18,7 +18,7 @@ from tasks.models import StepExecution
 
 SITE_FOLDER = "site"
 # Outputs that place pictures given to them: a video's slides, a site's logo, a PDF's picture.
-PLACES_PICTURES = ("video", "website", "pdf")
+PLACES_PICTURES = ("video", "website", "pdf", "document", "presentation")
 
 
 def _earlier_result(ctx: StepContext, action_type: str, key: str) -> dict:
