@@ -62,7 +62,8 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (exists and is not a zombie)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
@@ -95,7 +96,7 @@ def kill_everything(procs: str, wait: float = 5.0) -> bool:
     me = os.getpid()
     end = time.monotonic() + wait
     while True:
-        targets = [p for p in {*_cgroup_members(procs), *_descendants(me)} if p != me and _alive(p)]
+        targets = [p for p in {*_cgroup_members(procs), *_descendants(me)} if p != me and alive(p)]
         if not targets:
             return True
         if time.monotonic() > end:

@@ -115,12 +115,7 @@ def kill_process_tree(proc: subprocess.Popen, grace: float = GRACE_SECONDS) -> N
         proc.wait(timeout=5)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return False
+_alive = lease_watchdog.alive  # one reading of /proc/<pid>/stat for both (the watchdog imports nothing of Command)
 
 
 def _alive_in_group(pgid: int) -> bool:

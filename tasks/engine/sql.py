@@ -150,15 +150,9 @@ def _update_sql(
     return sql
 
 
-def update_where(model: type[Model], where: dict, *, increment: tuple = (), returning: tuple = (), **values):
-    """UPDATE `model` SET `values` WHERE every `where` item holds: the number of rows changed, or
-    with `returning` (field names) the first changed row's values of those fields, None if none.
-
-    `where` maps field names to a value (equality) or, for names ending in `__in`, to a tuple or
-    list. Each value is prepared by its field as QuerySet.filter(...).update(...) prepares it.
-    `increment` names integer fields to add one to (as F(name) + 1 would); a name given n times
-    adds n.
-    """
+def _set_and_where(model: type[Model], values: dict, where: dict) -> tuple[list[tuple[str, int]], list]:
+    """(the WHERE's shape, the parameters): each SET value prepared by its field, then each WHERE
+    value (a tuple or list for a name ending in `__in`, its length in the shape; -1 for equality)."""
     where_shape, params = [], []
     for name, value in values.items():
         params.append(_field(model, name).get_db_prep_save(value, connection))
@@ -170,6 +164,19 @@ def update_where(model: type[Model], where: dict, *, increment: tuple = (), retu
         else:
             where_shape.append((lookup, -1))
             params.append(_where_value(model, lookup, value))
+    return where_shape, params
+
+
+def update_where(model: type[Model], where: dict, *, increment: tuple = (), returning: tuple = (), **values):
+    """UPDATE `model` SET `values` WHERE every `where` item holds: the number of rows changed, or
+    with `returning` (field names) the first changed row's values of those fields, None if none.
+
+    `where` maps field names to a value (equality) or, for names ending in `__in`, to a tuple or
+    list. Each value is prepared by its field as QuerySet.filter(...).update(...) prepares it.
+    `increment` names integer fields to add one to (as F(name) + 1 would); a name given n times
+    adds n.
+    """
+    where_shape, params = _set_and_where(model, values, where)
     sql = _update_sql(model, connection.vendor, tuple(values), tuple(where_shape), tuple(increment), tuple(returning))
     with executed(sql, params) as cursor:
         return cursor.fetchone() if returning else cursor.rowcount
@@ -228,17 +235,7 @@ def update_with_rows(
     values ending at the new one, in order). Nothing is written when `where` matches no row; then
     None, else (the new counter value, the attempt), and every row has its pk."""
     also_model, also_pk, also_values = also
-    where_shape, params = [], []
-    for name, value in values.items():
-        params.append(_field(model, name).get_db_prep_save(value, connection))
-    for lookup, value in where.items():
-        if lookup.endswith("__in"):
-            name = lookup.removesuffix("__in")
-            where_shape.append((name, len(value)))
-            params.extend(_where_value(model, name, item) for item in value)
-        else:
-            where_shape.append((lookup, -1))
-            params.append(_where_value(model, lookup, value))
+    where_shape, params = _set_and_where(model, values, where)
     params += [_field(also_model, name).get_db_prep_save(value, connection) for name, value in also_values.items()]
     params.append(_where_value(also_model, "pk", also_pk))
     row_model = type(rows[0])
