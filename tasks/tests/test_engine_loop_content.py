@@ -176,6 +176,10 @@ def test_a_document_the_model_writes_is_the_delivered_docx(scripted_model, owner
     page = owner_client.get(reverse("tasks:command_task", args=[run.task_id])).content.decode()
     assert f"written by {author(owner)}" in page, "the card names the model as the author"
     assert "The model says: “A guide for Ward 7.”" in page, "the model's words are shown as its words"
+    card = owner_client.get(reverse("tasks:run_status", args=[run.pk])).content.decode()
+    usage = card[card.find("<dt>Model</dt>") : card.find("</dd>", card.find("<dt>Model</dt>"))]
+    assert "1 of " in usage and "tokens" in usage, usage
+    assert "tool call" not in usage, "a run whose replies only wrote content shows no tool calls it never could make"
 
 
 def test_a_pdf_the_model_writes_is_the_delivered_pdf(scripted_model, owner, kind):

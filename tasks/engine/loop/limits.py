@@ -88,7 +88,7 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
     for any number of runs (one when none of them has a model turn). A run paused at its budget
     shows the budget it reached; resuming it grants the next one. The cost is what each turn cost
     at the prices stored with it."""
-    from django.db.models import Count
+    from django.db.models import Count, Q
 
     run_ids = [run.pk for run in runs]
     if not run_ids:
@@ -100,6 +100,7 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
         .values("run_id")
         .annotate(
             turns=Count("id"),
+            loop_turns=Count("id", filter=Q(purpose=ModelTurn.Purpose.LOOP)),
             i=Sum("input_tokens"),
             o=Sum("output_tokens"),
             cost=Sum("cost_usd"),
@@ -110,6 +111,9 @@ def usage_for_runs(runs: list[TaskRun]) -> dict[int, dict]:
     for r in rows:
         usage[r["run_id"]] = used = {
             "turns": r["turns"],
+            # Replies that wrote an output's content ask for no tools: the card leaves tool calls out
+            # of a run with no loop turn rather than show "0 of 120".
+            "loop_turns": r["loop_turns"],
             "tokens": (r["i"] or 0) + (r["o"] or 0),
             "input_tokens": r["i"] or 0,
             "output_tokens": r["o"] or 0,
