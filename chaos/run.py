@@ -55,7 +55,7 @@ from pathlib import Path
 import httpx
 
 from chaos.sandbox import PrivatePostgres, PrivateRedis, private_services
-from command_site.testing import free_port, session_cookie, stop_process
+from command_site.testing import free_port, processes_with, session_cookie, stamped_times, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -520,23 +520,6 @@ def scenario_freeze(cluster, owner, tally, ledger_path, deadline, *, kinds=("wri
     return keys
 
 
-def _stamps(path: Path) -> list[float]:
-    return [float(line) for line in path.read_text().split()] if path.exists() else []
-
-
-def _alive_with(token: str) -> list[int]:
-    """Live processes of this machine whose command line holds `token` (a frozen command's key)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError):
-            mine = token.encode() in Path(f"/proc/{entry}/cmdline").read_bytes()
-            if mine and Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z":
-                found.append(int(entry))
-    return found
-
-
 def _command_freeze_round(cluster, owner, tally, ledger_path, deadline, *, index: int, key: str):
     """A worker frozen inside run_command while its sandboxed command writes a line into the
     workspace every 100 ms. Nothing stops the worker until its lease has expired, so by then only
@@ -568,7 +551,7 @@ def _command_freeze_round(cluster, owner, tally, ledger_path, deadline, *, index
         held = None
         while time.monotonic() < deadline:
             row = TaskRun.objects.get(pk=run.pk)
-            if row.worker_id and len(_stamps(ticks)) >= 3:
+            if row.worker_id and len(stamped_times(ticks)) >= 3:
                 held = row.worker_id
                 break
             time.sleep(0.2)
@@ -582,16 +565,16 @@ def _command_freeze_round(cluster, owner, tally, ledger_path, deadline, *, index
     frozen_attempt, pid, started = TaskRun.objects.get(pk=run.pk).attempt, int(held.split(":")[1]), held.split(":")[2]
     # Every line is sampled as it appears: a worker's own reaper may put the folder back (removing
     # the file) as soon as the lease has expired.
-    written, seen_expiry, expires = set(_stamps(ticks)), None, None
+    written, seen_expiry, expires = set(stamped_times(ticks)), None, None
     while time.monotonic() < deadline and expires is None:
         row = TaskRun.objects.get(pk=run.pk)
         seen_expiry = row.lease_expires_at or seen_expiry
         if seen_expiry and (seen_expiry < datetime.now(UTC) or row.state not in TaskRun.LEASED_STATES):
             expires = seen_expiry
-        written |= set(_stamps(ticks))
+        written |= set(stamped_times(ticks))
         time.sleep(0.1)
     time.sleep(0.5)
-    written, alive = sorted(written | set(_stamps(ticks))), _alive_with(key)
+    written, alive = sorted(written | set(stamped_times(ticks))), processes_with(key)
     superseded_at = time.time()
     reasons = []
     # The operator's reaper: puts the folder back to the pre-command point and tells the person.
@@ -607,8 +590,8 @@ def _command_freeze_round(cluster, owner, tally, ledger_path, deadline, *, index
         expires=expires,
         written=written,
         alive=alive,
-        after=_stamps(ticks),
-        alive_after=_alive_with(key),
+        after=stamped_times(ticks),
+        alive_after=processes_with(key),
         tally=tally,
         where=where,
     )

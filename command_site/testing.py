@@ -145,6 +145,29 @@ def daphne_process(log_path: Path | None = None, **env: str) -> Iterator[str]:
             out.close()
 
 
+def processes_with(token: str) -> list[int]:
+    """Live processes of this machine (whatever PID namespace they run in) whose command line holds
+    `token`: what a test or the fault suite looks for to see a command really gone."""
+    from command_site.lease_watchdog import alive
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if token.encode() in cmdline and alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def stamped_times(path: Path) -> list[float]:
+    """The times a test command stamped into `path`, one per line (none while it does not exist)."""
+    return [float(line) for line in path.read_text().split()] if path.exists() else []
+
+
 def wait_for(predicate, timeout: float = 30, interval: float = 0.2, message: str = "condition"):
     """Poll `predicate` until it returns something truthy; fail with `message` after `timeout`."""
     deadline = time.monotonic() + timeout

@@ -205,20 +205,11 @@ def test_scratch_release_refuses_folders_outside_the_scratch_area(tmp_path, sett
 
 
 def test_sweeping_deletes_only_scratch_left_untouched_for_long(task, settings):
-    import os
-    import time
 
     from django.core.management import call_command
 
-    from outputs.services import output_scratch_dir
 
-    stale = output_scratch_dir(task_id="old-task", deliverable_id="d1", attempt="9-1")
-    (stale / "half.xlsx").write_bytes(b"abandoned")
-    long_ago = time.time() - 3 * 86400
-    for path in (stale / "half.xlsx", stale, stale.parent):
-        os.utime(path, (long_ago, long_ago))
-    fresh = output_scratch_dir(task_id=task.pk, deliverable_id="d1", attempt="1-1")
-    (fresh / "working.xlsx").write_bytes(b"in progress")
+    stale, fresh = _stale_and_fresh_scratch(task, "xlsx")
     call_command("clean_output_scratch", "--hours", "24")
     assert not stale.parent.exists()
     assert (fresh / "working.xlsx").read_bytes() == b"in progress"
@@ -228,14 +219,11 @@ def test_starting_a_run_schedules_the_hourly_scratch_cleaning_once_and_the_job_c
     """The path that schedules the reaper (a run being created) also schedules the scratch
     cleaning, once however many runs start; the scheduled call, made as the worker makes it (its
     func by name, no arguments), deletes stale scratch and keeps a generation's fresh folder."""
-    import os
     import pydoc
-    import time
 
     from django_q.models import Schedule
 
     from outputs.jobs import SCRATCH_SCHEDULE_NAME
-    from outputs.services import output_scratch_dir
     from tasks.engine.dispatch import REAPER_SCHEDULE_NAME
     from tasks.planning import task_understand
     from tasks.services import task_start_if_ready, task_submit
@@ -249,13 +237,7 @@ def test_starting_a_run_schedules_the_hourly_scratch_cleaning_once_and_the_job_c
     assert not schedule.args and not schedule.kwargs
     assert Schedule.objects.filter(name=REAPER_SCHEDULE_NAME).count() == 1
 
-    stale = output_scratch_dir(task_id="old-task", deliverable_id="d1", attempt="9-1")
-    (stale / "half.pdf").write_bytes(b"abandoned")
-    long_ago = time.time() - 3 * 86400
-    for path in (stale / "half.pdf", stale, stale.parent):
-        os.utime(path, (long_ago, long_ago))
-    fresh = output_scratch_dir(task_id=task.pk, deliverable_id="d1", attempt="1-1")
-    (fresh / "working.pdf").write_bytes(b"in progress")
+    stale, fresh = _stale_and_fresh_scratch(task, "pdf")
     assert pydoc.locate(schedule.func)() == 1  # as django_q.worker finds and calls it
     assert not stale.parent.exists() and (fresh / "working.pdf").read_bytes() == b"in progress"
 
@@ -279,3 +261,21 @@ def test_an_upload_under_a_fence_that_refuses_stores_nothing(tmp_path):
     assert not default_storage.exists("assets/fenced/a.png") and not default_storage.exists("assets/fenced/b.bin")
     assert store_bytes("assets/fenced/c.bin", b"ok") == "assets/fenced/c.bin", "no fence open: stored"
     default_storage.delete("assets/fenced/c.bin")
+
+
+def _stale_and_fresh_scratch(task, suffix: str):
+    """A scratch folder untouched for three days (`half.<suffix>`) and a fresh one of `task`
+    (`working.<suffix>`): what a sweep must delete and what it must keep."""
+    import os
+    import time
+
+    from outputs.services import output_scratch_dir
+
+    stale = output_scratch_dir(task_id="old-task", deliverable_id="d1", attempt="9-1")
+    (stale / f"half.{suffix}").write_bytes(b"abandoned")
+    long_ago = time.time() - 3 * 86400
+    for path in (stale / f"half.{suffix}", stale, stale.parent):
+        os.utime(path, (long_ago, long_ago))
+    fresh = output_scratch_dir(task_id=task.pk, deliverable_id="d1", attempt="1-1")
+    (fresh / f"working.{suffix}").write_bytes(b"in progress")
+    return stale, fresh

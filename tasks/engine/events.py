@@ -173,11 +173,9 @@ def events_write(*, run: TaskRun, events: list[dict], advanced: tuple[int, int])
     the attempt); the events get the len(events) seqs ending there, in order), and publish each
     after commit as event_emit does. Each item holds event_emit's fields (kind and title at least)."""
     rows = event_rows(run=run, events=events)
-    last, attempt = advanced
-    for i, row in enumerate(rows):
-        row.seq, row.attempt = last - len(rows) + 1 + i, attempt
+    _numbered(rows, advanced)
     insert_rows(rows)
-    events_written(run=run, rows=rows, advanced=advanced)
+    _published(run=run, rows=rows, last=advanced[0])
     return rows
 
 
@@ -203,9 +201,19 @@ def event_rows(*, run: TaskRun, events: list[dict]) -> list[WorkstreamEvent]:
 def events_written(*, run: TaskRun, rows: list[WorkstreamEvent], advanced: tuple[int, int]) -> None:
     """After `rows` were inserted with the seqs ending at advanced's: note their seq and attempt,
     and publish each after commit."""
+    _numbered(rows, advanced)
+    _published(run=run, rows=rows, last=advanced[0])
+
+
+def _numbered(rows: list[WorkstreamEvent], advanced: tuple[int, int]) -> None:
+    """Give `rows` the len(rows) seqs ending at advanced's, in order, and its attempt."""
     last, attempt = advanced
     for i, row in enumerate(rows):
         row.seq, row.attempt = last - len(rows) + 1 + i, attempt
+
+
+def _published(*, run: TaskRun, rows: list[WorkstreamEvent], last: int) -> None:
+    """Note the run's newest seq and publish each of `rows` after commit."""
     run.event_seq = last
     owner_id = run.owner_id
     for event in rows:

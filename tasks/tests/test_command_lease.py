@@ -16,17 +16,16 @@ import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from command_site import lease_watchdog
 from command_site.sandbox import SandboxLaunch, sandbox_status
-from command_site.testing import wait_for, worker_process
+from command_site.testing import processes_with, stamped_times, wait_for, worker_process
 from providers.contracts import ActionType
 from tasks import jobs
 from tasks.engine import fencing
-from tasks.engine.commands import _alive, lease_watched
+from tasks.engine.commands import lease_watched
 from tasks.engine.controls import run_retry
 from tasks.engine.dispatch import run_create
 from tasks.engine.recovery import recover_expired_runs
@@ -55,23 +54,6 @@ def _ticking(token: str, *, ticks: int = 400) -> str:
     )
 
 
-def _stamps(path: Path) -> list[float]:
-    return [float(line) for line in path.read_text().split()] if path.exists() else []
-
-
-def _alive_with(token: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if token.encode() in cmdline and _alive(int(entry)):
-                found.append(int(entry))
-    return found
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("sandbox", ["on", "off"])
 def test_a_frozen_workers_command_dies_before_its_lease_expires(owner, tmp_path, sandbox):
@@ -85,10 +67,10 @@ def test_a_frozen_workers_command_dies_before_its_lease_expires(owner, tmp_path,
     )
     ticks = folder / "ticks.txt"
     with worker_process(tmp_path / "worker.log", **WORKER_ENV, COMMAND_SANDBOX=sandbox) as worker:
-        wait_for(lambda: len(_stamps(ticks)) >= 5, timeout=90, message="the command to tick in the workspace")
+        wait_for(lambda: len(stamped_times(ticks)) >= 5, timeout=90, message="the command to tick in the workspace")
         os.killpg(worker.pid, signal.SIGSTOP)  # the worker and its heartbeat; not the command's own session
         try:
-            assert _alive_with(token), "the command runs on while its worker is frozen"
+            assert processes_with(token), "the command runs on while its worker is frozen"
             # The lease was renewed at most a lease ago; wait until it has run out, then a little more.
             expires = wait_for(
                 lambda: (
@@ -100,9 +82,9 @@ def test_a_frozen_workers_command_dies_before_its_lease_expires(owner, tmp_path,
                 message="the frozen worker's lease to expire",
             )
             time.sleep(1)
-            before_recovery = _stamps(ticks)
+            before_recovery = stamped_times(ticks)
             assert before_recovery, "the command had written into the workspace"
-            assert not _alive_with(token), "the command is dead once the lease has expired"
+            assert not processes_with(token), "the command is dead once the lease has expired"
             assert max(before_recovery) <= expires.timestamp(), "no write after the lease expired"
 
             [recovery] = recover_expired_runs()
@@ -127,7 +109,7 @@ def test_a_frozen_workers_command_dies_before_its_lease_expires(owner, tmp_path,
     retry.refresh_from_db()
     assert run.state == S.RECOVERABLE and run.attempt == 1, "the frozen worker changed nothing on waking"
     assert retry.state == S.COMPLETED, retry.state_reason
-    assert len(_stamps(ticks)) == 3, "only the retry's three lines"
+    assert len(stamped_times(ticks)) == 3, "only the retry's three lines"
     assert not run.events.filter(kind="command.finished").exists()
 
 
@@ -157,14 +139,14 @@ def test_an_unsandboxed_command_and_what_escaped_its_group_die_at_the_deadline(t
     try:
         assert proc.wait(timeout=30) == lease_watchdog.LEASE_EXPIRED_EXIT
         assert b"no longer renewed the run's lease" in proc.stdout.read()
-        assert not _alive_with(token), "nothing the command started is alive"
-        written = [_stamps(tmp_path / n) for n in "abc"]
+        assert not processes_with(token), "nothing the command started is alive"
+        written = [stamped_times(tmp_path / n) for n in "abc"]
         for name, stamps in zip("abc", written, strict=True):
             assert stamps, f"loop {name} ran"
             # The lease itself expires a margin (at least 1 s) after the watchdog's deadline.
             assert max(stamps) < deadline_wall + 1, f"loop {name} wrote after the deadline"
         time.sleep(0.5)
-        assert [_stamps(tmp_path / n) for n in "abc"] == written, "and nothing after"
+        assert [stamped_times(tmp_path / n) for n in "abc"] == written, "and nothing after"
     finally:
         os.close(write)
         if proc.poll() is None:

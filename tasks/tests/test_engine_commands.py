@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -11,9 +10,10 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from command_site.testing import processes_with
 from providers.contracts import ActionType
 from tasks import jobs
-from tasks.engine.commands import OUTPUT_LIMIT, _alive
+from tasks.engine.commands import OUTPUT_LIMIT
 from tasks.engine.controls import run_stop
 from tasks.engine.dispatch import run_create
 from tasks.models import CommandExecution, StepExecution, TaskRun
@@ -47,20 +47,6 @@ def _pids(folder: Path) -> list[int]:
     return [int(p) for p in (folder / "pids.txt").read_text().split()]
 
 
-def _alive_with(token: str) -> list[int]:
-    """Live processes (seen from this host, whatever PID namespace they are in) whose command line holds token."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if token.encode() in cmdline and _alive(int(entry)):
-                found.append(int(entry))
-    return found
-
-
 def test_command_ignoring_sigterm_is_killed_with_all_children_on_timeout(owner, tmp_path):
     folder = tmp_path / "ws"
     token = f"stubborn-{uuid.uuid4().hex}"
@@ -73,7 +59,7 @@ def test_command_ignoring_sigterm_is_killed_with_all_children_on_timeout(owner, 
     run.refresh_from_db()
     pids = _pids(folder)
     assert len(pids) == 4
-    assert not _alive_with(token), "every process the command started is gone"
+    assert not processes_with(token), "every process the command started is gone"
     assert elapsed < 15
     execution = CommandExecution.objects.get(run=run, step__step_id="cmd")
     assert execution.timed_out and execution.exit_code is not None
@@ -111,7 +97,7 @@ def test_stop_kills_a_running_command_and_its_children(owner, tmp_path):
     run.refresh_from_db()
     assert time.monotonic() - started < 30
     assert run.state == S.CANCELLED
-    assert len(_pids(folder)) == 4 and not _alive_with(token)
+    assert len(_pids(folder)) == 4 and not processes_with(token)
     assert CommandExecution.objects.get(run=run, step__step_id="cmd").stopped
     assert "Stopping" in messages[0] and "already stopping" in messages[1]
 

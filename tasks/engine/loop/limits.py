@@ -187,9 +187,9 @@ def _spent_words(used: dict, limit: dict, key: str) -> str:
     return f"{used[key]:,} of {limit[key]:,} {_WORDS[key]}"
 
 
-def check_before_turn(*, run: TaskRun, number: int, connection=None) -> None:
+def check_before_turn(*, run: TaskRun, number: int) -> None:
     """Raise StepPaused (or StepFailed after a failing check) when turn `number` must not be asked for.
-    The cost counts at the prices stored with each turn (`connection` is not needed for it)."""
+    The cost counts at the prices stored with each turn."""
     pauses = _loop_pauses(run)
     _check_budget(run, pauses, payload={"turn": number})
     stuck = _stuck(run, pauses)

@@ -223,7 +223,7 @@ def model_turn(ctx: StepContext) -> StepResult:
     fresh = turn is None
     if turn is None:
         connection = _connection_row(ctx, str(inputs.get("connection_id") or ""))
-        limits.check_before_turn(run=run, number=number, connection=connection)
+        limits.check_before_turn(run=run, number=number)
         connection = _connection(ctx, str(inputs.get("connection_id") or ""), connection)
         from providers.adapters import client_for
 
