@@ -9,8 +9,8 @@ the process (channels-redis issue 384). On a page watched run after run that was
 daphne's memory per watched run (bench/README.md, "daphne memory").
 
 Here a consumer says when its channel has ended (`channel_ended`, tasks.consumers does it); a
-message that arrives for it in the next few minutes, while nothing reads it, is dropped instead of
-queued. Every other channel is channels-redis as it is.
+message that arrives for it within twice the layer's expiry, while nothing reads it, is dropped
+instead of queued. Every other channel is channels-redis as it is.
 
 Cancelling a receive: on Python 3.11, asyncio.wait_for swallows a cancellation that arrives just
 as what it waits for completes (CPython issue 86296, fixed in 3.12), and redis-py sends every
