@@ -201,11 +201,10 @@ if REDIS_URL and urlparse(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            # channels-redis' layer as it is. command_site.channel_layer (the same, minus the
-            # messages it keeps for sockets already closed: daphne's memory flat over 5,000 watched
-            # runs) is not the default yet: one full PostgreSQL + Redis suite with it hung for 300 s
-            # cancelling a refused socket's tasks, and the cause is not found.
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis' layer, minus the messages it keeps for sockets already closed
+            # (daphne's memory flat over 5,000 watched runs), and with receives that end when
+            # cancelled: on Python 3.11 one could pop for ever (a 300 s test teardown hang).
+            "BACKEND": "command_site.channel_layer.RedisChannelLayer",
             # Reads may wait longer than the layer's blocking receive (BZPOPMIN, 5 s): redis-py 8's
             # default socket timeout is also 5 s, which tears down every quiet socket's consumer
             # (django/channels_redis#422). A dead connection still times out.
