@@ -6,6 +6,7 @@ the lease, the worker's next write raises LeaseLost and it stops without changin
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -130,17 +131,21 @@ class _StepWrite(NamedTuple):
     run_fields: dict
     values: dict
 
-    def emit(self, **event) -> None:
-        """The step's update and this event, with the fence: _step_update then ctx.emit. On
-        PostgreSQL one statement writes the run's fence and seq, the step and the event."""
+    def emit(self, *, before: dict | None = None, **event) -> None:
+        """The step's update and this event (after the event `before`, when given), with the
+        fence: _step_update then ctx.emit. On PostgreSQL one statement writes the run's fence and
+        seqs, the step and the events, so it needs no transaction of its own (`atomic_for`)."""
         ctx, step = self.ctx, self.ctx.step
         if connection.vendor != "postgresql":
+            if before:
+                ctx.emit(**before)
             advanced = _step_update(ctx.run, ctx.lease, step, run_fields=self.run_fields, take_seq=True, **self.values)
             ctx.emit(advanced=advanced, **event)
             return
         run, lease, now = ctx.run, ctx.lease, timezone.now()
         fence = {"pk": run.pk, "attempt": lease.attempt, "worker_id": lease.worker_id}
-        rows = event_rows(run=run, events=[{"step_id": step.step_id, **event}])
+        events = [before, event] if before else [event]
+        rows = event_rows(run=run, events=[{"step_id": step.step_id, **e} for e in events])
         advanced = update_with_rows(
             TaskRun,
             {**fence, "state__in": TaskRun.LEASED_STATES},
@@ -160,9 +165,19 @@ class _StepWrite(NamedTuple):
 
 
 def _step_write(ctx: StepContext, run_fields: dict | None = None, **values) -> _StepWrite:
-    """In the caller's transaction: `values` for ctx's step and `run_fields` for the run, written
-    with the event its .emit(**event) names."""
+    """In the caller's transaction (`atomic_for`): `values` for ctx's step and `run_fields` for
+    the run, written with the event its .emit(**event) names."""
     return _StepWrite(ctx, run_fields or {}, values)
+
+
+def atomic_for(*, only_step_write: bool):
+    """The transaction around a step write: none on PostgreSQL when that write is all it would
+    hold, since the write is one statement there and a statement is its own transaction (BEGIN and
+    COMMIT would be two round trips more); on_commit hooks then run right after it, as they would
+    after a COMMIT. Anything else gets transaction.atomic()."""
+    if only_step_write and connection.vendor == "postgresql":
+        return contextlib.nullcontext()
+    return transaction.atomic()
 
 
 def _workspace_path(run: TaskRun) -> Path | None:
@@ -504,9 +519,7 @@ def _execute_one(
     """Run one step. None means "go on with the next step"; a state name means the loop ends.
     `allowed`: the gate's approval.auto row, written first in the transaction that starts the step."""
     attempt_no = step.attempts + 1
-    with transaction.atomic():
-        if allowed:
-            ctx.emit(**allowed)
+    with atomic_for(only_step_write=True):
         _step_write(
             ctx,
             run_fields={"current_step_id": step.step_id},
@@ -515,6 +528,7 @@ def _execute_one(
             started_at=timezone.now(),
             next_attempt_at=None,
         ).emit(
+            before=allowed,
             kind="step.started",
             phase="verify" if step.action_type == ActionType.VERIFY else "execute",
             status="info",

@@ -110,6 +110,61 @@ def fetch_all(sql: str, params: list) -> list:
         return cursor.fetchall()
 
 
+def fetch_batch(*statements: tuple[str, list]) -> list[tuple[list[str], list[tuple]]]:
+    """Each statement's (column names, rows), for reads whose parameters do not depend on one
+    another's results. On PostgreSQL they are sent together in one pipeline, prepared as
+    `executed` prepares them: one round trip for all of them instead of one each (inside a
+    transaction or not). Elsewhere they run one after another."""
+    if connection.vendor != "postgresql":
+        out = []
+        for sql, params in statements:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                out.append(([c[0] for c in cursor.description], cursor.fetchall()))
+        return out
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    with connection.wrap_database_errors, contextlib.ExitStack() as stack:
+        cursors = [stack.enter_context(psycopg.Cursor(raw)) for _ in statements]
+        with raw.pipeline():
+            for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                cursor.execute(sql, params, prepare=True)
+        return [([c.name for c in cursor.description], cursor.fetchall()) for cursor in cursors]
+
+
+def instances(model: type[Model], names: list[str], rows: list[tuple]) -> list[Model]:
+    """`rows` of `model`'s table (columns `names`, as a compiled queryset of it selects them) as
+    instances, each value converted by its field as the ORM converts it (a JSON column is decoded);
+    columns not selected are deferred, as with .only(), and a column that is no field's (an
+    annotation) becomes an attribute of that name."""
+    from django.db.models.base import DEFERRED
+
+    fields = _fields_by_column(model)
+    attnames = [f.attname for f in model._meta.concrete_fields]
+    out = []
+    for row in rows:
+        values, extra = {}, {}
+        for name, value in zip(names, row, strict=True):
+            field = fields.get(name)
+            if field is None:
+                extra[name] = value
+                continue
+            convert = getattr(field, "from_db_value", None)
+            values[field.attname] = convert(value, None, connection) if convert and value is not None else value
+        obj = model.from_db(connection.alias, attnames, [values.get(a, DEFERRED) for a in attnames])
+        for name, value in extra.items():
+            setattr(obj, name, value)
+        out.append(obj)
+    return out
+
+
+@functools.cache
+def _fields_by_column(model: type[Model]) -> dict:
+    return {f.column: f for f in model._meta.concrete_fields}
+
+
 def _field(model: type[Model], name: str):
     return model._meta.pk if name == "pk" else model._meta.get_field(name)
 
@@ -205,6 +260,8 @@ def insert_rows(objs: list[Model]) -> list[Model]:
     each gets its pk. The rows' order in RETURNING is not promised by every database, so the pks
     are matched back by the primary key's order: both databases hand out increasing keys to the
     rows of one INSERT in the order of its VALUES."""
+    if not objs:
+        return objs
     model = type(objs[0])
     sql, fields = _insert_sql(model, connection.vendor)
     if len(objs) > 1:

@@ -13,7 +13,16 @@ from django.utils import timezone
 from providers.contracts import ActionType
 from tasks.engine import dispatch
 from tasks.engine.dispatch import run_create
-from tasks.engine.sql import CompiledQuery, Mark, fetch_all, insert_row, insert_rows, update_where
+from tasks.engine.sql import (
+    CompiledQuery,
+    Mark,
+    fetch_all,
+    fetch_batch,
+    insert_row,
+    insert_rows,
+    instances,
+    update_where,
+)
 from tasks.engine.state import run_lock, run_steps
 from tasks.models import StepExecution, Task, TaskRun, WorkstreamEvent
 from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
@@ -196,3 +205,39 @@ def test_one_statement_write_stores_what_the_separate_statements_store(run):
     expected = [(rows[i].pk, before.event_seq + 1 + i, f"row {i}", {"i": i, "text": "ünïcode"}) for i in range(2)]
     assert [(e.pk, e.seq, e.title, e.payload) for e in written] == expected
     assert {e.attempt for e in written} == {before.attempt}
+
+
+def test_a_batch_of_reads_gives_each_its_rows_and_instances_as_the_orm_builds_them(run):
+    """fetch_batch (one pipeline on PostgreSQL) returns each statement's columns and rows in order;
+    instances builds what the ORM builds from them: JSON decoded, unselected fields deferred, an
+    annotation kept as an attribute."""
+    from django.db.models import F
+
+    from tasks.engine.sql import ID
+
+    steps = CompiledQuery(lambda: StepExecution.objects.filter(run_id=ID.value).order_by("position"), ID)
+    titles = CompiledQuery(
+        lambda: (
+            StepExecution.objects.filter(run_id=ID.value)
+            .annotate(run_state=F("run__state"))
+            .only("pk", "title")
+            .order_by("position")
+        ),
+        ID,
+    )
+    none = CompiledQuery(lambda: StepExecution.objects.filter(run_id=ID.value), ID)
+    first = StepExecution.objects.filter(run=run).order_by("position").first()
+    StepExecution.objects.filter(pk=first.pk).update(result={"a": [1, {"b": "ü"}]})
+    (step_cols, step_rows), (title_cols, title_rows), (_, empty) = fetch_batch(
+        steps.sql_params(run.pk), titles.sql_params(run.pk), none.sql_params(run.pk + 1000)
+    )
+    assert empty == []
+    built = instances(StepExecution, step_cols, step_rows)
+    orm = list(StepExecution.objects.filter(run=run).order_by("position"))
+    assert [(s.pk, s.step_id, s.result, s.spec, s.next_attempt_at, s.attempts) for s in built] == [
+        (s.pk, s.step_id, s.result, s.spec, s.next_attempt_at, s.attempts) for s in orm
+    ]
+    assert built[0].result == {"a": [1, {"b": "ü"}]}
+    light = instances(StepExecution, title_cols, title_rows)
+    assert [(s.pk, s.title, s.run_state) for s in light] == [(s.pk, s.title, run.state) for s in orm]
+    assert light[0].get_deferred_fields() >= {"result", "spec"}
