@@ -281,20 +281,30 @@ def update_with_rows(
     where: dict,
     *,
     counter: str,
-    also: tuple[type[Model], object, dict],
+    also: tuple[type[Model], object, dict] | None = None,
     rows: list[Model],
+    plain: list[Model] = (),
     **values,
 ) -> tuple[int, int] | None:
     """PostgreSQL only: in ONE statement (data-modifying CTEs), what update_where(model, where,
     increment=(counter,) * len(rows), returning=(counter, "attempt"), **values) followed by
-    update_where(also_model, {"pk": also_pk}, **also_values) and insert_rows(rows) would write,
-    each row's `seq` and `attempt` taken from the updated row (the rows get the len(rows) counter
-    values ending at the new one, in order). Nothing is written when `where` matches no row; then
-    None, else (the new counter value, the attempt), and every row has its pk."""
-    also_model, also_pk, also_values = also
+    update_where(also_model, {"pk": also_pk}, **also_values) (when `also` is given),
+    insert_rows(plain) and insert_rows(rows) would write, each of `rows`' `seq` and `attempt`
+    taken from the updated row (the rows get the len(rows) counter values ending at the new one,
+    in order). Nothing is written when `where` matches no row; then None, else (the new counter
+    value, the attempt), and every row of `rows` and `plain` has its pk."""
     where_shape, params = _set_and_where(model, values, where)
-    params += [_field(also_model, name).get_db_prep_save(value, connection) for name, value in also_values.items()]
-    params.append(_where_value(also_model, "pk", also_pk))
+    also_model, also_names = None, ()
+    if also is not None:
+        also_model, also_pk, also_values = also
+        also_names = tuple(also_values)
+        params += [_field(also_model, name).get_db_prep_save(value, connection) for name, value in also_values.items()]
+        params.append(_where_value(also_model, "pk", also_pk))
+    plain_model = type(plain[0]) if plain else None
+    if plain:
+        fields = [f for f in plain_model._meta.concrete_fields if not f.primary_key]
+        for obj in plain:
+            params.extend(f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields)
     row_model = type(rows[0])
     fields = [f for f in row_model._meta.concrete_fields if not f.primary_key and f.name not in ("seq", "attempt")]
     for obj in rows:
@@ -305,35 +315,49 @@ def update_with_rows(
         tuple(where_shape),
         counter,
         also_model,
-        tuple(also_values),
+        also_names,
         row_model,
         len(rows),
+        plain_model,
+        len(plain),
     )
     found = fetch_one(sql, params)
     if found is None:
         return None
-    for obj, pk in zip(rows, found[2:], strict=True):
+    for obj, pk in zip([*rows, *plain], found[2:], strict=True):
         obj.pk = pk
         obj._state.adding, obj._state.db = False, connection.alias
     return found[0], found[1]
 
 
 @functools.cache
-def _update_with_rows_sql(model, set_names, where_shape, counter, also_model, also_names, row_model, n) -> str:
+def _update_with_rows_sql(
+    model, set_names, where_shape, counter, also_model, also_names, row_model, n, plain_model, n_plain
+) -> str:
     quote = connection.ops.quote_name
     first = _update_sql(model, "postgresql", set_names, where_shape, (counter,) * n, (counter, "attempt"))
-    also = _update_sql(also_model, "postgresql", also_names, (("pk", -1),), (), ())
     seq, attempt = _column(model, counter), _column(model, "attempt")
+    parts = [f"r AS ({first})"]
+    if also_model is not None:
+        also = _update_sql(also_model, "postgresql", also_names, (("pk", -1),), (), ())
+        parts.append(f"a AS ({also} AND EXISTS (SELECT 1 FROM r))")  # noqa: S608 - names from the models
+    if n_plain:
+        fields = [f for f in plain_model._meta.concrete_fields if not f.primary_key]
+        columns = ", ".join(quote(f.column) for f in fields)
+        values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
+        table, pk = quote(plain_model._meta.db_table), quote(plain_model._meta.pk.column)
+        for i in range(n_plain):
+            parts.append(f"p{i} AS (INSERT INTO {table} ({columns}) SELECT {values} FROM r RETURNING {pk})")  # noqa: S608 - names from the models
     fields = [f for f in row_model._meta.concrete_fields if not f.primary_key and f.name not in ("seq", "attempt")]
     columns = ", ".join([quote(f.column) for f in fields] + [_column(row_model, "seq"), _column(row_model, "attempt")])
     values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
     table, pk = quote(row_model._meta.db_table), quote(row_model._meta.pk.column)
-    parts = [f"r AS ({first})", f"a AS ({also} AND EXISTS (SELECT 1 FROM r))"]  # noqa: S608 - names from the models
     for i in range(n):
         parts.append(
             f"e{i} AS (INSERT INTO {table} ({columns}) SELECT {values}, r.{seq} - {n - 1 - i}, r.{attempt} FROM r"  # noqa: S608 - names from the models
             f" RETURNING {pk})"
         )
-    events = ", ".join(f"e{i}.{pk}" for i in range(n))
-    sources = ", ".join(["r", *(f"e{i}" for i in range(n))])
-    return f"WITH {', '.join(parts)} SELECT r.{seq}, r.{attempt}, {events} FROM {sources}"  # noqa: S608 - names from the models
+    plain_pk = quote(plain_model._meta.pk.column) if n_plain else ""
+    returned = ", ".join([f"e{i}.{pk}" for i in range(n)] + [f"p{i}.{plain_pk}" for i in range(n_plain)])
+    sources = ", ".join(["r", *(f"e{i}" for i in range(n)), *(f"p{i}" for i in range(n_plain))])
+    return f"WITH {', '.join(parts)} SELECT r.{seq}, r.{attempt}, {returned} FROM {sources}"  # noqa: S608 - names from the models

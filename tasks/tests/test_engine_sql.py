@@ -241,3 +241,51 @@ def test_a_batch_of_reads_gives_each_its_rows_and_instances_as_the_orm_builds_th
     light = instances(StepExecution, title_cols, title_rows)
     assert [(s.pk, s.title, s.run_state) for s in light] == [(s.pk, s.title, run.state) for s in orm]
     assert light[0].get_deferred_fields() >= {"result", "spec"}
+
+
+def test_one_statement_write_inserts_plain_rows_only_while_the_fence_holds(run):
+    """update_with_rows' `plain` rows (a model turn's reply beside its event) go in with the
+    fenced UPDATE or not at all, each with its pk and every field as create() would store it."""
+    from django.db import connection
+
+    from tasks.engine.events import event_rows
+    from tasks.engine.sql import update_with_rows
+    from tasks.models import ModelTurn
+
+    if connection.vendor != "postgresql":
+        pytest.skip("data-modifying WITH statements are PostgreSQL's; SQLite takes the separate statements")
+    before = TaskRun.objects.get(pk=run.pk)
+
+    def turn(number):
+        return ModelTurn(
+            run=run, number=number, provider="p", model="m", sent=[{"role": "user", "content": "ü"}],
+            tool_calls=[{"id": "c1", "name": "read_file", "arguments": {"path": "a"}}], input_tokens=3,
+            requested_at=timezone.now(),
+        )  # fmt: skip
+
+    refused = [turn(1)]
+    assert (
+        update_with_rows(
+            TaskRun,
+            {"pk": run.pk, "attempt": before.attempt + 1},
+            counter="event_seq",
+            rows=event_rows(run=run, events=[{"kind": "note", "title": "no"}]),
+            plain=refused,
+        )
+        is None
+    )
+    assert refused[0].pk is None and not ModelTurn.objects.filter(run=run).exists()
+
+    stored, rows = [turn(1)], event_rows(run=run, events=[{"kind": "note", "title": "yes"}])
+    seq, _ = update_with_rows(
+        TaskRun, {"pk": run.pk, "attempt": before.attempt}, counter="event_seq", rows=rows, plain=stored
+    )
+    assert seq == before.event_seq + 1 and rows[0].pk and stored[0].pk
+    row = ModelTurn.objects.get(pk=stored[0].pk)
+    assert (row.sent, row.tool_calls, row.input_tokens, row.purpose) == (
+        stored[0].sent,
+        stored[0].tool_calls,
+        3,
+        ModelTurn.Purpose.LOOP,
+    )
+    assert WorkstreamEvent.objects.get(pk=rows[0].pk).seq == seq

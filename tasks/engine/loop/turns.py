@@ -33,7 +33,7 @@ from tasks.engine.loop.records import turn_row
 from tasks.engine.loop.revisions import plan_revise_from_turn
 from tasks.engine.loop.streaming import StreamedWords
 from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
-from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_batch, fetch_one, insert_row, insert_rows, instances
+from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_batch, fetch_one, insert_rows, instances
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 
 SE = StepExecution.Status
@@ -272,35 +272,32 @@ def model_turn(ctx: StepContext) -> StepResult:
                 error_type="ProviderError",
                 retryable=exc.status is None or exc.status >= 429,
             ) from exc
-        with transaction.atomic():
-            # The fence (a superseded worker stores no reply), taking the seq of the reply's row.
-            advanced = ctx.heartbeat(take_seq=True)
-            turn = turn_row(
-                run=run,
-                step=step,
-                number=number,
-                connection=connection,
-                reply=reply,
-                sent=sent,
-                system=SYSTEM_PROMPT if number == 1 else "",
-                requested_at=requested_at,
-            )
-            insert_row(turn)
-            ctx.emit(
-                advanced=advanced,
-                kind="model.reply",
-                phase="execute",
-                status="info",
-                title=f"The model's turn {number}: " + _asked_for(turn.tool_calls),
-                explanation=(f"The model says: “{turn.reply_text.strip()[:1500]}”" if turn.reply_text.strip() else ""),
-                payload={
-                    "turn": number,
-                    "model_words": turn.reply_text[:4000],
-                    "input_tokens": turn.input_tokens,
-                    "output_tokens": turn.output_tokens,
-                    "provider": turn.provider,
-                },
-            )
+        turn = turn_row(
+            run=run,
+            step=step,
+            number=number,
+            connection=connection,
+            reply=reply,
+            sent=sent,
+            system=SYSTEM_PROMPT if number == 1 else "",
+            requested_at=requested_at,
+        )
+        # Fenced (a superseded worker stores no reply), with the reply's row, in one statement.
+        ctx.insert_with_event(
+            [turn],
+            kind="model.reply",
+            phase="execute",
+            status="info",
+            title=f"The model's turn {number}: " + _asked_for(turn.tool_calls),
+            explanation=(f"The model says: “{turn.reply_text.strip()[:1500]}”" if turn.reply_text.strip() else ""),
+            payload={
+                "turn": number,
+                "model_words": turn.reply_text[:4000],
+                "input_tokens": turn.input_tokens,
+                "output_tokens": turn.output_tokens,
+                "provider": turn.provider,
+            },
+        )
     # The reply is stored first, on its own: a worker that dies now never asks for it again. Its steps
     # go in with the turn's success (StepResult.settle), in the executor's fenced transaction; a
     # reply stored earlier whose steps never were gets them here.
