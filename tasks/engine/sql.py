@@ -136,23 +136,26 @@ def fetch_batch(*statements: tuple[str, list]) -> list[tuple[list[str], list[tup
 
 def instances(model: type[Model], names: list[str], rows: list[tuple]) -> list[Model]:
     """`rows` of `model`'s table (columns `names`, as a compiled queryset of it selects them) as
-    instances, each value converted by its field as the ORM converts it (a JSON column is decoded);
-    columns not selected are deferred, as with .only(), and a column that is no field's (an
-    annotation) becomes an attribute of that name."""
+    instances, each value converted as the ORM converts it (the backend's converters, then the
+    field's: a JSON column decoded, an SQLite date parsed); columns not selected are deferred, as
+    with .only(), and a column that is no field's (an annotation) becomes an attribute of that
+    name, as it comes."""
     from django.db.models.base import DEFERRED
 
-    fields = _fields_by_column(model)
+    columns = _columns(model)
     attnames = [f.attname for f in model._meta.concrete_fields]
+    chosen = [columns.get(name) for name in names]
+    converters = [_converters(model, column[0]) if column else () for column in chosen]
     out = []
     for row in rows:
         values, extra = {}, {}
-        for name, value in zip(names, row, strict=True):
-            field = fields.get(name)
-            if field is None:
+        for name, column, convert, value in zip(names, chosen, converters, row, strict=True):
+            if column is None:
                 extra[name] = value
                 continue
-            convert = getattr(field, "from_db_value", None)
-            values[field.attname] = convert(value, None, connection) if convert and value is not None else value
+            for converter in convert:
+                value = converter(value, column[1], connection)
+            values[column[0].attname] = value
         obj = model.from_db(connection.alias, attnames, [values.get(a, DEFERRED) for a in attnames])
         for name, value in extra.items():
             setattr(obj, name, value)
@@ -161,8 +164,14 @@ def instances(model: type[Model], names: list[str], rows: list[tuple]) -> list[M
 
 
 @functools.cache
-def _fields_by_column(model: type[Model]) -> dict:
-    return {f.column: f for f in model._meta.concrete_fields}
+def _columns(model: type[Model]) -> dict:
+    """Each column of `model`'s table: (its field, the field's column expression)."""
+    return {f.column: (f, f.get_col(model._meta.db_table)) for f in model._meta.concrete_fields}
+
+
+def _converters(model: type[Model], field) -> tuple:
+    col = _columns(model)[field.column][1]
+    return tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection))
 
 
 def _field(model: type[Model], name: str):

@@ -227,17 +227,18 @@ def test_a_batch_of_reads_gives_each_its_rows_and_instances_as_the_orm_builds_th
     )
     none = CompiledQuery(lambda: StepExecution.objects.filter(run_id=ID.value), ID)
     first = StepExecution.objects.filter(run=run).order_by("position").first()
-    StepExecution.objects.filter(pk=first.pk).update(result={"a": [1, {"b": "ü"}]})
+    started = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    StepExecution.objects.filter(pk=first.pk).update(result={"a": [1, {"b": "ü"}]}, started_at=started)
     (step_cols, step_rows), (title_cols, title_rows), (_, empty) = fetch_batch(
         steps.sql_params(run.pk), titles.sql_params(run.pk), none.sql_params(run.pk + 1000)
     )
     assert empty == []
     built = instances(StepExecution, step_cols, step_rows)
     orm = list(StepExecution.objects.filter(run=run).order_by("position"))
-    assert [(s.pk, s.step_id, s.result, s.spec, s.next_attempt_at, s.attempts) for s in built] == [
-        (s.pk, s.step_id, s.result, s.spec, s.next_attempt_at, s.attempts) for s in orm
+    assert [(s.pk, s.step_id, s.result, s.spec, s.started_at, s.attempts) for s in built] == [
+        (s.pk, s.step_id, s.result, s.spec, s.started_at, s.attempts) for s in orm
     ]
-    assert built[0].result == {"a": [1, {"b": "ü"}]}
+    assert built[0].result == {"a": [1, {"b": "ü"}]} and built[0].started_at == started
     light = instances(StepExecution, title_cols, title_rows)
     assert [(s.pk, s.title, s.run_state) for s in light] == [(s.pk, s.title, run.state) for s in orm]
     assert light[0].get_deferred_fields() >= {"result", "spec"}
