@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db import connection
@@ -134,6 +135,69 @@ def fetch_batch(*statements: tuple[str, list]) -> list[tuple[list[str], list[tup
         return [([c.name for c in cursor.description], cursor.fetchall()) for cursor in cursors]
 
 
+class Sent:
+    """A statement sent by `send`: its column names and rows, read once it has run (at once, or
+    when the `pipeline` it was sent in ends)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.rows: list[tuple] = []
+
+    def take(self, cursor) -> Sent:
+        if cursor.description is not None:
+            self.names = [d.name if hasattr(d, "name") else d[0] for d in cursor.description]
+            self.rows = cursor.fetchall()
+        return self
+
+    def one(self) -> tuple | None:
+        return self.rows[0] if self.rows else None
+
+
+_SENDING: ContextVar[list | None] = ContextVar("command_sql_pipeline", default=None)
+
+
+@contextlib.contextmanager
+def pipeline():
+    """Statements `send` sends inside the block go to PostgreSQL together, with their
+    transaction's BEGIN when they are its first: one round trip for all of them. Their results are
+    read when the block ends (a database error is raised there, and dooms the transaction as it
+    would have one statement at a time). For statements that need none of one another's results;
+    they still run one after another, in order, each seeing what the ones before it wrote.
+    Elsewhere each statement runs when it is sent."""
+    if connection.vendor != "postgresql" or _SENDING.get() is not None:
+        yield
+        return
+    connection.ensure_connection()
+    sent: list[tuple] = []
+    token = _SENDING.set(sent)
+    try:
+        with connection.wrap_database_errors:
+            with connection.connection.pipeline():
+                yield
+            for cursor, item in sent:
+                item.take(cursor)
+    finally:
+        _SENDING.reset(token)
+        for cursor, _ in sent:
+            cursor.close()
+
+
+def send(sql: str, params: list) -> Sent:
+    """Run `sql` now, or inside a `pipeline` send it with the others (its rows then read when the
+    block ends); prepared on PostgreSQL as `executed` prepares it."""
+    sent = _SENDING.get()
+    if sent is None:
+        with executed(sql, params) as cursor:
+            return Sent().take(cursor)
+    import psycopg
+
+    cursor = psycopg.Cursor(connection.connection)
+    cursor.execute(sql, params, prepare=True)
+    item = Sent()
+    sent.append((cursor, item))
+    return item
+
+
 def instances(model: type[Model], names: list[str], rows: list[tuple]) -> list[Model]:
     """`rows` of `model`'s table (columns `names`, as a compiled queryset of it selects them) as
     instances, each value converted as the ORM converts it (the backend's converters, then the
@@ -240,10 +304,20 @@ def update_where(model: type[Model], where: dict, *, increment: tuple = (), retu
     `increment` names integer fields to add one to (as F(name) + 1 would); a name given n times
     adds n.
     """
-    where_shape, params = _set_and_where(model, values, where)
-    sql = _update_sql(model, connection.vendor, tuple(values), tuple(where_shape), tuple(increment), tuple(returning))
+    sql, params = _update_statement(model, where, increment, returning, values)
     with executed(sql, params) as cursor:
         return cursor.fetchone() if returning else cursor.rowcount
+
+
+def update_where_sent(model: type[Model], where: dict, *, returning: tuple, **values) -> Sent:
+    """update_where with `returning`, sent (`send`): the changed rows' values are its rows."""
+    return send(*_update_statement(model, where, (), returning, values))
+
+
+def _update_statement(model, where: dict, increment: tuple, returning: tuple, values: dict) -> tuple[str, list]:
+    where_shape, params = _set_and_where(model, values, where)
+    sql = _update_sql(model, connection.vendor, tuple(values), tuple(where_shape), tuple(increment), tuple(returning))
+    return sql, params
 
 
 @functools.cache
@@ -295,13 +369,28 @@ def update_with_rows(
     plain: list[Model] = (),
     **values,
 ) -> tuple[int, int] | None:
-    """PostgreSQL only: in ONE statement (data-modifying CTEs), what update_where(model, where,
+    """update_with_rows_sent, run now: its result."""
+    return update_with_rows_sent(model, where, counter=counter, also=also, rows=rows, plain=plain, **values)()
+
+
+def update_with_rows_sent(
+    model: type[Model],
+    where: dict,
+    *,
+    counter: str,
+    also: tuple[type[Model], object, dict] | None = None,
+    rows: list[Model],
+    plain: list[Model] = (),
+    **values,
+) -> Callable[[], tuple[int, int] | None]:
+    """PostgreSQL only: sent (`send`) as ONE statement (data-modifying CTEs), what update_where(model, where,
     increment=(counter,) * len(rows), returning=(counter, "attempt"), **values) followed by
     update_where(also_model, {"pk": also_pk}, **also_values) (when `also` is given),
     insert_rows(plain) and insert_rows(rows) would write, each of `rows`' `seq` and `attempt`
     taken from the updated row (the rows get the len(rows) counter values ending at the new one,
-    in order). Nothing is written when `where` matches no row; then None, else (the new counter
-    value, the attempt), and every row of `rows` and `plain` has its pk."""
+    in order). Nothing is written when `where` matches no row. Returns what gives, once the
+    statement has run, None when nothing was written, else (the new counter value, the attempt),
+    every row of `rows` and `plain` then having its pk."""
     where_shape, params = _set_and_where(model, values, where)
     also_model, also_names = None, ()
     if also is not None:
@@ -330,13 +419,18 @@ def update_with_rows(
         plain_model,
         len(plain),
     )
-    found = fetch_one(sql, params)
-    if found is None:
-        return None
-    for obj, pk in zip([*rows, *plain], found[2:], strict=True):
-        obj.pk = pk
-        obj._state.adding, obj._state.db = False, connection.alias
-    return found[0], found[1]
+    sent = send(sql, params)
+
+    def result() -> tuple[int, int] | None:
+        found = sent.one()
+        if found is None:
+            return None
+        for obj, pk in zip([*rows, *plain], found[2:], strict=True):
+            obj.pk = pk
+            obj._state.adding, obj._state.db = False, connection.alias
+        return found[0], found[1]
+
+    return result
 
 
 @functools.cache
