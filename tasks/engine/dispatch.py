@@ -504,6 +504,14 @@ def _try_claim(candidate_id: int, worker_id: str, now, keep_free: int = 0) -> Cl
     return Claim(run=run, lease=Lease(attempt=attempt, worker_id=worker_id))
 
 
+def lease_fence_values(*, run_id: int, lease: Lease) -> tuple[dict, dict]:
+    """(the WHERE that holds only while `lease` holds the run, the lease's renewal from now): what
+    every fenced write of the run's row is made of."""
+    now = timezone.now()
+    fence = {"pk": run_id, "attempt": lease.attempt, "worker_id": lease.worker_id, "state__in": TaskRun.LEASED_STATES}
+    return fence, {"heartbeat_at": now, "lease_expires_at": now + _lease_delta()}
+
+
 def run_heartbeat(
     *, run_id: int, lease: Lease, take_seq: bool = False, read: tuple[str, ...] = (), **fields
 ) -> tuple | None:
@@ -512,10 +520,9 @@ def run_heartbeat(
     also takes the next event seq and returns (seq, attempt) for event_emit(advanced=…), followed
     by the run's fields named in `read` as the UPDATE left them."""
     started = time.monotonic()
-    now = timezone.now()
-    fence = {"pk": run_id, "attempt": lease.attempt, "worker_id": lease.worker_id, "state__in": TaskRun.LEASED_STATES}
+    fence, renewed = lease_fence_values(run_id=run_id, lease=lease)
     seq = {"increment": ("event_seq",), "returning": ("event_seq", "attempt", *read)} if take_seq else {}
-    updated = update_where(TaskRun, fence, heartbeat_at=now, lease_expires_at=now + _lease_delta(), **seq, **fields)
+    updated = update_where(TaskRun, fence, **renewed, **seq, **fields)
     if not updated:
         raise LeaseLost(f"RUN-{run_id:03d}: lease {lease.attempt} is no longer held.")
     # The run's running commands live on until a margin before this renewal's expiry. (Inside a

@@ -6,13 +6,14 @@ the lease, the worker's next write raises LeaseLost and it stops without changin
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,6 +31,7 @@ from tasks.engine.dispatch import (
     dispatch_claimable,
     dispatch_pending,
     enqueue_dispatch,
+    lease_fence_values,
     planning_job_waiting,
     run_heartbeat,
     schedule_dispatch_at,
@@ -38,11 +40,11 @@ from tasks.engine.errors import IllegalTransition, LeaseLost, StepFailed, StepPa
 from tasks.engine.events import event_rows, events_written
 from tasks.engine.fencing import LeaseWatch, lease_lost_notify, step_write_fence
 from tasks.engine.handlers import StepContext, StepResult, handler_for
-from tasks.engine.loop.observations import observe_settled, step_for_model
+from tasks.engine.loop.observations import observation_to_store, observe_settled, step_for_model
 from tasks.engine.loop.turns import check_failed_next_turn
 from tasks.engine.remediation import remediation_propose
 from tasks.engine.retry import policy_for
-from tasks.engine.sql import update_where, update_with_rows
+from tasks.engine.sql import instances, pipeline, send, update_where, update_with_rows_sent
 from tasks.engine.state import Lease, Via, run_lock, run_steps, run_transition, verification_passed
 from tasks.models import StepExecution, TaskRun
 
@@ -130,39 +132,69 @@ class _StepWrite(NamedTuple):
     run_fields: dict
     values: dict
 
-    def emit(self, **event) -> None:
-        """The step's update and this event, with the fence: _step_update then ctx.emit. On
-        PostgreSQL one statement writes the run's fence and seq, the step and the event."""
+    def emit(self, *, before: dict | None = None, **event) -> None:
+        """The step's update and this event (after the event `before`, when given), with the
+        fence: _step_update then ctx.emit. On PostgreSQL one statement writes the run's fence and
+        seqs, the step and the events, so it needs no transaction of its own (`atomic_for`)."""
+        self.sent(before=before, **event)()
+
+    def applied(self) -> _StepWrite:
+        """This write, with the step in hand given its new values already."""
+        for key, value in self.values.items():
+            setattr(self.ctx.step, key, value)
+        return self
+
+    def sent(self, *, before: dict | None = None, **event) -> Callable[[], None]:
+        """emit, with its statement sent (sql.send, so it may go in a sql.pipeline); returns what
+        finishes it once the statement has run: LeaseLost when the fence refused it. The step in
+        hand has the new values at once (what the caller computes from it is rolled back with the
+        transaction if the fence refuses)."""
         ctx, step = self.ctx, self.ctx.step
         if connection.vendor != "postgresql":
+            if before:
+                ctx.emit(**before)
             advanced = _step_update(ctx.run, ctx.lease, step, run_fields=self.run_fields, take_seq=True, **self.values)
             ctx.emit(advanced=advanced, **event)
-            return
-        run, lease, now = ctx.run, ctx.lease, timezone.now()
-        fence = {"pk": run.pk, "attempt": lease.attempt, "worker_id": lease.worker_id}
-        rows = event_rows(run=run, events=[{"step_id": step.step_id, **event}])
-        advanced = update_with_rows(
+            return lambda: None
+        run, lease = ctx.run, ctx.lease
+        fence, renewed = lease_fence_values(run_id=run.pk, lease=lease)
+        events = [before, event] if before else [event]
+        rows = event_rows(run=run, events=[{"step_id": step.step_id, **e} for e in events])
+        result = update_with_rows_sent(
             TaskRun,
-            {**fence, "state__in": TaskRun.LEASED_STATES},
+            fence,
             counter="event_seq",
             also=(StepExecution, step.pk, self.values),
             rows=rows,
-            heartbeat_at=now,
-            lease_expires_at=now + timedelta(seconds=settings.COMMAND_LEASE_SECONDS),
+            **renewed,
             **self.run_fields,
         )
-        if advanced is None:
-            ctx._lease_lost.set()
-            raise LeaseLost(f"RUN-{run.pk:03d}: lease {lease.attempt} is no longer held.")
-        for key, value in self.values.items():
-            setattr(step, key, value)
-        events_written(run=run, rows=rows, advanced=advanced)
+        self.applied()
+
+        def finish() -> None:
+            advanced = result()
+            if advanced is None:
+                ctx._lease_lost.set()
+                raise LeaseLost(f"RUN-{run.pk:03d}: lease {lease.attempt} is no longer held.")
+            events_written(run=run, rows=rows, advanced=advanced)
+
+        return finish
 
 
 def _step_write(ctx: StepContext, run_fields: dict | None = None, **values) -> _StepWrite:
-    """In the caller's transaction: `values` for ctx's step and `run_fields` for the run, written
-    with the event its .emit(**event) names."""
+    """In the caller's transaction (`atomic_for`): `values` for ctx's step and `run_fields` for
+    the run, written with the event its .emit(**event) names."""
     return _StepWrite(ctx, run_fields or {}, values)
+
+
+def atomic_for(*, only_step_write: bool):
+    """The transaction around a step write: none on PostgreSQL when that write is all it would
+    hold, since the write is one statement there and a statement is its own transaction (BEGIN and
+    COMMIT would be two round trips more); on_commit hooks then run right after it, as they would
+    after a COMMIT. Anything else gets transaction.atomic()."""
+    if only_step_write and connection.vendor == "postgresql":
+        return contextlib.nullcontext()
+    return transaction.atomic()
 
 
 def _workspace_path(run: TaskRun) -> Path | None:
@@ -181,12 +213,21 @@ class _RunNow(NamedTuple):
 def _run_now(run_id: int) -> tuple[_RunNow, StepExecution | None]:
     """The run as the executor looks at it between steps, and its next pending step (None when
     none is left), read fresh in one statement."""
-    rows = list(StepExecution.objects.raw(_boundary_sql(connection.vendor), [SE.PENDING, run_id]))
-    if not rows:
-        raise TaskRun.DoesNotExist(f"RUN-{run_id:03d} does not exist.")
-    row = rows[0]
-    current = _RunNow(*(getattr(row, f"run_{name}") for name in _RunNow._fields))
-    return current, (row if row.pk is not None else None)
+    return _run_now_sent(run_id)()
+
+
+def _run_now_sent(run_id: int) -> Callable[[], tuple[_RunNow, StepExecution | None]]:
+    """_run_now with its statement sent (sql.send): returns what gives its answer once it has run."""
+    sent = send(_boundary_sql(connection.vendor), [SE.PENDING, run_id])
+
+    def answer() -> tuple[_RunNow, StepExecution | None]:
+        if not sent.rows:
+            raise TaskRun.DoesNotExist(f"RUN-{run_id:03d} does not exist.")
+        (row,) = instances(StepExecution, sent.names, sent.rows)
+        current = _RunNow(*(getattr(row, f"run_{name}") for name in _RunNow._fields))
+        return current, (row if row.pk is not None else None)
+
+    return answer
 
 
 @functools.cache
@@ -504,9 +545,7 @@ def _execute_one(
     """Run one step. None means "go on with the next step"; a state name means the loop ends.
     `allowed`: the gate's approval.auto row, written first in the transaction that starts the step."""
     attempt_no = step.attempts + 1
-    with transaction.atomic():
-        if allowed:
-            ctx.emit(**allowed)
+    with atomic_for(only_step_write=True):
         _step_write(
             ctx,
             run_fields={"current_step_id": step.step_id},
@@ -515,6 +554,7 @@ def _execute_one(
             started_at=timezone.now(),
             next_attempt_at=None,
         ).emit(
+            before=allowed,
             kind="step.started",
             phase="verify" if step.action_type == ActionType.VERIFY else "execute",
             status="info",
@@ -567,29 +607,38 @@ def _succeeded(
                 raise
             except Exception as exc:  # noqa: BLE001 - handed to _handler_failed once rolled back
                 raise _SettleFailed() from exc
-        _step_write(
+        # The step's success (its fence takes the run's row lock), what it showed the model (for a
+        # step a model asked for) and the next boundary, read under that lock and handed to the
+        # loop: sent together, one round trip on PostgreSQL. A refused fence raises below, and the
+        # transaction writes nothing. After the last step the gate and the run's end are in this
+        # same transaction.
+        write = _step_write(
             ctx,
             status=SE.SUCCEEDED,
             finished_at=timezone.now(),
             result={**(step.result or {}), **result.data, "summary": result.summary},
             error_class="",
             error_message="",
-        ).emit(
-            kind="step.succeeded",
-            phase="verify" if step.action_type == ActionType.VERIFY else "execute",
-            status="success",
-            title=result.summary[:300],
-            explanation=plan_step.explanation.expect_next,
-            payload={
-                "action_type": step.action_type,
-                **({"report": result.data["report"]} if "report" in result.data else {}),
-                **_diff_link(run, result.data),
-            },
-        )
-        observe_settled(step, run=run)  # a step a model asked for: what it showed goes back to the model
-        # The next boundary is read here, under the row lock the fence above took, and handed to
-        # the loop; after the last step the gate and the run's end are in this same transaction.
-        ctx.boundary = _run_now(run.pk)
+        ).applied()
+        store_observation = observation_to_store(step, run=run)  # made from the step as it now is
+        with pipeline():
+            succeeded = write.sent(
+                kind="step.succeeded",
+                phase="verify" if step.action_type == ActionType.VERIFY else "execute",
+                status="success",
+                title=result.summary[:300],
+                explanation=plan_step.explanation.expect_next,
+                payload={
+                    "action_type": step.action_type,
+                    **({"report": result.data["report"]} if "report" in result.data else {}),
+                    **_diff_link(run, result.data),
+                },
+            )
+            if store_observation is not None:
+                store_observation()
+            boundary = _run_now_sent(run.pk)
+        succeeded()
+        ctx.boundary = boundary()
         current, next_step = ctx.boundary
         if next_step is None and not current.control_request:
             run.state, run.attempt, run.worker_id = current.state, current.attempt, current.worker_id

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db import connection
@@ -110,6 +111,133 @@ def fetch_all(sql: str, params: list) -> list:
         return cursor.fetchall()
 
 
+def fetch_batch(*statements: tuple[str, list]) -> list[tuple[list[str], list[tuple]]]:
+    """Each statement's (column names, rows), for reads whose parameters do not depend on one
+    another's results. On PostgreSQL they are sent together in one pipeline, prepared as
+    `executed` prepares them: one round trip for all of them instead of one each (inside a
+    transaction or not). Elsewhere they run one after another."""
+    if connection.vendor != "postgresql":
+        out = []
+        for sql, params in statements:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                out.append(([c[0] for c in cursor.description], cursor.fetchall()))
+        return out
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    with connection.wrap_database_errors, contextlib.ExitStack() as stack:
+        cursors = [stack.enter_context(psycopg.Cursor(raw)) for _ in statements]
+        with raw.pipeline():
+            for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                cursor.execute(sql, params, prepare=True)
+        return [([c.name for c in cursor.description], cursor.fetchall()) for cursor in cursors]
+
+
+class Sent:
+    """A statement sent by `send`: its column names and rows, read once it has run (at once, or
+    when the `pipeline` it was sent in ends)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.rows: list[tuple] = []
+
+    def take(self, cursor) -> Sent:
+        if cursor.description is not None:
+            self.names = [d.name if hasattr(d, "name") else d[0] for d in cursor.description]
+            self.rows = cursor.fetchall()
+        return self
+
+    def one(self) -> tuple | None:
+        return self.rows[0] if self.rows else None
+
+
+_SENDING: ContextVar[list | None] = ContextVar("command_sql_pipeline", default=None)
+
+
+@contextlib.contextmanager
+def pipeline():
+    """Statements `send` sends inside the block go to PostgreSQL together, with their
+    transaction's BEGIN when they are its first: one round trip for all of them. Their results are
+    read when the block ends (a database error is raised there, and dooms the transaction as it
+    would have one statement at a time). For statements that need none of one another's results;
+    they still run one after another, in order, each seeing what the ones before it wrote.
+    Elsewhere each statement runs when it is sent."""
+    if connection.vendor != "postgresql" or _SENDING.get() is not None:
+        yield
+        return
+    connection.ensure_connection()
+    sent: list[tuple] = []
+    token = _SENDING.set(sent)
+    try:
+        with connection.wrap_database_errors:
+            with connection.connection.pipeline():
+                yield
+            for cursor, item in sent:
+                item.take(cursor)
+    finally:
+        _SENDING.reset(token)
+        for cursor, _ in sent:
+            cursor.close()
+
+
+def send(sql: str, params: list) -> Sent:
+    """Run `sql` now, or inside a `pipeline` send it with the others (its rows then read when the
+    block ends); prepared on PostgreSQL as `executed` prepares it."""
+    sent = _SENDING.get()
+    if sent is None:
+        with executed(sql, params) as cursor:
+            return Sent().take(cursor)
+    import psycopg
+
+    cursor = psycopg.Cursor(connection.connection)
+    cursor.execute(sql, params, prepare=True)
+    item = Sent()
+    sent.append((cursor, item))
+    return item
+
+
+def instances(model: type[Model], names: list[str], rows: list[tuple]) -> list[Model]:
+    """`rows` of `model`'s table (columns `names`, as a compiled queryset of it selects them) as
+    instances, each value converted as the ORM converts it (the backend's converters, then the
+    field's: a JSON column decoded, an SQLite date parsed); columns not selected are deferred, as
+    with .only(), and a column that is no field's (an annotation) becomes an attribute of that
+    name, as it comes."""
+    from django.db.models.base import DEFERRED
+
+    columns = _columns(model)
+    attnames = [f.attname for f in model._meta.concrete_fields]
+    chosen = [columns.get(name) for name in names]
+    converters = [_converters(model, column[0]) if column else () for column in chosen]
+    out = []
+    for row in rows:
+        values, extra = {}, {}
+        for name, column, convert, value in zip(names, chosen, converters, row, strict=True):
+            if column is None:
+                extra[name] = value
+                continue
+            for converter in convert:
+                value = converter(value, column[1], connection)
+            values[column[0].attname] = value
+        obj = model.from_db(connection.alias, attnames, [values.get(a, DEFERRED) for a in attnames])
+        for name, value in extra.items():
+            setattr(obj, name, value)
+        out.append(obj)
+    return out
+
+
+@functools.cache
+def _columns(model: type[Model]) -> dict:
+    """Each column of `model`'s table: (its field, the field's column expression)."""
+    return {f.column: (f, f.get_col(model._meta.db_table)) for f in model._meta.concrete_fields}
+
+
+def _converters(model: type[Model], field) -> tuple:
+    col = _columns(model)[field.column][1]
+    return tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+
+
 def _field(model: type[Model], name: str):
     return model._meta.pk if name == "pk" else model._meta.get_field(name)
 
@@ -176,10 +304,20 @@ def update_where(model: type[Model], where: dict, *, increment: tuple = (), retu
     `increment` names integer fields to add one to (as F(name) + 1 would); a name given n times
     adds n.
     """
-    where_shape, params = _set_and_where(model, values, where)
-    sql = _update_sql(model, connection.vendor, tuple(values), tuple(where_shape), tuple(increment), tuple(returning))
+    sql, params = _update_statement(model, where, increment, returning, values)
     with executed(sql, params) as cursor:
         return cursor.fetchone() if returning else cursor.rowcount
+
+
+def update_where_sent(model: type[Model], where: dict, *, returning: tuple, **values) -> Sent:
+    """update_where with `returning`, sent (`send`): the changed rows' values are its rows."""
+    return send(*_update_statement(model, where, (), returning, values))
+
+
+def _update_statement(model, where: dict, increment: tuple, returning: tuple, values: dict) -> tuple[str, list]:
+    where_shape, params = _set_and_where(model, values, where)
+    sql = _update_sql(model, connection.vendor, tuple(values), tuple(where_shape), tuple(increment), tuple(returning))
+    return sql, params
 
 
 @functools.cache
@@ -205,6 +343,8 @@ def insert_rows(objs: list[Model]) -> list[Model]:
     each gets its pk. The rows' order in RETURNING is not promised by every database, so the pks
     are matched back by the primary key's order: both databases hand out increasing keys to the
     rows of one INSERT in the order of its VALUES."""
+    if not objs:
+        return objs
     model = type(objs[0])
     sql, fields = _insert_sql(model, connection.vendor)
     if len(objs) > 1:
@@ -224,20 +364,45 @@ def update_with_rows(
     where: dict,
     *,
     counter: str,
-    also: tuple[type[Model], object, dict],
+    also: tuple[type[Model], object, dict] | None = None,
     rows: list[Model],
+    plain: list[Model] = (),
     **values,
 ) -> tuple[int, int] | None:
-    """PostgreSQL only: in ONE statement (data-modifying CTEs), what update_where(model, where,
+    """update_with_rows_sent, run now: its result."""
+    return update_with_rows_sent(model, where, counter=counter, also=also, rows=rows, plain=plain, **values)()
+
+
+def update_with_rows_sent(
+    model: type[Model],
+    where: dict,
+    *,
+    counter: str,
+    also: tuple[type[Model], object, dict] | None = None,
+    rows: list[Model],
+    plain: list[Model] = (),
+    **values,
+) -> Callable[[], tuple[int, int] | None]:
+    """PostgreSQL only: sent (`send`) as ONE statement (data-modifying CTEs), what update_where(model, where,
     increment=(counter,) * len(rows), returning=(counter, "attempt"), **values) followed by
-    update_where(also_model, {"pk": also_pk}, **also_values) and insert_rows(rows) would write,
-    each row's `seq` and `attempt` taken from the updated row (the rows get the len(rows) counter
-    values ending at the new one, in order). Nothing is written when `where` matches no row; then
-    None, else (the new counter value, the attempt), and every row has its pk."""
-    also_model, also_pk, also_values = also
+    update_where(also_model, {"pk": also_pk}, **also_values) (when `also` is given),
+    insert_rows(plain) and insert_rows(rows) would write, each of `rows`' `seq` and `attempt`
+    taken from the updated row (the rows get the len(rows) counter values ending at the new one,
+    in order). Nothing is written when `where` matches no row. Returns what gives, once the
+    statement has run, None when nothing was written, else (the new counter value, the attempt),
+    every row of `rows` and `plain` then having its pk."""
     where_shape, params = _set_and_where(model, values, where)
-    params += [_field(also_model, name).get_db_prep_save(value, connection) for name, value in also_values.items()]
-    params.append(_where_value(also_model, "pk", also_pk))
+    also_model, also_names = None, ()
+    if also is not None:
+        also_model, also_pk, also_values = also
+        also_names = tuple(also_values)
+        params += [_field(also_model, name).get_db_prep_save(value, connection) for name, value in also_values.items()]
+        params.append(_where_value(also_model, "pk", also_pk))
+    plain_model = type(plain[0]) if plain else None
+    if plain:
+        fields = [f for f in plain_model._meta.concrete_fields if not f.primary_key]
+        for obj in plain:
+            params.extend(f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields)
     row_model = type(rows[0])
     fields = [f for f in row_model._meta.concrete_fields if not f.primary_key and f.name not in ("seq", "attempt")]
     for obj in rows:
@@ -248,35 +413,54 @@ def update_with_rows(
         tuple(where_shape),
         counter,
         also_model,
-        tuple(also_values),
+        also_names,
         row_model,
         len(rows),
+        plain_model,
+        len(plain),
     )
-    found = fetch_one(sql, params)
-    if found is None:
-        return None
-    for obj, pk in zip(rows, found[2:], strict=True):
-        obj.pk = pk
-        obj._state.adding, obj._state.db = False, connection.alias
-    return found[0], found[1]
+    sent = send(sql, params)
+
+    def result() -> tuple[int, int] | None:
+        found = sent.one()
+        if found is None:
+            return None
+        for obj, pk in zip([*rows, *plain], found[2:], strict=True):
+            obj.pk = pk
+            obj._state.adding, obj._state.db = False, connection.alias
+        return found[0], found[1]
+
+    return result
 
 
 @functools.cache
-def _update_with_rows_sql(model, set_names, where_shape, counter, also_model, also_names, row_model, n) -> str:
+def _update_with_rows_sql(
+    model, set_names, where_shape, counter, also_model, also_names, row_model, n, plain_model, n_plain
+) -> str:
     quote = connection.ops.quote_name
     first = _update_sql(model, "postgresql", set_names, where_shape, (counter,) * n, (counter, "attempt"))
-    also = _update_sql(also_model, "postgresql", also_names, (("pk", -1),), (), ())
     seq, attempt = _column(model, counter), _column(model, "attempt")
+    parts = [f"r AS ({first})"]
+    if also_model is not None:
+        also = _update_sql(also_model, "postgresql", also_names, (("pk", -1),), (), ())
+        parts.append(f"a AS ({also} AND EXISTS (SELECT 1 FROM r))")  # noqa: S608 - names from the models
+    if n_plain:
+        fields = [f for f in plain_model._meta.concrete_fields if not f.primary_key]
+        columns = ", ".join(quote(f.column) for f in fields)
+        values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
+        table, pk = quote(plain_model._meta.db_table), quote(plain_model._meta.pk.column)
+        for i in range(n_plain):
+            parts.append(f"p{i} AS (INSERT INTO {table} ({columns}) SELECT {values} FROM r RETURNING {pk})")  # noqa: S608 - names from the models
     fields = [f for f in row_model._meta.concrete_fields if not f.primary_key and f.name not in ("seq", "attempt")]
     columns = ", ".join([quote(f.column) for f in fields] + [_column(row_model, "seq"), _column(row_model, "attempt")])
     values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
     table, pk = quote(row_model._meta.db_table), quote(row_model._meta.pk.column)
-    parts = [f"r AS ({first})", f"a AS ({also} AND EXISTS (SELECT 1 FROM r))"]  # noqa: S608 - names from the models
     for i in range(n):
         parts.append(
             f"e{i} AS (INSERT INTO {table} ({columns}) SELECT {values}, r.{seq} - {n - 1 - i}, r.{attempt} FROM r"  # noqa: S608 - names from the models
             f" RETURNING {pk})"
         )
-    events = ", ".join(f"e{i}.{pk}" for i in range(n))
-    sources = ", ".join(["r", *(f"e{i}" for i in range(n))])
-    return f"WITH {', '.join(parts)} SELECT r.{seq}, r.{attempt}, {events} FROM {sources}"  # noqa: S608 - names from the models
+    plain_pk = quote(plain_model._meta.pk.column) if n_plain else ""
+    returned = ", ".join([f"e{i}.{pk}" for i in range(n)] + [f"p{i}.{plain_pk}" for i in range(n_plain)])
+    sources = ", ".join(["r", *(f"e{i}" for i in range(n)), *(f"p{i}" for i in range(n_plain))])
+    return f"WITH {', '.join(parts)} SELECT r.{seq}, r.{attempt}, {returned} FROM {sources}"  # noqa: S608 - names from the models

@@ -223,6 +223,24 @@ def test_a_stuck_model_pauses_the_run_instead_of_spending(scripted_model, owner,
     assert_audit_clean()
 
 
+def test_after_a_stuck_pause_only_the_calls_made_since_it_count(scripted_model, owner, tmp_path, kind):
+    """Resumed, the run asks the model again at once: the three calls that paused it are before the
+    pause, so they no longer make it stuck; three more of the same pause it again."""
+    from tasks.engine.controls import run_resume
+
+    def script(convo: Conversation):
+        return reply(call("list_files"))
+
+    model = scripted_model(kind, script)
+    run = drain(loop_run(owner, tmp_path / "ws", model, check="true", prompt="look around", files={"a.txt": "a"}))
+    assert run.blocking_reason == "the model seems stuck" and model.count == 3, run_story(run)
+    run_resume(run=run)
+    run = drain(run)
+    assert run.state == S.PAUSED and run.blocking_reason == "the model seems stuck", run_story(run)
+    assert model.count == 6, "resumed, the model had three more turns before the same calls paused it again"
+    assert_audit_clean()
+
+
 def test_a_stored_reply_is_never_requested_again_after_the_worker_dies(
     scripted_model, owner, tmp_path, kind, monkeypatch
 ):

@@ -13,7 +13,16 @@ from django.utils import timezone
 from providers.contracts import ActionType
 from tasks.engine import dispatch
 from tasks.engine.dispatch import run_create
-from tasks.engine.sql import CompiledQuery, Mark, fetch_all, insert_row, insert_rows, update_where
+from tasks.engine.sql import (
+    CompiledQuery,
+    Mark,
+    fetch_all,
+    fetch_batch,
+    insert_row,
+    insert_rows,
+    instances,
+    update_where,
+)
 from tasks.engine.state import run_lock, run_steps
 from tasks.models import StepExecution, Task, TaskRun, WorkstreamEvent
 from tasks.tests.engine_support import make_task, make_workspace, step, test_handlers, verify_step  # noqa: F401
@@ -196,3 +205,88 @@ def test_one_statement_write_stores_what_the_separate_statements_store(run):
     expected = [(rows[i].pk, before.event_seq + 1 + i, f"row {i}", {"i": i, "text": "ünïcode"}) for i in range(2)]
     assert [(e.pk, e.seq, e.title, e.payload) for e in written] == expected
     assert {e.attempt for e in written} == {before.attempt}
+
+
+def test_a_batch_of_reads_gives_each_its_rows_and_instances_as_the_orm_builds_them(run):
+    """fetch_batch (one pipeline on PostgreSQL) returns each statement's columns and rows in order;
+    instances builds what the ORM builds from them: JSON decoded, unselected fields deferred, an
+    annotation kept as an attribute."""
+    from django.db.models import F
+
+    from tasks.engine.sql import ID
+
+    steps = CompiledQuery(lambda: StepExecution.objects.filter(run_id=ID.value).order_by("position"), ID)
+    titles = CompiledQuery(
+        lambda: (
+            StepExecution.objects.filter(run_id=ID.value)
+            .annotate(run_state=F("run__state"))
+            .only("pk", "title")
+            .order_by("position")
+        ),
+        ID,
+    )
+    none = CompiledQuery(lambda: StepExecution.objects.filter(run_id=ID.value), ID)
+    first = StepExecution.objects.filter(run=run).order_by("position").first()
+    started = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    StepExecution.objects.filter(pk=first.pk).update(result={"a": [1, {"b": "ü"}]}, started_at=started)
+    (step_cols, step_rows), (title_cols, title_rows), (_, empty) = fetch_batch(
+        steps.sql_params(run.pk), titles.sql_params(run.pk), none.sql_params(run.pk + 1000)
+    )
+    assert empty == []
+    built = instances(StepExecution, step_cols, step_rows)
+    orm = list(StepExecution.objects.filter(run=run).order_by("position"))
+    assert [(s.pk, s.step_id, s.result, s.spec, s.started_at, s.attempts) for s in built] == [
+        (s.pk, s.step_id, s.result, s.spec, s.started_at, s.attempts) for s in orm
+    ]
+    assert built[0].result == {"a": [1, {"b": "ü"}]} and built[0].started_at == started
+    light = instances(StepExecution, title_cols, title_rows)
+    assert [(s.pk, s.title, s.run_state) for s in light] == [(s.pk, s.title, run.state) for s in orm]
+    assert light[0].get_deferred_fields() >= {"result", "spec"}
+
+
+def test_one_statement_write_inserts_plain_rows_only_while_the_fence_holds(run):
+    """update_with_rows' `plain` rows (a model turn's reply beside its event) go in with the
+    fenced UPDATE or not at all, each with its pk and every field as create() would store it."""
+    from django.db import connection
+
+    from tasks.engine.events import event_rows
+    from tasks.engine.sql import update_with_rows
+    from tasks.models import ModelTurn
+
+    if connection.vendor != "postgresql":
+        pytest.skip("data-modifying WITH statements are PostgreSQL's; SQLite takes the separate statements")
+    before = TaskRun.objects.get(pk=run.pk)
+
+    def turn(number):
+        return ModelTurn(
+            run=run, number=number, provider="p", model="m", sent=[{"role": "user", "content": "ü"}],
+            tool_calls=[{"id": "c1", "name": "read_file", "arguments": {"path": "a"}}], input_tokens=3,
+            requested_at=timezone.now(),
+        )  # fmt: skip
+
+    refused = [turn(1)]
+    assert (
+        update_with_rows(
+            TaskRun,
+            {"pk": run.pk, "attempt": before.attempt + 1},
+            counter="event_seq",
+            rows=event_rows(run=run, events=[{"kind": "note", "title": "no"}]),
+            plain=refused,
+        )
+        is None
+    )
+    assert refused[0].pk is None and not ModelTurn.objects.filter(run=run).exists()
+
+    stored, rows = [turn(1)], event_rows(run=run, events=[{"kind": "note", "title": "yes"}])
+    seq, _ = update_with_rows(
+        TaskRun, {"pk": run.pk, "attempt": before.attempt}, counter="event_seq", rows=rows, plain=stored
+    )
+    assert seq == before.event_seq + 1 and rows[0].pk and stored[0].pk
+    row = ModelTurn.objects.get(pk=stored[0].pk)
+    assert (row.sent, row.tool_calls, row.input_tokens, row.purpose) == (
+        stored[0].sent,
+        stored[0].tool_calls,
+        3,
+        ModelTurn.Purpose.LOOP,
+    )
+    assert WorkstreamEvent.objects.get(pk=rows[0].pk).seq == seq

@@ -6,8 +6,6 @@ import hashlib
 import stat
 from dataclasses import dataclass
 
-from django.db import transaction
-
 from command_site.write_fence import write_fence_current
 from workspaces import diffs, paths
 from workspaces.models import Actor, FileChange, RollbackPoint, Workspace
@@ -113,35 +111,35 @@ def record_change(
     result = diffs.compute(
         path, before.data if before.exists else None, after.data if after.exists else None, old_path=old_path or None
     )
-    with transaction.atomic():
-        return FileChange.objects.create(
-            workspace=workspace,
-            path=path,
-            old_path=old_path,
-            change_type=change_type,
-            before_sha=before.sha,
-            after_sha=after.sha,
-            before_size=before.size,
-            after_size=after.size,
-            before_mode=before.mode,
-            after_mode=after.mode,
-            is_binary=result.is_binary,
-            diff=result.text,
-            diff_truncated=result.truncated,
-            added_lines=result.added,
-            removed_lines=result.removed,
-            whitespace_only=result.whitespace_only,
-            summary=_summary(change_type, path, old_path=old_path, result=result, before=before.size, after=after.size)[
-                :300
-            ],
-            actor=actor,
-            actor_label=actor_label[:300],
-            by_user=user,
-            run_id=getattr(run, "pk", run),
-            step_id=getattr(step, "pk", step),
-            rollback_point=rollback_point,
-            run_attempt=_fence_attempt(run),
-        )
+    # One INSERT, its own transaction outside a caller's (BEGIN and COMMIT would add two round trips).
+    return FileChange.objects.create(
+        workspace=workspace,
+        path=path,
+        old_path=old_path,
+        change_type=change_type,
+        before_sha=before.sha,
+        after_sha=after.sha,
+        before_size=before.size,
+        after_size=after.size,
+        before_mode=before.mode,
+        after_mode=after.mode,
+        is_binary=result.is_binary,
+        diff=result.text,
+        diff_truncated=result.truncated,
+        added_lines=result.added,
+        removed_lines=result.removed,
+        whitespace_only=result.whitespace_only,
+        summary=_summary(change_type, path, old_path=old_path, result=result, before=before.size, after=after.size)[
+            :300
+        ],
+        actor=actor,
+        actor_label=actor_label[:300],
+        by_user=user,
+        run_id=getattr(run, "pk", run),
+        step_id=getattr(step, "pk", step),
+        rollback_point=rollback_point,
+        run_attempt=_fence_attempt(run),
+    )
 
 
 def _fence_attempt(run) -> int | None:

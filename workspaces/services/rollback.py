@@ -75,24 +75,24 @@ def rollback_point_create(
     # A superseded run's worker adds nothing to the snapshot store (see command_site.write_fence).
     write_fence_check(what=f"take a rollback point ({kind.replace('_', '-')})")
     manifest, sha = snapshots.capture(root=root, cache_key=str(workspace.pk), scope=scope)
-    with transaction.atomic():
-        return RollbackPoint.objects.create(
-            workspace=workspace,
-            kind=kind,
-            scope_label=_scope_label(kind, scope, manifest)[:500],
-            scope_paths=scope,
-            ignore_rules=IGNORE_RULES if scope is None else [IGNORE_RULES[1]],
-            skipped=manifest.skipped,
-            manifest_sha=sha,
-            file_count=len(manifest.files),
-            total_bytes=manifest.total_bytes,
-            note=note[:300],
-            actor=actor,
-            created_by=user,
-            run_id=getattr(run, "pk", run),
-            step_id=getattr(step, "pk", step),
-            protects_revert_of=protects_revert_of,
-        )
+    # One INSERT, its own transaction outside a caller's (BEGIN and COMMIT would add two round trips).
+    return RollbackPoint.objects.create(
+        workspace=workspace,
+        kind=kind,
+        scope_label=_scope_label(kind, scope, manifest)[:500],
+        scope_paths=scope,
+        ignore_rules=IGNORE_RULES if scope is None else [IGNORE_RULES[1]],
+        skipped=manifest.skipped,
+        manifest_sha=sha,
+        file_count=len(manifest.files),
+        total_bytes=manifest.total_bytes,
+        note=note[:300],
+        actor=actor,
+        created_by=user,
+        run_id=getattr(run, "pk", run),
+        step_id=getattr(step, "pk", step),
+        protects_revert_of=protects_revert_of,
+    )
 
 
 # --- what a command changed ---------------------------------------------------------------------

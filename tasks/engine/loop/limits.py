@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import F, Sum
 
 from tasks.engine.errors import StepFailed, StepPaused
 from tasks.engine.loop.observations import call_observed
-from tasks.engine.sql import COUNT, ID, CompiledQuery, fetch_all, fetch_one
+from tasks.engine.sql import ID, CompiledQuery, fetch_all, fetch_one
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun, WorkstreamEvent
 
 BUDGET_REACHED = "budget reached"
@@ -57,14 +57,18 @@ def _pauses_query():
 
 
 # Asked before every model turn: compiled once per process (tasks.engine.sql).
-_USAGE = CompiledQuery(_usage_query, ID)
-_PAUSES = CompiledQuery(_pauses_query, ID)
+USAGE = CompiledQuery(_usage_query, ID)
+PAUSES = CompiledQuery(_pauses_query, ID)
 
 
 def usage_totals(run: TaskRun) -> dict:
     """Turns, tool calls, tokens and cost spent so far (what the budget counts and the run card
     shows), in one query."""
-    row = fetch_one(*_USAGE.sql_params(run.pk))
+    return usage_from_row(fetch_one(*USAGE.sql_params(run.pk)))
+
+
+def usage_from_row(row: tuple | None) -> dict:
+    """usage_totals from the row of its query (`USAGE`), read by the caller."""
     if row is None:
         return {"turns": 0, "tool_calls": 0, "tokens": 0, "input_tokens": 0, "output_tokens": 0}
     turns, i, o, calls = row[0], row[1] or 0, row[2] or 0, row[3] or 0
@@ -161,7 +165,12 @@ def budget_for(run: TaskRun, pauses: list[dict] | None = None) -> dict:
 
 def _loop_pauses(run: TaskRun) -> list[dict]:
     """The payloads of the run's loop pauses (budget and stuck), in one query."""
-    return [json.loads(p) if isinstance(p, str) else p for (p,) in fetch_all(*_PAUSES.sql_params(run.pk))]
+    return pauses_from_rows(fetch_all(*PAUSES.sql_params(run.pk)))
+
+
+def pauses_from_rows(rows: list[tuple]) -> list[dict]:
+    """_loop_pauses from the rows of its query (`PAUSES`), read by the caller."""
+    return [json.loads(p) if isinstance(p, str) else p for (p,) in rows]
 
 
 _WORDS = {"turns": "model turns", "tool_calls": "tool calls", "tokens": "tokens"}
@@ -187,12 +196,14 @@ def _spent_words(used: dict, limit: dict, key: str) -> str:
     return f"{used[key]:,} of {limit[key]:,} {_WORDS[key]}"
 
 
-def check_before_turn(*, run: TaskRun, number: int) -> None:
+def check_before_turn(
+    *, run: TaskRun, number: int, pauses: list[dict], used: dict, recent: list[ModelToolCall]
+) -> None:
     """Raise StepPaused (or StepFailed after a failing check) when turn `number` must not be asked for.
-    The cost counts at the prices stored with each turn."""
-    pauses = _loop_pauses(run)
-    _check_budget(run, pauses, payload={"turn": number})
-    stuck = _stuck(run, pauses)
+    The cost counts at the prices stored with each turn. The caller read the run's loop pauses,
+    its usage and its most recent calls (`RECENT_CALLS`) with the turn's other reads."""
+    _check_budget(run, pauses, payload={"turn": number}, used=used)
+    stuck = _stuck(pauses, recent)
     if stuck:
         raise StepPaused(
             f"{stuck} Command paused the run instead of spending more. Resume to let the model try again, or stop it.",
@@ -208,8 +219,8 @@ def check_before_content_reply(*, run: TaskRun, step_id: str, number: int) -> No
     _check_budget(run, _loop_pauses(run), payload={"content_step": step_id, "content_reply": number})
 
 
-def _check_budget(run: TaskRun, pauses: list[dict], *, payload: dict) -> None:
-    used, limit = usage_totals(run), budget_for(run, pauses)
+def _check_budget(run: TaskRun, pauses: list[dict], *, payload: dict, used: dict | None = None) -> None:
+    used, limit = used or usage_totals(run), budget_for(run, pauses)
     _with_cost_limit(used, limit, windows=1 + sum(1 for p in pauses if p.get("loop_pause") == "budget"))
     spent = [k for k in ("turns", "tool_calls", "tokens", "cost_usd") if k in limit and used[k] >= limit[k]]
     if spent:
@@ -229,22 +240,24 @@ def _check_budget(run: TaskRun, pauses: list[dict], *, payload: dict) -> None:
         )
 
 
-# The run's last few calls (since the last stuck pause), asked before every turn: compiled once (tasks.engine.sql).
-_LAST_CALLS = CompiledQuery(
+# The run's most recent calls, newest first, each with its turn's number; asked before every turn
+# with the turn's other reads: compiled once (tasks.engine.sql).
+RECENT_CALLS = CompiledQuery(
     lambda: (
-        ModelToolCall.objects.filter(turn__run_id=ID.value, turn__number__gte=COUNT.value)
+        ModelToolCall.objects.filter(turn__run_id=ID.value)
         .exclude(call_id="")
+        .annotate(turn_number=F("turn__number"))
         .order_by("-turn__number", "-index")[: max(SAME_RESULT_REPEATS, ERRORS_IN_A_ROW)]
     ),
     ID,
-    COUNT,
 )
 
 
-def _stuck(run: TaskRun, pauses: list[dict]) -> str:
+def _stuck(pauses: list[dict], recent: list[ModelToolCall]) -> str:
+    # Only the calls since the last stuck pause count. `recent` is newest first, so those are a
+    # prefix of it, and the most recent few of them are all in it.
     since = max((p.get("turn", 0) for p in pauses if p.get("loop_pause") == "stuck"), default=0)
-    calls = list(ModelToolCall.objects.raw(*_LAST_CALLS.sql_params(run.pk, since)))
-    calls = [call_observed(c) for c in calls]
+    calls = [call_observed(c) for c in recent if c.turn_number >= since]
     same = calls[:SAME_RESULT_REPEATS]
     if len(same) == SAME_RESULT_REPEATS:
         keys = {(c.name, json.dumps(c.arguments, sort_keys=True), c.observation) for c in same}

@@ -9,11 +9,12 @@ was read, not as a later step of the same turn left it).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 
 from django.conf import settings
 from django.utils import timezone
 
-from tasks.engine.sql import ID, CompiledQuery, fetch_one, update_where
+from tasks.engine.sql import ID, CompiledQuery, fetch_one, update_where_sent
 from tasks.models import CommandExecution, ModelToolCall, StepExecution, WorkstreamEvent
 
 SE = StepExecution.Status
@@ -203,25 +204,30 @@ def _change_diff_query():
 _CHANGE_DIFF = CompiledQuery(_change_diff_query, ID)
 
 
-def observe_settled(step: StepExecution, *, run=None) -> int | None:
+def observe_settled(step: StepExecution, *, run=None) -> None:
     """Store the observation of a settled step on the tool call it carried out (or checked), if
-    any. Returns the call's id, or None for a step no model asked for. `run`: the step's run as
-    the caller already holds it (its workspace is not read again)."""
+    a model asked for it. `run`: the step's run as the caller already holds it (its workspace is
+    not read again)."""
+    store = observation_to_store(step, run=run)
+    if store is not None:
+        store()
+
+
+def observation_to_store(step: StepExecution, *, run=None) -> Callable[[], None] | None:
+    """observe_settled in two parts: the observation is made now (reading what it needs), and the
+    returned function stores it, by one UPDATE sent with sql.send (so it may go in the caller's
+    sql.pipeline). None for a step no model asked for."""
     if not step_for_model(step):
         return None
     if run is not None and run.pk == step.run_id:
         step.run = run
-    # A step a model asked for has its call: the observation is stored by one UPDATE that finds it
-    # (the call it carried out, else the call it checked), instead of a read and then a write.
     text, is_error = observation_for(step)
-    now = timezone.now()
-    for link in ("step", "check_step"):
-        found = update_where(
-            ModelToolCall, {link: step.pk}, returning=("pk",), observation=text, is_error=is_error, observed_at=now
-        )
-        if found is not None:
-            return found[0]
-    return None
+    # The call the step carried out, or for a check the call it checked: found by the UPDATE itself.
+    link = "check_step" if "check_origin" in ((step.spec or {}).get("inputs") or {}) else "step"
+    values = {"observation": text, "is_error": is_error}
+    return lambda: update_where_sent(
+        ModelToolCall, {link: step.pk}, returning=("pk",), **values, observed_at=timezone.now()
+    )
 
 
 def call_observed(call: ModelToolCall) -> ModelToolCall:

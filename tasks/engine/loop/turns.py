@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -32,7 +33,7 @@ from tasks.engine.loop.records import turn_row
 from tasks.engine.loop.revisions import plan_revise_from_turn
 from tasks.engine.loop.streaming import StreamedWords
 from tasks.engine.loop.tools import TOOLS, call_problem, step_for_call
-from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_one, insert_row
+from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_batch, fetch_one, insert_rows, instances
 from tasks.models import ModelToolCall, ModelTurn, StepExecution, TaskRun
 
 SE = StepExecution.Status
@@ -146,12 +147,14 @@ def _tool_message(call: ModelToolCall) -> dict:
     }
 
 
-def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
+def conversation(
+    run: TaskRun, number: int, earlier: list[ModelTurn], last_turn_calls: list[ModelToolCall]
+) -> tuple[list[dict], list[dict]]:
     """(the whole conversation up to turn `number`, the messages turn `number` adds): every earlier
-    turn's messages and reply as stored, then the results of the last turn's calls."""
+    turn's messages and reply as stored (`earlier`, read by `_EARLIER_TURNS`), then the results of
+    the last turn's calls (`last_turn_calls`: those of turn number − 1, read with it)."""
     # Only what the messages are made of; the calls (and, when a call's observation was never
     # stored, its step) only for the last turn, whose results this turn sends.
-    earlier = list(ModelTurn.objects.raw(*_EARLIER_TURNS.sql_params(run.pk, number)))
     messages: list[dict] = []
     for turn in earlier:
         messages += turn.sent
@@ -165,22 +168,29 @@ def conversation(run: TaskRun, number: int) -> tuple[list[dict], list[dict]]:
                 "tool_calls": [{"id": c["id"], "name": c["name"], "arguments": c.get("arguments") or {}} for c in real],
             }
         )
-    last = earlier[-1].pk if earlier else None
-    sent = (
-        [_tool_message(call_observed(c)) for c in ModelToolCall.objects.raw(*_TURN_CALLS.sql_params(last))]
-        if earlier
-        else []
-    )
+    if not earlier:
+        return messages, []
+    last = earlier[-1]
+    if last.number != number - 1:  # turns are numbered one after another; never trust that blindly
+        last_turn_calls = list(ModelToolCall.objects.raw(*_TURN_CALLS.sql_params(last.pk)))
+    sent = [_tool_message(call_observed(c)) for c in last_turn_calls]
     return compacted(messages, keep_last=sent), sent
 
 
-# Both asked before every turn: compiled once (tasks.engine.sql).
+# Asked before every turn: compiled once (tasks.engine.sql).
 _EARLIER_TURNS = CompiledQuery(
     lambda: (
         ModelTurn.objects.filter(run_id=ID.value, number__lt=COUNT.value, purpose=ModelTurn.Purpose.LOOP)
         .order_by("number")
-        .only("pk", "sent", "reply_text", "tool_calls")
+        .only("pk", "number", "sent", "reply_text", "tool_calls")
     ),
+    ID,
+    COUNT,
+)
+_CALLS_OF_TURN = CompiledQuery(
+    lambda: ModelToolCall.objects.filter(
+        turn__run_id=ID.value, turn__number=COUNT.value, turn__purpose=ModelTurn.Purpose.LOOP
+    ).order_by("turn_id", "index"),
     ID,
     COUNT,
 )
@@ -219,15 +229,17 @@ def model_turn(ctx: StepContext) -> StepResult:
     inputs = ctx.plan_step.inputs
     number = int(inputs.get("turn") or 1)
     check = str(inputs.get("check") or "")
-    turn = next(iter(ModelTurn.objects.raw(*_TURN.sql_params(run.pk, number))), None)
+    before = _read_before_turn(run, number, str(inputs.get("connection_id") or ""))
+    turn = before.turn
     fresh = turn is None
     if turn is None:
-        connection = _connection_row(ctx, str(inputs.get("connection_id") or ""))
-        limits.check_before_turn(run=run, number=number)
-        connection = _connection(ctx, str(inputs.get("connection_id") or ""), connection)
+        limits.check_before_turn(
+            run=run, number=number, pauses=before.pauses, used=before.used, recent=before.recent_calls
+        )
+        connection = _connection(ctx, str(inputs.get("connection_id") or ""), before.connection)
         from providers.adapters import client_for
 
-        messages, sent = conversation(run, number)
+        messages, sent = conversation(run, number, before.earlier, before.last_turn_calls)
         if number == 1:
             sent = [_first_message(ctx, check)]
         requested_at = timezone.now()
@@ -260,35 +272,32 @@ def model_turn(ctx: StepContext) -> StepResult:
                 error_type="ProviderError",
                 retryable=exc.status is None or exc.status >= 429,
             ) from exc
-        with transaction.atomic():
-            # The fence (a superseded worker stores no reply), taking the seq of the reply's row.
-            advanced = ctx.heartbeat(take_seq=True)
-            turn = turn_row(
-                run=run,
-                step=step,
-                number=number,
-                connection=connection,
-                reply=reply,
-                sent=sent,
-                system=SYSTEM_PROMPT if number == 1 else "",
-                requested_at=requested_at,
-            )
-            insert_row(turn)
-            ctx.emit(
-                advanced=advanced,
-                kind="model.reply",
-                phase="execute",
-                status="info",
-                title=f"The model's turn {number}: " + _asked_for(turn.tool_calls),
-                explanation=(f"The model says: “{turn.reply_text.strip()[:1500]}”" if turn.reply_text.strip() else ""),
-                payload={
-                    "turn": number,
-                    "model_words": turn.reply_text[:4000],
-                    "input_tokens": turn.input_tokens,
-                    "output_tokens": turn.output_tokens,
-                    "provider": turn.provider,
-                },
-            )
+        turn = turn_row(
+            run=run,
+            step=step,
+            number=number,
+            connection=connection,
+            reply=reply,
+            sent=sent,
+            system=SYSTEM_PROMPT if number == 1 else "",
+            requested_at=requested_at,
+        )
+        # Fenced (a superseded worker stores no reply), with the reply's row, in one statement.
+        ctx.insert_with_event(
+            [turn],
+            kind="model.reply",
+            phase="execute",
+            status="info",
+            title=f"The model's turn {number}: " + _asked_for(turn.tool_calls),
+            explanation=(f"The model says: “{turn.reply_text.strip()[:1500]}”" if turn.reply_text.strip() else ""),
+            payload={
+                "turn": number,
+                "model_words": turn.reply_text[:4000],
+                "input_tokens": turn.input_tokens,
+                "output_tokens": turn.output_tokens,
+                "provider": turn.provider,
+            },
+        )
     # The reply is stored first, on its own: a worker that dies now never asks for it again. Its steps
     # go in with the turn's success (StepResult.settle), in the executor's fenced transaction; a
     # reply stored earlier whose steps never were gets them here.
@@ -308,6 +317,48 @@ def model_turn(ctx: StepContext) -> StepResult:
         summary=f"Model turn {number} ({turn.provider}): {_asked_for(turn.tool_calls)}; {tokens:,} tokens.",
         data={"model_turn_id": turn.pk, "input_tokens": turn.input_tokens, "output_tokens": turn.output_tokens},
         settle=settle,
+    )
+
+
+@dataclass
+class _BeforeTurn:
+    """What a turn reads before it asks the model, all in one round trip (sql.fetch_batch)."""
+
+    turn: ModelTurn | None  # the turn's reply, when it was stored already
+    connection: ProviderConnection | None  # None when revoked (or none named)
+    pauses: list[dict]
+    used: dict
+    recent_calls: list[ModelToolCall]
+    earlier: list[ModelTurn]
+    last_turn_calls: list[ModelToolCall]  # the calls of turn number − 1
+
+
+def _read_before_turn(run: TaskRun, number: int, connection_id: str) -> _BeforeTurn:
+    """The stored reply, the connection, the budget's and the stuck check's reads and the
+    conversation's, in one batch: a stored reply makes the rest unneeded, which costs nothing
+    more than asking for it first would (the batch is one round trip)."""
+    statements = [
+        _TURN.sql_params(run.pk, number),
+        limits.PAUSES.sql_params(run.pk),
+        limits.USAGE.sql_params(run.pk),
+        limits.RECENT_CALLS.sql_params(run.pk),
+        _EARLIER_TURNS.sql_params(run.pk, number),
+        _CALLS_OF_TURN.sql_params(run.pk, number - 1),
+    ]
+    if connection_id:
+        statements.append(_CONNECTION.sql_params(connection_id, run.owner_id))
+    results = fetch_batch(*statements)
+    (turn_cols, turn), (_, pauses), (_, usage), (call_cols, recent), (earlier_cols, earlier), last = results[:6]
+    turns = instances(ModelTurn, turn_cols, turn)
+    connection = instances(ProviderConnection, *results[6]) if connection_id else []
+    return _BeforeTurn(
+        turn=turns[0] if turns else None,
+        connection=connection[0] if connection else None,
+        pauses=limits.pauses_from_rows(pauses),
+        used=limits.usage_from_row(usage[0] if usage else None),
+        recent_calls=instances(ModelToolCall, call_cols, recent),
+        earlier=instances(ModelTurn, earlier_cols, earlier),
+        last_turn_calls=instances(ModelToolCall, *last),
     )
 
 
@@ -405,12 +456,11 @@ def _insert_steps(ctx: StepContext, turn: ModelTurn, *, connection_id: str, chec
         steps.append(
             _step_row(run, turn_plan_step(number=turn.number + 1, connection_id=connection_id, check=check), position)
         )
-    # One prepared INSERT each (a turn asks for one or two calls): each step first, for its key.
-    for row in steps:
-        insert_row(row)
+    # The steps first, for their keys, then the calls: one prepared INSERT each.
+    insert_rows(steps)
     for record in records:
         record.step_id = record.step.pk if record.step is not None else None
-        insert_row(record)
+    insert_rows(records)
     plan_revise_from_turn(ctx, turn, check=check)
 
 
