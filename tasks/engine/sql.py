@@ -209,7 +209,7 @@ def instances(model: type[Model], names: list[str], rows: list[tuple]) -> list[M
     columns = _columns(model)
     attnames = [f.attname for f in model._meta.concrete_fields]
     chosen = [columns.get(name) for name in names]
-    converters = [_converters(model, column[0]) if column else () for column in chosen]
+    converters = [_converters(model, column[0].column, connection.vendor) if column else () for column in chosen]
     out = []
     for row in rows:
         values, extra = {}, {}
@@ -233,8 +233,10 @@ def _columns(model: type[Model]) -> dict:
     return {f.column: (f, f.get_col(model._meta.db_table)) for f in model._meta.concrete_fields}
 
 
-def _converters(model: type[Model], field) -> tuple:
-    col = _columns(model)[field.column][1]
+@functools.cache
+def _converters(model: type[Model], column: str, vendor: str) -> tuple:
+    """The converters the ORM applies to `column` of `model`'s table on this vendor's backend."""
+    col = _columns(model)[column][1]
     return tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection))
 
 
