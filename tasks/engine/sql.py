@@ -110,6 +110,29 @@ def fetch_all(sql: str, params: list) -> list:
         return cursor.fetchall()
 
 
+def model_from_row(model: type[Model], values) -> Model:
+    """An instance of `model` from `values`, one per concrete field in the model's order (as a
+    SELECT of every column returns them), converted as the ORM converts what it reads (the
+    backend's and each field's converters)."""
+    fields, converters = _read_converters(model, connection.vendor)
+    converted = list(values)
+    for i, (found, column) in converters:
+        for convert in found:
+            converted[i] = convert(converted[i], column, connection)
+    return model.from_db(connection.alias, fields, converted)
+
+
+@functools.cache
+def _read_converters(model: type[Model], vendor: str) -> tuple[list[str], list]:
+    table, converters = model._meta.db_table, []
+    for i, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters.append((i, (found, column)))
+    return [f.attname for f in model._meta.concrete_fields], converters
+
+
 def _field(model: type[Model], name: str):
     return model._meta.pk if name == "pk" else model._meta.get_field(name)
 
@@ -123,6 +146,15 @@ def _where_value(model: type[Model], name: str, value):
     return field.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
 
 
+@dataclass(frozen=True)
+class Condition:
+    """One more condition for an UPDATE's WHERE: `sql` written from models' own table and column
+    names and constants (no outside input), with `params` in its placeholders' order."""
+
+    sql: str
+    params: tuple = ()
+
+
 @functools.cache
 def _update_sql(
     model: type[Model],
@@ -131,6 +163,7 @@ def _update_sql(
     where: tuple[tuple[str, int], ...],
     increment: tuple[str, ...],
     returning: tuple[str, ...],
+    condition: str = "",
 ) -> str:
     assignments = ", ".join(
         [f"{_column(model, name)} = %s" for name in set_names]
@@ -143,6 +176,8 @@ def _update_sql(
     for name, count in where:
         column = _column(model, name)
         conditions.append(f"{column} = %s" if count < 0 else f"{column} IN ({', '.join(['%s'] * count)})")
+    if condition:
+        conditions.append(f"({condition})")
     table = connection.ops.quote_name(model._meta.db_table)
     sql = f"UPDATE {table} SET {assignments} WHERE {' AND '.join(conditions)}"  # noqa: S608 - names from the model
     if returning:
@@ -167,17 +202,28 @@ def _set_and_where(model: type[Model], values: dict, where: dict) -> tuple[list[
     return where_shape, params
 
 
-def update_where(model: type[Model], where: dict, *, increment: tuple = (), returning: tuple = (), **values):
+def update_where(
+    model: type[Model],
+    where: dict,
+    *,
+    increment: tuple = (),
+    returning: tuple = (),
+    condition: Condition | None = None,
+    **values,
+):
     """UPDATE `model` SET `values` WHERE every `where` item holds: the number of rows changed, or
     with `returning` (field names) the first changed row's values of those fields, None if none.
 
     `where` maps field names to a value (equality) or, for names ending in `__in`, to a tuple or
     list. Each value is prepared by its field as QuerySet.filter(...).update(...) prepares it.
     `increment` names integer fields to add one to (as F(name) + 1 would); a name given n times
-    adds n.
+    adds n. `condition` must hold as well.
     """
     where_shape, params = _set_and_where(model, values, where)
-    sql = _update_sql(model, connection.vendor, tuple(values), tuple(where_shape), tuple(increment), tuple(returning))
+    condition = condition or Condition("")
+    params.extend(condition.params)
+    shape = (tuple(values), tuple(where_shape), tuple(increment), tuple(returning), condition.sql)
+    sql = _update_sql(model, connection.vendor, *shape)
     with executed(sql, params) as cursor:
         return cursor.fetchone() if returning else cursor.rowcount
 
@@ -226,6 +272,7 @@ def update_with_rows(
     counter: str,
     also: tuple[type[Model], object, dict],
     rows: list[Model],
+    condition: Condition | None = None,
     **values,
 ) -> tuple[int, int] | None:
     """PostgreSQL only: in ONE statement (data-modifying CTEs), what update_where(model, where,
@@ -233,9 +280,12 @@ def update_with_rows(
     update_where(also_model, {"pk": also_pk}, **also_values) and insert_rows(rows) would write,
     each row's `seq` and `attempt` taken from the updated row (the rows get the len(rows) counter
     values ending at the new one, in order). Nothing is written when `where` matches no row; then
-    None, else (the new counter value, the attempt), and every row has its pk."""
+    None, else (the new counter value, the attempt), and every row has its pk. `condition` must
+    hold as well as `where`."""
     also_model, also_pk, also_values = also
+    condition = condition or Condition("")
     where_shape, params = _set_and_where(model, values, where)
+    params.extend(condition.params)
     params += [_field(also_model, name).get_db_prep_save(value, connection) for name, value in also_values.items()]
     params.append(_where_value(also_model, "pk", also_pk))
     row_model = type(rows[0])
@@ -251,6 +301,7 @@ def update_with_rows(
         tuple(also_values),
         row_model,
         len(rows),
+        condition.sql,
     )
     found = fetch_one(sql, params)
     if found is None:
@@ -262,9 +313,11 @@ def update_with_rows(
 
 
 @functools.cache
-def _update_with_rows_sql(model, set_names, where_shape, counter, also_model, also_names, row_model, n) -> str:
+def _update_with_rows_sql(
+    model, set_names, where_shape, counter, also_model, also_names, row_model, n, condition
+) -> str:
     quote = connection.ops.quote_name
-    first = _update_sql(model, "postgresql", set_names, where_shape, (counter,) * n, (counter, "attempt"))
+    first = _update_sql(model, "postgresql", set_names, where_shape, (counter,) * n, (counter, "attempt"), condition)
     also = _update_sql(also_model, "postgresql", also_names, (("pk", -1),), (), ())
     seq, attempt = _column(model, counter), _column(model, "attempt")
     fields = [f for f in row_model._meta.concrete_fields if not f.primary_key and f.name not in ("seq", "attempt")]
