@@ -378,7 +378,9 @@ def _candidates_query(scan: int) -> CompiledQuery:
         rows = _claimable(_NOW.value, cap=_CAP.value).order_by(*_queue_order())
         return rows.values_list("id", "workspace_id", "owner_id", "mutates")[:scan]
 
-    return CompiledQuery(candidates, _NOW, _CAP)
+    # The states written out: the runs under way and the held workspaces are then read from their
+    # partial indexes, not by scanning every run ever made (tasks.engine.sql._written_out).
+    return CompiledQuery(candidates, _NOW, _CAP, literals=tuple(S.values))
 
 
 @functools.cache
@@ -417,8 +419,11 @@ def _under_cap_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
     table = quote(TaskRun._meta.db_table)
     owner, state = (quote(TaskRun._meta.get_field(name).column) for name in ("owner", "state"))
-    states = ", ".join(["%s"] * len(TaskRun.LEASED_STATES))
-    return f"(SELECT COUNT(*) FROM {table} o WHERE o.{owner} = %s AND o.{state} IN ({states})) < %s"  # noqa: S608 - names from the model
+    # The leased states written out, not as parameters: the statement is prepared once per
+    # connection, and only with the very condition of the partial index `run_leased_owner` can its
+    # generic plan count from that index (with parameters it scanned the whole table per claim).
+    states = ", ".join(f"'{s}'" for s in TaskRun.LEASED_STATES)
+    return f"(SELECT COUNT(*) FROM {table} o WHERE o.{owner} = %s AND o.{state} IN ({states})) < %s"  # noqa: S608 - names and constants from the model
 
 
 def _under_cap(owner_id, keep_free: int) -> Condition:
@@ -426,7 +431,7 @@ def _under_cap(owner_id, keep_free: int) -> Condition:
     under the cap. Counted by the UPDATE itself: a statement that starts after the owner's lock
     was granted sees every claim of that owner committed before it."""
     room = settings.COMMAND_MAX_RUNS_PER_USER - keep_free
-    return Condition(_under_cap_sql(connection.vendor), (owner_id, *TaskRun.LEASED_STATES, room))
+    return Condition(_under_cap_sql(connection.vendor), (owner_id, room))
 
 
 _RUN_STATE = CompiledQuery(lambda: TaskRun.objects.filter(pk=_ID.value).values_list("state"), _ID)

@@ -52,8 +52,8 @@ class CompiledQuery:
     """A queryset compiled once per database vendor. `build()` writes it with each mark's stand-in
     value; `sql_params(*values)` gives its SQL and parameters with `values` in the marks' places."""
 
-    def __init__(self, build: Callable[[], QuerySet], *marks: Mark) -> None:
-        self.build, self.marks = build, marks
+    def __init__(self, build: Callable[[], QuerySet], *marks: Mark, literals: tuple[str, ...] = ()) -> None:
+        self.build, self.marks, self.literals = build, marks, literals
         self._compiled: dict[str, tuple[str, list, tuple[int, ...]]] = {}
 
     def sql_params(self, *values) -> tuple[str, list]:
@@ -68,13 +68,40 @@ class CompiledQuery:
 
     def _compile(self) -> tuple[str, list, tuple[int, ...]]:
         sql, params = self.build().query.sql_with_params()
-        params, positions = list(params), []
+        sql, params = _written_out(sql, list(params), self.literals)
+        positions = []
         for mark in self.marks:
             found = [i for i, p in enumerate(params) if p == mark.prepare(mark.value)]
             if len(found) != 1:
                 raise RuntimeError(f"{self.build.__name__}: stand-in {mark.value!r} is {len(found)} parameters, not 1")
             positions.append(found[0])
         return sql, params, tuple(positions)
+
+
+def _written_out(sql: str, params: list, literals: tuple[str, ...]) -> tuple[str, list]:
+    """`sql` with each parameter that is one of `literals` (constants of the code, plain lowercase
+    words such as a model's states) written into the text as a quoted literal instead.
+
+    Why: PostgreSQL plans a prepared statement once for any parameters (its generic plan), and
+    only a condition written out like a partial index's own (`state IN ('running', 'verifying')`)
+    lets that plan use the index; with parameters the runs under way were counted by scanning
+    every run ever made, once per claim."""
+    if not literals:
+        return sql, params
+    if not all(word.isascii() and word.replace("_", "").isalpha() and word.islower() for word in literals):
+        raise ValueError(f"only plain lowercase words are written out as literals, not {literals!r}")
+    pieces = sql.split("%s")
+    if len(pieces) != len(params) + 1:
+        raise RuntimeError("the compiled SQL's placeholders do not match its parameters")
+    text, kept = [pieces[0]], []
+    for param, piece in zip(params, pieces[1:], strict=True):
+        if isinstance(param, str) and param in literals:
+            text.append(f"'{param}'")
+        else:
+            text.append("%s")
+            kept.append(param)
+        text.append(piece)
+    return "".join(text), kept
 
 
 @contextlib.contextmanager

@@ -223,3 +223,11 @@ def test_an_update_with_a_condition_writes_only_when_it_holds(run):
     roomy = Condition(fewer_than.sql, (0, 100))
     assert update_where(TaskRun, {"pk": run.pk}, condition=roomy, worker_id="written") == 1
     assert TaskRun.objects.get(pk=run.pk).worker_id == "written"
+
+
+def test_states_are_written_into_the_candidates_text_so_its_partial_indexes_can_serve_it():
+    sql, params = dispatch._candidates_query(50).sql_params(timezone.now(), 3)
+    assert "IN ('running', 'verifying')" in sql
+    assert not set(TaskRun.State.values) & {p for p in params if isinstance(p, str)}
+    with pytest.raises(ValueError, match="plain lowercase words"):
+        CompiledQuery(lambda: TaskRun.objects.filter(state="x'; --"), literals=("x'; --",)).sql_params()
