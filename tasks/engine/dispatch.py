@@ -24,10 +24,22 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from providers.contracts import ActionType, Plan
-from tasks.engine.errors import LeaseLost
+from tasks.engine.errors import ConditionNotMet, LeaseLost
 from tasks.engine.events import event_emit
 from tasks.engine.fencing import lease_renewed
-from tasks.engine.sql import COUNT, ID, CompiledQuery, Mark, fetch_all, fetch_one, insert_row, insert_rows, update_where
+from tasks.engine.sql import (
+    COUNT,
+    ID,
+    CompiledQuery,
+    Condition,
+    Mark,
+    fetch_all,
+    fetch_one,
+    insert_row,
+    insert_rows,
+    model_from_row,
+    update_where,
+)
 from tasks.engine.state import SELF_CHECKING_ACTIONS, Lease, run_transition
 from tasks.models import PlanRevision, StepExecution, Task, TaskRun
 
@@ -366,30 +378,63 @@ def _candidates_query(scan: int) -> CompiledQuery:
         rows = _claimable(_NOW.value, cap=_CAP.value).order_by(*_queue_order())
         return rows.values_list("id", "workspace_id", "owner_id", "mutates")[:scan]
 
-    return CompiledQuery(candidates, _NOW, _CAP)
+    # The states written out: the runs under way and the held workspaces are then read from their
+    # partial indexes, not by scanning every run ever made (tasks.engine.sql._written_out).
+    return CompiledQuery(candidates, _NOW, _CAP, literals=tuple(S.values))
 
 
-def _queued_run_for_claim():
-    locked = TaskRun.objects.filter(pk=_ID.value, state=S.QUEUED)
-    if connection.features.has_select_for_update_skip_locked:
-        locked = locked.select_for_update(skip_locked=True)
-    return locked[:1]
+@functools.cache
+def _claim_read_sql(vendor: str, lock: bool) -> str:
+    """Every column of the queued run (%s: its id), from the models' own table and column names (no
+    outside input). With `lock` the run's row is locked unless another transaction holds it (then
+    no row), and its owner's row is locked, waited for: that lock serialises one owner's claims,
+    so the cap holds under concurrency."""
+    quote = connection.ops.quote_name
+    run_meta, owner_meta = TaskRun._meta, get_user_model()._meta
+
+    def column(meta, name: str, table: str) -> str:
+        return f"{table}.{quote(meta.get_field(name).column)}"
+
+    run_columns = ", ".join(f"r.{quote(f.column)}" for f in run_meta.concrete_fields)
+    sql = (
+        f"SELECT {run_columns} FROM {quote(run_meta.db_table)} r"  # noqa: S608 - names from the models
+        f" JOIN {quote(owner_meta.db_table)} u ON u.{quote(owner_meta.pk.column)} = {column(run_meta, 'owner', 'r')}"
+        f" WHERE {column(run_meta, 'id', 'r')} = %s AND {column(run_meta, 'state', 'r')} = %s"
+    )
+    # The run's row first, skipped when taken, then the owner's: one statement, one round trip.
+    return sql + " FOR UPDATE OF r SKIP LOCKED FOR UPDATE OF u" if lock else sql
 
 
-def _owner_lock():
-    return get_user_model().objects.select_for_update().filter(pk=_ID.value).values_list("pk")
+def _claim_read(run_id: int) -> TaskRun | None:
+    """The queued run, locked for the claim with its owner (_claim_read_sql); None when the run is
+    no longer queued or another dispatcher holds its row."""
+    features = connection.features
+    lock = features.has_select_for_update_skip_locked and features.has_select_for_update_of
+    row = fetch_one(_claim_read_sql(connection.vendor, lock), [run_id, S.QUEUED])
+    return None if row is None else model_from_row(TaskRun, row)
 
 
-def _owner_active():
-    return TaskRun.objects.filter(owner_id=_ID.value, state__in=TaskRun.LEASED_STATES).values_list("pk")
+@functools.cache
+def _under_cap_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    table = quote(TaskRun._meta.db_table)
+    owner, state = (quote(TaskRun._meta.get_field(name).column) for name in ("owner", "state"))
+    # The leased states written out, not as parameters: the statement is prepared once per
+    # connection, and only with the very condition of the partial index `run_leased_owner` can its
+    # generic plan count from that index (with parameters it scanned the whole table per claim).
+    states = ", ".join(f"'{s}'" for s in TaskRun.LEASED_STATES)
+    return f"(SELECT COUNT(*) FROM {table} o WHERE o.{owner} = %s AND o.{state} IN ({states})) < %s"  # noqa: S608 - names and constants from the model
 
 
-_QUEUED_RUN, _RUN_STATE, _OWNER_LOCK, _OWNER_ACTIVE = (
-    CompiledQuery(_queued_run_for_claim, _ID),
-    CompiledQuery(lambda: TaskRun.objects.filter(pk=_ID.value).values_list("state"), _ID),
-    CompiledQuery(_owner_lock, _ID),
-    CompiledQuery(_owner_active, _ID),
-)
+def _under_cap(owner_id, keep_free: int) -> Condition:
+    """The claim's UPDATE's condition that the owner's runs under way, plus `keep_free` slots, stay
+    under the cap. Counted by the UPDATE itself: a statement that starts after the owner's lock
+    was granted sees every claim of that owner committed before it."""
+    room = settings.COMMAND_MAX_RUNS_PER_USER - keep_free
+    return Condition(_under_cap_sql(connection.vendor), (owner_id, room))
+
+
+_RUN_STATE = CompiledQuery(lambda: TaskRun.objects.filter(pk=_ID.value).values_list("state"), _ID)
 
 
 # Pauses before looking again when every claimable run was locked by another dispatcher's claim
@@ -470,7 +515,7 @@ def _try_claim(candidate_id: int, worker_id: str, now, keep_free: int = 0) -> Cl
     """The claim, or why not: "locked" (another dispatcher is claiming it), "taken" (no longer
     queued: claimed, paused or stopped since the candidates were read), "workspace", or "cap"
     (the owner's runs under way, plus `keep_free` slots, reach the cap)."""
-    run = next(iter(TaskRun.objects.raw(*_QUEUED_RUN.sql_params(candidate_id))), None)
+    run = _claim_read(candidate_id)
     if run is None:
         # SKIP LOCKED returns nothing for a row another transaction holds, and for a row that is
         # no longer queued; a plain read (it never waits) tells the two apart.
@@ -478,18 +523,25 @@ def _try_claim(candidate_id: int, worker_id: str, now, keep_free: int = 0) -> Cl
         return "locked" if state is not None and state[0] == S.QUEUED else "taken"
     if _workspace_holder(run) is not None:
         return "workspace"
-    # Serialise claims per owner so the cap holds under concurrency.
-    fetch_all(*_OWNER_LOCK.sql_params(run.owner_id))
-    if len(fetch_all(*_OWNER_ACTIVE.sql_params(run.owner_id))) + keep_free >= settings.COMMAND_MAX_RUNS_PER_USER:
+    if keep_free >= settings.COMMAND_MAX_RUNS_PER_USER:
         return "cap"
     attempt = run.attempt + 1
     # A run never claimed before has only pending steps (they are created pending).
     resumed = (
         run.attempt > 0 and StepExecution.objects.filter(run=run).exclude(status=StepExecution.Status.PENDING).exists()
     )
+    try:
+        _claim_write(run, worker_id, now, attempt, resumed, _under_cap(run.owner_id, keep_free))
+    except ConditionNotMet:
+        return "cap"
+    return Claim(run=run, lease=Lease(attempt=attempt, worker_id=worker_id))
+
+
+def _claim_write(run: TaskRun, worker_id: str, now, attempt: int, resumed: bool, cap: Condition) -> None:
     run_transition(
         run=run,
-        locked=True,  # the SELECT … FOR UPDATE above
+        locked=True,  # _claim_read's SELECT … FOR UPDATE
+        condition=cap,
         to=S.RUNNING,
         title=(f"Attempt {attempt} resumed {run.reference}" if resumed else f"{run.reference} started"),
         explanation="Picked up by a worker" + (" and continuing from the last completed step." if resumed else "."),
@@ -501,7 +553,6 @@ def _try_claim(candidate_id: int, worker_id: str, now, keep_free: int = 0) -> Cl
         ready_at=None,
         blocking_reason="",
     )
-    return Claim(run=run, lease=Lease(attempt=attempt, worker_id=worker_id))
 
 
 def lease_fence_values(*, run_id: int, lease: Lease) -> tuple[dict, dict]:

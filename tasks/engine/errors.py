@@ -11,6 +11,10 @@ class IllegalTransition(EngineError):
     """A state change the run state machine does not allow (or whose guard did not hold)."""
 
 
+class ConditionNotMet(IllegalTransition):
+    """A transition's extra condition (run_transition's `condition`) did not hold: nothing written."""
+
+
 class LeaseLost(EngineError):
     """This worker no longer holds the run: its attempt was superseded, so it must write nothing."""
 

@@ -53,8 +53,8 @@ class CompiledQuery:
     """A queryset compiled once per database vendor. `build()` writes it with each mark's stand-in
     value; `sql_params(*values)` gives its SQL and parameters with `values` in the marks' places."""
 
-    def __init__(self, build: Callable[[], QuerySet], *marks: Mark) -> None:
-        self.build, self.marks = build, marks
+    def __init__(self, build: Callable[[], QuerySet], *marks: Mark, literals: tuple[str, ...] = ()) -> None:
+        self.build, self.marks, self.literals = build, marks, literals
         self._compiled: dict[str, tuple[str, list, tuple[int, ...]]] = {}
 
     def sql_params(self, *values) -> tuple[str, list]:
@@ -69,13 +69,40 @@ class CompiledQuery:
 
     def _compile(self) -> tuple[str, list, tuple[int, ...]]:
         sql, params = self.build().query.sql_with_params()
-        params, positions = list(params), []
+        sql, params = _written_out(sql, list(params), self.literals)
+        positions = []
         for mark in self.marks:
             found = [i for i, p in enumerate(params) if p == mark.prepare(mark.value)]
             if len(found) != 1:
                 raise RuntimeError(f"{self.build.__name__}: stand-in {mark.value!r} is {len(found)} parameters, not 1")
             positions.append(found[0])
         return sql, params, tuple(positions)
+
+
+def _written_out(sql: str, params: list, literals: tuple[str, ...]) -> tuple[str, list]:
+    """`sql` with each parameter that is one of `literals` (constants of the code, plain lowercase
+    words such as a model's states) written into the text as a quoted literal instead.
+
+    Why: PostgreSQL plans a prepared statement once for any parameters (its generic plan), and
+    only a condition written out like a partial index's own (`state IN ('running', 'verifying')`)
+    lets that plan use the index; with parameters the runs under way were counted by scanning
+    every run ever made, once per claim."""
+    if not literals:
+        return sql, params
+    if not all(word.isascii() and word.replace("_", "").isalpha() and word.islower() for word in literals):
+        raise ValueError(f"only plain lowercase words are written out as literals, not {literals!r}")
+    pieces = sql.split("%s")
+    if len(pieces) != len(params) + 1:
+        raise RuntimeError("the compiled SQL's placeholders do not match its parameters")
+    text, kept = [pieces[0]], []
+    for param, piece in zip(params, pieces[1:], strict=True):
+        if isinstance(param, str) and param in literals:
+            text.append(f"'{param}'")
+        else:
+            text.append("%s")
+            kept.append(param)
+        text.append(piece)
+    return "".join(text), kept
 
 
 @contextlib.contextmanager
@@ -240,6 +267,17 @@ def _converters(model: type[Model], column: str, vendor: str) -> tuple:
     return tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection))
 
 
+def model_from_row(model: type[Model], values) -> Model:
+    """An instance of `model` from `values`, one per concrete field in the model's order (as a
+    SELECT of every column returns them), converted as the ORM converts what it reads."""
+    return instances(model, _all_columns(model), [values])[0]
+
+
+@functools.cache
+def _all_columns(model: type[Model]) -> list[str]:
+    return [f.column for f in model._meta.concrete_fields]
+
+
 def _field(model: type[Model], name: str):
     return model._meta.pk if name == "pk" else model._meta.get_field(name)
 
@@ -253,6 +291,15 @@ def _where_value(model: type[Model], name: str, value):
     return field.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
 
 
+@dataclass(frozen=True)
+class Condition:
+    """One more condition for an UPDATE's WHERE: `sql` written from models' own table and column
+    names and constants (no outside input), with `params` in its placeholders' order."""
+
+    sql: str
+    params: tuple = ()
+
+
 @functools.cache
 def _update_sql(
     model: type[Model],
@@ -261,6 +308,7 @@ def _update_sql(
     where: tuple[tuple[str, int], ...],
     increment: tuple[str, ...],
     returning: tuple[str, ...],
+    condition: str = "",
 ) -> str:
     assignments = ", ".join(
         [f"{_column(model, name)} = %s" for name in set_names]
@@ -273,6 +321,8 @@ def _update_sql(
     for name, count in where:
         column = _column(model, name)
         conditions.append(f"{column} = %s" if count < 0 else f"{column} IN ({', '.join(['%s'] * count)})")
+    if condition:
+        conditions.append(f"({condition})")
     table = connection.ops.quote_name(model._meta.db_table)
     sql = f"UPDATE {table} SET {assignments} WHERE {' AND '.join(conditions)}"  # noqa: S608 - names from the model
     if returning:
@@ -297,16 +347,24 @@ def _set_and_where(model: type[Model], values: dict, where: dict) -> tuple[list[
     return where_shape, params
 
 
-def update_where(model: type[Model], where: dict, *, increment: tuple = (), returning: tuple = (), **values):
+def update_where(
+    model: type[Model],
+    where: dict,
+    *,
+    increment: tuple = (),
+    returning: tuple = (),
+    condition: Condition | None = None,
+    **values,
+):
     """UPDATE `model` SET `values` WHERE every `where` item holds: the number of rows changed, or
     with `returning` (field names) the first changed row's values of those fields, None if none.
 
     `where` maps field names to a value (equality) or, for names ending in `__in`, to a tuple or
     list. Each value is prepared by its field as QuerySet.filter(...).update(...) prepares it.
     `increment` names integer fields to add one to (as F(name) + 1 would); a name given n times
-    adds n.
+    adds n. `condition` must hold as well.
     """
-    sql, params = _update_statement(model, where, increment, returning, values)
+    sql, params = _update_statement(model, where, increment, returning, values, condition)
     with executed(sql, params) as cursor:
         return cursor.fetchone() if returning else cursor.rowcount
 
@@ -316,10 +374,14 @@ def update_where_sent(model: type[Model], where: dict, *, returning: tuple, **va
     return send(*_update_statement(model, where, (), returning, values))
 
 
-def _update_statement(model, where: dict, increment: tuple, returning: tuple, values: dict) -> tuple[str, list]:
+def _update_statement(
+    model, where: dict, increment: tuple, returning: tuple, values: dict, condition: Condition | None = None
+) -> tuple[str, list]:
     where_shape, params = _set_and_where(model, values, where)
-    sql = _update_sql(model, connection.vendor, tuple(values), tuple(where_shape), tuple(increment), tuple(returning))
-    return sql, params
+    condition = condition or Condition("")
+    params.extend(condition.params)
+    shape = (tuple(values), tuple(where_shape), tuple(increment), tuple(returning), condition.sql)
+    return _update_sql(model, connection.vendor, *shape), params
 
 
 @functools.cache
@@ -369,10 +431,13 @@ def update_with_rows(
     also: tuple[type[Model], object, dict] | None = None,
     rows: list[Model],
     plain: list[Model] = (),
+    condition: Condition | None = None,
     **values,
 ) -> tuple[int, int] | None:
     """update_with_rows_sent, run now: its result."""
-    return update_with_rows_sent(model, where, counter=counter, also=also, rows=rows, plain=plain, **values)()
+    return update_with_rows_sent(
+        model, where, counter=counter, also=also, rows=rows, plain=plain, condition=condition, **values
+    )()
 
 
 def update_with_rows_sent(
@@ -383,17 +448,20 @@ def update_with_rows_sent(
     also: tuple[type[Model], object, dict] | None = None,
     rows: list[Model],
     plain: list[Model] = (),
+    condition: Condition | None = None,
     **values,
 ) -> Callable[[], tuple[int, int] | None]:
-    """PostgreSQL only: sent (`send`) as ONE statement (data-modifying CTEs), what update_where(model, where,
-    increment=(counter,) * len(rows), returning=(counter, "attempt"), **values) followed by
+    """PostgreSQL only: sent (`send`) as ONE statement (data-modifying CTEs), what
+    update_where(model, where, increment=(counter,) * len(rows), returning=(counter, "attempt"), **values) followed by
     update_where(also_model, {"pk": also_pk}, **also_values) (when `also` is given),
     insert_rows(plain) and insert_rows(rows) would write, each of `rows`' `seq` and `attempt`
     taken from the updated row (the rows get the len(rows) counter values ending at the new one,
     in order). Nothing is written when `where` matches no row. Returns what gives, once the
     statement has run, None when nothing was written, else (the new counter value, the attempt),
-    every row of `rows` and `plain` then having its pk."""
+    every row of `rows` and `plain` then having its pk. `condition` must hold as well as `where`."""
     where_shape, params = _set_and_where(model, values, where)
+    condition = condition or Condition("")
+    params.extend(condition.params)
     also_model, also_names = None, ()
     if also is not None:
         also_model, also_pk, also_values = also
@@ -420,6 +488,7 @@ def update_with_rows_sent(
         len(rows),
         plain_model,
         len(plain),
+        condition.sql,
     )
     sent = send(sql, params)
 
@@ -437,10 +506,10 @@ def update_with_rows_sent(
 
 @functools.cache
 def _update_with_rows_sql(
-    model, set_names, where_shape, counter, also_model, also_names, row_model, n, plain_model, n_plain
+    model, set_names, where_shape, counter, also_model, also_names, row_model, n, plain_model, n_plain, condition
 ) -> str:
     quote = connection.ops.quote_name
-    first = _update_sql(model, "postgresql", set_names, where_shape, (counter,) * n, (counter, "attempt"))
+    first = _update_sql(model, "postgresql", set_names, where_shape, (counter,) * n, (counter, "attempt"), condition)
     seq, attempt = _column(model, counter), _column(model, "attempt")
     parts = [f"r AS ({first})"]
     if also_model is not None:

@@ -12,9 +12,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from tasks.engine.errors import IllegalTransition, LeaseLost
+from tasks.engine.errors import ConditionNotMet, IllegalTransition, LeaseLost
 from tasks.engine.events import event_rows, events_write, events_written
-from tasks.engine.sql import ID, CompiledQuery, fetch_all, fetch_one, update_where, update_with_rows
+from tasks.engine.sql import ID, CompiledQuery, Condition, fetch_all, fetch_one, update_where, update_with_rows
 from tasks.models import StepExecution, Task, TaskRun
 
 S = TaskRun.State
@@ -150,6 +150,7 @@ def run_transition(
     locked: bool = False,
     steps: list[tuple[str, str, str]] | None = None,
     via: Via | None = None,
+    condition: Condition | None = None,
     **fields,
 ) -> TaskRun:
     """Move `run` to state `to`, or raise.
@@ -165,6 +166,8 @@ def run_transition(
     With `via` the run passes through that state first (e.g. `verifying` on the way to `completed`):
     both moves must be legal, each gets its event (the via state's first), and both are written
     by the same statements as one transition (one UPDATE taking both seqs, one INSERT).
+    With `condition` the run's UPDATE also requires it (e.g. a count the claim's cap sets, read by
+    that same statement); when it does not hold, ConditionNotMet and nothing is written.
     """
     if locked:
         current = _as_read(run)
@@ -217,10 +220,16 @@ def run_transition(
             rows = event_rows(run=run, events=events)
             also = (Task, current.task_id, task_values)
             advanced = update_with_rows(
-                TaskRun, conditions, counter="event_seq", also=also, rows=rows, updated_at=now, **values
+                TaskRun,
+                conditions,
+                counter="event_seq",
+                also=also,
+                rows=rows,
+                condition=condition,
+                updated_at=now,
+                **values,
             )
-            if advanced is None:
-                raise LeaseLost(f"{run.reference} changed under this transition; nothing written.")
+            _refused_unless(advanced, run, condition)
             events_written(run=run, rows=rows, advanced=advanced)
         else:
             # The events' seqs are taken from the run's counter in this same UPDATE.
@@ -229,17 +238,28 @@ def run_transition(
                 conditions,
                 increment=("event_seq",) * len(events),
                 returning=("event_seq", "attempt"),
+                condition=condition,
                 updated_at=now,
                 **values,
             )
-            if advanced is None:
-                raise LeaseLost(f"{run.reference} changed under this transition; nothing written.")
+            _refused_unless(advanced, run, condition)
             update_where(Task, {"pk": current.task_id}, **task_values)
             events_write(run=run, events=events, advanced=advanced)
         for key, value in values.items():
             setattr(run, key, value)
         run.attempt = values.get("attempt", current.attempt)
     return run
+
+
+def _refused_unless(advanced, run: TaskRun, condition: Condition | None) -> None:
+    """Raise when the run's UPDATE wrote nothing. The row is locked by this transaction and its
+    state, attempt and worker were checked under that lock, so with a `condition` it is the
+    condition that did not hold."""
+    if advanced is not None:
+        return
+    if condition is not None:
+        raise ConditionNotMet(f"{run.reference}: the transition's condition did not hold; nothing written.")
+    raise LeaseLost(f"{run.reference} changed under this transition; nothing written.")
 
 
 _LOCKED_FIELDS = ("task_id", "state", "attempt", "worker_id", "started_at", "control_request")

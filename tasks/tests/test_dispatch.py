@@ -298,3 +298,43 @@ def test_a_one_step_run_is_queued_with_1_step(owner, tmp_path):
 
     run = run_create(task=make_task(owner, None, [step("a", ActionType.READ_FILE, path="x")]))
     assert WorkstreamEvent.objects.get(run=run, kind="run.queued").title == f"{run.reference} queued with 1 step"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_waiting_on_its_owners_lock_counts_the_claim_that_held_it(owner, tmp_path, settings):
+    """The cap is counted by the claim's own UPDATE, which starts after the owner's lock was
+    granted: a run of the same owner that started while this claim waited for the lock counts."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers instead")
+    settings.COMMAND_MAX_RUNS_PER_USER = 2
+    busy, starting, waiting = (
+        run_create(
+            task=make_task(owner, make_workspace(owner, tmp_path / n, name=n), [step("r", ActionType.READ_FILE)])
+        )
+        for n in ("busy", "starting", "waiting")
+    )
+    TaskRun.objects.filter(pk=busy.pk).update(state=S.RUNNING, attempt=1, worker_id="other")
+    # Not a candidate when this claim reads the queue: it starts under the owner's lock meanwhile.
+    TaskRun.objects.filter(pk=starting.pk).update(state=S.PAUSED)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_claim():
+        with transaction.atomic():
+            list(type(owner).objects.select_for_update().filter(pk=owner.pk))
+            TaskRun.objects.filter(pk=starting.pk).update(state=S.RUNNING, attempt=1, worker_id="another")
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    t = threading.Thread(target=other_claim)
+    t.start()
+    try:
+        assert locked.wait(10)
+        threading.Timer(0.3, release.set).start()
+        claim = dispatch_claim(worker_id="w")
+    finally:
+        release.set()
+        t.join()
+    assert claim is None
+    assert TaskRun.objects.get(pk=waiting.pk).state == S.QUEUED
+    assert TaskRun.objects.filter(owner=owner, state__in=TaskRun.LEASED_STATES).count() == 2

@@ -290,3 +290,38 @@ def test_one_statement_write_inserts_plain_rows_only_while_the_fence_holds(run):
         ModelTurn.Purpose.LOOP,
     )
     assert WorkstreamEvent.objects.get(pk=rows[0].pk).seq == seq
+
+
+def test_model_from_row_reads_what_the_orm_reads(run):
+    from django.db import connection
+
+    from tasks.engine.sql import fetch_one, model_from_row
+
+    TaskRun.objects.filter(pk=run.pk).update(started_at=datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), mutates=True)
+    StepExecution.objects.filter(run=run).update(result={"nested": {"n": 1}, "text": "ünïcode"})
+    for model, pk in ((TaskRun, run.pk), (StepExecution, StepExecution.objects.filter(run=run).first().pk)):
+        fields = model._meta.concrete_fields
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        table = connection.ops.quote_name(model._meta.db_table)
+        built = model_from_row(model, fetch_one(f"SELECT {columns} FROM {table} WHERE id = %s", [pk]))  # noqa: S608
+        orm = model.objects.get(pk=pk)
+        assert [getattr(built, f.attname) for f in fields] == [getattr(orm, f.attname) for f in fields]
+        assert not built._state.adding
+
+
+def test_an_update_with_a_condition_writes_only_when_it_holds(run):
+    from tasks.engine.sql import Condition
+
+    fewer_than = Condition(f"(SELECT COUNT(*) FROM {TaskRun._meta.db_table} o WHERE o.attempt = %s) < %s", (0, 1))  # noqa: S608
+    assert update_where(TaskRun, {"pk": run.pk}, condition=fewer_than, worker_id="refused") == 0
+    roomy = Condition(fewer_than.sql, (0, 100))
+    assert update_where(TaskRun, {"pk": run.pk}, condition=roomy, worker_id="written") == 1
+    assert TaskRun.objects.get(pk=run.pk).worker_id == "written"
+
+
+def test_states_are_written_into_the_candidates_text_so_its_partial_indexes_can_serve_it():
+    sql, params = dispatch._candidates_query(50).sql_params(timezone.now(), 3)
+    assert "IN ('running', 'verifying')" in sql
+    assert not set(TaskRun.State.values) & {p for p in params if isinstance(p, str)}
+    with pytest.raises(ValueError, match="plain lowercase words"):
+        CompiledQuery(lambda: TaskRun.objects.filter(state="x'; --"), literals=("x'; --",)).sql_params()
