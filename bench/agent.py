@@ -21,6 +21,7 @@ the check is allowed and the run must complete, so the timed engine did the real
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -50,9 +51,42 @@ def _start_text() -> str:
     return "# a counter the model moves on\nCOUNT = 0\n"
 
 
-def _engine_run(owner, folder: Path) -> tuple[list[float], int]:
-    from django import db
+@contextlib.contextmanager
+def _driver_counts():
+    """What this thread sends PostgreSQL while the block runs, counted at the driver (psycopg):
+    statements (every execute, the engine's compiled ones included), how many of them went in
+    pipelines (sent together with others, one wait for all), pipelines, and commits."""
+    import threading
 
+    import psycopg
+
+    counts = {"statements": 0, "pipelined": 0, "pipelines": 0, "commits": 0}
+    me = threading.get_ident()
+    execute, commit, pipeline = psycopg.Cursor.execute, psycopg.Connection.commit, psycopg.Connection.pipeline
+
+    def counted_execute(cursor, *args, **kwargs):
+        if threading.get_ident() == me:
+            counts["statements"] += 1
+            counts["pipelined"] += cursor.connection._pipeline is not None
+        return execute(cursor, *args, **kwargs)
+
+    def counted_commit(conn):
+        counts["commits"] += threading.get_ident() == me
+        return commit(conn)
+
+    def counted_pipeline(conn):
+        counts["pipelines"] += threading.get_ident() == me
+        return pipeline(conn)
+
+    psycopg.Cursor.execute, psycopg.Connection.commit = counted_execute, counted_commit
+    psycopg.Connection.pipeline = counted_pipeline
+    try:
+        yield counts
+    finally:
+        psycopg.Cursor.execute, psycopg.Connection.commit, psycopg.Connection.pipeline = execute, commit, pipeline
+
+
+def _engine_run(owner, folder: Path) -> tuple[list[float], dict]:
     from approvals.models import ApprovalRequest
     from approvals.services import approval_allow
     from approvals.services.memory import approval_preference_set
@@ -92,13 +126,7 @@ def _engine_run(owner, folder: Path) -> tuple[list[float], int]:
                 if run.state not in (S.QUEUED, S.RUNNING, S.VERIFYING):
                     return
 
-        queries = [0]
-
-        def counted(execute, sql, params, many, context):
-            queries[0] += 1
-            return execute(sql, params, many, context)
-
-        with db.connection.execute_wrapper(counted):
+        with _driver_counts() as counts:
             drain()
         # Untimed: the check is a command, asked about like any other; allowed, it runs and the run completes.
         for request in ApprovalRequest.objects.filter(run=run, status="pending"):
@@ -111,7 +139,7 @@ def _engine_run(owner, folder: Path) -> tuple[list[float], int]:
         raise RuntimeError("the engine's run did not make the edits")
     stamps = list(ModelTurn.objects.filter(run=run).order_by("number").values_list("requested_at", flat=True))
     cycles = [(b - a).total_seconds() * 1000 for a, b in zip(stamps, stamps[1:], strict=False)]
-    return cycles, queries[0]
+    return cycles, counts
 
 
 def _bare_run(folder: Path) -> list[float]:
@@ -168,11 +196,11 @@ def main() -> list[dict]:
     root = Path(settings.COMMAND_WORKSPACE_ROOTS[0])
     runs = []
     for i in range(RUNS + 1):  # the first pair warms imports and connections; not counted
-        engine, statements = _engine_run(owner, root / f"agent-{i}")
+        engine, counts = _engine_run(owner, root / f"agent-{i}")
         bare = _bare_run(root / f"bare-{i}")
         if i:
             runs.append((percentile(engine, 50), percentile(bare, 50), engine, bare))
-            per_step = statements / STEPS
+            per_step = {k: v / STEPS for k, v in counts.items()}
     overheads = [e - b for e, b, _, _ in runs]
     middle = sorted(range(len(runs)), key=lambda n: overheads[n])[len(runs) // 2]
     engine_p50, bare_p50, engine_all, bare_all = runs[middle]
@@ -193,13 +221,15 @@ def main() -> list[dict]:
                 f"(runs: {', '.join(f'+{o:.1f}' for o in sorted(overheads))} ms); that run's p95 "
                 f"{percentile(engine_all, 95):.1f} ms vs bare {percentile(bare_all, 95):.1f} ms; "
                 f"bare p50 spread {min(b for _, b, _, _ in runs):.1f}–{max(b for _, b, _, _ in runs):.1f} ms; "
-                f"{per_step:.0f} SQL statements per tool step (its turn included)"
+                f"per tool step (its turn included), at the driver: {per_step['statements']:.1f} statements, "
+                f"{per_step['pipelined']:.1f} of them in {per_step['pipelines']:.1f} pipelines, "
+                f"{per_step['commits']:.1f} commits"
             ),
             extra={
                 "added_ms_p50": round(added, 3),
                 "added_ms_p50_runs": [round(o, 3) for o in overheads],
                 "added_ms_p50_stdev": round(statistics.pstdev(overheads), 3),
-                "sql_statements_per_step": round(per_step, 1),
+                **{f"{k}_per_step": round(v, 2) for k, v in per_step.items()},
             },
         )
     ]
