@@ -187,6 +187,9 @@ class TaskRun(models.Model):
         indexes = [
             models.Index(fields=["state", "-priority", "created_at"], name="run_queue_order"),
             models.Index(fields=["owner", "state"], name="run_owner_state"),
+            # A task's runs newest first (its thread's and record's runs page): an index range, not
+            # a sort of every run of a task run a thousand times.
+            models.Index(fields=["task", "created_at", "id"], name="run_task_created"),
             # The runs under way per owner (the cap), without the history of every finished run.
             models.Index(
                 fields=["owner"], condition=models.Q(state__in=["running", "verifying"]), name="run_leased_owner"
