@@ -31,20 +31,18 @@ from tasks.engine.dispatch import (
     dispatch_claimable,
     dispatch_pending,
     enqueue_dispatch,
-    lease_fence_values,
     planning_job_waiting,
     run_heartbeat,
     schedule_dispatch_at,
 )
 from tasks.engine.errors import IllegalTransition, LeaseLost, StepFailed, StepPaused
-from tasks.engine.events import event_rows, events_written
 from tasks.engine.fencing import LeaseWatch, lease_lost_notify, step_write_fence
 from tasks.engine.handlers import StepContext, StepResult, handler_for
 from tasks.engine.loop.observations import observation_to_store, observe_settled, step_for_model
 from tasks.engine.loop.turns import check_failed_next_turn
 from tasks.engine.remediation import remediation_propose
 from tasks.engine.retry import policy_for
-from tasks.engine.sql import instances, pipeline, send, update_where, update_with_rows_sent
+from tasks.engine.sql import instances, pipeline, send, update_where
 from tasks.engine.state import Lease, Via, run_lock, run_steps, run_transition, verification_passed
 from tasks.models import StepExecution, TaskRun
 
@@ -135,7 +133,8 @@ class _StepWrite(NamedTuple):
     def emit(self, *, before: dict | None = None, **event) -> None:
         """The step's update and this event (after the event `before`, when given), with the
         fence: _step_update then ctx.emit. On PostgreSQL one statement writes the run's fence and
-        seqs, the step and the events, so it needs no transaction of its own (`atomic_for`)."""
+        seqs, the step and the events, so it needs no transaction of its own
+        (`atomic_for_step_write`)."""
         self.sent(before=before, **event)()
 
     def applied(self) -> _StepWrite:
@@ -156,45 +155,27 @@ class _StepWrite(NamedTuple):
             advanced = _step_update(ctx.run, ctx.lease, step, run_fields=self.run_fields, take_seq=True, **self.values)
             ctx.emit(advanced=advanced, **event)
             return lambda: None
-        run, lease = ctx.run, ctx.lease
-        fence, renewed = lease_fence_values(run_id=run.pk, lease=lease)
-        events = [before, event] if before else [event]
-        rows = event_rows(run=run, events=[{"step_id": step.step_id, **e} for e in events])
-        result = update_with_rows_sent(
-            TaskRun,
-            fence,
-            counter="event_seq",
+        finish = ctx.fenced_write_sent(
+            events=[before, event] if before else [event],
             also=(StepExecution, step.pk, self.values),
-            rows=rows,
-            **renewed,
-            **self.run_fields,
+            run_fields=self.run_fields,
         )
         self.applied()
-
-        def finish() -> None:
-            advanced = result()
-            if advanced is None:
-                ctx._lease_lost.set()
-                raise LeaseLost(f"RUN-{run.pk:03d}: lease {lease.attempt} is no longer held.")
-            events_written(run=run, rows=rows, advanced=advanced)
-
         return finish
 
 
 def _step_write(ctx: StepContext, run_fields: dict | None = None, **values) -> _StepWrite:
-    """In the caller's transaction (`atomic_for`): `values` for ctx's step and `run_fields` for
+    """In the caller's transaction (`atomic_for_step_write`): `values` for ctx's step and `run_fields` for
     the run, written with the event its .emit(**event) names."""
     return _StepWrite(ctx, run_fields or {}, values)
 
 
-def atomic_for(*, only_step_write: bool):
-    """The transaction around a step write: none on PostgreSQL when that write is all it would
-    hold, since the write is one statement there and a statement is its own transaction (BEGIN and
-    COMMIT would be two round trips more); on_commit hooks then run right after it, as they would
-    after a COMMIT. Anything else gets transaction.atomic()."""
-    if only_step_write and connection.vendor == "postgresql":
-        return contextlib.nullcontext()
-    return transaction.atomic()
+def atomic_for_step_write():
+    """The transaction around a step write that is all it holds: none on PostgreSQL, where the
+    write is one statement and a statement is its own transaction (BEGIN and COMMIT would be two
+    round trips more; on_commit hooks then run right after it, as they would after a COMMIT);
+    transaction.atomic() elsewhere, where it is several."""
+    return contextlib.nullcontext() if connection.vendor == "postgresql" else transaction.atomic()
 
 
 def _workspace_path(run: TaskRun) -> Path | None:
@@ -545,7 +526,7 @@ def _execute_one(
     """Run one step. None means "go on with the next step"; a state name means the loop ends.
     `allowed`: the gate's approval.auto row, written first in the transaction that starts the step."""
     attempt_no = step.attempts + 1
-    with atomic_for(only_step_write=True):
+    with atomic_for_step_write():
         _step_write(
             ctx,
             run_fields={"current_step_id": step.step_id},

@@ -90,24 +90,42 @@ class StepContext:
         insert_rows and emit(advanced=…) in transaction.atomic() write, and on PostgreSQL in one
         statement (one round trip instead of five). LeaseLost, with nothing written, when this
         worker no longer holds the run."""
-        from tasks.engine.dispatch import lease_fence_values
-        from tasks.engine.events import event_rows, events_written
-        from tasks.engine.sql import insert_rows, update_with_rows
+        from tasks.engine.sql import insert_rows
 
-        event.setdefault("step_id", self.step.step_id)
         if connection.vendor != "postgresql":
             with transaction.atomic():
                 advanced = self.heartbeat(take_seq=True)
                 insert_rows(rows)
                 self.emit(advanced=advanced, **event)
             return
-        where, values = lease_fence_values(run_id=self.run.pk, lease=self.lease)
-        events = event_rows(run=self.run, events=[event])
-        advanced = update_with_rows(TaskRun, where, counter="event_seq", rows=events, plain=rows, **values)
-        if advanced is None:
-            self._lease_lost.set()
-            raise LeaseLost(f"{self.run.reference}: lease {self.lease.attempt} is no longer held.")
-        events_written(run=self.run, rows=events, advanced=advanced)
+        self.fenced_write_sent(events=[event], plain=rows)()
+
+    def fenced_write_sent(
+        self, *, events: list[dict], also: tuple | None = None, plain: list = (), run_fields: dict | None = None
+    ) -> Callable[[], None]:
+        """PostgreSQL only: one statement sent (sql.update_with_rows_sent, so it may go in a
+        sql.pipeline) that renews the lease while it still holds (with `run_fields` for the run),
+        makes `also`'s update, inserts the `plain` rows and writes this step's `events`, each
+        taking the run's next seq. Returns what finishes it once it has run: the events published
+        after commit, or LeaseLost (nothing written) when this worker no longer holds the run."""
+        from tasks.engine.dispatch import lease_fence_values
+        from tasks.engine.events import event_rows, events_written
+        from tasks.engine.sql import update_with_rows_sent
+
+        fence, renewed = lease_fence_values(run_id=self.run.pk, lease=self.lease)
+        rows = event_rows(run=self.run, events=[{"step_id": self.step.step_id, **e} for e in events])
+        result = update_with_rows_sent(
+            TaskRun, fence, counter="event_seq", also=also, rows=rows, plain=plain, **renewed, **(run_fields or {})
+        )
+
+        def finish() -> None:
+            advanced = result()
+            if advanced is None:
+                self._lease_lost.set()
+                raise LeaseLost(f"{self.run.reference}: lease {self.lease.attempt} is no longer held.")
+            events_written(run=self.run, rows=rows, advanced=advanced)
+
+        return finish
 
     def should_stop(self) -> str:
         """ "stop" when the operator asked to stop, "lease_lost" when this worker was superseded,

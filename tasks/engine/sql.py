@@ -140,26 +140,10 @@ def fetch_all(sql: str, params: list) -> list:
 
 def fetch_batch(*statements: tuple[str, list]) -> list[tuple[list[str], list[tuple]]]:
     """Each statement's (column names, rows), for reads whose parameters do not depend on one
-    another's results. On PostgreSQL they are sent together in one pipeline, prepared as
-    `executed` prepares them: one round trip for all of them instead of one each (inside a
-    transaction or not). Elsewhere they run one after another."""
-    if connection.vendor != "postgresql":
-        out = []
-        for sql, params in statements:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                out.append(([c[0] for c in cursor.description], cursor.fetchall()))
-        return out
-    import psycopg
-
-    connection.ensure_connection()
-    raw = connection.connection
-    with connection.wrap_database_errors, contextlib.ExitStack() as stack:
-        cursors = [stack.enter_context(psycopg.Cursor(raw)) for _ in statements]
-        with raw.pipeline():
-            for cursor, (sql, params) in zip(cursors, statements, strict=True):
-                cursor.execute(sql, params, prepare=True)
-        return [([c.name for c in cursor.description], cursor.fetchall()) for cursor in cursors]
+    another's results: sent together in one `pipeline` (one round trip on PostgreSQL)."""
+    with pipeline():
+        sent = [send(sql, params) for sql, params in statements]
+    return [(item.names, item.rows) for item in sent]
 
 
 class Sent:
@@ -190,8 +174,9 @@ def pipeline():
     read when the block ends (a database error is raised there, and dooms the transaction as it
     would have one statement at a time). For statements that need none of one another's results;
     they still run one after another, in order, each seeing what the ones before it wrote.
-    Elsewhere each statement runs when it is sent."""
-    if connection.vendor != "postgresql" or _SENDING.get() is not None:
+    Elsewhere each statement runs when it is sent. A block inside another reads its own results
+    when it ends (psycopg syncs a nested pipeline on its way out)."""
+    if connection.vendor != "postgresql":
         yield
         return
     connection.ensure_connection()
@@ -386,7 +371,7 @@ def _update_statement(
 
 @functools.cache
 def _insert_sql(model: type[Model], vendor: str) -> tuple[str, tuple]:
-    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    fields = tuple(_new_row_fields(model))
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
@@ -415,29 +400,31 @@ def insert_rows(objs: list[Model]) -> list[Model]:
         head, _, tail = sql.rpartition(" RETURNING ")
         one = head[head.index(" VALUES ") + len(" VALUES ") :]
         sql = f"{head}, {', '.join([one] * (len(objs) - 1))} RETURNING {tail}"
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
-    pks = sorted(row[0] for row in fetch_all(sql, params))
-    for obj, pk in zip(objs, pks, strict=True):
-        obj.pk = pk
-        obj._state.adding, obj._state.db = False, connection.alias
+    _stored(objs, sorted(row[0] for row in fetch_all(sql, _insert_params(objs, fields))))
     return objs
 
 
-def update_with_rows(
-    model: type[Model],
-    where: dict,
-    *,
-    counter: str,
-    also: tuple[type[Model], object, dict] | None = None,
-    rows: list[Model],
-    plain: list[Model] = (),
-    condition: Condition | None = None,
-    **values,
-) -> tuple[int, int] | None:
+def _new_row_fields(model: type[Model], *, taken: tuple[str, ...] = ()) -> list:
+    """The fields an INSERT of a new `model` row writes: all but its auto primary key and the
+    fields named in `taken` (filled from elsewhere in the statement)."""
+    return [f for f in model._meta.concrete_fields if not f.primary_key and f.name not in taken]
+
+
+def _insert_params(objs: list[Model], fields) -> list:
+    """Each object's values for `fields`, in order, prepared as obj.save() prepares a new row."""
+    return [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields]
+
+
+def _stored(objs: list[Model], pks) -> None:
+    """The objects, inserted, each with its primary key (in order)."""
+    for obj, pk in zip(objs, pks, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+def update_with_rows(*args, **kwargs) -> tuple[int, int] | None:
     """update_with_rows_sent, run now: its result."""
-    return update_with_rows_sent(
-        model, where, counter=counter, also=also, rows=rows, plain=plain, condition=condition, **values
-    )()
+    return update_with_rows_sent(*args, **kwargs)()
 
 
 def update_with_rows_sent(
@@ -470,13 +457,9 @@ def update_with_rows_sent(
         params.append(_where_value(also_model, "pk", also_pk))
     plain_model = type(plain[0]) if plain else None
     if plain:
-        fields = [f for f in plain_model._meta.concrete_fields if not f.primary_key]
-        for obj in plain:
-            params.extend(f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields)
+        params += _insert_params(plain, _new_row_fields(plain_model))
     row_model = type(rows[0])
-    fields = [f for f in row_model._meta.concrete_fields if not f.primary_key and f.name not in ("seq", "attempt")]
-    for obj in rows:
-        params.extend(f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields)
+    params += _insert_params(rows, _new_row_fields(row_model, taken=_NUMBERED))
     sql = _update_with_rows_sql(
         model,
         tuple(values),
@@ -496,12 +479,14 @@ def update_with_rows_sent(
         found = sent.one()
         if found is None:
             return None
-        for obj, pk in zip([*rows, *plain], found[2:], strict=True):
-            obj.pk = pk
-            obj._state.adding, obj._state.db = False, connection.alias
+        _stored([*rows, *plain], found[2:])
         return found[0], found[1]
 
     return result
+
+
+# What update_with_rows' numbered rows take from the updated row rather than from themselves.
+_NUMBERED = ("seq", "attempt")
 
 
 @functools.cache
@@ -516,14 +501,14 @@ def _update_with_rows_sql(
         also = _update_sql(also_model, "postgresql", also_names, (("pk", -1),), (), ())
         parts.append(f"a AS ({also} AND EXISTS (SELECT 1 FROM r))")  # noqa: S608 - names from the models
     if n_plain:
-        fields = [f for f in plain_model._meta.concrete_fields if not f.primary_key]
+        fields = _new_row_fields(plain_model)
         columns = ", ".join(quote(f.column) for f in fields)
         values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
         table, pk = quote(plain_model._meta.db_table), quote(plain_model._meta.pk.column)
         for i in range(n_plain):
             parts.append(f"p{i} AS (INSERT INTO {table} ({columns}) SELECT {values} FROM r RETURNING {pk})")  # noqa: S608 - names from the models
-    fields = [f for f in row_model._meta.concrete_fields if not f.primary_key and f.name not in ("seq", "attempt")]
-    columns = ", ".join([quote(f.column) for f in fields] + [_column(row_model, "seq"), _column(row_model, "attempt")])
+    fields = _new_row_fields(row_model, taken=_NUMBERED)
+    columns = ", ".join([quote(f.column) for f in fields] + [_column(row_model, name) for name in _NUMBERED])
     values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
     table, pk = quote(row_model._meta.db_table), quote(row_model._meta.pk.column)
     for i in range(n):

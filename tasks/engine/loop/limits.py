@@ -220,7 +220,7 @@ def check_before_content_reply(*, run: TaskRun, step_id: str, number: int) -> No
 
 
 def _check_budget(run: TaskRun, pauses: list[dict], *, payload: dict, used: dict | None = None) -> None:
-    used, limit = used or usage_totals(run), budget_for(run, pauses)
+    used, limit = usage_totals(run) if used is None else used, budget_for(run, pauses)
     _with_cost_limit(used, limit, windows=1 + sum(1 for p in pauses if p.get("loop_pause") == "budget"))
     spent = [k for k in ("turns", "tool_calls", "tokens", "cost_usd") if k in limit and used[k] >= limit[k]]
     if spent:
